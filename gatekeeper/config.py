@@ -1,0 +1,106 @@
+"""Inputs: the action's `with:` values, read from `INPUT_*` env vars or CLI flags.
+
+GitHub passes an input `npm-token` to a container as `INPUT_NPM-TOKEN` (name
+upper-cased, spaces to `_`, hyphens kept). Every declared input arrives, empty
+when unset, so an empty string means "use the default".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from .errors import ConfigError
+from .secret import Secret
+
+PUBLIC_REGISTRY = "https://registry.npmjs.org/"
+MODES = ("publish", "check", "pull-request")
+
+#: Input name -> default, exactly as in action.yml (a test keeps them in step).
+INPUT_DEFAULTS: dict[str, str] = {
+    "mode": "publish",
+    "package-path": ".",
+    "registry": PUBLIC_REGISTRY,
+    "npm-token": "",
+    "github-token": "",
+    "policy": ".github/npm-gatekeeper.yml",
+    "tag": "",
+    "access": "",
+    "dry-run": "false",
+    "wait-for-checks": "0",
+}
+
+
+def env_name(input_name: str) -> str:
+    """`npm-token` -> `INPUT_NPM-TOKEN`, as the runner does."""
+    return "INPUT_" + input_name.replace(" ", "_").upper()
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Validated inputs of one run."""
+
+    mode: str
+    package_path: str
+    registry: str
+    npm_token: Secret | None
+    github_token: Secret | None
+    policy: str
+    tag: str
+    access: str
+    dry_run: bool
+    wait_for_checks: int
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Inputs:
+        """Read inputs from env (`INPUT_*`), then CLI overrides (by input name), then defaults."""
+        raw: dict[str, str] = {}
+        for name, default in INPUT_DEFAULTS.items():
+            value = env.get(env_name(name), "")
+            if overrides and overrides.get(name) not in (None, ""):
+                value = str(overrides[name])
+            raw[name] = value.strip() if value.strip() else default
+        mode = raw["mode"]
+        if mode not in MODES:
+            raise ConfigError(f"Input `mode` is {mode!r}", f"Use one of: {', '.join(MODES)}")
+        npm_token = raw["npm-token"] or env.get("NODE_AUTH_TOKEN", "") or env.get("NPM_TOKEN", "")
+        github_token = raw["github-token"] or env.get("GITHUB_TOKEN", "")
+        try:
+            wait = int(raw["wait-for-checks"])
+            if wait < 0:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f"Input `wait-for-checks` is {raw['wait-for-checks']!r}", "Give a whole number of seconds (0 or more)"
+            ) from None
+        dry = raw["dry-run"].lower()
+        if dry not in ("true", "false"):
+            raise ConfigError(f"Input `dry-run` is {raw['dry-run']!r}", "Use true or false")
+        access = raw["access"]
+        if access not in ("", "public", "restricted"):
+            raise ConfigError(f"Input `access` is {access!r}", "Use public or restricted, or leave it empty")
+        registry = raw["registry"]
+        if not registry.startswith(("https://", "http://")):
+            raise ConfigError(f"Input `registry` is {registry!r}", "Give the registry's full URL, e.g. https://registry.npmjs.org/")
+        if not registry.endswith("/"):
+            registry += "/"
+        return cls(
+            mode=mode,
+            package_path=raw["package-path"],
+            registry=registry,
+            npm_token=Secret(npm_token.strip()) if npm_token.strip() else None,
+            github_token=Secret(github_token.strip()) if github_token.strip() else None,
+            policy=raw["policy"],
+            tag=raw["tag"],
+            access=access,
+            dry_run=dry == "true",
+            wait_for_checks=wait,
+        )
+
+    def describe(self) -> dict[str, object]:
+        """The inputs for the report, secrets shown only as set/unset."""
+        out: dict[str, object] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name.replace("_", "-")] = ("(set)" if value else "(unset)") if f.name.endswith("token") else value
+        return out

@@ -1,0 +1,118 @@
+"""The typed context every gate reads. Built once; gates never mutate it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .config import Inputs
+from .errors import ConfigError
+from .policy import Policy
+
+if TYPE_CHECKING:
+    from ._internal.github import GitHubClient
+    from ._internal.registry import RegistryClient
+
+
+@dataclass(frozen=True)
+class GitHubRun:
+    """What the runner tells about this workflow run (`GITHUB_*` env + event payload)."""
+
+    event_name: str
+    event: Mapping[str, Any]
+    repository: str  # owner/name
+    ref: str  # refs/heads/main, refs/tags/v1, refs/pull/1/merge
+    sha: str
+    api_url: str
+    run_id: int | None
+    run_attempt: int | None
+    job: str
+    runner_name: str
+    workflow_ref: str  # owner/name/.github/workflows/x.yml@refs/heads/main
+
+    @property
+    def in_actions(self) -> bool:
+        return bool(self.repository and self.sha)
+
+    @property
+    def workflow_path(self) -> str | None:
+        """`.github/workflows/x.yml` from GITHUB_WORKFLOW_REF, or None."""
+        if not self.workflow_ref or "@" not in self.workflow_ref:
+            return None
+        path = self.workflow_ref.split("@", 1)[0]
+        prefix = self.repository + "/"
+        return path[len(prefix):] if path.startswith(prefix) else None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> GitHubRun:
+        event: Mapping[str, Any] = {}
+        event_path = env.get("GITHUB_EVENT_PATH", "")
+        if event_path:
+            try:
+                with open(event_path, encoding="utf-8") as fh:
+                    loaded = json.load(fh)
+            except (OSError, ValueError) as exc:
+                raise ConfigError(
+                    f"Cannot read the event payload at GITHUB_EVENT_PATH ({exc})",
+                    "Run the action from a GitHub workflow, or unset GITHUB_EVENT_PATH",
+                ) from exc
+            if not isinstance(loaded, dict):
+                raise ConfigError("The event payload at GITHUB_EVENT_PATH is not a JSON object")
+            event = loaded
+
+        def _int(name: str) -> int | None:
+            value = env.get(name, "")
+            return int(value) if value.isdigit() else None
+
+        return cls(
+            event_name=env.get("GITHUB_EVENT_NAME", ""),
+            event=event,
+            repository=env.get("GITHUB_REPOSITORY", ""),
+            ref=env.get("GITHUB_REF", ""),
+            sha=env.get("GITHUB_SHA", ""),
+            api_url=env.get("GITHUB_API_URL", "https://api.github.com"),
+            run_id=_int("GITHUB_RUN_ID"),
+            run_attempt=_int("GITHUB_RUN_ATTEMPT"),
+            job=env.get("GITHUB_JOB", ""),
+            runner_name=env.get("RUNNER_NAME", ""),
+            workflow_ref=env.get("GITHUB_WORKFLOW_REF", ""),
+        )
+
+
+@dataclass(frozen=True)
+class PackageInfo:
+    """name/version of the package about to be released (from the packed tarball)."""
+
+    name: str
+    version: str
+    manifest: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PackedTarball:
+    """The one tarball that the gates inspect and that is published."""
+
+    path: Path
+    integrity: str  # sha512-<base64>
+    shasum: str  # sha1 hex
+    size: int
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a gate may look at. Data flows one way: context -> gates -> decision."""
+
+    inputs: Inputs
+    env: Mapping[str, str]
+    run: GitHubRun
+    workspace: Path
+    package_dir: Path
+    policy: Policy
+    registry: RegistryClient
+    github: GitHubClient | None = None
+    package: PackageInfo | None = None
+    tarball: PackedTarball | None = None
+    home: Path = field(default_factory=Path.home)

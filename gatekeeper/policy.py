@@ -1,0 +1,264 @@
+"""The policy file (`.github/npm-gatekeeper.yml`): every key optional, safe defaults.
+
+The schema *is* the dataclasses below: a YAML key `release-branches` maps to the
+field `release_branches`. Unknown keys, wrong types and bad values are errors that
+name the key and its line. Validation is strict so a typo never loosens a gate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from .errors import PolicyError
+
+SeverityOverride = Literal["block", "warn", "off"]
+MAX_POLICY_BYTES = 256 * 1024
+
+
+@dataclass
+class BranchPolicy:
+    """Where a release may come from."""
+
+    #: Events allowed to publish. `push` only by default; `workflow_dispatch` and
+    #: `release` may be added.
+    events: list[str] = field(default_factory=lambda: ["push"])
+    #: Extra branches (glob patterns, e.g. `1.x`, `release/*`) besides the default branch.
+    release_branches: list[str] = field(default_factory=list)
+    #: Allow publishing from a repository that is a fork.
+    allow_forks: bool = False
+
+
+@dataclass
+class ChecksPolicy:
+    """What counts as a green build."""
+
+    #: A commit with no check runs and no statuses at all blocks unless this is false.
+    require_checks: bool = True
+    #: Check-run names / status contexts to ignore (glob patterns).
+    ignore: list[str] = field(default_factory=list)
+    #: Check names that must be present and green, in addition to ruleset-required ones.
+    required: list[str] = field(default_factory=list)
+    #: Seconds between polls while checks are pending (`wait-for-checks` sets the total).
+    poll_interval: int = 10
+
+
+@dataclass
+class CredentialPolicy:
+    """What makes a credential CI-scoped."""
+
+    #: The token's user must be listed in the packument's `maintainers`.
+    require_maintainer: bool = True
+    #: When the registry records no maintainers at all (Verdaccio, some private
+    #: registries): `warn` (default) reports it, `block` refuses to publish.
+    unknown_maintainers: Literal["warn", "block"] = "warn"
+
+
+@dataclass
+class LimitsPolicy:
+    """Limits of the safe tarball reader."""
+
+    max_unpacked_bytes: int = 512 * 1024 * 1024
+    max_entries: int = 50_000
+    max_file_bytes: int = 128 * 1024 * 1024
+    max_path_depth: int = 32
+    max_compressed_bytes: int = 256 * 1024 * 1024
+
+
+@dataclass
+class LargeChangePolicy:
+    """Thresholds of the `large-change` warning."""
+
+    added_files: int = 200
+    added_bytes: int = 5 * 1024 * 1024
+
+
+@dataclass
+class DiffPolicy:
+    """The release diff."""
+
+    #: Dist-tag naming the last release.
+    baseline_tag: str = "latest"
+    #: What a first release (nothing on the registry yet) does: allow with a warning, or block.
+    first_release: Literal["allow", "block"] = "allow"
+    limits: LimitsPolicy = field(default_factory=LimitsPolicy)
+    large_change: LargeChangePolicy = field(default_factory=LargeChangePolicy)
+
+
+@dataclass
+class Approvals:
+    """Exact approvals of intended install-time changes: any other text still blocks."""
+
+    #: Lifecycle script name -> exact command text approved.
+    scripts: dict[str, str] = field(default_factory=dict)
+    #: Dependency names approved to be added.
+    dependencies: list[str] = field(default_factory=list)
+    #: Dependency name -> exact specifier approved as a non-registry source.
+    sources: dict[str, str] = field(default_factory=dict)
+    #: bin name -> exact target approved.
+    bin: dict[str, str] = field(default_factory=dict)
+    #: Package paths approved (e.g. an install script's file, a binary, `binding.gyp`).
+    files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PullRequestPolicy:
+    """Pull-request mode."""
+
+    #: A label that approves install-time changes when applied by a user with write access.
+    approval_label: str = ""
+
+
+@dataclass
+class Policy:
+    """The whole policy. Every key optional."""
+
+    branch: BranchPolicy = field(default_factory=BranchPolicy)
+    checks: ChecksPolicy = field(default_factory=ChecksPolicy)
+    credential: CredentialPolicy = field(default_factory=CredentialPolicy)
+    diff: DiffPolicy = field(default_factory=DiffPolicy)
+    approve: Approvals = field(default_factory=Approvals)
+    pull_request: PullRequestPolicy = field(default_factory=PullRequestPolicy)
+    #: Per-rule severity overrides: rule id -> block | warn | off.
+    rules: dict[str, SeverityOverride] = field(default_factory=dict)
+    #: Where the policy came from (not a YAML key).
+    source: str = field(default="(defaults)", metadata={"yaml": False})
+
+
+def load_policy(path: Path, *, required: bool = False) -> Policy:
+    """Load and validate a policy file; a missing file gives the defaults."""
+    if not path.is_file():
+        if required:
+            raise PolicyError(f"Policy file {path} does not exist", "Create it or fix the `policy` input")
+        return Policy()
+    data = path.read_bytes()
+    return parse_policy(data, source=str(path))
+
+
+def parse_policy(data: bytes | str, *, source: str = "policy") -> Policy:
+    """Parse policy YAML text; raises PolicyError naming the key and line."""
+    if isinstance(data, bytes):
+        if len(data) > MAX_POLICY_BYTES:
+            raise PolicyError(f"{source}: the policy file is larger than {MAX_POLICY_BYTES} bytes")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise PolicyError(f"{source}: the policy file is not UTF-8 ({exc})", "Save it as UTF-8") from exc
+    else:
+        text = data
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PolicyError(f"{source}: invalid YAML{where}: {problem}", "Fix the YAML syntax") from exc
+    policy = Policy()
+    if node is None:
+        policy.source = source
+        return policy
+    _fill(policy, node, source, "")
+    _check_rule_ids(policy, node, source)
+    policy.source = source
+    return policy
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _fail(source: str, node: yaml.Node, key: str, problem: str) -> PolicyError:
+    where = f"`{key}`" if key else "the top level"
+    return PolicyError(f"{source}, line {_line(node)}: {where}: {problem}", "Fix the policy file (see the README's policy reference)")
+
+
+def _fill(obj: Any, node: yaml.Node, source: str, prefix: str) -> None:
+    if not isinstance(node, yaml.MappingNode):
+        raise _fail(source, node, prefix, "expected a mapping")
+    hints = typing.get_type_hints(type(obj))
+    fields = {
+        f.name.replace("_", "-"): f
+        for f in dataclasses.fields(obj)
+        if f.metadata.get("yaml", True)
+    }
+    seen: set[str] = set()
+    for key_node, value_node in node.value:
+        key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if key not in fields:
+            known = ", ".join(sorted(fields))
+            raise _fail(source, key_node, path, f"unknown key (known keys here: {known})")
+        if key in seen:
+            raise _fail(source, key_node, path, "duplicate key")
+        seen.add(key)
+        f = fields[key]
+        hint = hints[f.name]
+        if dataclasses.is_dataclass(hint):
+            _fill(getattr(obj, f.name), value_node, source, path)
+        else:
+            setattr(obj, f.name, _convert(hint, value_node, source, path))
+
+
+def _convert(hint: Any, node: yaml.Node, source: str, path: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Literal:
+        value = _scalar(node, source, path)
+        if value not in args:
+            allowed = " | ".join(str(a) for a in args)
+            raise _fail(source, node, path, f"must be one of {allowed}, not {value!r}")
+        return value
+    if origin is list:
+        if not isinstance(node, yaml.SequenceNode):
+            raise _fail(source, node, path, "expected a list")
+        return [_convert(args[0], item, source, f"{path}[{i}]") for i, item in enumerate(node.value)]
+    if origin is dict:
+        if not isinstance(node, yaml.MappingNode):
+            raise _fail(source, node, path, "expected a mapping")
+        out: dict[Any, Any] = {}
+        for k, v in node.value:
+            key = _convert(args[0], k, source, path)
+            if key in out:
+                raise _fail(source, k, f"{path}.{key}", "duplicate key")
+            out[key] = _convert(args[1], v, source, f"{path}.{key}")
+        return out
+    if origin in (typing.Union, types.UnionType):
+        raise TypeError(f"unsupported policy type {hint}")
+    value = _scalar(node, source, path)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _fail(source, node, path, f"expected true or false, not {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise _fail(source, node, path, f"expected a whole number >= 0, not {value!r}")
+        return value
+    if hint is str:
+        if not isinstance(value, str) or isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:str":
+            raise _fail(source, node, path, f"expected a string, not {value!r} (quote it)")
+        return value
+    raise TypeError(f"unsupported policy type {hint}")
+
+
+def _scalar(node: yaml.Node, source: str, path: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise _fail(source, node, path, "expected a single value")
+    return yaml.SafeLoader("").construct_object(node, deep=True)
+
+
+def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str) -> None:
+    from .rules import all_rules
+
+    known = all_rules()
+    for key_node, value_node in node.value:
+        if key_node.value != "rules" or not isinstance(value_node, yaml.MappingNode):
+            continue
+        for k, _ in value_node.value:
+            if k.value not in known:
+                raise _fail(source, k, f"rules.{k.value}", "unknown rule id (see the README's rule reference)")
