@@ -81,7 +81,9 @@ class Inputs:
             raise ConfigError(f"Input `access` is {access!r}", "Use public or restricted, or leave it empty")
         registry = raw["registry"]
         if not registry.startswith(("https://", "http://")):
-            raise ConfigError(f"Input `registry` is {registry!r}", "Give the registry's full URL, e.g. https://registry.npmjs.org/")
+            raise ConfigError(
+                f"Input `registry` is {registry!r}", "Give the registry's full URL, e.g. https://registry.npmjs.org/"
+            )
         if not registry.endswith("/"):
             registry += "/"
         return cls(

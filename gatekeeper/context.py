@@ -44,7 +44,7 @@ class GitHubRun:
             return None
         path = self.workflow_ref.split("@", 1)[0]
         prefix = self.repository + "/"
-        return path[len(prefix):] if path.startswith(prefix) else None
+        return path[len(prefix) :] if path.startswith(prefix) else None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> GitHubRun:

@@ -175,18 +175,16 @@ def _line(node: yaml.Node) -> int:
 
 def _fail(source: str, node: yaml.Node, key: str, problem: str) -> PolicyError:
     where = f"`{key}`" if key else "the top level"
-    return PolicyError(f"{source}, line {_line(node)}: {where}: {problem}", "Fix the policy file (see the README's policy reference)")
+    return PolicyError(
+        f"{source}, line {_line(node)}: {where}: {problem}", "Fix the policy file (see the README's policy reference)"
+    )
 
 
 def _fill(obj: Any, node: yaml.Node, source: str, prefix: str) -> None:
     if not isinstance(node, yaml.MappingNode):
         raise _fail(source, node, prefix, "expected a mapping")
     hints = typing.get_type_hints(type(obj))
-    fields = {
-        f.name.replace("_", "-"): f
-        for f in dataclasses.fields(obj)
-        if f.metadata.get("yaml", True)
-    }
+    fields = {f.name.replace("_", "-"): f for f in dataclasses.fields(obj) if f.metadata.get("yaml", True)}
     seen: set[str] = set()
     for key_node, value_node in node.value:
         key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
@@ -240,7 +238,7 @@ def _convert(hint: Any, node: yaml.Node, source: str, path: str) -> Any:
             raise _fail(source, node, path, f"expected a whole number >= 0, not {value!r}")
         return value
     if hint is str:
-        if not isinstance(value, str) or isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:str":
+        if not isinstance(value, str) or (isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:str"):
             raise _fail(source, node, path, f"expected a string, not {value!r} (quote it)")
         return value
     raise TypeError(f"unsupported policy type {hint}")

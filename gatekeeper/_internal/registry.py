@@ -50,12 +50,16 @@ class RegistryClient:
             return {"Authorization": f"Bearer {self.token.reveal()}"}
         return {}
 
-    def _get(self, url: str, *, auth: bool = True, accept: str = "application/json", stream: bool = False) -> requests.Response:
+    def _get(
+        self, url: str, *, auth: bool = True, accept: str = "application/json", stream: bool = False
+    ) -> requests.Response:
         headers = {"Accept": accept, **self._auth(auth and self._same_host(url))}
         last: str = ""
         for attempt in range(self.retries + 1):
             try:
-                resp = self._session.get(url, headers=headers, timeout=self.timeout, stream=stream, allow_redirects=True)
+                resp = self._session.get(
+                    url, headers=headers, timeout=self.timeout, stream=stream, allow_redirects=True
+                )
             except requests.RequestException as exc:
                 last = f"{type(exc).__name__}: {self._clean(str(exc))}"
             else:
@@ -110,7 +114,9 @@ class RegistryClient:
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
-            raise RegistryError(f"GET packument of {name} answered HTTP {resp.status_code}", "Check the registry and the token")
+            raise RegistryError(
+                f"GET packument of {name} answered HTTP {resp.status_code}", "Check the registry and the token"
+            )
         data = self._json(resp, f"the packument of {name}")
         if not isinstance(data, dict) or not isinstance(data.get("versions", {}), dict):
             raise RegistryError(f"The packument of {name} is malformed", "Check the `registry` input")
@@ -155,7 +161,9 @@ class RegistryClient:
         resp = self._get(url, accept="application/octet-stream", stream=True)
         with resp:
             if resp.status_code != 200:
-                raise RegistryError(f"Downloading {self._safe(url)} answered HTTP {resp.status_code}", "Check the registry")
+                raise RegistryError(
+                    f"Downloading {self._safe(url)} answered HTTP {resp.status_code}", "Check the registry"
+                )
             chunks: list[bytes] = []
             total = 0
             try:
@@ -168,7 +176,9 @@ class RegistryClient:
                         )
                     chunks.append(chunk)
             except requests.RequestException as exc:
-                raise RegistryError(f"Downloading {self._safe(url)} failed ({type(exc).__name__})", "Re-run the job") from exc
+                raise RegistryError(
+                    f"Downloading {self._safe(url)} failed ({type(exc).__name__})", "Re-run the job"
+                ) from exc
         return b"".join(chunks)
 
 

@@ -1,0 +1,206 @@
+"""Thin, typed adapter over PyGithub: only what the gates need, as plain dataclasses.
+
+Retries 5xx and rate limits (403/429 with Retry-After or rate-limit headers) with
+`GithubRetry`; anything that still fails raises `GitHubError` (fail closed).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import requests
+from github import Auth, Github, GithubException, GithubRetry
+
+from .. import __version__
+from ..errors import GitHubError
+from ..secret import Secret
+
+T = TypeVar("T")
+
+OK_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})
+
+
+@dataclass(frozen=True)
+class Check:
+    """A check run or a commit status, normalised."""
+
+    kind: str  # "check-run" | "status"
+    name: str
+    state: str  # "success" | "pending" | "failure"
+    detail: str  # the raw conclusion / state
+    url: str
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job of a workflow run (its id is its check-run id)."""
+
+    id: int
+    name: str
+    status: str
+    runner_name: str
+
+
+def _retry() -> GithubRetry:
+    total = int(os.environ.get("GATEKEEPER_GITHUB_RETRIES", "5"))
+    backoff = float(os.environ.get("GATEKEEPER_GITHUB_BACKOFF", "1.0"))
+    max_wait = float(os.environ.get("GATEKEEPER_GITHUB_MAX_RATE_WAIT", "300"))
+    return GithubRetry(
+        total=total,
+        backoff_factor=backoff,
+        max_rate_limit_wait=max_wait,
+        secondary_rate_wait=min(60.0, max_wait),
+        status_forcelist=[*range(500, 600), 429],
+    )
+
+
+class GitHubClient:
+    """One repository on one GitHub API."""
+
+    def __init__(self, api_url: str, repository: str, token: Secret | None, *, timeout: int = 30) -> None:
+        self.repository = repository
+        self._token = token
+        auth = Auth.Token(token.reveal()) if token else None
+        self._gh = Github(
+            auth=auth,
+            base_url=api_url.rstrip("/"),
+            timeout=timeout,
+            retry=_retry(),
+            user_agent=f"npm-gatekeeper/{__version__}",
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+        )
+        self._repo: Any = None
+
+    @contextmanager
+    def _calling(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except GithubException as exc:
+            message = ""
+            if isinstance(exc.data, dict):
+                message = str(exc.data.get("message", ""))
+            hint = "Check the `github-token` input and its permissions"
+            if exc.status in (403, 429) and "rate limit" in message.lower():
+                hint = "The GitHub API rate limit was exceeded past the retries; re-run the job later"
+            elif exc.status is not None and exc.status >= 500:
+                hint = "GitHub's API is failing; re-run the job when https://www.githubstatus.com is green"
+            raise GitHubError(
+                f"GitHub API: {what} failed with HTTP {exc.status} {self._clean(message)}".rstrip(), hint
+            ) from None
+        except requests.RequestException as exc:
+            raise GitHubError(
+                f"GitHub API: {what} failed ({type(exc).__name__}: {self._clean(str(exc))[:300]})",
+                "GitHub's API did not answer (down, rate limited past the retries, or unreachable); re-run later",
+            ) from None
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise GitHubError(
+                f"GitHub API: {what} returned malformed data ({type(exc).__name__}: {exc})", "Re-run the job"
+            ) from None
+
+    def _clean(self, text: str) -> str:
+        return self._token.redact(text) if self._token else text
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        with self._calling(what):
+            return fn()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @property
+    def repo(self) -> Any:
+        if self._repo is None:
+            self._repo = self._call(f"reading repository {self.repository}", lambda: self._gh.get_repo(self.repository))
+        return self._repo
+
+    def default_branch(self) -> str:
+        branch = self._call("reading the default branch", lambda: self.repo.default_branch)
+        if not isinstance(branch, str) or not branch:
+            raise GitHubError("GitHub API: the repository has no default branch in its data", "Re-run the job")
+        return branch
+
+    def is_fork(self) -> bool:
+        return bool(self._call("reading the repository", lambda: self.repo.fork))
+
+    def checks(self, sha: str) -> list[Check]:
+        """All check runs (latest per name) and commit statuses on `sha`."""
+
+        def fetch() -> list[Check]:
+            commit = self.repo.get_commit(sha)
+            out: list[Check] = []
+            for run in commit.get_check_runs():
+                if run.status != "completed":
+                    state = "pending"
+                elif run.conclusion in OK_CONCLUSIONS:
+                    state = "success"
+                else:
+                    state = "failure"
+                out.append(
+                    Check("check-run", run.name, state, run.conclusion or run.status, run.html_url or "", run.id)
+                )
+            combined = commit.get_combined_status()
+            for status in combined.statuses:
+                state = {"success": "success", "pending": "pending"}.get(status.state, "failure")
+                out.append(Check("status", status.context, state, status.state, status.target_url or ""))
+            return out
+
+        return self._call(f"reading checks of commit {sha[:12]}", fetch)
+
+    def run_jobs(self, run_id: int, attempt: int | None) -> list[Job]:
+        """The jobs of a workflow run attempt."""
+
+        def fetch() -> list[Job]:
+            path = f"/repos/{self.repository}/actions/runs/{run_id}"
+            path += f"/attempts/{attempt}/jobs" if attempt else "/jobs"
+            jobs: list[Job] = []
+            page = 1
+            while page <= 20:
+                _, data = self._gh.requester.requestJsonAndCheck(
+                    "GET", path, parameters={"per_page": 100, "page": page}
+                )
+                batch = data.get("jobs", [])
+                for j in batch:
+                    jobs.append(
+                        Job(
+                            int(j["id"]),
+                            str(j.get("name", "")),
+                            str(j.get("status", "")),
+                            str(j.get("runner_name") or ""),
+                        )
+                    )
+                if len(batch) < 100:
+                    break
+                page += 1
+            return jobs
+
+        return self._call(f"listing the jobs of run {run_id}", fetch)
+
+    def required_checks(self, branch: str) -> list[str]:
+        """Status-check contexts required by the rulesets that apply to `branch`."""
+
+        def fetch() -> list[str]:
+            try:
+                _, data = self._gh.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{self.repository}/rules/branches/{branch}"
+                )
+            except GithubException as exc:
+                if exc.status == 404:
+                    return []
+                raise
+            names: list[str] = []
+            for r in data if isinstance(data, list) else []:
+                if r.get("type") == "required_status_checks":
+                    for c in r.get("parameters", {}).get("required_status_checks", []):
+                        names.append(str(c["context"]))
+            return sorted(set(names))
+
+        return self._call(f"reading the rulesets of branch {branch}", fetch)
+
+    @property
+    def raw(self) -> Github:
+        """The PyGithub client, for modes that need more (pull-request)."""
+        return self._gh

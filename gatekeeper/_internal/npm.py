@@ -1,0 +1,166 @@
+"""The npm CLI: pack once, publish that same file. The token only ever lives in a
+temp userconfig outside the workspace (mode 0600), deleted right after."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from ..errors import NpmError
+from ..secret import Secret
+from .proc import child_env, run
+
+
+@dataclass(frozen=True)
+class Packed:
+    path: Path
+    integrity: str
+    shasum: str
+    size: int
+    name: str
+    version: str
+
+
+@dataclass(frozen=True)
+class Published:
+    ok: bool
+    conflict: bool  # the version already exists on the registry
+    message: str
+    output: dict[str, object]
+
+
+def integrity_of(data: bytes) -> tuple[str, str]:
+    """(sha512 SRI, sha1 hex) of tarball bytes, as npm computes them."""
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode(), hashlib.sha1(data).hexdigest()
+
+
+def private_tempdir(workspace: Path | None, prefix: str) -> Path:
+    """A temp dir that is not inside the workspace, mode 0700."""
+    candidates = [tempfile.gettempdir(), "/tmp"]
+    for base in candidates:
+        base_path = Path(base).resolve()
+        if workspace is not None:
+            ws = workspace.resolve()
+            if base_path == ws or ws in base_path.parents:
+                continue
+        if base_path.is_dir():
+            return Path(tempfile.mkdtemp(prefix=prefix, dir=base_path))
+    raise NpmError(
+        "No temp directory outside the workspace is available", "Set TMPDIR to a directory outside the workspace"
+    )
+
+
+def pack(package_dir: Path, dest: Path, timeout: float = 300) -> Packed:
+    """`npm pack --ignore-scripts` into `dest`; returns the file and its integrity."""
+    try:
+        res = run(
+            ["npm", "pack", "--ignore-scripts", "--json", "--pack-destination", str(dest)],
+            cwd=package_dir,
+            timeout=timeout,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NpmError(f"`npm pack` could not run in {package_dir} ({exc})", "Make sure npm is installed") from exc
+    if res.returncode != 0:
+        tail = " ".join(res.stderr.strip().splitlines()[-3:])
+        raise NpmError(f"`npm pack` failed in {package_dir}: {tail[:500]}", "Fix package.json so that `npm pack` works")
+    try:
+        info = json.loads(res.stdout)[0]
+        path = dest / Path(str(info["filename"])).name
+    except (ValueError, KeyError, IndexError, TypeError) as exc:
+        raise NpmError("`npm pack --json` printed no usable result", "Check the npm version (npm >= 9 needed)") from exc
+    if not path.is_file():
+        files = list(dest.glob("*.tgz"))
+        if len(files) != 1:
+            raise NpmError(f"`npm pack` did not leave exactly one tarball in {dest}")
+        path = files[0]
+    data = path.read_bytes()
+    integrity, shasum = integrity_of(data)
+    if info.get("integrity") and info["integrity"] != integrity:
+        raise NpmError("The packed tarball's integrity differs from what npm reported", "Re-run the job")
+    return Packed(path, integrity, shasum, len(data), str(info.get("name", "")), str(info.get("version", "")))
+
+
+def npmrc_auth_key(registry: str) -> str:
+    """`https://host/path/` -> `//host/path/` (the nerf-dart npm keys auth by)."""
+    parts = urlsplit(registry)
+    path = parts.path if parts.path.endswith("/") else parts.path + "/"
+    return f"//{parts.netloc}{path}"
+
+
+def publish(
+    tarball: Path,
+    *,
+    registry: str,
+    token: Secret | None,
+    workspace: Path | None,
+    tag: str = "",
+    access: str = "",
+    dry_run: bool = False,
+    timeout: float = 600,
+) -> Published:
+    """`npm publish <tarball> --ignore-scripts` with a temp userconfig (0600) deleted afterwards."""
+    tmp = private_tempdir(workspace, "gatekeeper-publish-")
+    try:
+        npmrc = tmp / "npmrc"
+        lines = [f"registry={registry}"]
+        if token:
+            lines.append(f"{npmrc_auth_key(registry)}:_authToken={token.reveal()}")
+        fd = os.open(npmrc, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+        argv = [
+            "npm",
+            "publish",
+            str(tarball),
+            "--ignore-scripts",
+            "--json",
+            "--registry",
+            registry,
+            "--userconfig",
+            str(npmrc),
+        ]
+        if tag:
+            argv += ["--tag", tag]
+        if access:
+            argv += ["--access", access]
+        if dry_run:
+            argv.append("--dry-run")
+        env = child_env({"NPM_CONFIG_USERCONFIG": str(npmrc)}, keep_oidc=token is None)
+        try:
+            res = run(argv, cwd=tmp, env=env, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise NpmError(
+                f"`npm publish` did not complete ({type(exc).__name__})", "Check the registry, then re-run"
+            ) from exc
+        out = token.redact(res.stdout) if token else res.stdout
+        err = token.redact(res.stderr) if token else res.stderr
+        parsed: dict[str, object] = {}
+        try:
+            loaded = json.loads(out) if out.strip() else {}
+            parsed = loaded if isinstance(loaded, dict) else {}
+        except ValueError:
+            parsed = {}
+        if res.returncode == 0:
+            return Published(True, False, "published" if not dry_run else "dry run: not uploaded", parsed)
+        text = out + "\n" + err
+        conflict = "EPUBLISHCONFLICT" in text or "previously published" in text or "cannot publish over" in text.lower()
+        summary = _error_summary(parsed, err)
+        return Published(False, conflict, summary, parsed)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _error_summary(parsed: dict[str, object], stderr: str) -> str:
+    error = parsed.get("error")
+    if isinstance(error, dict):
+        return " ".join(str(error.get(k, "")) for k in ("code", "summary")).strip()[:800]
+    lines = [ln.strip() for ln in stderr.splitlines() if "npm error" in ln or "npm ERR!" in ln]
+    return " ".join(lines[:4])[:800] or stderr.strip()[-800:]

@@ -1,0 +1,160 @@
+"""Gate 2 — the commit's build is green: every check run and commit status on GITHUB_SHA
+concluded success/neutral/skipped, except this job's own check run.
+
+Pending checks are polled until `wait-for-checks` seconds have passed. Checks required by
+the branch's rulesets (and `checks.required` in the policy) must be present and green.
+"""
+
+from __future__ import annotations
+
+import time
+from fnmatch import fnmatchcase
+
+from .._internal.github import Check
+from ..context import Context
+from ..errors import ConfigError
+from ..findings import Finding, Severity
+from ..rules import rule
+
+NAME = "green-build"
+
+CHECK_FAILED = rule(
+    "check-failed",
+    Severity.BLOCK,
+    "A check run or commit status on the commit failed",
+    "Fix the failing check (its URL is in the finding) and re-run the release on a green commit. To ignore a check "
+    "that does not gate releases, list it under `checks.ignore` in the policy.",
+)
+CHECK_PENDING = rule(
+    "check-pending",
+    Severity.BLOCK,
+    "A check was still running when the wait ran out",
+    "Make the release job wait for the build (`needs:` in the workflow), or raise the `wait-for-checks` input "
+    "(seconds).",
+)
+NO_CHECKS = rule(
+    "no-checks",
+    Severity.BLOCK,
+    "The commit has no check runs and no statuses at all",
+    "Run your tests on the default branch before releasing. If the package truly has no CI, set "
+    "`checks.require-checks: false` in the policy.",
+)
+REQUIRED_CHECK_MISSING = rule(
+    "required-check-missing",
+    Severity.BLOCK,
+    "A required check is absent from the commit",
+    "Every check required by the branch's rulesets (or `checks.required`) must have run and passed on the released "
+    "commit. Make sure the workflow that reports it ran on this commit.",
+)
+OWN_JOB_UNKNOWN = rule(
+    "own-job-unknown",
+    Severity.WARN,
+    "This job's own check run could not be identified",
+    "Give the job's runner name/job id access through the default `github-token` (permissions: `actions: read`, "
+    "`checks: read`).",
+)
+
+#: Injectable for tests of the polling loop.
+sleep = time.sleep
+monotonic = time.monotonic
+
+
+def check(ctx: Context) -> list[Finding]:
+    """Findings about the commit's check runs and statuses."""
+    run = ctx.run
+    if not run.in_actions:
+        return []  # the branch gate already blocks (not-in-ci)
+    if ctx.github is None:
+        raise ConfigError(
+            "No GitHub token is available to read the checks", "Pass `github-token` (default: github.token)"
+        )
+    gh = ctx.github
+    policy = ctx.policy.checks
+
+    findings: list[Finding] = []
+    own_ids: set[int] = set()
+    if run.run_id is not None:
+        own_ids = _own_check_run_ids(ctx)
+        if not own_ids:
+            findings.append(
+                OWN_JOB_UNKNOWN(
+                    f"Could not tell which job of run {run.run_id} is this one; all in-progress checks count."
+                )
+            )
+
+    required = set(policy.required)
+    branch = run.ref.removeprefix("refs/heads/") if run.ref.startswith("refs/heads/") else ""
+    if branch:
+        required |= set(gh.required_checks(branch))
+
+    deadline = monotonic() + ctx.inputs.wait_for_checks
+    while True:
+        checks = [
+            c
+            for c in gh.checks(run.sha)
+            if not (c.kind == "check-run" and c.id in own_ids)
+            and not any(fnmatchcase(c.name, p) for p in policy.ignore)
+        ]
+        pending = [c for c in checks if c.state == "pending"]
+        pending_required = [r for r in required if not any(c.name == r for c in checks)]
+        remaining = deadline - monotonic()
+        if not (pending or pending_required) or remaining <= 0:
+            break
+        sleep(max(0.0, min(float(policy.poll_interval or 1), remaining)))
+
+    for c in checks:
+        if c.state == "failure":
+            findings.append(
+                CHECK_FAILED(
+                    f"{_label(c)} `{c.name}` concluded `{c.detail}`{_url(c)}.",
+                    name=c.name,
+                    conclusion=c.detail,
+                    url=c.url,
+                )
+            )
+        elif c.state == "pending":
+            findings.append(
+                CHECK_PENDING(
+                    f"{_label(c)} `{c.name}` is still `{c.detail}` after waiting "
+                    f"{ctx.inputs.wait_for_checks}s{_url(c)}.",
+                    name=c.name,
+                    url=c.url,
+                )
+            )
+    for name in sorted(required):
+        if not any(c.name == name for c in checks):
+            findings.append(
+                REQUIRED_CHECK_MISSING(f"Required check `{name}` did not run on {run.sha[:12]}.", name=name)
+            )
+    if not checks and not required:
+        severity = Severity.BLOCK if policy.require_checks else Severity.WARN
+        findings.append(
+            NO_CHECKS(f"Commit {run.sha[:12]} has no check runs and no statuses besides this job.", severity=severity)
+        )
+    return findings
+
+
+def _own_check_run_ids(ctx: Context) -> set[int]:
+    """This job's check-run id (an Actions job id is its check-run id)."""
+    assert ctx.github is not None and ctx.run.run_id is not None
+    jobs = ctx.github.run_jobs(ctx.run.run_id, ctx.run.run_attempt)
+    running = [j for j in jobs if j.status in ("in_progress", "queued", "waiting", "pending")]
+    if ctx.run.runner_name:
+        mine = [j for j in running if j.runner_name == ctx.run.runner_name]
+        if len(mine) == 1:
+            return {mine[0].id}
+    if ctx.run.job:
+        mine = [j for j in running if j.name == ctx.run.job or j.name.startswith(ctx.run.job + " (")]
+        if len(mine) == 1:
+            return {mine[0].id}
+    if len(running) == 1:
+        return {running[0].id}
+    return set()
+
+
+def _label(c: Check) -> str:
+    return "Check run" if c.kind == "check-run" else "Status"
+
+
+def _url(c: Check) -> str:
+    return f" ({c.url})" if c.url else ""

@@ -1,0 +1,248 @@
+"""One run of publish/check mode: context -> gates -> decision -> report -> publish.
+
+Fail closed: any fault becomes a gate `error` (exit 2) and nothing is published.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import shutil
+import sys
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TextIO
+
+from . import report
+from ._internal import actions
+from ._internal import npm as npm_cli
+from ._internal.github import GitHubClient
+from ._internal.registry import RegistryClient
+from .config import Inputs
+from .context import Context, GitHubRun, PackageInfo, PackedTarball
+from .decision import EXIT_BLOCK, EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
+from .errors import GatekeeperError
+from .findings import Severity
+from .policy import Policy, load_policy
+from .rules import rule
+
+#: The gates of publish/check mode, in order.
+GATE_MODULES = (
+    "gatekeeper.gates.branch",
+    "gatekeeper.gates.green_build",
+    "gatekeeper.gates.credential",
+    "gatekeeper.gates.diff",
+)
+
+PUBLISH_REJECTED = rule(
+    "publish-rejected",
+    Severity.BLOCK,
+    "The registry refused the upload because the version already exists",
+    "Bump the version in package.json; a published version can never be replaced.",
+)
+
+REPORT_NAME = "npm-gatekeeper-report.json"
+
+
+@dataclass
+class RunOptions:
+    """How the run is wired (not user policy)."""
+
+    report_path: Path | None = None
+    out: TextIO = sys.stdout
+    err: TextIO = sys.stderr
+
+
+def _gate_modules() -> list[ModuleType]:
+    mods = []
+    for name in GATE_MODULES:
+        try:
+            mods.append(importlib.import_module(name))
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+    return mods
+
+
+def mask_secrets(inputs: Inputs, env: Mapping[str, str], out: TextIO) -> None:
+    """Ask the runner to mask the tokens before anything else is printed."""
+    if env.get("GITHUB_ACTIONS") != "true":
+        return
+    for secret in (inputs.npm_token, inputs.github_token):
+        if secret:
+            actions.add_mask(secret.reveal(), out=out)
+
+
+def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) -> int:
+    """Run publish or check mode; returns the exit code (0 allow, 1 block, 2 error)."""
+    opts = opts or RunOptions()
+    mask_secrets(inputs, env, opts.out)
+    workspace = Path(env.get("GITHUB_WORKSPACE") or ".").resolve()
+    tmp: Path | None = None
+    outcome: report.Outcome
+    try:
+        ctx, tmp = _build_context(inputs, env, workspace)
+        outcome = _run_gates(ctx)
+        if outcome.decision.allow and inputs.mode == "publish":
+            _publish(ctx, outcome)
+    except GatekeeperError as exc:
+        outcome = _error_outcome(inputs.mode, exc.diagnostic())
+    except Exception as exc:  # fail closed on anything unexpected
+        detail = _redact(inputs, f"{type(exc).__name__}: {exc}")
+        outcome = _error_outcome(inputs.mode, f"Internal error ({detail}). Nothing was published. Please report this.")
+        opts.err.write(_redact(inputs, traceback.format_exc()))
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    _report(outcome, inputs, env, workspace, opts)
+    return outcome.decision.exit_code
+
+
+def _redact(inputs: Inputs, text: str) -> str:
+    for secret in (inputs.npm_token, inputs.github_token):
+        if secret:
+            text = secret.redact(text)
+    return text
+
+
+def _error_outcome(mode: str, message: str) -> report.Outcome:
+    return report.Outcome(mode=mode, decision=Decision(False, EXIT_ERROR, message), gates=[], error=message)
+
+
+def _build_context(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> tuple[Context, Path]:
+    gh_run = GitHubRun.from_env(env)
+    package_dir = (workspace / inputs.package_path).resolve()
+    if not (package_dir / "package.json").is_file():
+        raise GatekeeperError(f"No package.json in {package_dir}", "Set `package-path` to the package's folder")
+    policy_path = workspace / inputs.policy
+    policy: Policy = load_policy(policy_path, required=inputs.policy != ".github/npm-gatekeeper.yml")
+    registry = RegistryClient(inputs.registry, inputs.npm_token)
+    github = None
+    if gh_run.repository and inputs.github_token:
+        github = GitHubClient(gh_run.api_url, gh_run.repository, inputs.github_token)
+    tmp = npm_cli.private_tempdir(workspace, "gatekeeper-pack-")
+    try:
+        packed = npm_cli.pack(package_dir, tmp)
+        manifest = _manifest(package_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    ctx = Context(
+        inputs=inputs,
+        env=env,
+        run=gh_run,
+        workspace=workspace,
+        package_dir=package_dir,
+        policy=policy,
+        registry=registry,
+        github=github,
+        package=PackageInfo(packed.name, packed.version, manifest),
+        tarball=PackedTarball(packed.path, packed.integrity, packed.shasum, packed.size),
+        home=Path(env.get("HOME") or Path.home()),
+    )
+    return ctx, tmp
+
+
+def _manifest(package_dir: Path) -> dict[str, object]:
+    try:
+        data = json.loads((package_dir / "package.json").read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GatekeeperError(f"package.json in {package_dir} is not valid JSON ({exc})", "Fix package.json") from exc
+    if not isinstance(data, dict):
+        raise GatekeeperError(f"package.json in {package_dir} is not a JSON object", "Fix package.json")
+    return data
+
+
+def run_gate(name: str, check: Callable[[Context], list], ctx: Context) -> GateResult:
+    """Run one gate, turning faults into an `error` status (fail closed)."""
+    try:
+        findings = apply_overrides(check(ctx), ctx.policy)
+    except GatekeeperError as exc:
+        return GateResult(name, "error", [], exc.diagnostic())
+    except Exception as exc:
+        return GateResult(
+            name, "error", [], _redact(ctx.inputs, f"Internal error in gate {name}: {type(exc).__name__}: {exc}")
+        )
+    return GateResult(name, gate_status(findings), findings)
+
+
+def _run_gates(ctx: Context) -> report.Outcome:
+    results: list[GateResult] = []
+    extras: list[str] = []
+    previous: dict[str, object] | None = None
+    for mod in _gate_modules():
+        result = run_gate(mod.NAME, mod.check, ctx)
+        results.append(result)
+        extra = getattr(mod, "report_extras", None)
+        if extra is not None and result.status != "error":
+            try:
+                info = extra(ctx)
+            except Exception:  # extras only decorate the report; never fail the run for them
+                info = None
+            if info is not None:
+                previous = info.previous if info.previous is not None else previous
+                extras.append(info.markdown)
+    decision = decide(results)
+    assert ctx.package is not None and ctx.tarball is not None
+    return report.Outcome(
+        mode=ctx.inputs.mode,
+        decision=decision,
+        gates=results,
+        package={"name": ctx.package.name, "version": ctx.package.version},
+        previous=previous,
+        publish={"integrity": ctx.tarball.integrity, "shasum": ctx.tarball.shasum, "size": ctx.tarball.size},
+        extra_markdown=extras,
+    )
+
+
+def _publish(ctx: Context, outcome: report.Outcome) -> None:
+    assert ctx.tarball is not None
+    result = npm_cli.publish(
+        ctx.tarball.path,
+        registry=ctx.inputs.registry,
+        token=ctx.inputs.npm_token,
+        workspace=ctx.workspace,
+        tag=ctx.inputs.tag,
+        access=ctx.inputs.access,
+        dry_run=ctx.inputs.dry_run,
+    )
+    gate = GateResult("publish", "pass")
+    outcome.gates.append(gate)
+    outcome.publish["dry_run"] = ctx.inputs.dry_run
+    if result.ok:
+        outcome.published = not ctx.inputs.dry_run
+        return
+    if result.conflict:
+        gate.status = "fail"
+        gate.findings.append(
+            PUBLISH_REJECTED(f"The registry refused {ctx.package.name}@{ctx.package.version}: {result.message}")
+        )  # type: ignore[union-attr]
+        outcome.decision = Decision(False, EXIT_BLOCK, "the registry refused the version")
+        return
+    gate.status = "error"
+    gate.error = f"`npm publish` failed: {result.message}. Nothing was published"
+    outcome.error = gate.error + ". Check the registry and the token, then re-run."
+    outcome.decision = Decision(False, EXIT_ERROR, gate.error)
+
+
+def _report(outcome: report.Outcome, inputs: Inputs, env: Mapping[str, str], workspace: Path, opts: RunOptions) -> None:
+    in_actions = env.get("GITHUB_ACTIONS") == "true"
+    path = opts.report_path
+    if path is None and in_actions:
+        path = workspace / REPORT_NAME
+    shown = ""
+    if path is not None:
+        report.write_json(outcome, path)
+        shown = str(path.relative_to(workspace)) if path.is_relative_to(workspace) else str(path)
+    markdown = report.to_markdown(outcome)
+    if in_actions:
+        report.annotate(outcome, out=opts.out)
+        actions.append_summary(markdown, env)
+        actions.set_outputs(report.outputs(outcome, shown), env)
+    if outcome.error:
+        opts.err.write("npm-gatekeeper: " + outcome.error + "\n")
+    opts.out.write(markdown)
+    opts.out.flush()

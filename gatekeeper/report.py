@@ -1,0 +1,140 @@
+"""Reporters: JSON report, Markdown job summary, annotations, outputs.
+
+All take the finished `Outcome`; none sees the token (it is never part of an Outcome).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from ._internal import actions
+from .decision import Decision, GateResult
+from .findings import Finding, Severity
+from .rules import all_rules
+
+
+@dataclass
+class Outcome:
+    """Everything a run decided, for the reporters."""
+
+    mode: str
+    decision: Decision
+    gates: list[GateResult]
+    package: dict[str, str] | None = None
+    previous: dict[str, object] | None = None
+    published: bool = False
+    publish: dict[str, object] = field(default_factory=dict)
+    extra_markdown: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for g in self.gates for f in g.findings]
+
+
+def to_json(outcome: Outcome) -> dict[str, object]:
+    """The report shape: decision, package, previous, gates, findings (+ published, error)."""
+    return {
+        "decision": outcome.decision.label,
+        "exit_code": outcome.decision.exit_code,
+        "mode": outcome.mode,
+        "package": outcome.package,
+        "previous": outcome.previous,
+        "gates": {g.name: g.status for g in outcome.gates},
+        "findings": [dict(f.to_json(), gate=g.name) for g in outcome.gates for f in g.findings],
+        "published": outcome.published,
+        "publish": outcome.publish,
+        "error": outcome.error,
+    }
+
+
+def write_json(outcome: Outcome, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_json(outcome), indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+_ICON = {"pass": "✅ pass", "fail": "❌ fail", "skipped": "⏭️ skipped", "error": "⚠️ error"}
+_SEV = {Severity.BLOCK: "🛑 block", Severity.WARN: "⚠️ warn", Severity.INFO: "💬 info"}
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(outcome: Outcome) -> str:
+    """The job summary: decision first, a table of gates, then findings with evidence."""
+    d = outcome.decision
+    pkg = outcome.package or {}
+    name = f"`{pkg.get('name')}@{pkg.get('version')}`" if pkg.get("name") else "the package"
+    if d.allow:
+        verb = (
+            "published"
+            if outcome.published
+            else ("allowed (not published: check mode)" if outcome.mode == "check" else "allowed")
+        )
+        if outcome.publish.get("dry_run"):
+            verb = "allowed (dry run: not uploaded)"
+        head = f"## ✅ npm-gatekeeper: {name} {verb}"
+    elif d.exit_code == 2:
+        head = f"## ⚠️ npm-gatekeeper: could not decide — {name} NOT published"
+    else:
+        head = f"## 🛑 npm-gatekeeper: {name} blocked — NOT published"
+    lines = [head, ""]
+    if outcome.error:
+        lines += [f"> {_md(outcome.error)}", ""]
+    prev = outcome.previous
+    if prev:
+        lines += [f"Previous release: `{prev.get('name', pkg.get('name'))}@{prev.get('version')}`", ""]
+    if outcome.publish.get("integrity"):
+        lines += [f"Tarball integrity: `{outcome.publish['integrity']}`", ""]
+    lines += ["| Gate | Result | Findings |", "| --- | --- | --- |"]
+    for g in outcome.gates:
+        counts = {s: sum(1 for f in g.findings if f.severity is s) for s in Severity}
+        text = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "—"
+        if g.error:
+            text = _md(g.error)
+        lines.append(f"| {g.name} | {_ICON.get(g.status, g.status)} | {text} |")
+    lines.append("")
+    findings = outcome.findings
+    if findings:
+        rules = all_rules()
+        lines += ["### Findings", "", "| Severity | Rule | Where | Message |", "| --- | --- | --- | --- |"]
+        order = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}
+        for f in sorted(findings, key=lambda f: order[f.severity]):
+            where = f"`{f.file}`" + (f":{f.line}" if f.line else "") if f.file else ""
+            lines.append(f"| {_SEV[f.severity]} | `{f.rule}` | {where} | {_md(f.message)} |")
+        lines.append("")
+        fixes = {f.rule for f in findings if f.severity is not Severity.INFO and f.rule in rules}
+        if fixes:
+            lines += ["<details><summary>How to fix</summary>", ""]
+            lines += [f"- `{r}`: {rules[r].fix}" for r in sorted(fixes)]
+            lines += ["", "</details>", ""]
+    lines += [section for section in outcome.extra_markdown if section]
+    return "\n".join(lines) + "\n"
+
+
+def annotate(outcome: Outcome, out: TextIO | None = None) -> None:
+    """`::error`/`::warning`/`::notice` for each finding; file/line where known."""
+    kinds = {Severity.BLOCK: "error", Severity.WARN: "warning", Severity.INFO: "notice"}
+    for f in outcome.findings:
+        props: dict[str, object] = {"title": f"npm-gatekeeper: {f.rule}"}
+        if f.file:
+            props = {"file": f.file, "line": f.line, **props}
+        actions.command(kinds[f.severity], f.message, props, out=out)
+
+
+def outputs(outcome: Outcome, report_path: str) -> Mapping[str, str]:
+    pkg = outcome.package or {}
+    prev = outcome.previous or {}
+    return {
+        "decision": outcome.decision.label,
+        "published": "true" if outcome.published else "false",
+        "name": str(pkg.get("name", "")),
+        "version": str(pkg.get("version", "")),
+        "previous-version": str(prev.get("version", "")),
+        "report": report_path,
+    }
