@@ -26,6 +26,7 @@ from .context import Context, GitHubRun, PackageInfo, PackedTarball
 from .decision import EXIT_BLOCK, EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
 from .errors import GatekeeperError
 from .findings import Severity
+from .gates import Skip
 from .policy import Policy, load_policy
 from .rules import rule
 
@@ -160,6 +161,8 @@ def run_gate(name: str, check: Callable[[Context], list], ctx: Context) -> GateR
     """Run one gate, turning faults into an `error` status (fail closed)."""
     try:
         findings = apply_overrides(check(ctx), ctx.policy)
+    except Skip as exc:
+        return GateResult(name, "skipped", [], None if not str(exc) else str(exc))
     except GatekeeperError as exc:
         return GateResult(name, "error", [], exc.diagnostic())
     except Exception as exc:

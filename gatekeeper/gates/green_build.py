@@ -15,6 +15,7 @@ from ..context import Context
 from ..errors import ConfigError
 from ..findings import Finding, Severity
 from ..rules import rule
+from . import Skip
 
 NAME = "green-build"
 
@@ -63,7 +64,7 @@ def check(ctx: Context) -> list[Finding]:
     """Findings about the commit's check runs and statuses."""
     run = ctx.run
     if not run.in_actions:
-        return []  # the branch gate already blocks (not-in-ci)
+        raise Skip("not running in GitHub Actions")  # the branch gate blocks (not-in-ci)
     if ctx.github is None:
         raise ConfigError(
             "No GitHub token is available to read the checks", "Pass `github-token` (default: github.token)"
