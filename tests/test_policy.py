@@ -1,0 +1,131 @@
+"""The policy loader: defaults, strict validation with key and line, overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gatekeeper.decision import apply_overrides
+from gatekeeper.errors import PolicyError
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.policy import Policy, load_policy, parse_policy
+
+FULL = """
+branch:
+  events: [push, workflow_dispatch]
+  release-branches: ["1.x", "release/*"]
+  allow-forks: false
+checks:
+  require-checks: true
+  ignore: ["codecov/*"]
+  required: [test]
+  poll-interval: 5
+credential:
+  require-maintainer: true
+  unknown-maintainers: block
+diff:
+  baseline-tag: latest
+  first-release: block
+  limits: {max-entries: 1000}
+  large-change: {added-files: 10}
+approve:
+  scripts: {postinstall: "node install.js"}
+  dependencies: [left-pad]
+pull-request:
+  approval-label: install-scripts-approved
+rules:
+  no-checks: warn
+  check-failed: block
+"""
+
+
+def test_missing_file_gives_safe_defaults(tmp_path: Path) -> None:
+    policy = load_policy(tmp_path / "nope.yml")
+    assert policy == Policy()
+    assert policy.branch.events == ["push"]
+    assert policy.checks.require_checks is True
+    assert policy.diff.first_release == "allow"
+
+
+def test_missing_file_named_explicitly_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="does not exist"):
+        load_policy(tmp_path / "nope.yml", required=True)
+
+
+def test_full_example_parses() -> None:
+    p = parse_policy(FULL)
+    assert p.branch.events == ["push", "workflow_dispatch"]
+    assert p.branch.release_branches == ["1.x", "release/*"]
+    assert p.checks.ignore == ["codecov/*"] and p.checks.poll_interval == 5
+    assert p.credential.unknown_maintainers == "block"
+    assert p.diff.limits.max_entries == 1000
+    assert p.diff.limits.max_path_depth == 32  # untouched defaults stay
+    assert p.approve.scripts == {"postinstall": "node install.js"}
+    assert p.pull_request.approval_label == "install-scripts-approved"
+    assert p.rules == {"no-checks": "warn", "check-failed": "block"}
+
+
+def test_readme_example_is_valid() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    start = readme.index("<!-- policy-example -->")
+    block = readme[start:].split("```yaml", 1)[1].split("```", 1)[0]
+    p = parse_policy(block, source="README")
+    assert p.rules  # the example shows overrides
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("branch:\n  evnts: [push]\n", "line 2: `branch.evnts`: unknown key"),
+        ("nonsense: 1\n", "line 1: `nonsense`: unknown key"),
+        ("checks:\n  require-checks: maybe\n", "line 2: `checks.require-checks`: expected true or false"),
+        ("diff:\n  first-release: nope\n", "`diff.first-release`: must be one of allow | block"),
+        ("checks: {poll-interval: -1}\n", "`checks.poll-interval`: expected a whole number"),
+        ("branch: [push]\n", "`branch`: expected a mapping"),
+        ("branch:\n  events: push\n", "`branch.events`: expected a list"),
+        ("approve:\n  scripts: {postinstall: 5}\n", "expected a string"),
+        ("rules:\n  no-such-rule: warn\n", "line 2: `rules.no-such-rule`: unknown rule id"),
+        ("rules:\n  no-checks: loud\n", "must be one of block | warn | off"),
+        ("branch: {events: [push]\n", "invalid YAML"),
+        ("branch: {}\nbranch: {}\n", "duplicate key"),
+        ("- a\n- b\n", "expected a mapping"),
+    ],
+)
+def test_invalid_policies_name_key_and_line(text: str, needle: str) -> None:
+    with pytest.raises(PolicyError) as exc:
+        parse_policy(text, source="p.yml")
+    assert needle in str(exc.value)
+    assert "Nothing was published" in str(exc.value)
+
+
+def test_binary_and_huge_policy_rejected() -> None:
+    with pytest.raises(PolicyError, match="not UTF-8"):
+        parse_policy(b"\xff\xfe\x00", source="p.yml")
+    with pytest.raises(PolicyError, match="larger than"):
+        parse_policy(b"#" * (300 * 1024), source="p.yml")
+
+
+def test_yaml_aliases_cannot_smuggle_types() -> None:
+    with pytest.raises(PolicyError):
+        parse_policy("x: &a [push]\nbranch: {events: *a, allow-forks: *a}\n")
+
+
+def test_empty_file_is_defaults() -> None:
+    assert parse_policy("", source="p").branch == Policy().branch
+
+
+def test_severity_overrides() -> None:
+    p = parse_policy("rules: {no-checks: warn, check-failed: 'off', maintainers-unknown: block}\n")
+    findings = [
+        Finding("no-checks", Severity.BLOCK, "a"),
+        Finding("check-failed", Severity.BLOCK, "b"),
+        Finding("maintainers-unknown", Severity.WARN, "c"),
+        Finding("tag-ref", Severity.BLOCK, "d"),
+    ]
+    out = apply_overrides(findings, p)
+    assert [(f.rule, f.severity) for f in out] == [
+        ("no-checks", Severity.WARN),
+        ("maintainers-unknown", Severity.BLOCK),
+        ("tag-ref", Severity.BLOCK),
+    ]
