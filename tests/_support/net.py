@@ -1,0 +1,36 @@
+"""Loopback networking helpers for the test stand-ins."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.error
+import urllib.request
+
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 30.0, alive: object = None) -> None:
+    """Poll `url` (loopback only) until it answers 2xx; `alive()` returning False aborts early."""
+    if not url.startswith(f"http://{LOOPBACK}:"):
+        raise ValueError(f"refusing to poll a non-loopback URL: {url}")
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        if callable(alive) and not alive():
+            raise RuntimeError(f"the server behind {url} exited before it answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # loopback only (checked above)
+                if 200 <= resp.status < 300:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+            last = exc
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s (last error: {last})")
