@@ -113,6 +113,10 @@ class PullRequestPolicy:
 
     #: A label that approves install-time changes when applied by a user with write access.
     approval_label: str = ""
+    #: Lockfile packages approved to run install scripts: `name` (any version) or exact `name@version`.
+    install_scripts: list[str] = field(default_factory=list)
+    #: Lockfile package name -> exact `resolved` value approved from outside the registry.
+    lockfile_sources: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
