@@ -113,10 +113,11 @@ EOF
   # Node and npm from the npm registry, packed once into the cache (reruns need no network).
   PKGS=$CACHE/npm-packs
   mkdir -p "$PKGS"
-  node_tgz=$(ls "$PKGS"/"$NODE_PKG"-"$NODE_SPEC".*.tgz 2>/dev/null | sort -V | tail -n1 || true)
-  [ -n "$node_tgz" ] || node_tgz=$PKGS/$(cd "$PKGS" && npm pack --silent "$NODE_PKG@$NODE_SPEC" | tail -n1)
-  npm_tgz=$(ls "$PKGS"/npm-"$NPM_SPEC".*.tgz 2>/dev/null | sort -V | tail -n1 || true)
-  [ -n "$npm_tgz" ] || npm_tgz=$PKGS/$(cd "$PKGS" && npm pack --silent "npm@$NPM_SPEC" | tail -n1)
+  newest() { printf '%s\n' "$@" | { grep -v '\*' || true; } | sort -V | tail -n1; }
+  node_tgz=$(newest "$PKGS/$NODE_PKG-$NODE_SPEC".*.tgz)
+  [ -n "$node_tgz" ] || node_tgz=$PKGS/$(npm pack --silent --pack-destination "$PKGS" "$NODE_PKG@$NODE_SPEC" | tail -n1)
+  npm_tgz=$(newest "$PKGS/npm-$NPM_SPEC".*.tgz)
+  [ -n "$npm_tgz" ] || npm_tgz=$PKGS/$(npm pack --silent --pack-destination "$PKGS" "npm@$NPM_SPEC" | tail -n1)
   tar -xzf "$node_tgz" -C "$ROOTFS/usr/local" --strip-components=1 --no-same-owner package/bin/node
   ln -s node "$ROOTFS/usr/local/bin/nodejs"
   mkdir -p "$ROOTFS/usr/local/lib/node_modules/npm"
