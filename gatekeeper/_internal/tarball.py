@@ -1,0 +1,515 @@
+"""Safe, in-memory reader of npm package tarballs (gzip + tar).
+
+Nothing is ever written to disk. The compressed input is inflated in bounded
+steps (a cap on decompressed bytes defeats gzip bombs), tar headers are parsed
+here (pax `x`/`g` and GNU `L`/`K` records are size-capped before they are read),
+and every limit of `LimitsPolicy` is checked from the header *before* the data
+is read. Like pacote (`tar.x({strip: 1})`), the first path component -- the top
+folder, whatever its name -- is stripped; files at the root of the archive would
+be dropped by npm and are ignored here too.
+
+A rejection never raises: it is recorded in `Package.problems`, which the diff
+gate turns into blocking `tarball-unsafe` findings. Entry point: `read_package`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tarfile
+import unicodedata
+import zlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..policy import LimitsPolicy
+
+BLOCK = 512
+_ZERO_BLOCK = bytes(BLOCK)
+_INPUT_CHUNK = 64 * 1024
+_READ_AHEAD = 64 * 1024
+#: Largest pax (`x`/`g`) or GNU long-name (`L`/`K`) record read into memory.
+MAX_META_BYTES = 1024 * 1024
+#: Problems recorded before the reader gives up on the tarball.
+MAX_PROBLEMS = 20
+
+_FILE_TYPES = {tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE}
+_DEVICE_TYPES = {tarfile.CHRTYPE: "character device", tarfile.BLKTYPE: "block device", tarfile.FIFOTYPE: "FIFO"}
+_PAX_TYPES = {tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE}
+_GNU_LONG = {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK}
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One regular file of the package: its path (top folder stripped), bytes and mode."""
+
+    path: str
+    data: bytes
+    mode: int
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass
+class Package:
+    """A package read from a tarball: its files, parsed `package.json`, and any rejections."""
+
+    files: dict[str, FileEntry] = field(default_factory=dict)
+    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest_text: str = ""
+    manifest_error: str | None = None
+    problems: list[str] = field(default_factory=list)
+    #: False when reading stopped early (a limit, corrupt data): the files are then incomplete.
+    complete: bool = True
+    ignored: list[str] = field(default_factory=list)
+    top_folder: str = ""
+    compressed_size: int = 0
+    label: str = ""
+
+    @property
+    def unsafe(self) -> bool:
+        return bool(self.problems)
+
+    @property
+    def name(self) -> str:
+        value = self.manifest.get("name")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def version(self) -> str:
+        value = self.manifest.get("version")
+        return value if isinstance(value, str) else ""
+
+    @property
+    def unpacked_size(self) -> int:
+        return sum(f.size for f in self.files.values())
+
+    @cached_property
+    def key_lines(self) -> dict[tuple[str, ...], int]:
+        """Line (1-based) of each object key in package.json, by key path, e.g. ("scripts", "postinstall")."""
+        return json_key_lines(self.manifest_text)
+
+    def line_of(self, *path: str) -> int | None:
+        """The line of the deepest key of `path` found in package.json."""
+        lines = self.key_lines
+        for end in range(len(path), 0, -1):
+            line = lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return None
+
+
+class _Stop(Exception):
+    """The tarball cannot be read further (the reason is already recorded)."""
+
+
+class _Inflater:
+    """Sequential reads of the decompressed stream, capped at `cap` bytes in total."""
+
+    def __init__(self, data: bytes, cap: int) -> None:
+        self._src = memoryview(data)
+        self._pos = 0
+        self._gzip = data[:2] == b"\x1f\x8b"
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gzip else None
+        self._tail: bytes = b""
+        self._buf: bytes = b""
+        self._off = 0
+        self.cap = cap
+        self.total = 0
+
+    def _inflate(self, want: int) -> list[bytes]:
+        """Up to `want` more decompressed bytes (fewer only at the end of the stream)."""
+        chunks: list[bytes] = []
+        if self._d is None:  # a plain tar (pacote accepts those too)
+            out = bytes(self._src[self._pos : self._pos + want])
+            self._pos += len(out)
+            chunks.append(out)
+            want -= len(out)
+        while want > 0 and self._d is not None:
+            if self._tail:
+                inp: bytes | memoryview = self._tail
+            elif self._d.eof or self._pos >= len(self._src):
+                break
+            else:
+                inp = self._src[self._pos : self._pos + _INPUT_CHUNK]
+                self._pos += len(inp)
+            out = self._d.decompress(inp, want)
+            self._tail = self._d.unconsumed_tail
+            if out:
+                chunks.append(out)
+                want -= len(out)
+        produced = sum(len(c) for c in chunks)
+        self.total += produced
+        if self.total > self.cap:
+            raise _CapExceeded
+        return chunks
+
+    def read(self, n: int) -> bytes:
+        """Exactly `n` bytes, or fewer at the end of the stream."""
+        end = self._off + n
+        if end <= len(self._buf):
+            out = self._buf[self._off : end]
+            self._off = end
+            return out
+        parts = [self._buf[self._off :]] if self._off < len(self._buf) else []
+        need = n - (len(self._buf) - self._off)
+        self._buf, self._off = b"", 0
+        if need >= _READ_AHEAD:
+            parts.extend(self._inflate(need))
+        else:
+            ahead = b"".join(self._inflate(_READ_AHEAD))
+            parts.append(ahead[:need])
+            self._buf, self._off = ahead, min(need, len(ahead))
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+class _CapExceeded(Exception):
+    pass
+
+
+def read_package(source: bytes | Path, limits: LimitsPolicy, *, label: str = "") -> Package:
+    """Read an npm tarball (bytes or a file path) safely into a `Package`; never raises on bad input."""
+    pkg = Package(label=label)
+    data = _load(source, limits, pkg)
+    if data is None:
+        pkg.complete = False
+        return pkg
+    pkg.compressed_size = len(data)
+    if data[:2] != b"\x1f\x8b" and data[257:262] != b"ustar":
+        pkg.problems.append("is not a gzip-compressed tar archive")
+        pkg.complete = False
+        return pkg
+    # Headers and padding are bounded by the entry limit; metadata records by MAX_META_BYTES each.
+    cap = limits.max_unpacked_bytes + BLOCK * (3 * limits.max_entries + 16) + 4 * MAX_META_BYTES
+    reader = _Reader(_Inflater(data, cap), limits, pkg)
+    pkg.complete = False
+    try:
+        reader.run()
+        pkg.complete = True
+    except _Stop:
+        pass
+    except _CapExceeded:
+        pkg.problems.append(
+            f"decompresses to more than {cap} bytes (a gzip bomb?); limit diff.limits.max-unpacked-bytes"
+        )
+    except zlib.error as exc:
+        pkg.problems.append(f"has corrupt gzip data ({exc})")
+    _parse_manifest(pkg)
+    return pkg
+
+
+def _load(source: bytes | Path, limits: LimitsPolicy, pkg: Package) -> bytes | None:
+    if isinstance(source, bytes):
+        size = len(source)
+    else:
+        try:
+            size = source.stat().st_size
+        except OSError as exc:
+            pkg.problems.append(f"cannot be read ({exc.strerror or exc})")
+            return None
+    if size > limits.max_compressed_bytes:
+        pkg.problems.append(
+            f"is {size} bytes compressed, more than diff.limits.max-compressed-bytes={limits.max_compressed_bytes}"
+        )
+        return None
+    if isinstance(source, bytes):
+        return source
+    try:
+        with source.open("rb") as fh:
+            return fh.read(limits.max_compressed_bytes + 1)
+    except OSError as exc:
+        pkg.problems.append(f"cannot be read ({exc.strerror or exc})")
+        return None
+
+
+class _Reader:
+    """The tar header loop: one pass, limits checked before any data is read."""
+
+    def __init__(self, stream: _Inflater, limits: LimitsPolicy, pkg: Package) -> None:
+        self.s = stream
+        self.limits = limits
+        self.pkg = pkg
+        self.entries = 0
+        self.meta = 0
+        self.unpacked = 0
+        self.global_pax: dict[str, str] = {}
+        self.seen: dict[str, str] = {}  # normalised key -> path
+        self.dirs: set[str] = set()
+        self.tops: set[str] = set()
+
+    def fail(self, message: str, *, fatal: bool = False) -> None:
+        self.pkg.problems.append(message)
+        if len(self.pkg.problems) >= MAX_PROBLEMS:
+            self.pkg.problems.append(f"has too many problems; stopped reading after {MAX_PROBLEMS}")
+            raise _Stop
+        if fatal:
+            raise _Stop
+
+    def read_exact(self, n: int, what: str) -> bytes:
+        data = self.s.read(n)
+        if len(data) != n:
+            self.fail(f"is truncated inside {what}", fatal=True)
+        return data
+
+    def skip_padding(self, size: int) -> None:
+        pad = -size % BLOCK
+        if pad:
+            self.read_exact(pad, "padding")
+
+    def run(self) -> None:
+        local_pax: dict[str, str] = {}
+        long_name: str | None = None
+        while True:
+            hdr = self.s.read(BLOCK)
+            if not hdr:
+                return  # no end-of-archive blocks: accepted, as tar and node-tar do
+            if len(hdr) < BLOCK:
+                self.fail("is truncated (a partial tar header)", fatal=True)
+            if hdr == _ZERO_BLOCK:
+                return  # end of archive; anything after it is never read
+            try:
+                checksum = int(tarfile.nti(hdr[148:156]))
+                size = int(tarfile.nti(hdr[124:136]))
+                mode = int(tarfile.nti(hdr[100:108]))
+            except (ValueError, tarfile.HeaderError):
+                self.fail(f"has a corrupt tar header after entry {self.entries} (bad number field)", fatal=True)
+            if checksum not in tarfile.calc_chksums(hdr):
+                self.fail(f"has a corrupt tar header after entry {self.entries} (bad checksum)", fatal=True)
+            kind = hdr[156:157]
+            pax = {**self.global_pax, **local_pax}
+            if "size" in pax:
+                size = _pax_int(pax["size"], self)
+            if size < 0:
+                self.fail("has a tar entry with a negative size", fatal=True)
+            if kind in _PAX_TYPES or kind in _GNU_LONG:
+                self.meta += 1
+                if self.meta > 2 * self.limits.max_entries + 16:
+                    self.fail("has more tar metadata records than entries allow", fatal=True)
+                if size > MAX_META_BYTES:
+                    self.fail(f"has a {size}-byte tar metadata record (limit {MAX_META_BYTES})", fatal=True)
+                body = self.read_exact(size, "a metadata record")
+                self.skip_padding(size)
+                if kind == tarfile.XGLTYPE:
+                    self.global_pax.update(_parse_pax(body, self))
+                elif kind in _PAX_TYPES:
+                    local_pax.update(_parse_pax(body, self))
+                elif kind == tarfile.GNUTYPE_LONGNAME:
+                    long_name = body.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                continue
+            name = pax.get("path") or long_name or _ustar_name(hdr)
+            local_pax, long_name = {}, None
+            self.entry(name, kind, size, mode)
+
+    def entry(self, name: str, kind: bytes, size: int, mode: int) -> None:
+        self.entries += 1
+        if self.entries > self.limits.max_entries:
+            self.fail(f"has more than {self.limits.max_entries} entries (limit diff.limits.max-entries)", fatal=True)
+        shown = _show(name)
+        if kind in _FILE_TYPES and name.endswith("/"):
+            kind = tarfile.DIRTYPE
+        reject = ""
+        if kind == tarfile.SYMTYPE:
+            reject = f"has a symlink {shown}; npm packages may hold regular files only"
+        elif kind == tarfile.LNKTYPE:
+            reject = f"has a hardlink {shown}; npm packages may hold regular files only"
+        elif kind in _DEVICE_TYPES:
+            reject = f"has a {_DEVICE_TYPES[kind]} {shown}; npm packages may hold regular files only"
+        elif kind not in _FILE_TYPES and kind != tarfile.DIRTYPE:
+            reject = f"has an entry {shown} of unsupported tar type {kind!r}"
+        if kind in _FILE_TYPES:
+            if size > self.limits.max_file_bytes:
+                self.fail(
+                    f"has a {size}-byte file {shown}, over diff.limits.max-file-bytes={self.limits.max_file_bytes}",
+                    fatal=True,
+                )
+            self.unpacked += size
+            if self.unpacked > self.limits.max_unpacked_bytes:
+                self.fail(
+                    f"unpacks to more than diff.limits.max-unpacked-bytes={self.limits.max_unpacked_bytes} bytes",
+                    fatal=True,
+                )
+        # Non-file entries normally carry no data; a size they declare is still bounded and skipped.
+        if size > self.limits.max_file_bytes:
+            self.fail(f"has an entry {shown} declaring {size} bytes", fatal=True)
+        data = self.read_exact(size, f"entry {shown}") if size else b""
+        self.skip_padding(size)
+        if reject:
+            self.fail(reject)
+            return
+        rel = self.normalise(name, kind == tarfile.DIRTYPE)
+        if rel is None or kind == tarfile.DIRTYPE:
+            return
+        self.add_file(rel, data, mode & 0o7777)
+
+    def normalise(self, name: str, is_dir: bool) -> str | None:
+        """Validate a path; returns it with the top folder stripped (None: rejected or not a package file)."""
+        shown = _show(name)
+        if "\0" in name:
+            self.fail(f"has a path with a NUL byte {shown}")
+            return None
+        if name.startswith(("/", "\\")) or _DRIVE.match(name):
+            self.fail(f"has an absolute path {shown}")
+            return None
+        if ".." in re.split(r"[/\\]", name):
+            self.fail(f"has a path that climbs out of the package with `..`: {shown}")
+            return None
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        if not parts:
+            return None
+        if len(parts) - 1 > self.limits.max_path_depth:
+            self.fail(f"has a path deeper than diff.limits.max-path-depth={self.limits.max_path_depth}: {shown}")
+            return None
+        if len(parts) == 1 and not is_dir:
+            self.pkg.ignored.append(name)  # a file beside the top folder: npm strips it away (strip: 1)
+            return None
+        top = parts[0]
+        if top not in self.tops:
+            self.tops.add(top)
+            if len(self.tops) > 1:
+                self.fail(
+                    "has more than one top-level folder ("
+                    + ", ".join(sorted(_show(t) for t in self.tops))
+                    + "); npm would merge them"
+                )
+                return None
+            self.pkg.top_folder = top
+        if len(parts) == 1:
+            return None
+        return "/".join(parts[1:])
+
+    def add_file(self, rel: str, data: bytes, mode: int) -> None:
+        # Case-insensitive and Unicode-normalised: what collides on macOS/Windows file systems collides here.
+        key = unicodedata.normalize("NFC", rel).casefold()
+        if key in self.seen:
+            other = self.seen[key]
+            same = "twice" if other == rel else f"twice ({_show(other)} and {_show(rel)} name the same file)"
+            self.fail(f"has the file {_show(rel)} {same}")
+            return
+        if key in self.dirs:
+            self.fail(f"has {_show(rel)} both as a file and as a folder")
+            return
+        parts = key.split("/")
+        for i in range(1, len(parts)):
+            prefix = "/".join(parts[:i])
+            if prefix in self.seen:
+                self.fail(f"has {_show(self.seen[prefix])} both as a file and as a folder")
+                return
+            self.dirs.add(prefix)
+        self.seen[key] = rel
+        self.pkg.files[rel] = FileEntry(rel, data, mode)
+
+
+def _ustar_name(hdr: bytes) -> str:
+    name = tarfile.nts(hdr[0:100], "utf-8", "surrogateescape")
+    if hdr[257:263] == b"ustar\0":  # POSIX ustar: a prefix field holds the leading part of long paths
+        prefix = tarfile.nts(hdr[345:500], "utf-8", "surrogateescape")
+        if prefix:
+            name = prefix + "/" + name
+    return name
+
+
+def _parse_pax(body: bytes, reader: _Reader) -> dict[str, str]:
+    """Pax records `LEN key=value\\n`; a malformed record is a rejection."""
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(body):
+        if body[pos] == 0:
+            break
+        sp = body.find(b" ", pos)
+        try:
+            length = int(body[pos:sp])
+        except ValueError:
+            length = 0
+        record = body[sp + 1 : pos + length] if sp > pos and length > 0 else b""
+        if not record.endswith(b"\n") or b"=" not in record:
+            reader.fail("has a malformed pax header record", fatal=True)
+        key, _, value = record[:-1].partition(b"=")
+        out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        pos += length
+    return out
+
+
+def _pax_int(text: str, reader: _Reader) -> int:
+    if not text.isdigit():
+        reader.fail(f"has a pax size that is not a number: {text[:40]!r}", fatal=True)
+    return int(text)
+
+
+def _show(path: str) -> str:
+    text = path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return json.dumps(text[:300] + ("…" if len(text) > 300 else ""), ensure_ascii=False)
+
+
+def _parse_manifest(pkg: Package) -> None:
+    entry = pkg.files.get("package.json")
+    if entry is None:
+        pkg.manifest_error = "the tarball has no package.json at the package root"
+        return
+    try:
+        text = entry.data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        pkg.manifest_error = f"package.json is not UTF-8 ({exc.reason} at byte {exc.start})"
+        return
+    text = text.removeprefix("\ufeff")  # npm strips a BOM too
+    pkg.manifest_text = text
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        pkg.manifest_error = f"package.json is not valid JSON ({exc})"
+        return
+    if not isinstance(data, dict):
+        pkg.manifest_error = "package.json is not a JSON object"
+        return
+    pkg.manifest = data
+
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+|\s+', re.S)
+_MAX_KEY_DEPTH = 4
+
+
+def json_key_lines(text: str) -> dict[tuple[str, ...], int]:
+    """Map each object key path (up to 4 deep) to its line in JSON text; best effort, never raises."""
+    out: dict[tuple[str, ...], int] = {}
+    # stack of (is_object, path of this container, pending key)
+    stack: list[tuple[bool, tuple[str, ...]]] = []
+    pending: str | None = None
+    last_key: tuple[str, int] | None = None
+    line = 1
+    for m in _TOKEN.finditer(text):
+        tok = m.group()
+        if tok[0] == '"':
+            if stack and stack[-1][0] and pending is None:
+                try:
+                    key = json.loads(tok)
+                except ValueError:
+                    key = tok.strip('"')
+                last_key = (key, line)
+            line += tok.count("\n")
+            continue
+        if tok == ":" and last_key is not None and stack:
+            pending = last_key[0]
+            path = (*stack[-1][1], pending)
+            if len(path) <= _MAX_KEY_DEPTH:
+                out.setdefault(path, last_key[1])
+            last_key = None
+        elif tok in "{[":
+            parent = stack[-1][1] if stack else ()
+            path = (*parent, pending) if pending is not None else parent
+            stack.append((tok == "{", path))
+            pending = None
+        elif tok in "}]":
+            if stack:
+                stack.pop()
+            pending = None
+        elif tok == ",":
+            pending, last_key = None, None
+        elif tok[0].isspace():
+            line += tok.count("\n")
+        else:
+            pending = None
+    return out
