@@ -644,7 +644,7 @@ class GitHubServer:
         handler = type("_BoundHandler", (_Handler,), {"gh": self})
         self._httpd = ThreadingHTTPServer((LOOPBACK, 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-github", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="fake-github", daemon=True)
         self._thread.start()
         return self
 
@@ -690,12 +690,14 @@ class GitHubServer:
         return env
 
     def github(self, token: str | None = None, **kw: Any) -> Any:
-        """A PyGithub client for this server (kw go to `github.Github`)."""
+        """A PyGithub client for this server (kw go to `github.Github`; no retry and no throttle by default)."""
         from github import Auth, Github
 
         tok = token if token is not None else self.state.token
         auth = Auth.Token(tok) if tok else None
         kw.setdefault("retry", None)
+        kw.setdefault("seconds_between_requests", 0)  # PyGithub defaults: 0.25 s per request, 1 s per write
+        kw.setdefault("seconds_between_writes", 0)
         return Github(base_url=self.url, auth=auth, **kw)
 
     # test controls --------------------------------------------------------------------------------
@@ -1490,6 +1492,7 @@ class _Api:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # keep-alive + Nagle + delayed ACK would add ~40-250 ms per request
     gh: GitHubServer  # set on the bound subclass
 
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr access logs

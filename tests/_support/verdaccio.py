@@ -1,0 +1,507 @@
+"""A real npm registry for tests: Verdaccio 6.8.0 on 127.0.0.1, behind a tiny packument-patching proxy.
+
+Verdaccio is installed from the npm registry into a cache dir on first use (`$GATEKEEPER_CACHE/verdaccio`
+or `<repo>/.cache/verdaccio`) and reused afterwards. Each session gets fresh storage and htpasswd, no
+uplinks (nothing leaves the machine), `$all` may read and `$authenticated` may publish.
+
+Verdaccio does not record `maintainers` (it strips a top-level `maintainers` even when written into its
+storage by hand), so `url` points at a small reverse proxy that forwards everything to Verdaccio and,
+for packages configured with `set_maintainers` / `patch_packument`, edits the packument on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from .net import LOOPBACK, free_port, wait_http
+
+VERDACCIO_VERSION = "6.8.0"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INSTALL_MANIFEST: dict[str, Any] = {
+    "name": "gatekeeper-test-verdaccio",
+    "private": True,
+    "dependencies": {"verdaccio": VERDACCIO_VERSION},
+    "overrides": {"node-fetch": "2.7.0"},
+}
+HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailers",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "accept-encoding",
+    "content-encoding",
+}
+
+
+class RegistryCallError(RuntimeError):
+    """A registry HTTP call answered with an unexpected status."""
+
+    def __init__(self, method: str, path: str, status: int, body: Any) -> None:
+        super().__init__(f"{method} {path} -> {status}: {body}")
+        self.status = status
+        self.body = body
+
+
+def cache_dir() -> Path:
+    """Where Verdaccio is installed (created if missing)."""
+    base = os.environ.get("GATEKEEPER_CACHE")
+    path = Path(base) / "verdaccio" if base else REPO_ROOT / ".cache" / "verdaccio"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def ensure_installed(directory: Path | None = None, timeout: float = 600) -> Path:
+    """Install verdaccio@6.8.0 with npm into `directory` unless already there; returns its bin script."""
+    root = directory or cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    script = root / "node_modules" / "verdaccio" / "bin" / "verdaccio"
+    installed = root / "node_modules" / "verdaccio" / "package.json"
+    manifest = json.dumps(INSTALL_MANIFEST, indent=2) + "\n"
+    with open(root / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # other test sessions may share the cache
+        try:
+            version = json.loads(installed.read_text())["version"] if installed.exists() else None
+        except (OSError, ValueError):
+            version = None
+        pkg = root / "package.json"
+        if version == VERDACCIO_VERSION and script.exists() and pkg.exists() and pkg.read_text() == manifest:
+            return script
+        pkg.write_text(manifest)
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("npm is required to install Verdaccio for the tests (it is not on PATH)")
+        proc = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--no-package-lock", "--loglevel=error"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0 or not script.exists():
+            raise RuntimeError(f"npm install verdaccio@{VERDACCIO_VERSION} failed:\n{proc.stdout}\n{proc.stderr}")
+        return script
+
+
+def _config(root: Path) -> str:
+    storage, htpasswd, log = root / "storage", root / "htpasswd", root / "verdaccio.log"
+    return f"""\
+storage: {json.dumps(str(storage))}
+auth:
+  htpasswd:
+    file: {json.dumps(str(htpasswd))}
+    max_users: 10000
+uplinks: {{}}
+packages:
+  '@*/*':
+    access: $all
+    publish: $authenticated
+    unpublish: $authenticated
+  '**':
+    access: $all
+    publish: $authenticated
+    unpublish: $authenticated
+web:
+  enable: false
+max_body_size: 200mb
+log: {{type: file, path: {json.dumps(str(log))}, level: warn}}
+"""
+
+
+def package_path(name: str) -> str:
+    """URL path of a packument: `/name` or `/@scope%2fname`."""
+    return "/" + urllib.parse.quote(name, safe="@")
+
+
+@dataclass
+class ProxiedRequest:
+    """A request that went through the proxy."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    status: int
+
+
+@dataclass
+class Verdaccio:
+    """A running Verdaccio plus the proxy in front of it. `url` ends with `/`."""
+
+    root: Path
+    process: subprocess.Popen[bytes]
+    upstream_port: int
+    proxy: ThreadingHTTPServer
+    patches: dict[str, list[Callable[[dict[str, Any]], None]]] = field(default_factory=dict)
+    maintainers: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    requests: list[ProxiedRequest] = field(default_factory=list)
+    _counter: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    # addresses --------------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The registry URL tests and the product use (the proxy), e.g. http://127.0.0.1:PORT/."""
+        return f"http://{LOOPBACK}:{self.proxy.server_address[1]}/"
+
+    @property
+    def upstream_url(self) -> str:
+        """Verdaccio itself, bypassing the proxy."""
+        return f"http://{LOOPBACK}:{self.upstream_port}/"
+
+    @property
+    def host_key(self) -> str:
+        """The npmrc key prefix for this registry: `//127.0.0.1:PORT/`."""
+        return "//" + self.url.split("://", 1)[1]
+
+    @property
+    def log_path(self) -> Path:
+        return self.root / "verdaccio.log"
+
+    def unique(self, prefix: str) -> str:
+        """A name no other test of this session uses (users and packages share one registry)."""
+        with self._lock:
+            self._counter += 1
+            return f"{prefix}-{os.getpid()}-{self._counter}"
+
+    # HTTP -------------------------------------------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        expect: tuple[int, ...] = (200, 201),
+    ) -> Any:
+        """One JSON call to the registry (through the proxy); raises RegistryCallError on other statuses."""
+        conn = http.client.HTTPConnection(LOOPBACK, int(self.proxy.server_address[1]), timeout=30)
+        headers = {"Accept": "application/json"}
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            conn.request(method, path, body=data, headers=headers)
+            resp = conn.getresponse()
+            raw = resp.read()
+        finally:
+            conn.close()
+        try:
+            parsed: Any = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw.decode("utf-8", "replace")
+        if resp.status not in expect:
+            raise RegistryCallError(method, path, resp.status, parsed)
+        return parsed
+
+    def add_user(self, name: str, password: str, email: str | None = None) -> str:
+        """Create user `name` (PUT /-/user/org.couchdb.user:NAME) and return its login token."""
+        doc = {
+            "_id": f"org.couchdb.user:{name}",
+            "name": name,
+            "password": password,
+            "type": "user",
+            "roles": [],
+            "email": email or f"{name}@example.test",
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        answer = self.call("PUT", f"/-/user/org.couchdb.user:{urllib.parse.quote(name)}", body=doc)
+        return str(answer["token"])
+
+    def create_token(
+        self, login_token: str, password: str, readonly: bool = False, cidr: list[str] | None = None
+    ) -> str:
+        """POST /-/npm/v1/tokens: a new token (read-only or not) for the user of `login_token`."""
+        answer = self.call(
+            "POST",
+            "/-/npm/v1/tokens",
+            token=login_token,
+            body={"password": password, "readonly": readonly, "cidr_whitelist": cidr or []},
+        )
+        return str(answer["token"])
+
+    def list_tokens(self, token: str) -> list[dict[str, Any]]:
+        """GET /-/npm/v1/tokens (entries carry masked `token` and `key`)."""
+        return list(self.call("GET", "/-/npm/v1/tokens", token=token)["objects"])
+
+    def whoami(self, token: str) -> str | None:
+        """The username of `token`, or None when the registry does not know it."""
+        try:
+            answer = self.call("GET", "/-/whoami", token=token)
+        except RegistryCallError:
+            return None
+        return answer.get("username") if isinstance(answer, dict) else None
+
+    def packument(self, name: str) -> dict[str, Any] | None:
+        """The full packument of `name` (with any patches applied), or None if it does not exist."""
+        try:
+            return dict(self.call("GET", package_path(name)))
+        except RegistryCallError as err:
+            if err.status == 404:
+                return None
+            raise
+
+    # packument patches ------------------------------------------------------------------------------
+
+    def patch_packument(self, name: str, fn: Callable[[dict[str, Any]], None]) -> None:
+        """Edit `name`'s packument in every response of the proxy (fn mutates the dict in place)."""
+        with self._lock:
+            self.patches.setdefault(name, []).append(fn)
+
+    def set_maintainers(self, name: str, users: list[str | dict[str, str]]) -> None:
+        """Serve `name` with these `maintainers` (top-level and on every version), as npmjs does.
+
+        Users are names (`"bob"` -> `{"name": "bob", "email": "bob@example.test"}`) or full dicts."""
+        people = [u if isinstance(u, dict) else {"name": u, "email": f"{u}@example.test"} for u in users]
+        with self._lock:
+            self.maintainers[name] = people
+
+    def clear_patches(self, name: str | None = None) -> None:
+        """Forget maintainers and patches (of `name`, or all)."""
+        with self._lock:
+            for table in (self.patches, self.maintainers):
+                if name is None:
+                    table.clear()
+                else:
+                    table.pop(name, None)
+
+    # npm CLI ----------------------------------------------------------------------------------------
+
+    def npmrc_text(self, token: str) -> str:
+        return f"registry={self.url}\n{self.host_key}:_authToken={token}\n"
+
+    def npm_env(self) -> dict[str, str]:
+        """Env for npm commands against this registry (own cache, no update notifier)."""
+        env = {k: v for k, v in os.environ.items() if not k.lower().startswith("npm_config_")}
+        env.update(
+            npm_config_cache=str(self.root / "npm-cache"),
+            npm_config_update_notifier="false",
+            npm_config_audit="false",
+            npm_config_fund="false",
+            npm_config_registry=self.url,
+        )
+        return env
+
+    def publish(
+        self,
+        package_dir: Path | str,
+        token: str,
+        *,
+        tag: str | None = None,
+        args: tuple[str, ...] = (),
+        check: bool = True,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        """`npm publish` with the real CLI; the token sits in a temp userconfig (0600) outside any workspace."""
+        tmp = Path(tempfile.mkdtemp(prefix="gk-npmrc-"))
+        try:
+            rc = tmp / "npmrc"
+            fd = os.open(rc, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(self.npmrc_text(token))
+            cmd = [_npm(), "publish", "--userconfig", str(rc), "--registry", self.url]
+            if tag:
+                cmd += ["--tag", tag]
+            cmd += list(args)
+            proc = subprocess.run(
+                cmd, cwd=package_dir, env=self.npm_env(), capture_output=True, text=True, timeout=timeout, check=False
+            )
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"npm publish failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    # lifecycle --------------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        self.proxy.shutdown()
+        self.proxy.server_close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def log_tail(self, lines: int = 40) -> str:
+        out = []
+        for path in (self.log_path, self.root / "verdaccio.out"):
+            if path.exists():
+                out.extend(path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(out)
+
+
+def _npm() -> str:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is required for the tests (not on PATH)")
+    return npm
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    if node is None:
+        raise RuntimeError("node is required for the tests (not on PATH)")
+    return node
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    registry: Verdaccio  # set on the bound subclass
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _forward(self) -> None:
+        reg = self.registry
+        body = self._body()
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers["Accept-Encoding"] = "identity"
+        if body or self.command in ("PUT", "POST", "PATCH"):
+            headers["Content-Length"] = str(len(body))
+        conn = http.client.HTTPConnection(LOOPBACK, reg.upstream_port, timeout=120)
+        try:
+            conn.request(self.command, self.path, body=body or None, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+            status, reason, resp_headers = resp.status, resp.reason, resp.getheaders()
+        except OSError as exc:
+            status, reason, resp_headers = 502, "Bad Gateway", [("Content-Type", "application/json")]
+            data = json.dumps({"error": f"proxy: upstream Verdaccio failed: {exc}"}).encode()
+        finally:
+            conn.close()
+        data = self._patch(status, data)
+        with reg._lock:
+            reg.requests.append(
+                ProxiedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, status)
+            )
+        self.send_response(status, reason)
+        for k, v in resp_headers:
+            if k.lower() not in HOP_BY_HOP and k.lower() != "etag":
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _patch(self, status: int, data: bytes) -> bytes:
+        if self.command != "GET" or status != 200:
+            return data
+        if "application/vnd.npm.install-v1+json" in self.headers.get("Accept", ""):
+            return data  # the abbreviated packument has no maintainers on npmjs either
+        path = urllib.parse.urlsplit(self.path).path
+        name = urllib.parse.unquote(path.lstrip("/"))
+        with self.registry._lock:
+            patches = list(self.registry.patches.get(name, []))
+            people = self.registry.maintainers.get(name)
+        if not patches and people is None:
+            return data
+        try:
+            doc = json.loads(data)
+        except ValueError:
+            return data
+        if not isinstance(doc, dict) or "versions" not in doc:
+            return data
+        if people is not None:
+            doc["maintainers"] = [dict(p) for p in people]
+            for version in (doc.get("versions") or {}).values():
+                if isinstance(version, dict):
+                    version["maintainers"] = [dict(p) for p in people]
+        for fn in patches:
+            fn(doc)
+        return json.dumps(doc).encode()
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _forward
+
+
+@contextlib.contextmanager
+def verdaccio_session(root: Path, *, start_timeout: float = 60) -> Iterator[Verdaccio]:
+    """Start Verdaccio (installing it if needed) with fresh storage under `root`; stop it afterwards."""
+    script = ensure_installed()
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "storage").mkdir(exist_ok=True)
+    (root / "htpasswd").touch()
+    config = root / "config.yaml"
+    config.write_text(_config(root))
+    last_error = ""
+    for _attempt in range(3):  # the free port may be taken between probe and bind
+        port = free_port()
+        out = open(root / "verdaccio.out", "wb")  # noqa: SIM115 - closed below
+        env = {k: v for k, v in os.environ.items() if not k.lower().startswith("npm_config_")}
+        proc = subprocess.Popen(
+            [_node(), str(script), "--config", str(config), "--listen", f"{LOOPBACK}:{port}"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            wait_http(f"http://{LOOPBACK}:{port}/-/ping", timeout=start_timeout, alive=lambda p=proc: p.poll() is None)
+        except (TimeoutError, RuntimeError) as exc:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait(timeout=10)
+            out.close()
+            last_error = f"{exc}\n{(root / 'verdaccio.out').read_text(errors='replace')[-4000:]}"
+            continue
+        break
+    else:
+        raise RuntimeError(f"Verdaccio did not start: {last_error}")
+    handler = type("_BoundProxyHandler", (_ProxyHandler,), {})
+    proxy = ThreadingHTTPServer((LOOPBACK, 0), handler)
+    proxy.daemon_threads = True
+    registry = Verdaccio(root=root, process=proc, upstream_port=port, proxy=proxy)
+    handler.registry = registry  # type: ignore[attr-defined]
+    thread = threading.Thread(target=proxy.serve_forever, args=(0.05,), name="verdaccio-proxy", daemon=True)
+    thread.start()
+    try:
+        wait_http(f"{registry.url}-/ping", timeout=10)
+        yield registry
+    finally:
+        registry.stop()
+        thread.join(timeout=5)
+        out.close()

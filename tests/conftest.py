@@ -1,0 +1,60 @@
+"""Shared fixtures: a local GitHub API, a real Verdaccio npm registry, real package repos.
+
+- `github_server` (function): `tests._support.github_server.GitHubServer`, started, fresh state.
+- `verdaccio` (session): `tests._support.verdaccio.Verdaccio`, a real registry on 127.0.0.1.
+- `package_repo` (function): factory `package_repo(name="demo-pkg", version="1.0.0", **kw) -> Path`.
+- `action_home` (function): an empty temp HOME for `run_action`.
+
+Nothing here skips: node, npm and git are required.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests._support.github_server import GitHubServer
+from tests._support.verdaccio import Verdaccio, verdaccio_session
+from tests._support.workspace import make_package_repo
+
+
+@pytest.fixture
+def github_server() -> Iterator[GitHubServer]:
+    """A fresh local GitHub API; fails the test if the stand-in itself crashed."""
+    server = GitHubServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+    assert not server.internal_errors, "fake GitHub server crashed:\n" + "\n".join(server.internal_errors)
+
+
+@pytest.fixture(scope="session")
+def verdaccio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Verdaccio]:
+    """One real Verdaccio for the session (fresh storage); use unique package names per test."""
+    with verdaccio_session(tmp_path_factory.mktemp("verdaccio")) as registry:
+        yield registry
+
+
+@pytest.fixture
+def package_repo(tmp_path: Path) -> Callable[..., Path]:
+    """Factory: `package_repo(name="demo-pkg", version="1.0.0", scripts=None, extra_files=None, workflow=...)`."""
+    counter = 0
+
+    def make(name: str = "demo-pkg", version: str = "1.0.0", **kw: Any) -> Path:
+        nonlocal counter
+        counter += 1
+        return make_package_repo(tmp_path / f"repo{counter}", name, version, **kw)
+
+    return make
+
+
+@pytest.fixture
+def action_home(tmp_path: Path) -> Path:
+    """An empty HOME directory for an action run (like /github/home)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return home
