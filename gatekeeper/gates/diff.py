@@ -1,0 +1,240 @@
+"""Diff gate: the packed tarball against the last release on the registry.
+
+The baseline is the version the policy's dist-tag (`diff.baseline-tag`, default
+`latest`) names; for a backport (candidate below that tag) it is the highest
+published version below the candidate; none at all means a first release. The
+baseline's tarball is downloaded, its `dist.integrity` checked and its registry
+signature verified before it is read (safely, in memory) and diffed.
+
+Reporters get the delta without re-running anything: `compute(ctx)` returns the
+`DiffResult` (delta + findings) and caches it per Context (a small dict keyed by
+`id(ctx)` that also holds the Context, so an id is never reused while cached);
+`check` returns `compute(ctx).findings`, and `report_extras(ctx)` gives the
+pipeline the previous release and the Markdown delta for the job summary.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._internal import semver
+from .._internal.signatures import INVALID, UNAVAILABLE, check_integrity, verify_signatures
+from .._internal.tarball import Package, read_package
+from ..diffing import DiffResult, diff_packages
+from ..errors import ConfigError, RegistryError
+from ..findings import Finding, Severity
+from ..policy import Policy
+from ..rules import rule
+
+if TYPE_CHECKING:
+    from .._internal.registry import RegistryClient
+    from ..context import Context
+
+NAME = "diff"
+
+VERSION_EXISTS = rule(
+    "version-exists",
+    Severity.BLOCK,
+    "This version is already published on the registry",
+    "Bump the version in package.json; a published version can never be replaced.",
+)
+FIRST_RELEASE = rule(
+    "first-release",
+    Severity.WARN,
+    "Nothing is published yet: there is no release to diff against",
+    "Check the package name is the one you mean; set `diff.first-release: block` to require a manual first publish.",
+)
+BASELINE_INTEGRITY = rule(
+    "baseline-integrity-mismatch",
+    Severity.BLOCK,
+    "The last release's tarball does not match its recorded integrity",
+    "The registry or a proxy served altered bytes: investigate before publishing, and report it to the registry.",
+)
+BASELINE_SIGNATURE_INVALID = rule(
+    "baseline-signature-invalid",
+    Severity.BLOCK,
+    "The last release's registry signature is missing, expired or does not verify",
+    "Do not publish on top of a release that fails verification; check `npm audit signatures` and the registry.",
+)
+BASELINE_SIGNATURE_UNAVAILABLE = rule(
+    "baseline-signature-unavailable",
+    Severity.INFO,
+    "The registry serves no signing keys, so the last release's signature was not checked",
+    "Nothing to do on a private registry; integrity (sha512) was still checked.",
+)
+
+
+@dataclass(frozen=True)
+class ReportExtras:
+    """What the pipeline adds to the report: the previous release and the Markdown delta."""
+
+    previous: dict[str, object] | None
+    markdown: str
+
+
+@dataclass
+class Baseline:
+    """A verified (or rejected) release fetched from the registry."""
+
+    package: Package | None  # None when its bytes failed the integrity check
+    findings: list[Finding]
+    info: dict[str, object]
+
+
+_CACHE: dict[int, tuple[Context, DiffResult]] = {}
+_CACHE_SIZE = 8
+
+
+def check(ctx: Context) -> list[Finding]:
+    """The gate: findings of the release diff (see `compute`)."""
+    return list(compute(ctx).findings)
+
+
+def report_extras(ctx: Context) -> ReportExtras:
+    result = compute(ctx)
+    return ReportExtras(result.baseline, result.to_markdown())
+
+
+def compute(ctx: Context) -> DiffResult:
+    """The release diff of this run (cached per Context)."""
+    hit = _CACHE.get(id(ctx))
+    if hit is not None and hit[0] is ctx:
+        return hit[1]
+    result = _compute(ctx)
+    while len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[id(ctx)] = (ctx, result)
+    return result
+
+
+def _compute(ctx: Context) -> DiffResult:
+    if ctx.tarball is None:
+        raise ConfigError("The diff gate has no packed tarball to inspect", "Run it from the publish/check pipeline")
+    policy = ctx.policy
+    candidate = read_package(ctx.tarball.path, policy.diff.limits, label=ctx.tarball.path.name)
+    if candidate.unsafe or candidate.manifest_error:
+        return diff_packages(None, candidate, policy)
+    name = candidate.name or (ctx.package.name if ctx.package else "")
+    return diff_against_registry(ctx.registry, candidate, policy, name=name, check_exists=True)
+
+
+def diff_against_registry(
+    registry: RegistryClient,
+    candidate: Package,
+    policy: Policy,
+    *,
+    name: str,
+    check_exists: bool,
+) -> DiffResult:
+    """Find the candidate's last release on the registry, verify it, and diff (also used by the CLI)."""
+    if not name:
+        raise ConfigError("The packed package.json has no name", "Add a `name` to package.json")
+    packument = registry.packument(name)
+    pre: list[Finding] = []
+    version = candidate.version
+    baseline_version: str | None = None
+    reason = ""
+    if packument is not None:
+        versions = packument.get("versions") or {}
+        if check_exists and version in versions:
+            pre.append(
+                VERSION_EXISTS(
+                    f"{name}@{version} is already on the registry; a version can be published only once",
+                    file="package.json",
+                    line=candidate.line_of("version"),
+                )
+            )
+        baseline_version, reason = select_baseline(packument, version, policy.diff.baseline_tag)
+    if baseline_version is None or packument is None:
+        severity = Severity.BLOCK if policy.diff.first_release == "block" else None
+        why = "is not on the registry" if packument is None else "has no published version to compare with"
+        pre.append(
+            FIRST_RELEASE(
+                f"{name} {why}: first release, nothing to diff against (diff.first-release: "
+                f"{policy.diff.first_release})",
+                severity=severity,
+            )
+        )
+        result = diff_packages(None, candidate, policy)
+        result.findings[:0] = pre
+        return result
+    base = fetch_release(registry, packument, name, baseline_version, policy)
+    base.info["reason"] = reason
+    return combine(base, candidate, policy, pre)
+
+
+def combine(base: Baseline, candidate: Package, policy: Policy, pre: Sequence[Finding] = ()) -> DiffResult:
+    """Diff a fetched baseline with the candidate; verification findings come first."""
+    if base.package is None:  # bytes that fail integrity are not worth diffing
+        result = DiffResult(candidate.name, candidate.version, str(base.info.get("version")))
+    else:
+        result = diff_packages(base.package, candidate, policy)
+    result.findings[:0] = [*pre, *base.findings]
+    result.baseline = base.info
+    return result
+
+
+def select_baseline(packument: Mapping[str, Any], candidate: str, tag: str) -> tuple[str | None, str]:
+    """(version, why): the tagged release if below the candidate, else the highest version below it."""
+    versions = [v for v in (packument.get("versions") or {}) if isinstance(v, str)]
+    tags = packument.get("dist-tags") if isinstance(packument.get("dist-tags"), dict) else {}
+    tagged = tags.get(tag) if isinstance(tags.get(tag), str) and tags.get(tag) in versions else None
+    cand = semver.parse(candidate)
+    if cand is None:
+        return tagged, f"dist-tag `{tag}`"
+    tagged_v = semver.parse(tagged) if tagged else None
+    if tagged and tagged_v is not None and tagged_v < cand:
+        return tagged, f"dist-tag `{tag}`"
+    below = semver.highest_below(versions, cand)
+    if below is not None:
+        backport = tagged_v is not None and cand < tagged_v
+        why = f"{'backport: ' if backport else ''}highest version below {candidate}"
+        return below, why
+    if tagged:
+        return tagged, f"dist-tag `{tag}` (no published version is below {candidate})"
+    return None, ""
+
+
+def fetch_release(
+    registry: RegistryClient, packument: Mapping[str, Any], name: str, version: str, policy: Policy
+) -> Baseline:
+    """Download `name@version`, check its integrity and registry signature, and read it safely."""
+    meta = (packument.get("versions") or {}).get(version)
+    dist = meta.get("dist") if isinstance(meta, dict) else None
+    url = dist.get("tarball") if isinstance(dist, dict) else None
+    if not isinstance(dist, dict) or not isinstance(url, str) or not url:
+        raise RegistryError(f"The registry records no tarball for {name}@{version}", "Check the `registry` input")
+    info: dict[str, object] = {"name": name, "version": version, "tarball": url}
+    data = registry.download(url, policy.diff.limits.max_compressed_bytes)
+    findings: list[Finding] = []
+    integrity = check_integrity(data, dist.get("integrity"), dist.get("shasum"))
+    info["integrity"] = integrity.expected
+    info["integrity_ok"] = integrity.ok
+    if not integrity.ok:
+        findings.append(BASELINE_INTEGRITY(f"{name}@{version}: {integrity.message}", tarball=url))
+        info["signature"] = "not checked"
+        return Baseline(None, findings, info)
+    signed = dist.get("integrity") if isinstance(dist.get("integrity"), str) else _sha1_sri(dist.get("shasum"))
+    times = packument.get("time") if isinstance(packument.get("time"), dict) else {}
+    sig = verify_signatures(
+        name, version, str(signed).strip(), dist.get("signatures"), registry.keys(), times.get(version)
+    )
+    info["signature"] = sig.status
+    if sig.status == INVALID:
+        findings.append(BASELINE_SIGNATURE_INVALID(sig.message, keyid=sig.keyid))
+    elif sig.status == UNAVAILABLE:
+        findings.append(
+            BASELINE_SIGNATURE_UNAVAILABLE(f"{name}@{version}: {sig.message}; the sha512 integrity matched")
+        )
+    return Baseline(read_package(data, policy.diff.limits, label=f"{name}@{version}"), findings, info)
+
+
+def _sha1_sri(shasum: object) -> str:
+    """`ssri.fromHex(shasum, 'sha1')`, what pacote signs over for packages without dist.integrity."""
+    try:
+        return "sha1-" + base64.b64encode(bytes.fromhex(str(shasum))).decode()
+    except ValueError:
+        return ""
