@@ -1,0 +1,187 @@
+"""The real Verdaccio registry fixture: users, tokens, publishing with the npm CLI, maintainers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests._support.verdaccio import VERDACCIO_VERSION, RegistryCallError, Verdaccio, cache_dir, package_path
+
+
+def _user(verdaccio: Verdaccio) -> tuple[str, str, str]:
+    name = verdaccio.unique("user")
+    password = "pw-" + name
+    return name, password, verdaccio.add_user(name, password)
+
+
+def test_verdaccio_is_the_pinned_version_from_the_cache(verdaccio: Verdaccio) -> None:
+    installed = json.loads((cache_dir() / "node_modules" / "verdaccio" / "package.json").read_text())
+
+    assert installed["version"] == VERDACCIO_VERSION == "6.8.0"
+    assert verdaccio.process.poll() is None
+    assert verdaccio.url.startswith("http://127.0.0.1:") and verdaccio.url.endswith("/")
+    assert "uplinks: {}" in (verdaccio.root / "config.yaml").read_text()
+
+
+def test_users_tokens_and_whoami(verdaccio: Verdaccio) -> None:
+    name, password, login = _user(verdaccio)
+
+    readonly = verdaccio.create_token(login, password, readonly=True)
+    writable = verdaccio.create_token(login, password, readonly=False, cidr=["127.0.0.1/32"])
+    listed = verdaccio.list_tokens(login)
+
+    assert verdaccio.whoami(login) == name
+    assert verdaccio.whoami(readonly) == name
+    assert verdaccio.whoami("not-a-token") is None
+    assert len({login, readonly, writable}) == 3
+    by_mask = {t["token"]: t for t in listed}
+    for token, ro in ((readonly, True), (writable, False)):
+        mask = f"{token[:5]}...{token[-5:]}"  # Verdaccio 6.8 masks as first 5 ... last 5
+        assert by_mask[mask]["readonly"] is ro and by_mask[mask]["key"]
+    assert by_mask[f"{writable[:5]}...{writable[-5:]}"]["cidr"] == ["127.0.0.1/32"]
+    with pytest.raises(RegistryCallError) as wrong:
+        verdaccio.create_token(login, "wrong password")
+    assert wrong.value.status == 401
+
+
+def test_publish_with_the_npm_cli_and_read_the_packument(
+    verdaccio: Verdaccio, package_repo: Callable[..., Path]
+) -> None:
+    _, _, token = _user(verdaccio)
+    pkg = verdaccio.unique("gk-demo")
+    repo = package_repo(pkg, "1.2.3")
+
+    proc = verdaccio.publish(repo, token)
+    doc = verdaccio.packument(pkg)
+
+    assert f"+ {pkg}@1.2.3" in proc.stdout
+    assert doc is not None and doc["dist-tags"] == {"latest": "1.2.3"}
+    dist = doc["versions"]["1.2.3"]["dist"]
+    assert dist["integrity"].startswith("sha512-") and len(dist["shasum"]) == 40
+    assert dist["tarball"].startswith(verdaccio.url)  # tarball links point at the proxy, not around it
+    assert verdaccio.packument(verdaccio.unique("never-published")) is None
+
+
+def test_publish_does_not_leave_the_token_around(verdaccio: Verdaccio, package_repo: Callable[..., Path]) -> None:
+    _, _, token = _user(verdaccio)
+    repo = package_repo(verdaccio.unique("gk-clean"), "1.0.0")
+    before = set(Path(tempfile.gettempdir()).glob("gk-npmrc-*"))
+
+    verdaccio.publish(repo, token)
+
+    assert set(Path(tempfile.gettempdir()).glob("gk-npmrc-*")) == before
+    assert not (repo / ".npmrc").exists()
+    assert all(
+        token not in p.read_text(errors="ignore") for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts
+    )
+
+
+def test_readonly_token_cannot_publish(verdaccio: Verdaccio, package_repo: Callable[..., Path]) -> None:
+    _, password, login = _user(verdaccio)
+    readonly = verdaccio.create_token(login, password, readonly=True)
+    pkg = verdaccio.unique("gk-ro")
+    repo = package_repo(pkg, "1.0.0")
+
+    proc = verdaccio.publish(repo, readonly, check=False)
+
+    assert proc.returncode != 0
+    assert "E403" in proc.stderr or "403" in proc.stderr
+    assert verdaccio.packument(pkg) is None
+    assert any(r.method == "PUT" and r.status == 403 for r in verdaccio.requests if pkg in r.path)
+
+
+def test_republishing_a_version_is_refused(verdaccio: Verdaccio, package_repo: Callable[..., Path]) -> None:
+    _, _, token = _user(verdaccio)
+    repo = package_repo(verdaccio.unique("gk-twice"), "1.0.0")
+    verdaccio.publish(repo, token)
+
+    again = verdaccio.publish(repo, token, check=False)
+
+    assert again.returncode != 0
+    assert "previously published" in again.stderr or "E409" in again.stderr or "403" in again.stderr
+
+
+def test_maintainers_are_served_through_the_proxy(verdaccio: Verdaccio, package_repo: Callable[..., Path]) -> None:
+    _, _, token = _user(verdaccio)
+    pkg = verdaccio.unique("gk-maint")
+    verdaccio.publish(package_repo(pkg, "1.0.0"), token)
+    assert "maintainers" not in (verdaccio.packument(pkg) or {})  # Verdaccio records none
+
+    verdaccio.set_maintainers(pkg, ["bob", {"name": "carol", "email": "c@x"}])
+    doc = verdaccio.packument(pkg)
+    direct = json.loads(_curl(verdaccio.upstream_url + package_path(pkg).lstrip("/")))
+
+    assert doc is not None
+    assert doc["maintainers"] == [{"name": "bob", "email": "bob@example.test"}, {"name": "carol", "email": "c@x"}]
+    assert doc["versions"]["1.0.0"]["maintainers"] == doc["maintainers"]
+    assert "maintainers" not in direct  # only the proxy adds them
+    verdaccio.clear_patches(pkg)
+    assert "maintainers" not in (verdaccio.packument(pkg) or {})
+
+
+def test_editing_verdaccio_storage_does_not_expose_top_level_maintainers(
+    verdaccio: Verdaccio, package_repo: Callable[..., Path]
+) -> None:
+    """Why the proxy exists: Verdaccio drops a top-level `maintainers` written into its storage."""
+    _, _, token = _user(verdaccio)
+    pkg = verdaccio.unique("gk-storage")
+    verdaccio.publish(package_repo(pkg, "1.0.0"), token)
+    stored = verdaccio.root / "storage" / pkg / "package.json"
+    data = json.loads(stored.read_text())
+    data["maintainers"] = [{"name": "bob", "email": "b@x"}]
+    stored.write_text(json.dumps(data))
+
+    doc = verdaccio.packument(pkg)
+
+    assert doc is not None and "maintainers" not in doc
+
+
+def test_patch_packument_and_scoped_names(verdaccio: Verdaccio, package_repo: Callable[..., Path]) -> None:
+    _, _, token = _user(verdaccio)
+    pkg = "@gk/" + verdaccio.unique("scoped")
+    verdaccio.publish(package_repo(pkg, "2.0.0"), token, args=("--access", "public"))
+
+    def add_npm_user(doc: dict[str, Any]) -> None:
+        doc["versions"]["2.0.0"]["_npmUser"] = {"name": "GitHub Actions", "email": "npm-oidc-no-reply@github.com"}
+
+    verdaccio.patch_packument(pkg, add_npm_user)
+    verdaccio.set_maintainers(pkg, ["alice"])
+    doc = verdaccio.packument(pkg)
+
+    assert package_path(pkg) == "/@gk%2F" + pkg.split("/")[1]
+    assert doc is not None and doc["name"] == pkg
+    assert doc["versions"]["2.0.0"]["_npmUser"]["name"] == "GitHub Actions"
+    assert [m["name"] for m in doc["maintainers"]] == ["alice"]
+
+
+def test_npm_view_through_the_proxy_sees_maintainers(verdaccio: Verdaccio, package_repo: Callable[..., Path]) -> None:
+    _, _, token = _user(verdaccio)
+    pkg = verdaccio.unique("gk-view")
+    verdaccio.publish(package_repo(pkg, "1.0.0"), token)
+    verdaccio.set_maintainers(pkg, ["dora"])
+
+    proc = subprocess.run(
+        ["npm", "view", pkg, "maintainers", "--json", "--registry", verdaccio.url],
+        env=verdaccio.npm_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == ["dora <dora@example.test>"]
+
+
+def _curl(url: str) -> str:
+    import urllib.request
+
+    assert url.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(url, timeout=10) as resp:  # loopback only
+        return resp.read().decode()
