@@ -1,0 +1,375 @@
+"""The real container: the action's own Dockerfile, built here and run the way GitHub's runner runs it.
+
+The image is built by `scripts/container-test.sh --build-only` (it installs podman/buildah from Debian
+when missing, and makes a local stand-in for the base image: no container registry is reachable here).
+Then `podman run` reproduces the runner's `docker run` for a container action:
+
+    --workdir /github/workspace --rm -e INPUT_NPM-TOKEN -e GITHUB_... (passed BY NAME, hyphens kept)
+    -v <home>:/github/home -v <workflow>:/github/workflow -v <file_commands>:/github/file_commands
+    -v <workspace>:/github/workspace
+
+with the workspace owned by ANOTHER uid than the container's root (git then needs safe.directory),
+RUNNER_TEMP pointing at a host path that does not exist in the container (actions/runner#1984), and
+ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN passed through. Host networking lets the container reach the
+test's Verdaccio and GitHub stand-in on 127.0.0.1 (the default bridge network is never used).
+
+The only reason to skip: podman/buildah are missing AND apt-get is not there to install them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import uuid
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests._support.workspace import (
+    ActionResult,
+    assert_no_leak,
+    build_env,
+    make_package_repo,
+    parse_github_output,
+    parse_workflow_commands,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+IMAGE = os.environ.get("GATEKEEPER_IMAGE", "localhost/npm-gatekeeper:test")
+CONTAINERS_CONF = ROOT / "scripts" / "container" / "containers.conf"
+ENTRYPOINT = ["/opt/venv/bin/python", "/opt/gatekeeper/entrypoint.py"]
+WORKSPACE_UID = 1001  # the runner's user; the container runs as root (uid 0)
+HOST_RUNNER_TEMP = "/home/runner/work/_temp"  # what the runner sets; not mounted into the container
+# Always runc, explicit ulimits, and host (or no) networking: never the default bridge network.
+RUN = ["run", "--rm", "--runtime", "runc", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
+
+
+def _podman_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("CONTAINERS_CONF", str(CONTAINERS_CONF))
+    return env
+
+
+@pytest.fixture(scope="session")
+def image() -> str:
+    """The image built from ./Dockerfile (built once per session; layer cache makes reruns ~1 s)."""
+    if os.environ.get("GATEKEEPER_IMAGE_BUILT") != "1":
+        proc = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "container-test.sh"), "--build-only"],
+            cwd=ROOT,
+            env=_podman_env(),
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+        if proc.returncode == 3:
+            message = (
+                "CONTAINER TEST SKIPPED: podman/buildah are missing and apt-get is unavailable to install them. "
+                "The action's Dockerfile was NOT built or tested. " + proc.stderr.strip()
+            )
+            warnings.warn(message, stacklevel=1)
+            print("\n" + "!" * 100 + "\n" + message + "\n" + "!" * 100, file=sys.stderr)
+            pytest.skip(message)
+        assert proc.returncode == 0, f"building the image failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+    return IMAGE
+
+
+def podman(*args: str, timeout: float = 300, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["podman", *args],
+        env={**_podman_env(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def sh(image: str, script: str) -> subprocess.CompletedProcess[str]:
+    """Run a shell snippet in a throwaway container of the image (no mounts)."""
+    return podman(*RUN, "--network", "none", "--entrypoint", "/bin/sh", image, "-c", script)
+
+
+def version(text: str) -> tuple[int, ...]:
+    m = re.search(r"(\d+)\.(\d+)\.(\d+)", text)
+    assert m, f"no version in {text!r}"
+    return tuple(int(x) for x in m.groups())
+
+
+# --------------------------------------------------------------------------------------------------
+# running the image like the runner
+
+
+@dataclass
+class ContainerRun:
+    """One `podman run` of the image with GitHub's mounts and env, plus what it left behind."""
+
+    result: ActionResult  # returncode, stdout, stderr, outputs, summary, report, host dirs
+    env: dict[str, str]  # what the container was given
+    command: list[str]
+
+    def describe(self) -> str:
+        return " ".join(self.command) + "\n" + self.result.describe()
+
+
+def run_in_container(
+    image: str,
+    workspace: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    inputs: Mapping[str, str] | None = None,
+    event: Mapping[str, Any] | None = None,
+    entrypoint: str | None = None,
+    args: Sequence[str] = (),
+    workspace_uid: int = WORKSPACE_UID,
+    timeout: float = 300,
+) -> ContainerRun:
+    """`podman run` the image as the runner runs a container action (see the module docstring)."""
+    workspace = Path(workspace).resolve()
+    run_dir = Path(tempfile.mkdtemp(prefix="gk-ctr-"))
+    home, workflow, files = run_dir / "_github_home", run_dir / "_github_workflow", run_dir / "_runner_file_commands"
+    for d in (home, workflow, files):
+        d.mkdir()
+    # The runner's own view (host paths), as the subprocess harness builds it; computed before the
+    # chown below (host git would refuse the repo afterwards).
+    host_env = build_env(workspace, env or {}, home, run_dir, inputs)
+    suffix = uuid.uuid4().hex[:8]
+    names = {
+        "GITHUB_OUTPUT": f"set_output_{suffix}",
+        "GITHUB_STEP_SUMMARY": f"step_summary_{suffix}",
+        "GITHUB_ENV": f"set_env_{suffix}",
+        "GITHUB_PATH": f"add_path_{suffix}",
+        "GITHUB_STATE": f"save_state_{suffix}",
+    }
+    cenv = {k: v for k, v in host_env.items() if k not in ("PATH", "TMPDIR", "LANG")}
+    cenv.update(
+        {
+            "HOME": "/github/home",
+            "GITHUB_WORKSPACE": "/github/workspace",
+            "GITHUB_EVENT_PATH": "/github/workflow/event.json",
+            "RUNNER_TEMP": HOST_RUNNER_TEMP,
+            "RUNNER_TOOL_CACHE": "/opt/hostedtoolcache",
+            "RUNNER_WORKSPACE": "/home/runner/work/widget",
+        }
+    )
+    for key, name in names.items():
+        cenv[key] = f"/github/file_commands/{name}"
+        (files / name).touch()
+    (workflow / "event.json").write_text(json.dumps(dict(event or {}), indent=2), encoding="utf-8")
+    for d in (home, workflow, files):  # the runner's dirs belong to the runner's user, like the workspace
+        os.chown(d, workspace_uid, workspace_uid)
+    for path in [workspace, *workspace.rglob("*")]:
+        os.lchown(path, workspace_uid, workspace_uid)
+
+    cmd = ["podman", *RUN, "--network", "host", "--workdir", "/github/workspace"]
+    for key in cenv:
+        # By NAME, exactly like the runner (`-e "INPUT_NPM-TOKEN"`): the value comes from podman's env.
+        # HOME is the one given by value: podman itself must keep the host's HOME.
+        cmd += ["-e", f"HOME={cenv[key]}" if key == "HOME" else key]
+    mounts = {
+        home: "/github/home",
+        workflow: "/github/workflow",
+        files: "/github/file_commands",
+        workspace: "/github/workspace",
+    }
+    for host_dir, target in mounts.items():
+        cmd += ["-v", f"{host_dir}:{target}"]
+    if entrypoint:
+        cmd += ["--entrypoint", entrypoint]
+    cmd += [image, *args]
+    passed = {k: v for k, v in cenv.items() if k != "HOME"}
+    proc = subprocess.run(
+        cmd, env={**_podman_env(), **passed}, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    outputs = parse_github_output((files / names["GITHUB_OUTPUT"]).read_text(encoding="utf-8"))
+    summary = (files / names["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
+    report = None
+    if outputs.get("report"):
+        rel = outputs["report"]
+        path = workspace / Path(rel).relative_to("/github/workspace") if rel.startswith("/github/") else workspace / rel
+        if path.is_file():
+            report = json.loads(path.read_text(encoding="utf-8"))
+    result = ActionResult(
+        proc.returncode, proc.stdout, proc.stderr, outputs, summary, report, run_dir, run_dir, workspace, home, cenv
+    )
+    return ContainerRun(result, cenv, cmd)
+
+
+# --------------------------------------------------------------------------------------------------
+# the image itself
+
+
+def test_image_config_follows_githubs_rules_for_container_actions(image: str) -> None:
+    proc = podman("image", "inspect", image)
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads(proc.stdout)[0]["Config"]
+    assert config.get("Entrypoint") == ENTRYPOINT  # absolute, exec form
+    assert not config.get("Cmd"), f"the base image's CMD must be reset, got {config.get('Cmd')}"
+    assert config.get("User", "") in ("", "root", "0"), "no USER: GitHub runs the container as root"
+    assert config.get("WorkingDir", "") in ("", "/"), "no WORKDIR: the workspace is mounted over the working dir"
+    env = dict(item.split("=", 1) for item in config.get("Env", []))
+    assert env.get("PYTHONDONTWRITEBYTECODE") == "1" and env.get("PYTHONUNBUFFERED") == "1"
+    labels = config.get("Labels") or {}
+    assert labels.get("org.opencontainers.image.source", "").startswith("https://github.com/")
+    assert labels.get("org.opencontainers.image.title") == "npm-gatekeeper"
+
+
+def test_image_has_the_runtimes_and_exactly_the_locked_dependencies(image: str) -> None:
+    probe = (
+        "node --version; npm --version; git --version; python3 --version; "
+        "/opt/venv/bin/python -c 'import importlib.metadata as m, json; "
+        'print(json.dumps({d.metadata["Name"].lower(): d.version for d in m.distributions()}))\''
+    )
+    proc = sh(image, probe)
+    assert proc.returncode == 0, proc.stderr
+    node, npm, git, python, deps = proc.stdout.strip().splitlines()
+    assert version(node) >= (22, 14, 0), node  # OIDC trusted publishing needs Node >= 22.14
+    assert version(npm) >= (11, 5, 1), npm  # ... and npm >= 11.5.1
+    assert git.startswith("git version"), git
+    assert version(python) >= (3, 11, 0), python
+    locked = dict(
+        re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", (ROOT / "requirements.txt").read_text(encoding="utf-8"), re.M)
+    )
+    installed = json.loads(deps)
+    assert {k.replace("_", "-"): v for k, v in installed.items()} == {
+        k.lower().replace("_", "-"): v for k, v in locked.items()
+    }, "the venv holds exactly the hash-locked requirements (and no pip/setuptools)"
+    imports = sh(image, "/opt/venv/bin/python -c 'import github, requests, yaml, cryptography, nacl, jwt'")
+    assert imports.returncode == 0, imports.stderr
+
+
+def test_image_leaves_no_compilers_caches_or_extra_files(image: str) -> None:
+    script = r"""
+        for t in gcc cc c++ g++ make clang rustc; do command -v $t && echo "COMPILER $t"; done
+        [ -e /opt/venv/bin/pip ] && echo "PIP in venv"
+        ls -A /var/lib/apt/lists | grep -v '^lock$' | grep -v '^partial$' | sed 's/^/APTLIST /'
+        ls -A /var/cache/apt/archives 2>/dev/null | grep -v '^partial$' | grep -v '^lock$' | sed 's/^/DEB /'
+        for d in /root/.npm /root/.cache /tmp/node-compile-cache; do [ -e $d ] && echo "CACHE $d"; done
+        ls -A /tmp | sed 's/^/TMP /'
+        find /opt/gatekeeper -name __pycache__ | sed 's/^/PYC /'
+        ls -A /opt/gatekeeper | sed 's/^/APP /'
+        true
+    """
+    proc = sh(image, script)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.split("\n")
+    problems = [ln for ln in lines if ln and not ln.startswith("APP ")]
+    assert problems == [], "left behind in the image:\n" + "\n".join(problems)
+    assert sorted(ln[4:] for ln in lines if ln.startswith("APP ")) == ["entrypoint.py", "gatekeeper"]
+
+
+# --------------------------------------------------------------------------------------------------
+# the runner's contract, checked from inside the container
+
+CONTRACT_PROBE = r"""
+import json, os, subprocess, sys, tempfile
+from pathlib import Path
+sys.path.insert(0, "/opt/gatekeeper")
+from gatekeeper.config import Inputs
+from gatekeeper._internal import git as gk_git
+from gatekeeper._internal.npm import private_tempdir
+
+ws = Path("/github/workspace")
+out = {"cwd": os.getcwd(), "uid": os.getuid(), "ws_uid": ws.stat().st_uid}
+out["input_env"] = os.environ.get("INPUT_NPM-TOKEN")
+out["inputs_token"] = Inputs.from_env(os.environ).npm_token.reveal()
+out["inputs_registry"] = Inputs.from_env(os.environ).registry
+plain = subprocess.run(["git", "-C", str(ws), "rev-parse", "HEAD"], capture_output=True, text=True)
+out["plain_git"] = [plain.returncode, plain.stderr]
+out["gk_is_repo"] = gk_git.is_repo(ws)
+out["gk_tracked"] = gk_git.tracked_files(ws)
+out["home"] = os.environ["HOME"]
+Path(os.environ["HOME"], "written-by-container").write_text("hi")
+out["event"] = json.loads(Path(os.environ["GITHUB_EVENT_PATH"]).read_text())
+with open(os.environ["GITHUB_OUTPUT"], "a") as fh:
+    fh.write("probe=ok\n")
+with open(os.environ["GITHUB_STEP_SUMMARY"], "a") as fh:
+    fh.write("## probe\n")
+out["runner_temp"] = os.environ.get("RUNNER_TEMP")
+out["runner_temp_exists"] = os.path.exists(os.environ.get("RUNNER_TEMP", "/nonexistent"))
+out["gettempdir"] = tempfile.gettempdir()
+tmp = private_tempdir(ws, "gk-probe-")
+out["private_tempdir"] = str(tmp)
+out["private_tempdir_mode"] = oct(tmp.stat().st_mode & 0o777)
+pack = subprocess.run(["npm", "pack", "--ignore-scripts", "--json", "--pack-destination", str(tmp)],
+                      capture_output=True, text=True, cwd=ws)
+out["npm_pack"] = [pack.returncode, pack.stderr[-2000:]]
+out["npm_pack_files"] = sorted(f["path"] for f in json.loads(pack.stdout)[0]["files"]) if pack.returncode == 0 else []
+out["id_token"] = [os.environ.get("ACTIONS_ID_TOKEN_REQUEST_URL"), os.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")]
+out["github_actions"] = os.environ.get("GITHUB_ACTIONS")
+Path("/github/file_commands/probe.json").write_text(json.dumps(out))
+"""
+
+
+def test_runner_contract_inside_the_container(image: str, tmp_path: Path) -> None:
+    workspace = make_package_repo(tmp_path / "ws", "contract-pkg", "1.2.3")
+    token = "npm_" + "Probe0Token1Value2With3Enough4Chars5"
+    event = {"ref": "refs/heads/main", "repository": {"full_name": "acme/widget", "default_branch": "main"}}
+    run = run_in_container(
+        image,
+        workspace,
+        env={
+            "ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/_apis/token?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "id-request-token-value",
+        },
+        inputs={"npm-token": token, "registry": "http://127.0.0.1:9/"},
+        event=event,
+        entrypoint="/opt/venv/bin/python",
+        args=["-c", CONTRACT_PROBE],
+    )
+    res = run.result
+    assert res.returncode == 0, run.describe()
+    probe = json.loads((res.run_dir / "_runner_file_commands" / "probe.json").read_text(encoding="utf-8"))
+    assert probe["cwd"] == "/github/workspace"
+    assert probe["uid"] == 0 and probe["ws_uid"] == WORKSPACE_UID
+    # INPUT_NPM-TOKEN passed by name with its hyphen, read by the real config code
+    assert probe["input_env"] == token and probe["inputs_token"] == token
+    assert probe["inputs_registry"] == "http://127.0.0.1:9/"
+    # the workspace belongs to another uid: plain git refuses, the product's git calls work
+    assert probe["plain_git"][0] != 0 and "dubious ownership" in probe["plain_git"][1]
+    assert probe["gk_is_repo"] is True
+    assert {"package.json", "index.js", ".github/workflows/release.yml"} <= set(probe["gk_tracked"])
+    # HOME, the event, the file commands
+    assert probe["home"] == "/github/home"
+    assert (res.home / "written-by-container").read_text() == "hi"
+    assert probe["event"] == event
+    assert res.outputs == {"probe": "ok"}
+    assert res.summary == "## probe\n"
+    # RUNNER_TEMP is a host path that does not exist in the container: temp files go elsewhere
+    assert probe["runner_temp"] == HOST_RUNNER_TEMP and probe["runner_temp_exists"] is False
+    assert not probe["private_tempdir"].startswith("/github/")
+    assert probe["private_tempdir_mode"] == "0o700"
+    # npm (as root) packs the other uid's workspace
+    assert probe["npm_pack"][0] == 0, probe["npm_pack"][1]
+    assert {"package.json", "index.js", "README.md"} <= set(probe["npm_pack_files"])
+    assert probe["id_token"] == [
+        "http://127.0.0.1:9/_apis/token?api-version=2.0",
+        "id-request-token-value",
+    ]
+    assert probe["github_actions"] == "true"
+    # nothing was written into the workspace
+    assert sorted(p.name for p in workspace.iterdir()) == sorted(
+        [".git", ".github", ".gitignore", "README.md", "index.js", "package.json"]
+    )
+
+
+def test_entrypoint_fails_closed_when_nothing_answers(image: str, tmp_path: Path) -> None:
+    """The real entrypoint, registry and GitHub API both unreachable: exit 2, nothing published, no leak."""
+    workspace = make_package_repo(tmp_path / "ws", "offline-pkg", "1.0.0")
+    token = "npm_" + "Offline0Token1Value2Enough3Chars4Ab"
+    run = run_in_container(image, workspace, inputs={"npm-token": token, "registry": "http://127.0.0.1:9/"})
+    res = run.result
+    assert res.returncode == 2, run.describe()
+    assert res.outputs.get("published") == "false", run.describe()
+    assert "NOT published" in res.summary or "not published" in res.summary.lower(), res.summary
+    assert token in [c.message for c in parse_workflow_commands(res.stdout) if c.name == "add-mask"]
+    assert_no_leak(res, token)
