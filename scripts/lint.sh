@@ -36,7 +36,7 @@ mapfile -t shells < <(git ls-files -co --exclude-standard -- '*.sh' .ci/run)
 [ ${#shells[@]} -eq 0 ] || run shellcheck --severity=style "${shells[@]}"
 if compgen -G '.github/workflows/*.y*ml' >/dev/null; then
   run check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.y*ml
-  run actionlint -color=never .github/workflows/*.y*ml
+  run actionlint -no-color .github/workflows/*.y*ml
   run zizmor --offline --no-progress --persona=regular .github/workflows/
 else
   echo "lint: no .github/workflows/ yet: actionlint and zizmor skipped"
