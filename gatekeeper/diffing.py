@@ -601,7 +601,7 @@ MINIFIED_LINE = 1000
 _LONG_LINE_RE = re.compile(rb"[^\n]{%d}" % MINIFIED_LINE)
 
 _REQUIRE = re.compile(
-    rb"""(?:\brequire(?:\.resolve)?|\bimport)\s*\(\s*(['"`])([^'"`\n]{1,300})\1"""
+    rb"""(?:\brequire|\bimport)\s*\(\s*(['"`])([^'"`\n]{1,300})\1"""
     rb"""|\b(?:from|import)\s*(['"])([^'"\n]{1,300})\3"""
     rb"""|__dirname\s*(?:,|\+)\s*(['"`])([^'"`\n]{1,300})\5"""
 )
@@ -839,11 +839,11 @@ class _Checker:
     def _resolve_node(self, spec: str, base_dir: str) -> str:
         """Node's resolution of a relative path (or the package itself) to a package file, '' if outside."""
         name = self.new.name
+        if name and (spec == name or spec.startswith(name + "/")):
+            spec = "./" + spec[len(name) :].lstrip("/")  # the package requiring itself by name
         if spec in (".", "./"):
             main = self.new.manifest.get("main")
             spec = main if isinstance(main, str) else "index.js"
-        elif name and (spec == name or spec.startswith(name + "/")):
-            spec = "./" + spec[len(name) :].lstrip("/")
         elif not spec.startswith((".", "/")) and base_dir == "":
             spec = "./" + spec  # `node install.js` is relative to the package root
         elif not spec.startswith("."):
@@ -881,7 +881,7 @@ class _Checker:
             if not spec.startswith(".") and not (self.new.name and spec.startswith(self.new.name)):
                 continue
             found = self._resolve_node(spec, base_dir)
-            if found:
+            if found and not found.endswith(".json"):  # data, not code
                 out.append(found)
         return out
 

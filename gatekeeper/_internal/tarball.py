@@ -149,6 +149,11 @@ class _Inflater:
             raise _CapExceeded
         return chunks
 
+    @property
+    def cut_short(self) -> bool:
+        """The input ended before the gzip stream did."""
+        return self._d is not None and not self._d.eof
+
     def read(self, n: int) -> bytes:
         """Exactly `n` bytes, or fewer at the end of the stream."""
         end = self._off + n
@@ -267,6 +272,8 @@ class _Reader:
         while True:
             hdr = self.s.read(BLOCK)
             if not hdr:
+                if self.s.cut_short:
+                    self.fail("is truncated (the gzip stream ends early)", fatal=True)
                 return  # no end-of-archive blocks: accepted, as tar and node-tar do
             if len(hdr) < BLOCK:
                 self.fail("is truncated (a partial tar header)", fatal=True)

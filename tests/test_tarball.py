@@ -1,0 +1,261 @@
+"""The safe tarball reader: real npm tarballs read exactly; every hostile archive is rejected, never a crash."""
+
+from __future__ import annotations
+
+import resource
+import tarfile
+import zlib
+from pathlib import Path
+
+import pytest
+
+from gatekeeper._internal.tarball import MAX_META_BYTES, json_key_lines, read_package
+from gatekeeper.policy import LimitsPolicy
+from tests._support.tarballs import Entry, fixture, gz, make_tgz, members, package_json, tar_bytes
+
+LIMITS = LimitsPolicy()
+PKG = Entry("package/package.json", package_json().encode())
+
+
+def read(data: bytes, **limits: int):
+    return read_package(data, LimitsPolicy(**limits) if limits else LIMITS, label="t.tgz")
+
+
+@pytest.mark.parametrize("name", ["ms-2.1.3", "debug-4.3.5", "semver-7.6.3", "chalk-5.4.0", "esbuild-0.20.2"])
+def test_real_tarballs_read_exactly(name: str) -> None:
+    path = fixture(name)
+    pkg = read_package(path, LIMITS)
+    assert pkg.problems == [] and pkg.complete and pkg.manifest_error is None
+    expected = members(path)
+    assert {p: f.data for p, f in pkg.files.items()} == {p: d for p, (d, _) in expected.items()}
+    assert {p: f.mode for p, f in pkg.files.items()} == {p: m & 0o7777 for p, (_, m) in expected.items()}
+    assert f"{pkg.name}-{pkg.version}" == name
+    assert pkg.top_folder == "package"
+    assert pkg.compressed_size == path.stat().st_size
+
+
+def test_same_bytes_from_path_and_from_memory() -> None:
+    path = fixture("semver-7.6.3")
+    a, b = read_package(path, LIMITS), read_package(path.read_bytes(), LIMITS)
+    assert a.files == b.files and a.manifest == b.manifest
+
+
+def test_any_single_top_folder_is_accepted_as_npm_strips_it(tmp_path: Path) -> None:
+    tgz = make_tgz({"package.json": package_json(), "lib/a.js": "x"}, tmp_path / "a.tgz", top="node-demo-1.0.0")
+    pkg = read_package(tgz, LIMITS)
+    assert pkg.problems == [] and pkg.top_folder == "node-demo-1.0.0"
+    assert set(pkg.files) == {"package.json", "lib/a.js"} and pkg.name == "demo"
+
+
+def test_leading_dot_slash_and_double_slashes_are_normalised() -> None:
+    pkg = read(
+        gz(tar_bytes([Entry("./package//package.json", package_json().encode()), Entry("package/./a.js", b"1")]))
+    )
+    assert pkg.problems == [] and set(pkg.files) == {"package.json", "a.js"}
+
+
+def test_uncompressed_tar_is_accepted_like_pacote() -> None:
+    pkg = read(tar_bytes([PKG]))
+    assert pkg.problems == [] and pkg.name == "demo"
+
+
+def test_pax_long_paths_and_ustar_prefix() -> None:
+    long = "package/" + "/".join(["d" * 40] * 5) + "/f.js"
+    pkg = read(gz(tar_bytes([PKG, Entry(long, b"pax")])))
+    pkg2 = read(gz(tar_bytes([PKG, Entry(long, b"ustar")], fmt=tarfile.USTAR_FORMAT)))
+    gnu = read(gz(tar_bytes([PKG, Entry(long, b"gnu")], fmt=tarfile.GNU_FORMAT)))
+    rel = long.split("/", 1)[1]
+    assert pkg.files[rel].data == b"pax" and pkg2.files[rel].data == b"ustar" and gnu.files[rel].data == b"gnu"
+    assert not pkg.problems and not pkg2.problems and not gnu.problems
+
+
+def test_archive_without_end_blocks_is_accepted() -> None:
+    assert read(gz(tar_bytes([PKG], end=False))).problems == []
+
+
+def test_file_beside_the_top_folder_is_ignored_as_npm_drops_it() -> None:
+    pkg = read(gz(tar_bytes([Entry("README", b"x"), PKG])))
+    assert pkg.problems == [] and pkg.ignored == ["README"] and "README" not in pkg.files
+
+
+# ------------------------------------------------------------------ hostile archives
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        (Entry("/etc/passwd", b"x"), "absolute path"),
+        (Entry("/package/a.js", b"x"), "absolute path"),
+        (Entry("C:/package/a.js", b"x"), "absolute path"),
+        (Entry("package/../../evil.js", b"x"), "climbs out of the package"),
+        (Entry("package/lib/..\\..\\evil.js", b"x"), "climbs out of the package"),
+        (Entry("package/link", type=tarfile.SYMTYPE, linkname="/etc/passwd"), "symlink"),
+        (Entry("package/hard", type=tarfile.LNKTYPE, linkname="package/package.json"), "hardlink"),
+        (Entry("package/dev", type=tarfile.CHRTYPE), "character device"),
+        (Entry("package/blk", type=tarfile.BLKTYPE), "block device"),
+        (Entry("package/fifo", type=tarfile.FIFOTYPE), "FIFO"),
+        (Entry("package/sparse", type=tarfile.GNUTYPE_SPARSE), "unsupported tar type"),
+        (Entry("other/a.js", b"x"), "more than one top-level folder"),
+    ],
+)
+def test_hostile_entries_are_rejected(entry: Entry, expected: str) -> None:
+    pkg = read(gz(tar_bytes([PKG, entry], fmt=tarfile.GNU_FORMAT if entry.type == b"S" else tarfile.PAX_FORMAT)))
+    assert pkg.unsafe
+    assert any(expected in p for p in pkg.problems), pkg.problems
+    assert all(".." not in p and not p.startswith("/") for p in pkg.files)
+
+
+@pytest.mark.parametrize(
+    ("second", "expected"),
+    [
+        ("package/a.js", "twice"),
+        ("./package/a.js", "twice"),
+        ("package//a.js", "twice"),
+        ("package/A.JS", "name the same file"),  # collides on case-insensitive file systems
+        ("package/a.js/b.js", "both as a file and as a folder"),
+    ],
+)
+def test_duplicates_after_normalisation_are_rejected(second: str, expected: str) -> None:
+    pkg = read(gz(tar_bytes([PKG, Entry("package/a.js", b"first"), Entry(second, b"second")])))
+    assert any(expected in p for p in pkg.problems), pkg.problems
+    assert pkg.files["a.js"].data == b"first"  # the second never replaces the first
+
+
+def test_unicode_normalisation_duplicates_are_rejected() -> None:
+    nfc, nfd = "package/caf\u00e9.js", "package/cafe\u0301.js"
+    pkg = read(gz(tar_bytes([PKG, Entry(nfc, b"1"), Entry(nfd, b"2")])))
+    assert any("name the same file" in p for p in pkg.problems)
+
+
+def test_too_many_entries() -> None:
+    pkg = read(gz(tar_bytes([PKG] + [Entry(f"package/f{i}", b"x") for i in range(20)])), max_entries=10)
+    assert not pkg.complete and any("more than 10 entries" in p for p in pkg.problems)
+
+
+def test_single_file_too_large_is_rejected_before_reading() -> None:
+    pkg = read(gz(tar_bytes([PKG, Entry("package/big.bin", b"\0" * 5000)])), max_file_bytes=4096)
+    assert not pkg.complete and any("5000-byte file" in p and "max-file-bytes" in p for p in pkg.problems)
+    assert "big.bin" not in pkg.files
+
+
+def test_total_unpacked_size_limit() -> None:
+    entries = [PKG] + [Entry(f"package/f{i}", b"y" * 1000) for i in range(10)]
+    pkg = read(gz(tar_bytes(entries)), max_unpacked_bytes=5000)
+    assert any("max-unpacked-bytes=5000" in p for p in pkg.problems)
+
+
+def test_path_depth_limit() -> None:
+    deep = "package/" + "d/" * 6 + "f.js"
+    assert any(
+        "max-path-depth=5" in p for p in read(gz(tar_bytes([PKG, Entry(deep, b"x")])), max_path_depth=5).problems
+    )
+    assert read(gz(tar_bytes([PKG, Entry(deep, b"x")])), max_path_depth=7).problems == []
+
+
+def test_compressed_size_limit_checked_before_reading(tmp_path: Path) -> None:
+    path = tmp_path / "big.tgz"
+    path.write_bytes(gz(tar_bytes([PKG, Entry("package/x", bytes(range(256)) * 64)])))
+    pkg = read_package(path, LimitsPolicy(max_compressed_bytes=100))
+    assert not pkg.complete and pkg.files == {}
+    assert any("max-compressed-bytes=100" in p for p in pkg.problems)
+
+
+def test_gzip_bomb_is_stopped_without_inflating_it() -> None:
+    # 256 MiB of zeros compresses to ~250 kB; the header declares it, so it is refused unread.
+    header = tar_bytes([Entry("package/bomb", b"")])[:512]
+    info = tarfile.TarInfo("package/bomb")
+    info.size = 256 * 1024 * 1024
+    header = info.tobuf(tarfile.USTAR_FORMAT)
+    comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [comp.compress(tar_bytes([PKG], end=False)), comp.compress(header)]
+    chunk = bytes(1 << 20)
+    parts += [comp.compress(chunk) for _ in range(256)]
+    parts.append(comp.flush())
+    bomb = b"".join(parts)
+    assert len(bomb) < 2 * 1024 * 1024
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    pkg = read(bomb, max_file_bytes=1 << 20)
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert any("max-file-bytes" in p for p in pkg.problems)
+    assert grown_mb < 64
+
+
+def test_metadata_records_are_capped() -> None:
+    huge = Entry("package/a.js", b"x", pax={"comment": "z" * (MAX_META_BYTES + 10)})
+    pkg = read(gz(tar_bytes([PKG, huge])))
+    assert any("metadata record" in p for p in pkg.problems) and not pkg.complete
+
+
+def test_decompressed_bytes_are_capped_even_without_file_data() -> None:
+    # Many pax records (each under the per-record cap) and no file data: the total inflate cap stops it.
+    records = [Entry(f"package/f{i}", b"", pax={"comment": "q" * (900 * 1024)}) for i in range(30)]
+    pkg = read(gz(tar_bytes([PKG, *records])), max_entries=20, max_unpacked_bytes=1024)
+    assert any("gzip bomb" in p for p in pkg.problems), pkg.problems
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"not a tarball at all" * 40, "not a gzip-compressed tar"),
+        (gz(tar_bytes([PKG]))[:40], "truncated"),
+        (b"\x1f\x8b\x08\x00" + b"\xff" * 200, "corrupt gzip"),
+    ],
+)
+def test_malformed_archives(data: bytes, expected: str) -> None:
+    pkg = read(data)
+    assert any(expected in p for p in pkg.problems), pkg.problems
+
+
+def test_bad_header_checksum() -> None:
+    raw = bytearray(tar_bytes([PKG, Entry("package/a.js", b"x")]))
+    raw[1024 + 10] ^= 0xFF  # the second header (after package.json header + 1 data block)
+    pkg = read(gz(bytes(raw)))
+    assert any("bad checksum" in p for p in pkg.problems)
+
+
+def test_truncated_inside_file_data() -> None:
+    raw = tar_bytes([PKG, Entry("package/a.js", b"a" * 3000)])
+    pkg = read(gz(raw[: 1024 + 512 + 1000]))
+    assert any("truncated inside entry" in p for p in pkg.problems) and not pkg.complete
+
+
+def test_unreadable_path_is_a_problem(tmp_path: Path) -> None:
+    pkg = read_package(tmp_path / "missing.tgz", LIMITS)
+    assert pkg.unsafe and "cannot be read" in pkg.problems[0]
+
+
+# ------------------------------------------------------------------ manifest
+
+
+def test_missing_and_invalid_manifest_are_reported_not_raised() -> None:
+    assert "no package.json" in (read(gz(tar_bytes([Entry("package/a.js", b"1")]))).manifest_error or "")
+    bad = read(gz(tar_bytes([Entry("package/package.json", b"{nope")])))
+    assert "not valid JSON" in (bad.manifest_error or "") and bad.manifest == {}
+    arr = read(gz(tar_bytes([Entry("package/package.json", b"[1]")])))
+    assert "not a JSON object" in (arr.manifest_error or "")
+    latin = read(gz(tar_bytes([Entry("package/package.json", b'{"name": "\xe9"}')])))
+    assert "not UTF-8" in (latin.manifest_error or "")
+
+
+def test_manifest_with_bom_parses() -> None:
+    pkg = read(gz(tar_bytes([Entry("package/package.json", b"\xef\xbb\xbf" + package_json().encode())])))
+    assert pkg.manifest_error is None and pkg.name == "demo"
+
+
+def test_key_lines_of_package_json() -> None:
+    text = (
+        '{\n  "name": "x",\n  "scripts": {\n    "test": "t",\n    "postinstall": "node i.js"\n  },\n'
+        '  "bin": {"a": "b"}\n}'
+    )
+    lines = json_key_lines(text)
+    assert lines[("name",)] == 2 and lines[("scripts",)] == 3 and lines[("scripts", "postinstall")] == 5
+    assert lines[("bin", "a")] == 7
+    assert json_key_lines("{not json") == {}
+    assert json_key_lines('{"a": "x\\"y", "b": [1, {"c": 2}]}') == {("a",): 1, ("b",): 1, ("b", "c"): 1}
+
+
+def test_line_of_falls_back_to_the_parent_key() -> None:
+    pkg = read_package(fixture("esbuild-0.20.2"), LIMITS)
+    assert pkg.line_of("scripts", "postinstall") is not None
+    assert pkg.line_of("scripts", "nope") == pkg.line_of("scripts")
+    assert pkg.line_of("nothing") is None
