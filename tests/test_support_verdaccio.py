@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from tests._support.verdaccio import VERDACCIO_VERSION, RegistryCallError, Verdaccio, cache_dir, package_path
+from tests._support.verdaccio import (
+    VERDACCIO_VERSION,
+    RegistryCallError,
+    Verdaccio,
+    cache_dir,
+    ensure_installed,
+    package_path,
+)
 
 
 def _user(verdaccio: Verdaccio) -> tuple[str, str, str]:
@@ -185,3 +192,14 @@ def _curl(url: str) -> str:
     assert url.startswith("http://127.0.0.1:")
     with urllib.request.urlopen(url, timeout=10) as resp:  # loopback only
         return resp.read().decode()
+
+
+def test_install_is_reused_when_present(verdaccio: Verdaccio) -> None:
+    manifest = cache_dir() / "package.json"
+    before = manifest.stat().st_mtime_ns
+
+    script = ensure_installed()
+
+    assert script == cache_dir() / "node_modules" / "verdaccio" / "bin" / "verdaccio" and script.exists()
+    assert manifest.stat().st_mtime_ns == before  # no reinstall
+    assert json.loads(manifest.read_text())["overrides"] == {"node-fetch": "2.7.0"}
