@@ -20,6 +20,8 @@ RULE_MODULES = (
     "gatekeeper.gates.credential",
     "gatekeeper.gates.diff",
     "gatekeeper.pipeline",
+    "gatekeeper.lockfile",
+    "gatekeeper.pull_request",
 )
 
 

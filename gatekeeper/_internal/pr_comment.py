@@ -1,14 +1,17 @@
 """The ONE pull-request comment of npm-gatekeeper, created once and then updated in place.
 
-The comment is found by a hidden marker at the start of its body. Comments by a bot account (the
-`github-actions[bot]` of GITHUB_TOKEN, or an app) win over a user's comment that merely quotes the
-marker, so nobody can redirect the update to a comment of their own choosing.
+The comment is found by a hidden marker at the start of its body, and only among comments this
+token's account could have written: a bot's (the `github-actions[bot]` of GITHUB_TOKEN, or an app),
+or, for a personal token, the token's own user. A PR author who posts the marker cannot make the
+verdict appear under their name (and edit it later).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from github import GithubException
 
 from .github import GitHubClient
 
@@ -35,16 +38,23 @@ def comment_body(markdown: str) -> str:
     return body
 
 
-def _is_bot(comment: Any) -> bool:
-    user = getattr(comment, "user", None)
-    return getattr(user, "type", "") == "Bot"
+def find_comment(comments: list[Any], viewer: str | None = None) -> Any | None:
+    """The oldest marked comment by a bot (or by `viewer`, the token's own user), else None."""
+    for c in comments:
+        user = getattr(c, "user", None)
+        if not isinstance(c.body, str) or not c.body.startswith(MARKER) or user is None:
+            continue
+        if user.type == "Bot" or (viewer is not None and user.login == viewer):
+            return c
+    return None
 
 
-def find_comment(comments: list[Any]) -> Any | None:
-    """The comment to update: the oldest marked one by a bot, else the oldest marked one, else None."""
-    marked = [c for c in comments if isinstance(c.body, str) and c.body.startswith(MARKER)]
-    bots = [c for c in marked if _is_bot(c)]
-    return (bots or marked or [None])[0]
+def _viewer(client: GitHubClient) -> str | None:
+    """The token's user, or None (GITHUB_TOKEN and app tokens may not read /user)."""
+    try:
+        return str(client.raw.get_user().login)
+    except GithubException:
+        return None
 
 
 def upsert_comment(client: GitHubClient, number: int, markdown: str) -> CommentResult:
@@ -53,7 +63,10 @@ def upsert_comment(client: GitHubClient, number: int, markdown: str) -> CommentR
 
     def run() -> CommentResult:
         issue = client.repo.get_issue(number)
-        existing = find_comment(list(issue.get_comments()))
+        comments = list(issue.get_comments())
+        existing = find_comment(comments)
+        if existing is None and any(isinstance(c.body, str) and c.body.startswith(MARKER) for c in comments):
+            existing = find_comment(comments, _viewer(client))
         if existing is None:
             created = issue.create_comment(body)
             return CommentResult("created", int(created.id), str(created.html_url or created.url))
