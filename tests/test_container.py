@@ -33,10 +33,13 @@ from typing import Any
 
 import pytest
 
+from tests._support.github_server import GitHubServer
+from tests._support.verdaccio import Verdaccio
 from tests._support.workspace import (
     ActionResult,
     assert_no_leak,
     build_env,
+    head_sha,
     make_package_repo,
     parse_github_output,
     parse_workflow_commands,
@@ -132,10 +135,13 @@ def run_in_container(
     args: Sequence[str] = (),
     workspace_uid: int = WORKSPACE_UID,
     timeout: float = 300,
+    run_root: Path | None = None,
 ) -> ContainerRun:
-    """`podman run` the image as the runner runs a container action (see the module docstring)."""
+    """`podman run` the image as the runner runs a container action (see the module docstring).
+
+    The runner's own dirs (home, workflow, file_commands) are made under `run_root` (a test's tmp_path)."""
     workspace = Path(workspace).resolve()
-    run_dir = Path(tempfile.mkdtemp(prefix="gk-ctr-"))
+    run_dir = Path(tempfile.mkdtemp(prefix="gk-ctr-", dir=run_root))
     home, workflow, files = run_dir / "_github_home", run_dir / "_github_workflow", run_dir / "_runner_file_commands"
     for d in (home, workflow, files):
         d.mkdir()
@@ -325,6 +331,7 @@ def test_runner_contract_inside_the_container(image: str, tmp_path: Path) -> Non
         event=event,
         entrypoint="/opt/venv/bin/python",
         args=["-c", CONTRACT_PROBE],
+        run_root=tmp_path,
     )
     res = run.result
     assert res.returncode == 0, run.describe()
@@ -366,10 +373,91 @@ def test_entrypoint_fails_closed_when_nothing_answers(image: str, tmp_path: Path
     """The real entrypoint, registry and GitHub API both unreachable: exit 2, nothing published, no leak."""
     workspace = make_package_repo(tmp_path / "ws", "offline-pkg", "1.0.0")
     token = "npm_" + "Offline0Token1Value2Enough3Chars4Ab"
-    run = run_in_container(image, workspace, inputs={"npm-token": token, "registry": "http://127.0.0.1:9/"})
+    run = run_in_container(
+        image, workspace, inputs={"npm-token": token, "registry": "http://127.0.0.1:9/"}, run_root=tmp_path
+    )
     res = run.result
     assert res.returncode == 2, run.describe()
     assert res.outputs.get("published") == "false", run.describe()
-    assert "NOT published" in res.summary or "not published" in res.summary.lower(), res.summary
+    assert "could not decide" in res.summary.splitlines()[0] and "NOT published" in res.summary.splitlines()[0]
     assert token in [c.message for c in parse_workflow_commands(res.stdout) if c.name == "add-mask"]
+    assert_no_leak(res, token)
+
+
+# --------------------------------------------------------------------------------------------------
+# end to end: the image against a real registry (Verdaccio) and the GitHub stand-in, over loopback
+
+
+def _release_setup(
+    verdaccio: Verdaccio, github_server: GitHubServer, tmp_path: Path, prefix: str, test_check: str
+) -> tuple[Path, str, str, dict[str, str], dict[str, str], dict[str, Any]]:
+    """A package repo on `main` of acme/widget with a `test` check concluded `test_check`, this job running."""
+    pkg = verdaccio.unique(prefix)
+    user = verdaccio.unique("ctr-user")
+    token = verdaccio.add_user(user, "pw-" + user)
+    workspace = make_package_repo(tmp_path / "ws", pkg, "1.0.0")
+    sha = head_sha(workspace)
+    repo = github_server.repo("acme/widget")
+    repo.add_commit(sha, branch="main")
+    repo.add_check_run(sha, "test", conclusion=test_check)
+    run = repo.add_workflow_run(sha, run_id=4242)
+    job = run.add_job("release", status="in_progress", conclusion=None)
+    repo.add_check_run(sha, "release", status="in_progress", id=job.id)  # this job's own check run
+    env = {
+        "GITHUB_API_URL": github_server.url,
+        "GITHUB_SERVER_URL": github_server.web_url,
+        "GITHUB_REPOSITORY": "acme/widget",
+        "GITHUB_RUN_ID": "4242",
+        "GITHUB_SHA": sha,
+    }
+    inputs = {"npm-token": token, "github-token": github_server.token or "", "registry": verdaccio.url}
+    event = {
+        "ref": "refs/heads/main",
+        "after": sha,
+        "repository": {"full_name": "acme/widget", "default_branch": "main"},
+    }
+    return workspace, pkg, token, env, inputs, event
+
+
+def test_container_publishes_a_green_release_to_the_registry(
+    image: str, verdaccio: Verdaccio, github_server: GitHubServer, tmp_path: Path
+) -> None:
+    workspace, pkg, token, env, inputs, event = _release_setup(verdaccio, github_server, tmp_path, "ctr-ok", "success")
+    run = run_in_container(image, workspace, env=env, inputs=inputs, event=event, run_root=tmp_path)
+    res = run.result
+    assert res.returncode == 0, run.describe()
+    assert res.outputs["decision"] == "allow" and res.outputs["published"] == "true", run.describe()
+    assert res.outputs["name"] == pkg and res.outputs["version"] == "1.0.0"
+    assert res.outputs["previous-version"] == ""
+    # the report is in the workspace, where a later step of the job can upload it
+    assert res.report is not None, run.describe()
+    assert res.report["decision"] == "allow" and res.report["package"] == {"name": pkg, "version": "1.0.0"}
+    assert set(res.report["gates"].values()) <= {"pass", "skipped"}
+    # the summary leads with the decision
+    headline = res.summary.lstrip().splitlines()[0]
+    assert headline.startswith("## ") and f"`{pkg}@1.0.0` published" in headline, res.summary
+    # the registry holds exactly the tarball the gates looked at
+    packument = verdaccio.packument(pkg)
+    assert packument is not None and "1.0.0" in packument["versions"], run.describe()
+    published_integrity = packument["versions"]["1.0.0"]["dist"]["integrity"]
+    assert published_integrity == res.report["publish"]["integrity"]
+    assert token in [c.message for c in parse_workflow_commands(res.stdout) if c.name == "add-mask"]
+    assert_no_leak(res, token)
+
+
+def test_container_blocks_a_red_build_and_publishes_nothing(
+    image: str, verdaccio: Verdaccio, github_server: GitHubServer, tmp_path: Path
+) -> None:
+    workspace, pkg, token, env, inputs, event = _release_setup(verdaccio, github_server, tmp_path, "ctr-red", "failure")
+    run = run_in_container(image, workspace, env=env, inputs=inputs, event=event, run_root=tmp_path)
+    res = run.result
+    assert res.returncode == 1, run.describe()
+    assert res.outputs["decision"] == "block" and res.outputs["published"] == "false", run.describe()
+    assert res.report is not None and res.report["gates"]["green-build"] == "fail"
+    assert any(f["rule"] == "check-failed" for f in res.report["findings"]), res.report["findings"]
+    headline = res.summary.lstrip().splitlines()[0]
+    assert f"`{pkg}@1.0.0` blocked" in headline and "NOT published" in headline, res.summary
+    assert "`test`" in res.summary, "the summary names the failing check"
+    assert any(c.name == "error" for c in parse_workflow_commands(res.stdout)), res.stdout
+    assert verdaccio.packument(pkg) is None, "a blocked release must not reach the registry"
     assert_no_leak(res, token)
