@@ -150,7 +150,9 @@ def test_run_action_builds_the_runner_environment_from_scratch(
     assert env["INPUT_NPM-TOKEN"] == TOKEN
     for name in INPUT_DEFAULTS:
         assert env_name(name) in env
-    assert env["INPUT_MODE"] == "" and env["INPUT_PACKAGE-PATH"] == ""
+    assert env["INPUT_MODE"] == "publish" and env["INPUT_PACKAGE-PATH"] == "."  # action.yml defaults
+    assert env["INPUT_GITHUB-TOKEN"] == ""
+    assert result.run_dir.parent == action_home.parent  # inside pytest's tmp_path
     assert (env["GITHUB_ACTIONS"], env["CI"]) == ("true", "true")
     assert env["GITHUB_WORKSPACE"] == str(repo.resolve())
     assert env["GITHUB_SHA"] == head_sha(repo)
@@ -162,10 +164,11 @@ def test_run_action_builds_the_runner_environment_from_scratch(
 
 
 def test_run_action_default_api_url_goes_nowhere(package_repo: Callable[..., Path], stand_in: list[str]) -> None:
-    result = run_action(package_repo(), argv=stand_in)
+    result = run_action(package_repo(), input_defaults=False, argv=stand_in)
 
     env = _seen(result)["env"]
     assert isinstance(env, dict)
+    assert all(env[env_name(name)] == "" for name in INPUT_DEFAULTS)  # `with: {x: ''}` everywhere
     assert env["GITHUB_API_URL"] == DEAD_API_URL and DEAD_API_URL.startswith("http://127.0.0.1:")
     assert Path(env["HOME"]).is_dir() and not any(Path(env["HOME"]).iterdir())
 

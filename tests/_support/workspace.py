@@ -254,7 +254,12 @@ def _ref_parts(ref: str) -> tuple[str, str]:
 
 
 def build_env(
-    workspace: Path, env: Mapping[str, str], home: Path, run_dir: Path, inputs: Mapping[str, str] | None = None
+    workspace: Path,
+    env: Mapping[str, str],
+    home: Path,
+    run_dir: Path,
+    inputs: Mapping[str, str] | None = None,
+    input_defaults: bool = True,
 ) -> dict[str, str]:
     """The environment the runner gives a container action, from scratch (see `run_action`)."""
     files = run_dir / "file_commands"
@@ -301,8 +306,9 @@ def build_env(
         "RUNNER_ARCH": "X64",
     }
     base.update(env)
-    for name in INPUT_DEFAULTS:  # the runner passes every declared input, empty when unset
-        base.setdefault(env_name(name), "")
+    for name, default in INPUT_DEFAULTS.items():
+        # the runner passes every declared input; one the workflow did not set gets its action.yml default
+        base.setdefault(env_name(name), default if input_defaults else "")
     for name, value in (inputs or {}).items():
         if name not in INPUT_DEFAULTS:
             raise ValueError(f"unknown input {name!r}; declared: {', '.join(INPUT_DEFAULTS)}")
@@ -320,20 +326,23 @@ def run_action(
     timeout: float = 120,
     *,
     inputs: Mapping[str, str] | None = None,
+    input_defaults: bool = True,
     argv: list[str] | None = None,
 ) -> ActionResult:
     """Run the action like the runner runs a container action and collect what it left.
 
     `env` adds or overrides variables (e.g. `GITHUB_API_URL`, `GITHUB_REPOSITORY`, `GITHUB_REF`,
     `GITHUB_EVENT_NAME`, `INPUT_NPM-TOKEN`); `inputs` sets inputs by name (`{"npm-token": t}`);
-    every declared input is present (empty when unset). `argv` replaces `[python, entrypoint.py]`
-    (only the harness's own tests use it)."""
+    every declared input is present: unset ones get their action.yml default like the runner gives
+    them (`input_defaults=False`: empty, as `with: {x: ''}` gives). `argv` replaces
+    `[python, entrypoint.py]` (only the harness's own tests use it)."""
     workspace = Path(workspace).resolve()
-    run_dir = Path(tempfile.mkdtemp(prefix="gk-run-"))
+    # next to a given HOME (usually in pytest's tmp_path, which pytest prunes), else in the system temp dir
+    run_dir = Path(tempfile.mkdtemp(prefix="gk-run-", dir=Path(home).parent if home is not None else None))
     if home is None:
         home = run_dir / "home"
         home.mkdir()
-    full_env = build_env(workspace, env or {}, Path(home), run_dir, inputs)
+    full_env = build_env(workspace, env or {}, Path(home), run_dir, inputs, input_defaults)
     Path(full_env["GITHUB_EVENT_PATH"]).write_text(json.dumps(dict(event or {}), indent=2), encoding="utf-8")
     cmd = argv or [sys.executable, str(ENTRYPOINT)]
     proc = subprocess.Popen(
