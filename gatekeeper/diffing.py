@@ -725,7 +725,7 @@ class _Checker:
             return
         new_scripts, old_scripts = _scripts(self.new), _scripts(self.old)
         commands = [(name, new_scripts[name]) for name in INSTALL_SCRIPTS if name in new_scripts]
-        if _native_build(self.new):
+        if _native_build(self.new) and _native_build(self.old):  # (newly on: native-build-added reports it)
             commands.append(("install", "node-gyp rebuild"))
         reported: set[str] = set()
         for script, command in commands:

