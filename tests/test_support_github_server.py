@@ -393,7 +393,12 @@ def test_subprocess_reaches_it_through_github_api_url(github_server: GitHubServe
     )
 
     proc = subprocess.run(
-        [sys.executable, "-c", code], env=github_server.env(), capture_output=True, text=True, timeout=30, check=False
+        [sys.executable, "-c", code],
+        env={**github_server.env(), "GITHUB_TOKEN": str(github_server.token)},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
 
     assert proc.returncode == 0, proc.stderr

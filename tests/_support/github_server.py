@@ -683,11 +683,11 @@ class GitHubServer:
         return self.state.token
 
     def env(self) -> dict[str, str]:
-        """Env vars that point a subprocess at this server."""
-        env = {"GITHUB_API_URL": self.url, "GITHUB_SERVER_URL": self.web_url}
-        if self.state.token:
-            env["GITHUB_TOKEN"] = self.state.token
-        return env
+        """Env vars that point a subprocess at this server.
+
+        No GITHUB_TOKEN: the runner does not give one to a container action; pass `server.token`
+        as the `github-token` input (or set GITHUB_TOKEN yourself, as a workflow `env:` would)."""
+        return {"GITHUB_API_URL": self.url, "GITHUB_SERVER_URL": self.web_url}
 
     def github(self, token: str | None = None, **kw: Any) -> Any:
         """A PyGithub client for this server (kw go to `github.Github`; no retry and no throttle by default)."""
