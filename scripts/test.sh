@@ -31,7 +31,7 @@ if [ ! -f "$stamp_file" ] || [ "$(cat "$stamp_file")" != "$stamp" ]; then
     "${PIP[@]}" install -r requirements.txt   # hash-pinned runtime dependencies
   fi
   "${PIP[@]}" install -r requirements-dev.txt
-  "${PIP[@]}" install --no-deps --no-build-isolation -e .   # the package + `gatekeeper` console script
+  "${PIP[@]}" install --no-deps -e .   # the package + `gatekeeper` console script
   echo "$stamp" >"$stamp_file"
 fi
 
