@@ -1,0 +1,98 @@
+"""The copy-paste workflows in examples/: least privilege, pinned actions, and clean under the linters.
+
+The linters (actionlint, zizmor, check-jsonschema) run when installed: on PATH or in the lint venv that
+scripts/lint.sh keeps (`.cache/lint-venv`, or `$GATEKEEPER_CACHE/lint-venv`). The structural checks
+below always run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+WORKFLOWS = sorted(EXAMPLES.glob("*.yml"))
+PINNED = re.compile(r"^[\w.-]+/[\w.-]+(?:/[\w./-]+)?@[0-9a-f]{40}$")
+
+
+def load(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((EXAMPLES / name).read_text(encoding="utf-8"))
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def tool(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    cache = Path(os.environ.get("GATEKEEPER_CACHE") or ROOT / ".cache") / "lint-venv" / "bin" / name
+    return str(cache) if cache.is_file() else None
+
+
+def test_both_examples_exist() -> None:
+    assert {p.name for p in WORKFLOWS} == {"release.yml", "pr-guard.yml"}
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_action_is_pinned_by_full_sha(path: Path) -> None:
+    uses = re.findall(r"^\s*-?\s*uses:\s*(\S+)", path.read_text(encoding="utf-8"), re.M)
+    assert uses
+    for ref in uses:
+        assert PINNED.match(ref), f"{path.name}: {ref} is not pinned to a full commit SHA"
+
+
+def test_release_permissions_are_least_privilege() -> None:
+    wf = load("release.yml")
+    assert wf["permissions"] == {}
+    assert list(wf["on"]) == ["push"]
+    jobs = wf["jobs"]
+    assert jobs["test"]["permissions"] == {"contents": "read"}
+    release = jobs["release"]
+    assert release["needs"] == "test"
+    assert release["permissions"] == {"contents": "read", "checks": "read", "statuses": "read", "actions": "read"}
+    [gate] = [s for s in release["steps"] if "npm-gatekeeper" in s.get("uses", "")]
+    assert gate["with"]["npm-token"] == "${{ secrets.NPM_TOKEN }}"
+
+
+def test_pr_guard_never_checks_out_the_head() -> None:
+    wf = load("pr-guard.yml")
+    assert wf["permissions"] == {}
+    assert list(wf["on"]) == ["pull_request_target"]
+    assert "labeled" in wf["on"]["pull_request_target"]["types"]
+    [job] = wf["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write", "issues": "read"}
+    for step in job["steps"]:
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert "ref" not in step.get("with", {}), "pr-guard must check out the base, never the head"
+            assert step["with"]["persist-credentials"] is False
+        assert "run" not in step, "pr-guard runs no commands (no PR code)"
+    [gate] = [s for s in job["steps"] if "npm-gatekeeper" in s.get("uses", "")]
+    assert gate["with"] == {"mode": "pull-request"}
+
+
+def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=EXAMPLES, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("actionlint", ["-no-color"]),
+        ("zizmor", ["--offline", "--no-progress", "--persona=regular"]),
+        ("check-jsonschema", ["--builtin-schema", "vendor.github-workflows"]),
+    ],
+)
+def test_linters_are_clean(name: str, args: list[str]) -> None:
+    exe = tool(name)
+    if exe is None:
+        pytest.skip(f"{name} is not installed (bash scripts/lint.sh installs it into .cache/lint-venv)")
+    proc = _run([exe, *args, *(p.name for p in WORKFLOWS)])
+    assert proc.returncode == 0, f"{name}:\n{proc.stdout}\n{proc.stderr}"
