@@ -171,6 +171,7 @@ def test_run_action_default_api_url_goes_nowhere(package_repo: Callable[..., Pat
     assert all(env[env_name(name)] == "" for name in INPUT_DEFAULTS)  # `with: {x: ''}` everywhere
     assert env["GITHUB_API_URL"] == DEAD_API_URL and DEAD_API_URL.startswith("http://127.0.0.1:")
     assert Path(env["HOME"]).is_dir() and not any(Path(env["HOME"]).iterdir())
+    assert result.run_dir.parent == result.workspace.parent  # not in the workspace, not in /tmp
 
 
 @pytest.mark.parametrize(

@@ -337,8 +337,8 @@ def run_action(
     them (`input_defaults=False`: empty, as `with: {x: ''}` gives). `argv` replaces
     `[python, entrypoint.py]` (only the harness's own tests use it)."""
     workspace = Path(workspace).resolve()
-    # next to a given HOME (usually in pytest's tmp_path, which pytest prunes), else in the system temp dir
-    run_dir = Path(tempfile.mkdtemp(prefix="gk-run-", dir=Path(home).parent if home is not None else None))
+    # beside HOME or else the workspace (in tests: pytest's tmp_path, which pytest prunes), never inside it
+    run_dir = Path(tempfile.mkdtemp(prefix="gk-run-", dir=Path(home).parent if home is not None else workspace.parent))
     if home is None:
         home = run_dir / "home"
         home.mkdir()
