@@ -20,11 +20,10 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__, report
 from ._internal import npm as npm_cli
-from ._internal.registry import RegistryClient
 from ._internal.tarball import Package, read_package
 from .config import PUBLIC_REGISTRY
 from .decision import EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR, Decision, GateResult, apply_overrides, gate_status
@@ -35,6 +34,9 @@ from .gates import diff as diff_gate
 from .policy import Policy, load_policy
 from .rules import all_rules
 from .secret import Secret
+
+if TYPE_CHECKING:
+    from ._internal.registry import RegistryClient
 
 FORMATS = ("text", "json", "markdown", "sarif")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -109,12 +111,27 @@ def run_diff(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO
     return decision.exit_code
 
 
+class _LazyRegistry:
+    """The registry client, made on first use (two local tarballs need no network, nor `requests`)."""
+
+    def __init__(self, url: str | None) -> None:
+        url = url or os.environ.get("NPM_CONFIG_REGISTRY") or PUBLIC_REGISTRY
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"--registry {url!r} is not a URL", "Give the registry's full URL")
+        self.url = url
+        self._client: RegistryClient | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            from ._internal.registry import RegistryClient
+
+            token = os.environ.get("NODE_AUTH_TOKEN") or os.environ.get("NPM_TOKEN") or ""
+            self._client = RegistryClient(self.url, Secret(token) if token else None)
+        return getattr(self._client, name)
+
+
 def _registry(url: str | None) -> RegistryClient:
-    url = url or os.environ.get("NPM_CONFIG_REGISTRY") or PUBLIC_REGISTRY
-    if not url.startswith(("http://", "https://")):
-        raise ConfigError(f"--registry {url!r} is not a URL", "Give the registry's full URL")
-    token = os.environ.get("NODE_AUTH_TOKEN") or os.environ.get("NPM_TOKEN") or ""
-    return RegistryClient(url, Secret(token) if token else None)
+    return _LazyRegistry(url)  # type: ignore[return-value]
 
 
 def _diff(

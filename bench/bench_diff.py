@@ -1,0 +1,156 @@
+"""Benchmark: our release diff of typescript 5.4.4 -> 5.4.5 beside `npm diff` and the bare gunzip floor.
+
+    python bench/bench_diff.py [--repeat 5] [--check]
+
+Real tarballs (`npm pack typescript@5.4.4 typescript@5.4.5`) are cached under bench/.data
+(gitignored). In one run it times, best of `--repeat` (median shown too):
+
+- floor:     read both .tgz files and gunzip them completely (zlib, output discarded);
+- tarfile:   the same plus walking the tar with Python's tarfile and reading every member;
+- ours:      `read_package` both (safe reader) + `diff_packages` (every rule), in process;
+- ours CLI:  `python -m gatekeeper diff 5.4.5.tgz --against 5.4.4.tgz`, a whole process;
+- npm diff:  `npm diff --diff=typescript@5.4.4 --diff=typescript@5.4.5 --prefer-offline` (cache warmed first);
+
+and the peak RSS of a child process that runs only our diff (`os.wait4` rusage). Targets: ours within
+2x of the floor, at least 3x faster than npm diff, peak RSS under 150 MB. `--check` exits 1 on a miss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / ".data"
+OLD, NEW = "5.4.4", "5.4.5"
+sys.path.insert(0, str(ROOT))
+
+from gatekeeper._internal.tarball import read_package  # noqa: E402
+from gatekeeper.diffing import diff_packages  # noqa: E402
+from gatekeeper.policy import Policy  # noqa: E402
+
+CHILD = """
+import sys
+sys.path.insert(0, {root!r})
+from pathlib import Path
+from gatekeeper._internal.tarball import read_package
+from gatekeeper.diffing import diff_packages
+from gatekeeper.policy import Policy
+p = Policy()
+r = diff_packages(read_package(Path({old!r}), p.diff.limits), read_package(Path({new!r}), p.diff.limits), p)
+print(len(r.files), len(r.findings))
+"""
+
+
+def tarballs() -> tuple[Path, Path]:
+    """The two real tarballs, fetched once with `npm pack`."""
+    DATA.mkdir(parents=True, exist_ok=True)
+    paths = (DATA / f"typescript-{OLD}.tgz", DATA / f"typescript-{NEW}.tgz")
+    missing = [v for v, p in zip((OLD, NEW), paths, strict=True) if not p.is_file()]
+    if missing:
+        specs = [f"typescript@{v}" for v in missing]
+        subprocess.run(["npm", "pack", *specs, "--pack-destination", str(DATA)], check=True, capture_output=True)
+    return paths
+
+
+def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+    runs = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        runs.append(time.perf_counter() - start)
+    return min(runs), statistics.median(runs)
+
+
+def gunzip_floor(paths: tuple[Path, Path]) -> None:
+    for path in paths:
+        data = path.read_bytes()
+        d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        view = memoryview(data)
+        for i in range(0, len(data), 256 * 1024):
+            d.decompress(view[i : i + 256 * 1024])
+        d.flush()
+
+
+def tarfile_read(paths: tuple[Path, Path]) -> None:
+    for path in paths:
+        with tarfile.open(path, "r|gz") as tf:
+            for member in tf:
+                if member.isfile():
+                    fh = tf.extractfile(member)
+                    if fh is not None:
+                        fh.read()
+
+
+def ours(paths: tuple[Path, Path]) -> None:
+    policy = Policy()
+    old = read_package(paths[0], policy.diff.limits)
+    new = read_package(paths[1], policy.diff.limits)
+    result = diff_packages(old, new, policy)
+    assert not old.problems and not new.problems and not any(f.blocks for f in result.findings)
+
+
+def run_process(argv: list[str], env: dict[str, str] | None = None) -> None:
+    subprocess.run(argv, check=True, capture_output=True, env=env, cwd=DATA)
+
+
+def child_peak_rss_mb(paths: tuple[Path, Path]) -> float:
+    code = CHILD.format(root=str(ROOT), old=str(paths[0]), new=str(paths[1]))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise SystemExit(f"the RSS child failed ({proc.returncode})")
+    return usage.ru_maxrss / 1024  # kB on Linux
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    args = parser.parse_args(argv)
+    paths = tarballs()
+    rss = child_peak_rss_mb(paths)  # first, before any other child adds to the picture
+
+    npm = ["npm", "diff", f"--diff=typescript@{OLD}", f"--diff=typescript@{NEW}", "--prefer-offline"]
+    env = {**os.environ, "NPM_CONFIG_UPDATE_NOTIFIER": "false"}
+    run_process(npm, env)  # warm npm's cache (metadata and tarballs)
+    cli = [sys.executable, "-m", "gatekeeper", "diff", str(paths[1]), "--against", str(paths[0])]
+    cli_env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+    rows = [
+        ("gunzip floor", timed(lambda: gunzip_floor(paths), args.repeat)),
+        ("tarfile read", timed(lambda: tarfile_read(paths), args.repeat)),
+        ("ours (in process)", timed(lambda: ours(paths), args.repeat)),
+        ("ours (CLI process)", timed(lambda: run_process(cli, cli_env), args.repeat)),
+        ("npm diff", timed(lambda: run_process(npm, env), max(2, args.repeat // 2))),
+    ]
+    times = {name: best for name, (best, _) in rows}
+    sizes = sum(p.stat().st_size for p in paths)
+    print(f"typescript {OLD} -> {NEW}: {sizes / 1e6:.1f} MB compressed, best of {args.repeat} (median)")
+    for name, (best, median) in rows:
+        print(f"  {name:<20} {best * 1000:8.1f} ms  ({median * 1000:.1f} ms)")
+    floor_ratio = times["ours (in process)"] / times["gunzip floor"]
+    npm_ratio = times["npm diff"] / times["ours (CLI process)"]
+    npm_ratio_inproc = times["npm diff"] / times["ours (in process)"]
+    checks = [
+        (f"ours / gunzip floor      = {floor_ratio:.2f}x (target <= 2x)", floor_ratio <= 2.0),
+        (f"npm diff / ours CLI      = {npm_ratio:.1f}x faster (target >= 3x)", npm_ratio >= 3.0),
+        (f"npm diff / ours in-proc  = {npm_ratio_inproc:.1f}x faster", True),
+        (f"peak RSS of our diff     = {rss:.1f} MB (target < 150 MB)", rss < 150.0),
+    ]
+    for text, ok in checks:
+        print(f"  {'PASS' if ok else 'MISS'}  {text}")
+    return 1 if args.check and not all(ok for _, ok in checks) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
