@@ -506,17 +506,18 @@ def _line_at(data: bytes, offset: int) -> int:
 
 
 def _first_diff_line(old: bytes | None, new: bytes) -> int | None:
+    """The line of `new` where it first differs from `old` (chunked memcmp, then bytes)."""
     if not old:
         return 1 if new else None
-    lo, hi = 0, min(len(old), len(new))
-    mv_o, mv_n = memoryview(old), memoryview(new)
-    while lo < hi:  # binary search the common prefix with memcmp-speed slice compares
-        mid = (lo + hi + 1) // 2
-        if mv_o[:mid] == mv_n[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return _line_at(new, lo)
+    limit, step, pos = min(len(old), len(new)), 64 * 1024, 0
+    while pos < limit and old[pos : pos + step] == new[pos : pos + step]:
+        pos += step
+    end = min(pos + step, limit)
+    while pos < end and old[pos] == new[pos]:
+        pos += 1
+    if pos == len(old) and new[pos : pos + 1] == b"\n":
+        pos += 1  # lines appended after the old last line start on the next line
+    return _line_at(new, pos)
 
 
 # Every pattern starts with a literal so `re` can skip ahead fast; word boundaries are checked in `_search`.
@@ -888,7 +889,7 @@ class _Checker:
     def _closure(self, roots: list[str]) -> dict[str, str | None]:
         """Every package file reachable from `roots` by relative require/import; value: who loads it."""
         seen: dict[str, str | None] = {}
-        queue = [(r, None) for r in roots]
+        queue: list[tuple[str, str | None]] = [(r, None) for r in roots]
         while queue and len(seen) < MAX_INSTALL_FILES:
             path, via = queue.pop()
             if path in seen:

@@ -259,3 +259,23 @@ def test_line_of_falls_back_to_the_parent_key() -> None:
     assert pkg.line_of("scripts", "postinstall") is not None
     assert pkg.line_of("scripts", "nope") == pkg.line_of("scripts")
     assert pkg.line_of("nothing") is None
+
+
+def _with_field(raw: bytes, offset: int, value: bytes) -> bytes:
+    """Rewrite a field of the first header and fix its checksum."""
+    hdr = bytearray(raw[:512])
+    hdr[offset : offset + len(value)] = value
+    hdr[148:156] = b" " * 8
+    hdr[148:156] = b"%06o\0 " % sum(hdr)
+    return bytes(hdr) + raw[512:]
+
+
+def test_negative_base256_size_and_garbage_numbers_are_rejected() -> None:
+    raw = tar_bytes([Entry("package/package.json", package_json().encode())], fmt=tarfile.USTAR_FORMAT)
+    assert read(gz(raw)).problems == []
+    negative = read(gz(_with_field(raw, 124, b"\xff" * 12)))
+    assert any("negative size" in p for p in negative.problems)
+    garbage = read(gz(_with_field(raw, 124, b"9z9z9z9z9z9\0")))
+    assert any("bad number field" in p for p in garbage.problems)
+    big = read(gz(_with_field(raw, 124, b"\x80" + (1 << 40).to_bytes(11, "big"))), max_file_bytes=1 << 20)
+    assert any("max-file-bytes" in p for p in big.problems)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import struct
 import tarfile
 import unicodedata
 import zlib
@@ -280,12 +281,10 @@ class _Reader:
             if hdr == _ZERO_BLOCK:
                 return  # end of archive; anything after it is never read
             try:
-                checksum = int(tarfile.nti(hdr[148:156]))
-                size = int(tarfile.nti(hdr[124:136]))
-                mode = int(tarfile.nti(hdr[100:108]))
-            except (ValueError, tarfile.HeaderError):
+                checksum, size, mode = _number(hdr[148:156]), _number(hdr[124:136]), _number(hdr[100:108])
+            except ValueError:
                 self.fail(f"has a corrupt tar header after entry {self.entries} (bad number field)", fatal=True)
-            if checksum not in tarfile.calc_chksums(hdr):
+            if checksum not in _checksums(hdr):
                 self.fail(f"has a corrupt tar header after entry {self.entries} (bad checksum)", fatal=True)
             kind = hdr[156:157]
             pax = {**self.global_pax, **local_pax}
@@ -411,10 +410,30 @@ class _Reader:
         self.pkg.files[rel] = FileEntry(rel, data, mode)
 
 
+def _text(field: bytes) -> str:
+    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+def _number(field: bytes) -> int:
+    """A tar number field: octal text, or GNU base-256 (first byte 0x80 / 0xff); ValueError if neither."""
+    if field[:1] in (b"\x80", b"\xff"):
+        value = int.from_bytes(field[1:], "big")
+        return value - (1 << (8 * (len(field) - 1))) if field[:1] == b"\xff" else value
+    text = field.split(b"\0", 1)[0].strip(b" ")
+    return int(text or b"0", 8)
+
+
+def _checksums(hdr: bytes) -> tuple[int, int]:
+    """Unsigned and signed header sums, the checksum field counted as spaces (both are in use)."""
+    unsigned = 256 + sum(struct.unpack_from("148B8x356B", hdr))
+    signed = 256 + sum(struct.unpack_from("148b8x356b", hdr))
+    return unsigned, signed
+
+
 def _ustar_name(hdr: bytes) -> str:
-    name = tarfile.nts(hdr[0:100], "utf-8", "surrogateescape")
+    name = _text(hdr[0:100])
     if hdr[257:263] == b"ustar\0":  # POSIX ustar: a prefix field holds the leading part of long paths
-        prefix = tarfile.nts(hdr[345:500], "utf-8", "surrogateescape")
+        prefix = _text(hdr[345:500])
         if prefix:
             name = prefix + "/" + name
     return name

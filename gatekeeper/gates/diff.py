@@ -180,8 +180,10 @@ def combine(base: Baseline, candidate: Package, policy: Policy, pre: Sequence[Fi
 def select_baseline(packument: Mapping[str, Any], candidate: str, tag: str) -> tuple[str | None, str]:
     """(version, why): the tagged release if below the candidate, else the highest version below it."""
     versions = [v for v in (packument.get("versions") or {}) if isinstance(v, str)]
-    tags = packument.get("dist-tags") if isinstance(packument.get("dist-tags"), dict) else {}
-    tagged = tags.get(tag) if isinstance(tags.get(tag), str) and tags.get(tag) in versions else None
+    raw_tags = packument.get("dist-tags")
+    tags: dict[str, Any] = raw_tags if isinstance(raw_tags, dict) else {}
+    value = tags.get(tag)
+    tagged = value if isinstance(value, str) and value in versions else None
     cand = semver.parse(candidate)
     if cand is None:
         return tagged, f"dist-tag `{tag}`"
@@ -218,7 +220,8 @@ def fetch_release(
         info["signature"] = "not checked"
         return Baseline(None, findings, info)
     signed = dist.get("integrity") if isinstance(dist.get("integrity"), str) else _sha1_sri(dist.get("shasum"))
-    times = packument.get("time") if isinstance(packument.get("time"), dict) else {}
+    raw_times = packument.get("time")
+    times: dict[str, Any] = raw_times if isinstance(raw_times, dict) else {}
     sig = verify_signatures(
         name, version, str(signed).strip(), dist.get("signatures"), registry.keys(), times.get(version)
     )
