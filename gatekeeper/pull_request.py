@@ -249,17 +249,24 @@ class GitObjects:
     def tree(self, sha: str) -> dict[str, TreeEntry]:
         """Every path of the commit's tree, recursively (cached)."""
         if sha not in self._trees:
-            out = self._run("ls-tree", "-r", "-l", "-z", "--full-tree", sha)
-            tree: dict[str, TreeEntry] = {}
-            for record in out.split(b"\0"):
-                if not record:
-                    continue
-                meta, _, raw_path = record.partition(b"\t")
-                mode, kind, oid, size = meta.decode().split()
-                path = raw_path.decode("utf-8", "surrogateescape")
-                tree[path] = TreeEntry(mode, kind, oid, int(size) if size.isdigit() else None)
-            self._trees[sha] = tree
+            self._trees[sha] = self._ls_tree("-r", sha)
         return self._trees[sha]
+
+    def entry(self, sha: str, path: str) -> TreeEntry | None:
+        """One path of the commit's tree, or None."""
+        return self._ls_tree(sha, "--", path).get(path)
+
+    def _ls_tree(self, *args: str) -> dict[str, TreeEntry]:
+        tree: dict[str, TreeEntry] = {}
+        for record in self._run("ls-tree", "-l", "-z", "--full-tree", *args).split(b"\0"):
+            if not record:
+                continue
+            meta, _, raw_path = record.partition(b"\t")
+            mode, kind, oid, size = meta.decode().split()
+            tree[raw_path.decode("utf-8", "surrogateescape")] = TreeEntry(
+                mode, kind, oid, int(size) if size.isdigit() else None
+            )
+        return tree
 
     def changed(self, a: str, b: str) -> dict[str, str]:
         """Paths that differ between two commits -> A | D | M | T (renames listed as D + A)."""
@@ -319,7 +326,7 @@ class PullRequestCheck:
 def load_base_policy(git: GitObjects, base_sha: str, path: str, required: bool) -> Policy:
     """The policy file as it is in the BASE commit (the head's copy is never read)."""
     rel = posixpath.normpath(path.replace("\\", "/")).lstrip("/")
-    entry = git.tree(base_sha).get(rel)
+    entry = git.entry(base_sha, rel) if rel and not rel.startswith("../") else None
     source = f"{rel} at base {base_sha[:12]}"
     if entry is None:
         if required:
@@ -397,7 +404,7 @@ def _needs_content(rel: str) -> bool:
 
 
 def _read_package(
-    git: GitObjects, tree: Mapping[str, TreeEntry], folder: str, owned: list[str], label: str
+    git: GitObjects, tree: Mapping[str, TreeEntry], folder: str, owned: list[str], label: str, limit: int
 ) -> tuple[Package | None, str | None]:
     """A workspace as a `Package` for the diff engine (code files with content, others by object id).
 
@@ -408,12 +415,18 @@ def _read_package(
         return None, None
     if entry.kind != "blob" or entry.mode == "120000":
         return None, "is a symlink or submodule, not a regular file"
-    wanted = [
-        tree[p].oid
+    code = [
+        tree[p]
         for p in owned
         if tree[p].kind == "blob" and _needs_content(_rel(p, folder)) and (tree[p].size or 0) <= MAX_BLOB_BYTES
     ]
-    data = git.blobs(wanted)
+    total = sum(e.size or 0 for e in code)
+    if total > limit:
+        raise GatekeeperError(
+            f"{label}: the workspace holds {total} bytes of code files, over diff.limits.max-unpacked-bytes ({limit})",
+            "Raise `diff.limits.max-unpacked-bytes` in the base branch's policy for a known large repository",
+        )
+    data = git.blobs(e.oid for e in code)
     files: dict[str, FileEntry] = {}
     for p in owned:
         e = tree[p]
@@ -452,13 +465,14 @@ def check_manifests(check: PullRequestCheck) -> list[Finding]:
             continue  # the workspace is gone: nothing of it runs at install time any more
         new_owned = [p for p, d in new_owner.items() if d == folder]
         old_owned = [p for p, d in old_owner.items() if d == folder]
-        head_pkg, problem = _read_package(check.git, new_tree, folder, new_owned, f"{manifest_path} (head)")
+        limit = check.policy.diff.limits.max_unpacked_bytes
+        head_pkg, problem = _read_package(check.git, new_tree, folder, new_owned, f"{manifest_path} (head)", limit)
         if head_pkg is None:
             findings.append(
                 MANIFEST_UNREADABLE(f"`{manifest_path}` at the head {problem}.", file=manifest_path, line=1)
             )
             continue
-        base_pkg, _ = _read_package(check.git, old_tree, folder, old_owned, f"{manifest_path} (base)")
+        base_pkg, _ = _read_package(check.git, old_tree, folder, old_owned, f"{manifest_path} (base)", limit)
         result = diffing.diff_packages(base_pkg, head_pkg, check.policy)
         same_version = base_pkg is not None and base_pkg.version == head_pkg.version
         for f in result.findings:

@@ -530,3 +530,15 @@ def test_event_shas_are_validated() -> None:
 def test_workspaces_skip_node_modules() -> None:
     tree = {p: None for p in ["package.json", "a/package.json", "a/node_modules/x/package.json", "b/readme"]}
     assert workspaces(tree) == ["", "a"]  # type: ignore[arg-type]
+
+
+def test_code_beyond_the_size_limit_is_an_error(tmp_path: Path, github_server: GitHubServer):
+    repo = simple_repo(
+        tmp_path,
+        {"package.json": manifest(), POLICY: "diff:\n  limits:\n    max-unpacked-bytes: 1000\n"},
+        {"big.js": "/*" + "a" * 2000 + "*/\n"},
+    )
+    res = PrRun.create(repo, github_server).run()
+    assert res.returncode == 2, res.describe()
+    assert res.report["gates"]["manifests"] == "error"
+    assert "max-unpacked-bytes" in res.report["error"]
