@@ -1,8 +1,8 @@
 """The copy-paste workflows in examples/: least privilege, pinned actions, and clean under the linters.
 
-The linters (actionlint, zizmor, check-jsonschema) run when installed: on PATH or in the lint venv that
-scripts/lint.sh keeps (`.cache/lint-venv`, or `$GATEKEEPER_CACHE/lint-venv`). The structural checks
-below always run.
+The linters (actionlint, zizmor, check-jsonschema) run when installed: in the project venv, in the lint
+venv that scripts/lint.sh keeps (`.cache/lint-venv`, or `$GATEKEEPER_CACHE/lint-venv`), or on PATH. The
+structural checks below always run.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,12 @@ def load(name: str) -> dict[str, Any]:
 
 
 def tool(name: str) -> str | None:
-    found = shutil.which(name)
-    if found:
-        return found
-    cache = Path(os.environ.get("GATEKEEPER_CACHE") or ROOT / ".cache") / "lint-venv" / "bin" / name
-    return str(cache) if cache.is_file() else None
+    """The linter from this venv, PATH, or scripts/lint.sh's venv; None when not installed."""
+    lint_venv = Path(os.environ.get("GATEKEEPER_CACHE") or ROOT / ".cache") / "lint-venv" / "bin"
+    for folder in (Path(sys.executable).parent, lint_venv):
+        if (folder / name).is_file():
+            return str(folder / name)
+    return shutil.which(name)
 
 
 def test_both_examples_exist() -> None:
