@@ -36,6 +36,7 @@ from ._internal.github import GitHubClient
 from ._internal.proc import child_env
 from ._internal.registry import RegistryClient
 from ._internal.tarball import FileEntry, Package
+from ._internal.tarball import _parse_manifest as parse_manifest
 from .config import INPUT_DEFAULTS, Inputs
 from .context import Context, GitHubRun
 from .decision import GateResult, apply_overrides, decide, gate_status
@@ -437,20 +438,8 @@ def _read_package(
         body = content if content is not None else f"git-blob:{e.oid}".encode()
         files[_rel(p, folder)] = FileEntry(_rel(p, folder), body, int(e.mode, 8) & 0o777)
     pkg = Package(files=files, label=label)
-    problem = _parse_manifest(pkg)
-    return (None, problem) if problem else (pkg, None)
-
-
-def _parse_manifest(pkg: Package) -> str | None:
-    try:
-        text = pkg.files["package.json"].data.decode("utf-8").removeprefix("\ufeff")
-        data = json.loads(text)
-    except (UnicodeDecodeError, ValueError) as exc:
-        return f"is not valid UTF-8 JSON ({exc})"
-    if not isinstance(data, dict):
-        return "is not a JSON object"
-    pkg.manifest, pkg.manifest_text = data, text
-    return None
+    parse_manifest(pkg)  # as the safe tarball reader parses it (BOM, UTF-8, a JSON object)
+    return (None, f"cannot be read: {pkg.manifest_error}") if pkg.manifest_error else (pkg, None)
 
 
 def check_manifests(check: PullRequestCheck) -> list[Finding]:

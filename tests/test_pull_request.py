@@ -542,3 +542,22 @@ def test_code_beyond_the_size_limit_is_an_error(tmp_path: Path, github_server: G
     assert res.returncode == 2, res.describe()
     assert res.report["gates"]["manifests"] == "error"
     assert "max-unpacked-bytes" in res.report["error"]
+
+
+def test_unreadable_or_symlinked_head_package_json_blocks(tmp_path: Path, github_server: GitHubServer):
+    repo = PrRepo(tmp_path / "pr")
+    repo.write("package.json", manifest())
+    repo.write("packages/a/package.json", manifest("a"))
+    repo.write("elsewhere.json", manifest("x", scripts={"postinstall": "node x.js"}))
+    repo.commit_base()
+    repo.start_head()
+    repo.write("package.json", '{"name": "widget", "scripts": {"postinstall": ')
+    (repo.upstream / "packages/a/package.json").unlink()
+    (repo.upstream / "packages/a/package.json").symlink_to("../../elsewhere.json")
+    repo.commit_head()
+    repo.publish()
+    res = PrRun.create(repo, github_server).run()
+    assert res.returncode == 1, res.describe()
+    got = {f["file"]: f["message"] for f in findings(res, "manifest-unreadable")}
+    assert set(got) == {"package.json", "packages/a/package.json"}
+    assert "not valid JSON" in got["package.json"] and "symlink" in got["packages/a/package.json"]
