@@ -120,7 +120,12 @@ def _build_context(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> t
         raise GatekeeperError(f"No package.json in {package_dir}", "Set `package-path` to the package's folder")
     policy_path = workspace / inputs.policy
     policy: Policy = load_policy(policy_path, required=inputs.policy != ".github/npm-gatekeeper.yml")
-    registry = RegistryClient(inputs.registry, inputs.npm_token)
+    registry = RegistryClient(
+        inputs.registry,
+        inputs.npm_token,
+        retries=int(env.get("GATEKEEPER_REGISTRY_RETRIES", "3")),
+        backoff=float(env.get("GATEKEEPER_REGISTRY_BACKOFF", "1.0")),
+    )
     github = None
     if gh_run.repository and inputs.github_token:
         github = GitHubClient(gh_run.api_url, gh_run.repository, inputs.github_token)
@@ -189,6 +194,7 @@ def _run_gates(ctx: Context) -> report.Outcome:
                 previous = info.previous if info.previous is not None else previous
                 extras.append(info.markdown)
     decision = decide(results)
+    error = " ".join(f"[{r.name}] {r.error}" for r in results if r.status == "error") or None
     assert ctx.package is not None and ctx.tarball is not None
     return report.Outcome(
         mode=ctx.inputs.mode,
@@ -198,6 +204,7 @@ def _run_gates(ctx: Context) -> report.Outcome:
         previous=previous,
         publish={"integrity": ctx.tarball.integrity, "shasum": ctx.tarball.shasum, "size": ctx.tarball.size},
         extra_markdown=extras,
+        error=error,
     )
 
 

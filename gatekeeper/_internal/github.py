@@ -86,7 +86,7 @@ class GitHubClient:
             if isinstance(exc.data, dict):
                 message = str(exc.data.get("message", ""))
             hint = "Check the `github-token` input and its permissions"
-            if exc.status in (403, 429) and "rate limit" in message.lower():
+            if exc.status in (403, 429) and ("rate limit" in message.lower() or exc.data is None):
                 hint = "The GitHub API rate limit was exceeded past the retries; re-run the job later"
             elif exc.status is not None and exc.status >= 500:
                 hint = "GitHub's API is failing; re-run the job when https://www.githubstatus.com is green"

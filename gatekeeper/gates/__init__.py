@@ -1,5 +1,5 @@
 """The gates of publish/check mode. Each module: NAME, rules, `check(ctx) -> list[Finding]`."""
 
 
-class Skip(Exception):  # noqa: N818 - a control-flow signal, not an error
+class Skip(Exception):
     """Raised by a gate that does not apply to this run (status `skipped`)."""
