@@ -364,7 +364,8 @@ def test_registry_without_maintainers_warns(release) -> None:
 def test_literal_token_in_workflow_blocks(release) -> None:
     wf = (
         "on: push\njobs:\n  release:\n    runs-on: ubuntu-latest\n    steps:\n"
-        "      - uses: OWNER/npm-gatekeeper@v1\n        with:\n          npm-token: npm_literalTokenInTheWorkflow0123456\n"
+        "      - uses: OWNER/npm-gatekeeper@v1\n        with:\n"
+        "          npm-token: npm_literalTokenInTheWorkflow0123456\n"
     )
     rel = release(workflow=wf)
     result = rel.run()
