@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -67,8 +68,12 @@ class _Loaded:
     base_dir: Path | None = None
 
 
-def run_diff(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run `gatekeeper diff`; prints the report in `args.format`; returns 0 allow, 1 block, 2 error."""
+def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run `gatekeeper diff` (parsed args, or the argv after `diff`); prints the report; 0 allow, 1 block, 2 error."""
+    if not isinstance(args, argparse.Namespace):
+        parser = argparse.ArgumentParser(prog="gatekeeper diff")
+        add_diff_arguments(parser)
+        args = parser.parse_args(list(args))
     out = out or sys.stdout
     err = err or sys.stderr
     fmt = getattr(args, "format", "text") or "text"

@@ -289,3 +289,9 @@ def test_gate_with_the_real_registry_client(published: dict[str, Any], tmp_path:
     findings = gate.check(ctx)
     assert [f.rule for f in findings] == ["baseline-signature-unavailable"]
     assert gate.compute(ctx).baseline_version == "1.1.0"
+
+
+def test_run_diff_accepts_an_argv_list() -> None:
+    out = io.StringIO()
+    code = run_diff([str(fixture("ms-2.1.3")), "--against", str(fixture("ms-2.1.2")), "--format", "json"], out=out)
+    assert code == 0 and json.loads(out.getvalue())["decision"] == "allow"
