@@ -589,10 +589,10 @@ def apply_label(results: list[GateResult], approval: LabelApproval | None, gates
             )
         ]
     note = f" Approved by the label `{approval.label}`, {approval.reason}."
+    evidence = {"approved_by": "label", "label": approval.label, "actor": approval.actor}
     for r in results:
         if r.name not in gates or r.status == "error":
             continue
-        evidence = {"approved_by": "label", "label": approval.label, "actor": approval.actor}
         r.findings = [
             replace(f, severity=Severity.WARN, message=f.message + note, evidence={**f.evidence, **evidence})
             if f.blocks
