@@ -15,7 +15,6 @@ ARG NPM_SHA512=ec73c0a64f807e53146af4ac78bd4f9ba0a762a3081e4e77c7e2a6ba1aa64c3a8
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
     NPM_CONFIG_UPDATE_NOTIFIER=false \
     NPM_CONFIG_FUND=false \
     NPM_CONFIG_AUDIT=false
@@ -24,12 +23,15 @@ COPY requirements.txt /tmp/requirements.txt
 
 # One layer: Debian's python3 + git, a venv with the hash-pinned runtime dependencies (wheels
 # only, so no compiler), npm 11; then pip/setuptools, the venv tooling and every cache go.
+# DL3008 (pin apt versions) is ignored on purpose: bookworm's point and security updates replace
+# exact versions, so pins would break the build; the base digest fixes the distribution.
 # hadolint ignore=DL3008
 RUN set -eux; \
     apt-get update; \
     apt-get install -y --no-install-recommends ca-certificates git python3 python3-venv; \
     python3 -m venv /opt/venv; \
-    /opt/venv/bin/pip install --no-cache-dir --require-hashes --no-deps --only-binary=:all: -r /tmp/requirements.txt; \
+    /opt/venv/bin/pip install --disable-pip-version-check --no-cache-dir \
+        --require-hashes --no-deps --only-binary=:all: -r /tmp/requirements.txt; \
     /opt/venv/bin/pip uninstall -y pip setuptools; \
     apt-get purge -y --auto-remove python3-venv python3.11-venv python3-pip-whl python3-setuptools-whl; \
     npm pack --silent --pack-destination /tmp "npm@${NPM_VERSION}"; \

@@ -16,9 +16,9 @@
 #
 # Measured on the 2-core dev/CI machine (x86_64), see docs/CONTAINER.md:
 #   image 408 MB (stand-in base 224 MB + one 184 MB layer: python3, git, venv, npm 11; code 0.15 MB)
-#   cold (nothing cached, incl. debootstrap):  ~35 s base + ~28 s image = ~65 s
-#   base tarball cached, no images:            ~5 s import + ~28 s image
-#   warm, gatekeeper/ changed:                 ~2 s;   warm, nothing changed: ~1 s
+#   cold (nothing cached, incl. debootstrap):  ~37 s base + ~32 s image = ~70 s
+#   base tarball cached, no images:            ~4 s import + 27-60 s image (download speeds vary)
+#   warm, gatekeeper/ changed:                 0.6 s;  warm, nothing changed: 0.7 s
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
