@@ -387,7 +387,7 @@ def spec_kind(spec: str) -> str:
         return "alias"
     if low.startswith("workspace:"):
         return "workspace"
-    if low.startswith(("file:", "link:")) or s.startswith((".", "/", "~")):
+    if low.startswith(("file:", "link:")) or s.startswith((".", "/", "~/")) or re.match(r"^[A-Za-z]:[/\\]", s):
         return "file"
     if low.startswith(("http://", "https://")):
         return "git" if low.split("#")[0].endswith(".git") else "url"
@@ -592,9 +592,10 @@ _BLOB = (
     re.compile(rb"[\"'`][A-Za-z0-9+/]{1000,}={0,2}[\"'`]"),
     re.compile(rb"[\"'`](?:[0-9a-fA-F]{2}){400,}[\"'`]"),
 )
+# Escapes of *printable ASCII* (`\x65\x76\x61\x6c` is "eval"); Unicode-range tables (`\u05BD`) are not counted.
 _ESCAPES = (
-    re.compile(rb"\\x[0-9a-fA-F]{2}(?:\\x[0-9a-fA-F]{2}){7,}"),
-    re.compile(rb"\\u[0-9a-fA-F]{4}(?:\\u[0-9a-fA-F]{4}){7,}"),
+    re.compile(rb"\\x[2-7][0-9a-fA-F](?:\\x[2-7][0-9a-fA-F]){7,}"),
+    re.compile(rb"\\u00[2-7][0-9a-fA-F](?:\\u00[2-7][0-9a-fA-F]){7,}"),
 )
 _OBFUSCATOR_ID = (re.compile(rb"_0x[0-9a-f]{4,6}(?![0-9A-Za-z_$])"),)
 LONG_LINE = 3000

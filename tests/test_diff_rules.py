@@ -344,6 +344,10 @@ def test_dependency_moved_between_sections_is_not_added(differ: Differ) -> None:
         ("./local", "file"),
         ("npm:evil@1.0.0", "alias"),
         ("workspace:*", "workspace"),
+        ("~1.3.8", "registry"),
+        ("~/pkgs/x", "file"),
+        ("/abs/x", "file"),
+        ("C:\\x", "file"),
     ],
 )
 def test_spec_kind(spec: str, kind: str) -> None:
@@ -551,7 +555,8 @@ def chalk_with(extra: str, at: int = 10) -> str:
         ("require('vm').runInThisContext(decodeURIComponent('%61'));", "eval/Function/vm"),
         ("const p = '" + "QUJD" * 400 + "';", "base64/hex"),
         ("const p = '" + "ab" * 500 + "';", "base64/hex"),
-        ("var s = '\\x65\\x76\\x61\\x6c\\x28\\x31\\x29\\x3b\\x0a';", "escaped"),
+        ("var s = '\\x65\\x76\\x61\\x6c\\x28\\x31\\x29\\x3b\\x20';", "escaped"),
+        ("var s = '\\u0065\\u0076\\u0061\\u006c\\u0028\\u0031\\u0029\\u003b';", "escaped"),
         ("var _0x1a2b=1,_0x3c4d=2,_0x5e6f=3,_0x7a8b=4,_0x9c0d=_0x1a2b+_0x3c4d;", "_0x identifiers"),
         ("var a=" + "1+" * 2000 + "1;", "not minified before"),
     ],
@@ -560,6 +565,11 @@ def test_obfuscation_signals_in_changed_js(differ: Differ, code: str, label: str
     result = differ("chalk-5.3.0", cand="chalk-5.4.0", files={CHALK: chalk_with(code)})
     (f,) = only(result, "obfuscated-code")
     assert label in f.message and f.file == CHALK and f.line == 11 and f.blocks
+
+
+def test_unicode_range_tables_are_not_obfuscation(differ: Differ) -> None:
+    table = "var r = /[" + "".join(f"\\u{0x5B0 + i:04X}" for i in range(40)) + "]/;\n"
+    assert differ("ms-2.1.2", files={"lib/ranges.js": table}).findings == []
 
 
 def test_obfuscation_signal_in_an_added_js_file(differ: Differ) -> None:
