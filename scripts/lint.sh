@@ -33,7 +33,7 @@ run() {
 run hadolint --failure-threshold info Dockerfile
 run check-jsonschema --builtin-schema vendor.github-actions action.yml
 mapfile -t shells < <(git ls-files -co --exclude-standard -- '*.sh' .ci/run)
-[ ${#shells[@]} -eq 0 ] || run shellcheck --severity=style "${shells[@]}"
+[ ${#shells[@]} -eq 0 ] || run shellcheck --shell=bash --severity=style "${shells[@]}"   # all project scripts are bash
 if compgen -G '.github/workflows/*.y*ml' >/dev/null; then
   run check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.y*ml
   run actionlint -no-color .github/workflows/*.y*ml
