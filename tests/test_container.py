@@ -263,6 +263,8 @@ def test_image_leaves_no_compilers_caches_or_extra_files(image: str) -> None:
         ls -A /tmp | sed 's/^/TMP /'
         find /opt/gatekeeper -name __pycache__ | sed 's/^/PYC /'
         ls -A /opt/gatekeeper | sed 's/^/APP /'
+        [ -x /opt/gatekeeper/entrypoint.py ] || echo "NOT EXECUTABLE /opt/gatekeeper/entrypoint.py"
+        head -n1 /opt/gatekeeper/entrypoint.py | grep -q '^#!' || echo "NO SHEBANG /opt/gatekeeper/entrypoint.py"
         true
     """
     proc = sh(image, script)
