@@ -19,7 +19,6 @@ import json
 import posixpath
 import re
 import shlex
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1149,26 +1148,3 @@ def _executable_kind(data: bytes) -> str | None:
         if 0 < pe <= len(data) - 4 and data[pe : pe + 4] == b"PE\0\0":
             return "a Windows PE executable/DLL"
     return None
-
-
-def iter_rules() -> Iterable[Rule]:
-    """The rules this module declares (for docs and tests)."""
-    return (
-        LIFECYCLE_ADDED,
-        LIFECYCLE_CHANGED,
-        LIFECYCLE_REMOVED,
-        INSTALL_CODE_CHANGED,
-        NATIVE_BUILD_ADDED,
-        DEPENDENCY_ADDED,
-        DEPENDENCY_SOURCE,
-        BUNDLED_CHANGED,
-        BIN_CHANGED,
-        ENTRYPOINT_CHANGED,
-        SENSITIVE_FILE,
-        EXECUTABLE_BINARY,
-        OBFUSCATED_CODE,
-        VERSION_NOT_INCREASING,
-        LARGE_CHANGE,
-        TARBALL_UNSAFE,
-        APPROVED,
-    )
