@@ -45,7 +45,9 @@ PUBLISH_REJECTED = rule(
     "Bump the version in package.json; a published version can never be replaced.",
 )
 
-REPORT_NAME = "npm-gatekeeper-report.json"
+#: Where the JSON report goes in Actions, relative to the workspace: under node_modules/.cache (the
+#: usual home of tool caches), so `npm pack` never picks it up and later steps find it at this path.
+REPORT_PATH = "node_modules/.cache/npm-gatekeeper/report.json"
 
 
 @dataclass
@@ -242,7 +244,7 @@ def _report(outcome: report.Outcome, inputs: Inputs, env: Mapping[str, str], wor
     in_actions = env.get("GITHUB_ACTIONS") == "true"
     path = opts.report_path
     if path is None and in_actions:
-        path = workspace / REPORT_NAME
+        path = workspace / REPORT_PATH
     shown = ""
     if path is not None:
         report.write_json(outcome, path)

@@ -41,5 +41,10 @@ if compgen -G '.github/workflows/*.y*ml' >/dev/null; then
 else
   echo "lint: no .github/workflows/ yet: actionlint and zizmor skipped"
 fi
+if compgen -G 'examples/*.y*ml' >/dev/null; then   # the copy-paste workflows of the README
+  run check-jsonschema --builtin-schema vendor.github-workflows examples/*.y*ml
+  run actionlint -no-color examples/*.y*ml
+  run zizmor --offline --no-progress --persona=regular examples/*.y*ml
+fi
 if [ "$status" -eq 0 ]; then echo "lint: all clean"; else echo "lint: FINDINGS above" >&2; fi
 exit "$status"
