@@ -43,7 +43,7 @@ from .decision import GateResult, apply_overrides, decide, gate_status
 from .errors import ConfigError, GatekeeperError, GitHubError, PolicyError
 from .findings import Finding, Severity
 from .lockfile import LockfileApprovals, LockfileError, is_lockfile, review_lockfile
-from .pipeline import REPORT_NAME, _error_outcome, _redact, mask_secrets, run_gate
+from .pipeline import REPORT_PATH, _error_outcome, _redact, mask_secrets, run_gate
 from .policy import Policy, parse_policy
 from .rules import rule
 
@@ -757,7 +757,7 @@ def _report(
 ) -> None:
     outcome = result.outcome
     in_actions = env.get("GITHUB_ACTIONS") == "true"
-    path = report_path if report_path is not None else (workspace / REPORT_NAME if in_actions else None)
+    path = report_path if report_path is not None else (workspace / REPORT_PATH if in_actions else None)
     markdown = to_markdown(result)
     number = result.info.get("number")
     if client is not None and isinstance(number, int):
