@@ -92,11 +92,11 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
         if outcome.decision.allow and inputs.mode == "publish":
             _publish(ctx, outcome)
     except GatekeeperError as exc:
-        outcome = _error_outcome(inputs.mode, exc.diagnostic())
+        outcome = error_outcome(inputs.mode, exc.diagnostic())
     except Exception as exc:  # fail closed on anything unexpected
-        detail = _redact(inputs, f"{type(exc).__name__}: {exc}")
-        outcome = _error_outcome(inputs.mode, f"Internal error ({detail}). Nothing was published. Please report this.")
-        opts.err.write(_redact(inputs, traceback.format_exc()))
+        detail = redact(inputs, f"{type(exc).__name__}: {exc}")
+        outcome = error_outcome(inputs.mode, f"Internal error ({detail}). Nothing was published. Please report this.")
+        opts.err.write(redact(inputs, traceback.format_exc()))
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -104,14 +104,14 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
     return outcome.decision.exit_code
 
 
-def _redact(inputs: Inputs, text: str) -> str:
+def redact(inputs: Inputs, text: str) -> str:
     for secret in (inputs.npm_token, inputs.github_token):
         if secret:
             text = secret.redact(text)
     return text
 
 
-def _error_outcome(mode: str, message: str) -> report.Outcome:
+def error_outcome(mode: str, message: str) -> report.Outcome:
     return report.Outcome(mode=mode, decision=Decision(False, EXIT_ERROR, message), gates=[], error=message)
 
 
@@ -174,7 +174,7 @@ def run_gate(name: str, check: Callable[[Context], list], ctx: Context) -> GateR
         return GateResult(name, "error", [], exc.diagnostic())
     except Exception as exc:
         return GateResult(
-            name, "error", [], _redact(ctx.inputs, f"Internal error in gate {name}: {type(exc).__name__}: {exc}")
+            name, "error", [], redact(ctx.inputs, f"Internal error in gate {name}: {type(exc).__name__}: {exc}")
         )
     return GateResult(name, gate_status(findings), findings)
 

@@ -35,15 +35,14 @@ from ._internal import actions, pr_comment
 from ._internal.github import GitHubClient
 from ._internal.proc import child_env
 from ._internal.registry import RegistryClient
-from ._internal.tarball import FileEntry, Package
-from ._internal.tarball import _parse_manifest as parse_manifest
+from ._internal.tarball import FileEntry, Package, parse_manifest
 from .config import INPUT_DEFAULTS, Inputs
 from .context import Context, GitHubRun
 from .decision import GateResult, apply_overrides, decide, gate_status
 from .errors import ConfigError, GatekeeperError, GitHubError, PolicyError
 from .findings import Finding, Severity
 from .lockfile import LockfileApprovals, LockfileError, is_lockfile, review_lockfile
-from .pipeline import REPORT_PATH, _error_outcome, _redact, mask_secrets, run_gate
+from .pipeline import REPORT_PATH, error_outcome, mask_secrets, redact, run_gate
 from .policy import Policy, parse_policy
 from .rules import rule
 
@@ -541,7 +540,7 @@ def label_approval(client: GitHubClient, check: PullRequestCheck) -> LabelApprov
     if not label:
         return None
     pull = check.pull
-    current = client._call("reading the pull request's labels", lambda: [lb.name for lb in pull.labels])
+    current = client.call("reading the pull request's labels", lambda: [lb.name for lb in pull.labels])
     if label not in current:
         return None
 
@@ -552,11 +551,11 @@ def label_approval(client: GitHubClient, check: PullRequestCheck) -> LabelApprov
                 last = ev
         return last
 
-    event = client._call(f"listing the events of #{check.pr.number}", last_labeled)
+    event = client.call(f"listing the events of #{check.pr.number}", last_labeled)
     if event is None or event.actor is None:
         return LabelApproval(label, False, f"no `labeled` event for `{label}` was found")
     actor = str(event.actor.login)
-    permission = client._call(
+    permission = client.call(
         f"reading the permission of {actor}", lambda: str(client.repo.get_collaborator_permission(actor))
     )
     if permission not in WRITE_PERMISSIONS:
@@ -640,11 +639,11 @@ def run_pull_request(
         client = GitHubClient(run.api_url, run.repository, inputs.github_token)
         result = _check(inputs, env, run, pr, client, workspace)
     except GatekeeperError as exc:
-        result = PullRequestOutcome(_error_outcome(inputs.mode, exc.diagnostic()))
+        result = PullRequestOutcome(error_outcome(inputs.mode, exc.diagnostic()))
     except Exception as exc:  # fail closed on anything unexpected
-        detail = _redact(inputs, f"{type(exc).__name__}: {exc}")
-        result = PullRequestOutcome(_error_outcome(inputs.mode, f"Internal error ({detail}). Please report this."))
-        err.write(_redact(inputs, traceback.format_exc()))
+        detail = redact(inputs, f"{type(exc).__name__}: {exc}")
+        result = PullRequestOutcome(error_outcome(inputs.mode, f"Internal error ({detail}). Please report this."))
+        err.write(redact(inputs, traceback.format_exc()))
     if pr is not None:
         result.info.setdefault("number", pr.number)
         result.info.setdefault("base_sha", pr.base_sha)
@@ -662,7 +661,7 @@ def _check(
     merge_base = git.merge_base(pr.base_sha, pr.head_sha)
     policy_path = posixpath.normpath(inputs.policy.replace("\\", "/")).lstrip("/")
     policy = load_base_policy(git, pr.base_sha, policy_path, required=inputs.policy != INPUT_DEFAULTS["policy"])
-    pull = client._call(f"reading pull request #{pr.number}", lambda: client.repo.get_pull(pr.number))
+    pull = client.call(f"reading pull request #{pr.number}", lambda: client.repo.get_pull(pr.number))
     check = PullRequestCheck(
         pr=pr,
         git=git,
@@ -684,7 +683,7 @@ def _check(
         github=client,
     )
     gates: list[tuple[str, Callable[[PullRequestCheck], list[Finding]]]] = [
-        ("changes", lambda c: client._call("listing the pull request's files", lambda: check_changes(c))),
+        ("changes", lambda c: client.call("listing the pull request's files", lambda: check_changes(c))),
         ("manifests", check_manifests),
         ("lockfiles", check_lockfiles),
         ("policy", check_policy_file),

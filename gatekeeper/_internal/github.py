@@ -106,7 +106,7 @@ class GitHubClient:
     def _clean(self, text: str) -> str:
         return self._token.redact(text) if self._token else text
 
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
+    def call(self, what: str, fn: Callable[[], T]) -> T:
         with self._calling(what):
             return fn()
         raise AssertionError("unreachable")  # pragma: no cover
@@ -114,17 +114,17 @@ class GitHubClient:
     @property
     def repo(self) -> Any:
         if self._repo is None:
-            self._repo = self._call(f"reading repository {self.repository}", lambda: self._gh.get_repo(self.repository))
+            self._repo = self.call(f"reading repository {self.repository}", lambda: self._gh.get_repo(self.repository))
         return self._repo
 
     def default_branch(self) -> str:
-        branch = self._call("reading the default branch", lambda: self.repo.default_branch)
+        branch = self.call("reading the default branch", lambda: self.repo.default_branch)
         if not isinstance(branch, str) or not branch:
             raise GitHubError("GitHub API: the repository has no default branch in its data", "Re-run the job")
         return branch
 
     def is_fork(self) -> bool:
-        return bool(self._call("reading the repository", lambda: self.repo.fork))
+        return bool(self.call("reading the repository", lambda: self.repo.fork))
 
     def checks(self, sha: str) -> list[Check]:
         """All check runs (latest per name) and commit statuses on `sha`."""
@@ -148,7 +148,7 @@ class GitHubClient:
                 out.append(Check("status", status.context, state, status.state, status.target_url or ""))
             return out
 
-        return self._call(f"reading checks of commit {sha[:12]}", fetch)
+        return self.call(f"reading checks of commit {sha[:12]}", fetch)
 
     def run_jobs(self, run_id: int, attempt: int | None) -> list[Job]:
         """The jobs of a workflow run attempt."""
@@ -177,7 +177,7 @@ class GitHubClient:
                 page += 1
             return jobs
 
-        return self._call(f"listing the jobs of run {run_id}", fetch)
+        return self.call(f"listing the jobs of run {run_id}", fetch)
 
     def required_checks(self, branch: str) -> list[str]:
         """Status-check contexts required by the rulesets that apply to `branch`."""
@@ -198,7 +198,7 @@ class GitHubClient:
                         names.append(str(c["context"]))
             return sorted(set(names))
 
-        return self._call(f"reading the rulesets of branch {branch}", fetch)
+        return self.call(f"reading the rulesets of branch {branch}", fetch)
 
     @property
     def raw(self) -> Github:

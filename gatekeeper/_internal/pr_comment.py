@@ -73,4 +73,4 @@ def upsert_comment(client: GitHubClient, number: int, markdown: str) -> CommentR
         existing.edit(body)
         return CommentResult("updated", int(existing.id), str(existing.html_url or existing.url))
 
-    return client._call(f"writing the pull-request comment on #{number}", run)
+    return client.call(f"writing the pull-request comment on #{number}", run)

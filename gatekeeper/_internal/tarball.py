@@ -205,7 +205,7 @@ def read_package(source: bytes | Path, limits: LimitsPolicy, *, label: str = "")
         )
     except zlib.error as exc:
         pkg.problems.append(f"has corrupt gzip data ({exc})")
-    _parse_manifest(pkg)
+    parse_manifest(pkg)
     return pkg
 
 
@@ -471,7 +471,7 @@ def _show(path: str) -> str:
     return json.dumps(text[:300] + ("…" if len(text) > 300 else ""), ensure_ascii=False)
 
 
-def _parse_manifest(pkg: Package) -> None:
+def parse_manifest(pkg: Package) -> None:
     entry = pkg.files.get("package.json")
     if entry is None:
         pkg.manifest_error = "the tarball has no package.json at the package root"

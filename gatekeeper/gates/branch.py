@@ -118,8 +118,7 @@ def _branch_of(ctx: Context, findings: list[Finding]) -> str | None:
         if (
             not isinstance(target, str)
             or not target
-            or (len(target) == 40
-            and all(c in "0123456789abcdef" for c in target))
+            or (len(target) == 40 and all(c in "0123456789abcdef" for c in target))
         ):
             findings.append(TAG_REF(f"The release's target `{target}` is not a branch.", ref=run.ref))
             return None

@@ -151,6 +151,16 @@ def check(ctx: Context) -> list[Finding]:
     return findings
 
 
+def literal_auth_lines(npmrc_text: str) -> list[tuple[int, str]]:
+    """(line, key) of each `_authToken`/`_auth`/`_password` set to a literal, not a `${VAR}` placeholder."""
+    out: list[tuple[int, str]] = []
+    for n, line in enumerate(npmrc_text.splitlines(), 1):
+        m = AUTH_KEYS.match(line)
+        if m and m.group(3) and not PLACEHOLDER.match(m.group(3)):
+            out.append((n, m.group(2)))
+    return out
+
+
 def _committed_npmrc(workspace: Path, tracked: list[str]) -> list[Finding]:
     out: list[Finding] = []
     for rel in tracked:
@@ -160,16 +170,14 @@ def _committed_npmrc(workspace: Path, tracked: list[str]) -> list[Finding]:
             text = (workspace / rel).read_text("utf-8", errors="replace")
         except OSError:
             continue
-        for n, line in enumerate(text.splitlines(), 1):
-            m = AUTH_KEYS.match(line)
-            if m and m.group(3) and not PLACEHOLDER.match(m.group(3)):
-                out.append(
-                    NPMRC_COMMITTED_TOKEN(
-                        f"`{rel}` line {n} sets `{m.group(2)}` to a literal value (not a ${{VAR}} placeholder).",
-                        file=rel,
-                        line=n,
-                    )
+        for n, key in literal_auth_lines(text):
+            out.append(
+                NPMRC_COMMITTED_TOKEN(
+                    f"`{rel}` line {n} sets `{key}` to a literal value (not a ${{VAR}} placeholder).",
+                    file=rel,
+                    line=n,
                 )
+            )
     return out
 
 
@@ -184,15 +192,10 @@ def _user_npmrc(ctx: Context) -> list[Finding]:
             text = path.read_text("utf-8", errors="replace")
         except OSError:
             continue
-        for n, line in enumerate(text.splitlines(), 1):
-            m = AUTH_KEYS.match(line)
-            if m and m.group(3) and not PLACEHOLDER.match(m.group(3)):
-                out.append(
-                    TOKEN_IN_USER_NPMRC(
-                        f"`{path}` line {n} holds a literal `{m.group(2)}`: a developer-machine credential."
-                    )
-                )
-                break
+        for n, key in literal_auth_lines(text)[:1]:
+            out.append(
+                TOKEN_IN_USER_NPMRC(f"`{path}` line {n} holds a literal `{key}`: a developer-machine credential.")
+            )
     return out
 
 
