@@ -498,3 +498,42 @@ def test_missing_token_without_oidc_blocks(release) -> None:
     rel = release()
     result = rel.run(token="")
     _assert_blocked(result, rel, "credential-missing")
+
+
+def test_token_cidr_limits_are_reported(release) -> None:
+    rel = release()
+    limited = rel.verdaccio.create_token(rel.login_token, rel.password, cidr=["127.0.0.1/32"])
+    result = rel.run(token=limited)
+    assert_no_leak(result, limited)
+    assert result.returncode == 0, result.describe()
+    finding = next(f for f in result.report["findings"] if f["rule"] == "token-restrictions")
+    assert "127.0.0.1/32" in finding["message"] and finding["severity"] == "info"
+
+
+def test_oidc_without_token_uses_trusted_publishing(release) -> None:
+    rel = release()
+    env = {"ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/token?x=1", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "oidc-req"}
+    result = rel.run(token="", env=env, inputs={"mode": "check"})
+    assert result.returncode == 0, result.describe()
+    rules = {f["rule"] for f in result.report["findings"]}
+    assert "oidc-trusted-publishing" in rules and "credential-missing" not in rules
+    assert rel.versions() == []
+
+
+def test_another_job_of_this_run_still_running_counts_as_pending(release) -> None:
+    rel = release()
+    run = rel.repo.runs[4242]
+    run.add_job("integration-tests", status="in_progress", runner_name="GitHub Actions 7")
+    result = rel.run()
+    _assert_blocked(result, rel, "check-pending")
+    msgs = json.dumps(result.report["findings"])
+    assert "integration-tests" in msgs
+    assert "`release`" not in msgs  # this job itself is never waited for
+
+
+def test_own_job_found_by_runner_name_among_same_named_jobs(release) -> None:
+    rel = release()
+    run = rel.repo.runs[4242]
+    run.add_job("release", status="completed", conclusion="success", runner_name="GitHub Actions 3")
+    result = rel.run()
+    assert result.returncode == 0, result.describe()
