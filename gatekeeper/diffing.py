@@ -22,7 +22,7 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._internal import semver
+from ._internal import markdown, semver
 from ._internal.tarball import Package
 from .findings import Finding, Severity
 from .policy import Policy
@@ -249,14 +249,15 @@ class DiffResult:
             out += ["| | File | Size |", "| --- | --- | --- |"]
             icons = {"added": "added", "removed": "removed", "changed": "changed", "mode": "mode"}
             for f in self.files[:max_files]:
-                out.append(f"| {icons[f.status]} | `{_md(f.path)}` | {_sizes(f)} |")
+                out.append(f"| {icons[f.status]} | {markdown.code(f.path)} | {_sizes(f)} |")
             if len(self.files) > max_files:
                 out.append(f"| | … and {len(self.files) - max_files} more | |")
             out.append("")
         if self.fields:
             out += ["| package.json field | Before | After |", "| --- | --- | --- |"]
             for c in self.fields:
-                out.append(f"| `{c.field}` | {_md(_short(c.old))} | {_md(_short(c.new))} |")
+                old, new = markdown.text(_short(c.old)), markdown.text(_short(c.new))
+                out.append(f"| {markdown.code(c.field)} | {old} | {new} |")
             out.append("")
         return "\n".join(out) + "\n"
 
@@ -284,10 +285,6 @@ def _short(value: Any, limit: int = 160) -> str:
         return "(absent)"
     text = json.dumps(value, ensure_ascii=False, sort_keys=True)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").replace("`", "'")
 
 
 # ---------------------------------------------------------------- entry point

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from ._internal import actions
+from ._internal import actions, markdown
 from .decision import Decision, GateResult
 from .findings import Finding, Severity
 from .rules import all_rules
@@ -61,10 +61,6 @@ _ICON = {"pass": "✅ pass", "fail": "❌ fail", "skipped": "⏭️ skipped", "e
 _SEV = {Severity.BLOCK: "🛑 block", Severity.WARN: "⚠️ warn", Severity.INFO: "💬 info"}
 
 
-def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def to_markdown(outcome: Outcome) -> str:
     """The job summary: decision first, a table of gates, then findings with evidence."""
     d = outcome.decision
@@ -85,7 +81,7 @@ def to_markdown(outcome: Outcome) -> str:
         head = f"## 🛑 npm-gatekeeper: {name} blocked — NOT published"
     lines = [head, ""]
     if outcome.error:
-        lines += [f"> {_md(outcome.error)}", ""]
+        lines += [f"> {markdown.text(outcome.error)}", ""]
     prev = outcome.previous
     if prev:
         lines += [f"Previous release: `{prev.get('name', pkg.get('name'))}@{prev.get('version')}`", ""]
@@ -96,7 +92,7 @@ def to_markdown(outcome: Outcome) -> str:
         counts = {s: sum(1 for f in g.findings if f.severity is s) for s in Severity}
         text = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "—"
         if g.error:
-            text = _md(g.error)
+            text = markdown.text(g.error)
         lines.append(f"| {g.name} | {_ICON.get(g.status, g.status)} | {text} |")
     lines.append("")
     findings = outcome.findings
@@ -105,8 +101,8 @@ def to_markdown(outcome: Outcome) -> str:
         lines += ["### Findings", "", "| Severity | Rule | Where | Message |", "| --- | --- | --- | --- |"]
         order = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}
         for f in sorted(findings, key=lambda f: order[f.severity]):
-            where = f"`{f.file}`" + (f":{f.line}" if f.line else "") if f.file else ""
-            lines.append(f"| {_SEV[f.severity]} | `{f.rule}` | {where} | {_md(f.message)} |")
+            where = markdown.code(f.file) + (f":{f.line}" if f.line else "") if f.file else ""
+            lines.append(f"| {_SEV[f.severity]} | `{f.rule}` | {where} | {markdown.text(f.message)} |")
         lines.append("")
         fixes = {f.rule for f in findings if f.severity is not Severity.INFO and f.rule in rules}
         if fixes:
