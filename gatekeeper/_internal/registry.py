@@ -132,13 +132,8 @@ class RegistryClient:
             resp = self._get(url)
             if resp.status_code in (401, 403, 404, 405, 501):
                 return None
-            if resp.status_code != 200:
-                raise RegistryError(f"GET /-/npm/v1/tokens answered HTTP {resp.status_code}", "Check the registry")
-            data = self._json(resp, "/-/npm/v1/tokens")
-            objects = data.get("objects") if isinstance(data, dict) else None
-            if not isinstance(objects, list):
-                raise RegistryError("The token list of the registry is malformed", "Check the `registry` input")
-            out.extend(o for o in objects if isinstance(o, dict))
+            data, objects = self._objects(resp, "/-/npm/v1/tokens", "objects")
+            out.extend(objects)
             nxt = (data.get("urls") or {}).get("next") if isinstance(data.get("urls"), dict) else None
             url = self.url(nxt) if isinstance(nxt, str) and nxt else None
         return out
@@ -148,13 +143,17 @@ class RegistryClient:
         resp = self._get(self.url("-/npm/v1/keys"), auth=False)
         if resp.status_code in (404, 405, 501):
             return None
+        return self._objects(resp, "/-/npm/v1/keys", "keys")[1]
+
+    def _objects(self, resp: requests.Response, path: str, key: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """(document, its list `key` of objects) from a 200 answer; anything else is a fault."""
         if resp.status_code != 200:
-            raise RegistryError(f"GET /-/npm/v1/keys answered HTTP {resp.status_code}", "Check the registry")
-        data = self._json(resp, "/-/npm/v1/keys")
-        keys = data.get("keys") if isinstance(data, dict) else None
-        if not isinstance(keys, list):
-            raise RegistryError("The registry's signing keys are malformed", "Check the `registry` input")
-        return [k for k in keys if isinstance(k, dict)]
+            raise RegistryError(f"GET {path} answered HTTP {resp.status_code}", "Check the registry")
+        data = self._json(resp, path)
+        items = data.get(key) if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise RegistryError(f"The registry's answer to GET {path} is malformed", "Check the `registry` input")
+        return data, [o for o in items if isinstance(o, dict)]
 
     def download(self, url: str, max_bytes: int) -> bytes:
         """Download a tarball, refusing more than `max_bytes`."""
