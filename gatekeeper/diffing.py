@@ -645,6 +645,15 @@ class _Checker:
     def approved(self, what: str, message: str, **kw: Any) -> None:
         self.emit(APPROVED, f"{message} — approved by `approve.{what}`", **kw)
 
+    def exact(self, r: Rule, key: str, approval: str | None, matches: bool, text: str, **kw: Any) -> None:
+        """`approved-change` when `approve.<key>` matches exactly; else `r`, saying what the approval was."""
+        if matches:
+            self.approved(key, text, file=kw.get("file"), line=kw.get("line"))
+            return
+        if approval is not None:
+            text += f" (approve.{key} is {json.dumps(approval)}, which does not match)"
+        self.emit(r, text, **kw)
+
     def file_approved(self, path: str) -> bool:
         return path in self.approve.files
 
@@ -700,12 +709,19 @@ class _Checker:
             else:
                 r, text = LIFECYCLE_CHANGED, f"{name} script changed: {json.dumps(before)} -> {json.dumps(after)}"
                 ok = approval == after
-            if ok:
-                self.approved(f"scripts.{name}", text, file="package.json", line=line)
-                continue
-            if approval is not None:
-                text += f" (approve.scripts.{name} is {json.dumps(approval)}, which does not match)"
-            self.emit(r, text, file="package.json", line=line, severity=severity, script=name, old=before, new=after)
+            self.exact(
+                r,
+                f"scripts.{name}",
+                approval,
+                ok,
+                text,
+                file="package.json",
+                line=line,
+                severity=severity,
+                script=name,
+                old=before,
+                new=after,
+            )
 
     def native_build(self) -> None:
         if not _native_build(self.new) or _native_build(self.old):
@@ -946,12 +962,17 @@ class _Checker:
                 was = f" (was {json.dumps(before)})" if before is not None else ""
                 text = f"{fld}[{json.dumps(name)}] comes from {kind}: {json.dumps(spec)}{was}"
                 approval = self.approve.sources.get(name)
-                if approval == spec:
-                    self.approved(f"sources.{name}", text, file="package.json", line=line)
-                    continue
-                if approval is not None:
-                    text += f" (approve.sources.{name} is {json.dumps(approval)}, which does not match)"
-                self.emit(DEPENDENCY_SOURCE, text, file="package.json", line=line, dependency=name, spec=spec)
+                self.exact(
+                    DEPENDENCY_SOURCE,
+                    f"sources.{name}",
+                    approval,
+                    approval == spec,
+                    text,
+                    file="package.json",
+                    line=line,
+                    dependency=name,
+                    spec=spec,
+                )
 
     def bundled(self) -> None:
         before, after = _bundled(self.old), _bundled(self.new)
@@ -983,12 +1004,18 @@ class _Checker:
                 else f"bin {json.dumps(name)} retargeted: {json.dumps(before[name])} -> {json.dumps(target)}"
             )
             approval = self.approve.bin.get(name)
-            if approval is not None and _norm(approval) == target:
-                self.approved(f"bin.{name}", text, file="package.json", line=line)
-                continue
-            if approval is not None:
-                text += f" (approve.bin.{name} is {json.dumps(approval)}, which does not match)"
-            self.emit(BIN_CHANGED, text, file="package.json", line=line, bin=name, target=target)
+            matches = approval is not None and _norm(approval) == target
+            self.exact(
+                BIN_CHANGED,
+                f"bin.{name}",
+                approval,
+                matches,
+                text,
+                file="package.json",
+                line=line,
+                bin=name,
+                target=target,
+            )
 
     def entrypoints(self) -> None:
         before, after = _entry_targets(self.old), _entry_targets(self.new)
