@@ -23,3 +23,9 @@ def test_every_rule_documented_with_a_fix() -> None:
     for rid, r in rules.items():
         assert f"`{rid}`" in readme
         assert len(r.fix) > 20, rid
+
+
+def test_readme_release_workflow_is_the_linted_example() -> None:
+    readme = (ROOT / "README.md").read_text("utf-8")
+    example = (ROOT / "examples" / "release.yml").read_text("utf-8")
+    assert f"```yaml\n{example}```" in readme
