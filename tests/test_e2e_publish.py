@@ -537,3 +537,21 @@ def test_own_job_found_by_runner_name_among_same_named_jobs(release) -> None:
     run.add_job("release", status="completed", conclusion="success", runner_name="GitHub Actions 3")
     result = rel.run()
     assert result.returncode == 0, result.describe()
+
+
+def test_broken_package_json_fails_closed(release) -> None:
+    rel = release()
+    (rel.ws / "package.json").write_text('{"name": "x", "version": ')
+    result = rel.run()
+    assert result.returncode == 2, result.describe()
+    assert result.outputs["decision"] == "block" and result.outputs["published"] == "false"
+    assert "Nothing was published" in result.stderr and "package.json" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert rel.versions() == []
+
+
+def test_missing_package_fails_closed(release) -> None:
+    rel = release()
+    result = rel.run(inputs={"package-path": "packages/nope"})
+    assert result.returncode == 2, result.describe()
+    assert "package-path" in result.stderr
