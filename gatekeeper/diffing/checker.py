@@ -1,0 +1,53 @@
+"""The state of one baseline/candidate check, and how it emits findings and approvals."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .._internal import semver
+from .._internal.tarball import Package
+from ..policy import Policy
+from ..rules import Rule
+from .lines import _Added
+from .result import DiffResult
+from .rules import APPROVED
+
+
+class Checker:
+    """One baseline/candidate pair, the policy, and the result its checks append findings to."""
+
+    def __init__(self, baseline: Package | None, candidate: Package, policy: Policy, result: DiffResult) -> None:
+        self.old = baseline
+        self.new = candidate
+        self.policy = policy
+        self.approve = policy.approve
+        self.result = result
+        self.first = baseline is None
+        self.status = {f.path: f.status for f in result.files}
+        self._added_cache: dict[str, _Added] = {}
+        old_v, new_v = semver.parse(baseline.version) if baseline else None, semver.parse(candidate.version)
+        if old_v and new_v:
+            result.release_type = semver.release_type(old_v, new_v)
+        else:
+            result.release_type = "first" if self.first else "unknown"
+
+    # -- emitting
+
+    def emit(self, r: Rule, message: str, **kw: Any) -> None:
+        self.result.findings.append(r(message, **kw))
+
+    def approved(self, what: str, message: str, **kw: Any) -> None:
+        self.emit(APPROVED, f"{message} — approved by `approve.{what}`", **kw)
+
+    def exact(self, r: Rule, key: str, approval: str | None, matches: bool, text: str, **kw: Any) -> None:
+        """`approved-change` when `approve.<key>` matches exactly; else `r`, saying what the approval was."""
+        if matches:
+            self.approved(key, text, file=kw.get("file"), line=kw.get("line"))
+            return
+        if approval is not None:
+            text += f" (approve.{key} is {json.dumps(approval)}, which does not match)"
+        self.emit(r, text, **kw)
+
+    def file_approved(self, path: str) -> bool:
+        return path in self.approve.files

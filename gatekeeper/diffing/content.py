@@ -1,0 +1,116 @@
+"""Content detectors: credentials, sensitive paths, native executables, obfuscation signals."""
+
+from __future__ import annotations
+
+import re
+
+from .lines import _Added
+
+JS_EXTENSIONS = (".js", ".cjs", ".mjs", ".jsx")
+TEXT_SCAN_LIMIT = 32 * 1024 * 1024
+
+# Every pattern starts with a literal so `re` can skip ahead fast; word boundaries are checked in `_search`.
+_SECRETS: tuple[tuple[str, tuple[re.Pattern[bytes], ...]], ...] = (
+    ("an npm access token", (re.compile(rb"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"),)),
+    (
+        "a GitHub token",
+        (
+            re.compile(rb"gh[pousr]_[A-Za-z0-9]{36,251}(?![A-Za-z0-9])"),
+            re.compile(rb"github_pat_[A-Za-z0-9_]{60,255}(?![A-Za-z0-9_])"),
+        ),
+    ),
+    (
+        "an AWS access key id",
+        (re.compile(rb"AKIA[0-9A-Z]{16}(?![0-9A-Za-z])"), re.compile(rb"ASIA[0-9A-Z]{16}(?![0-9A-Za-z])")),
+    ),
+    (
+        "a private key",
+        (re.compile(rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"),),
+    ),
+    ("an npm auth token setting", (re.compile(rb"_authToken\s*=\s*(?!\$\{)[A-Za-z0-9_\-.:]{16,}"),)),
+)
+_ENV_OK = {"example", "sample", "template", "dist", "defaults", "schema", "test"}
+_KEY_NAMES = re.compile(r"^id_(?:rsa|dsa|ecdsa|ed25519)(?!.*\.pub$)")
+
+
+def _search(
+    text: bytes, patterns: tuple[re.Pattern[bytes], ...], count: int = 1, *, boundary: bool = True
+) -> re.Match[bytes] | None:
+    """The earliest match (starting at a word boundary), if at least `count` such matches exist in all."""
+    best: re.Match[bytes] | None = None
+    hits = 0
+    for pattern in patterns:
+        for m in pattern.finditer(text):
+            before = text[m.start() - 1 : m.start()] if boundary else b""
+            if before and (before.isalnum() or before in b"_$"):
+                continue
+            hits += 1
+            if best is None or m.start() < best.start():
+                best = m
+            if hits >= count:
+                break
+    return best if hits >= count else None
+
+
+def _sensitive_path(path: str) -> str | None:
+    parts = path.split("/")
+    base = parts[-1]
+    low = base.lower()
+    if ".git" in parts[:-1]:
+        return "a file inside a .git folder"
+    if low in (".npmrc", ".netrc", ".git-credentials", ".pypirc"):
+        return f"a {base} credentials file"
+    if low == ".env" or (low.startswith(".env.") and low.split(".")[-1] not in _ENV_OK):
+        return "an environment file (.env)"
+    if low.endswith((".pem", ".p12", ".pfx")):
+        return "a key/certificate file"
+    if _KEY_NAMES.match(low):
+        return "an SSH private key file"
+    return None
+
+
+_DECODED = (
+    rb"\s*\([^;]{0,200}?"
+    rb"(?:atob\s*\(|Buffer\.from\s*\(|fromCharCode|decodeURIComponent\s*\(|unescape\s*\(|createDecipher)"
+)
+_EVAL_DECODE = tuple(
+    re.compile(re.escape(name) + _DECODED)
+    for name in (b"eval", b"Function", b"runInThisContext", b"runInNewContext", b"runInContext", b"_compile")
+)
+_BLOB = (
+    re.compile(rb"[\"'`][A-Za-z0-9+/]{1000,}={0,2}[\"'`]"),
+    re.compile(rb"[\"'`](?:[0-9a-fA-F]{2}){400,}[\"'`]"),
+)
+# Escapes of *printable ASCII* (`\x65\x76\x61\x6c` is "eval"); Unicode-range tables (`\u05BD`) are not counted.
+_ESCAPES = (
+    re.compile(rb"\\x[2-7][0-9a-fA-F](?:\\x[2-7][0-9a-fA-F]){7,}"),
+    re.compile(rb"\\u00[2-7][0-9a-fA-F](?:\\u00[2-7][0-9a-fA-F]){7,}"),
+)
+_OBFUSCATOR_ID = (re.compile(rb"_0x[0-9a-f]{4,6}(?![0-9A-Za-z_$])"),)
+LONG_LINE = 3000
+MINIFIED_LINE = 1000
+_LONG_LINE_RE = re.compile(rb"[^\n]{%d}" % MINIFIED_LINE)
+
+
+def _long_line(added: _Added) -> int | None:
+    """Offset (in `added.text`) of the first added line longer than LONG_LINE, or None."""
+    for i, start in enumerate(added.starts):
+        end = added.starts[i + 1] - 1 if i + 1 < len(added.starts) else len(added.text)
+        if end - start >= LONG_LINE:
+            return start
+    return None
+
+
+def _executable_kind(data: bytes) -> str | None:
+    head = data[:8]
+    if head.startswith(b"\x7fELF"):
+        return "an ELF executable/library"
+    if head[:4] in (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"):
+        return "a Mach-O executable/library"
+    if head[:4] == b"\xca\xfe\xba\xbe" and len(data) >= 8 and int.from_bytes(data[4:8], "big") < 45:
+        return "a universal Mach-O binary"  # (a Java class file has a major version >= 45 here)
+    if head[:2] == b"MZ" and len(data) >= 0x40:
+        pe = int.from_bytes(data[0x3C:0x40], "little")
+        if 0 < pe <= len(data) - 4 and data[pe : pe + 4] == b"PE\0\0":
+            return "a Windows PE executable/DLL"
+    return None

@@ -1,0 +1,147 @@
+"""Checks on the files themselves: size of the change, secrets, binaries, obfuscation."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .checker import Checker
+from .content import (
+    _BLOB,
+    _ESCAPES,
+    _EVAL_DECODE,
+    _LONG_LINE_RE,
+    _OBFUSCATOR_ID,
+    _SECRETS,
+    JS_EXTENSIONS,
+    LONG_LINE,
+    TEXT_SCAN_LIMIT,
+    _executable_kind,
+    _long_line,
+    _search,
+    _sensitive_path,
+)
+from .lines import _Added, _is_text, _line_at, added_lines
+from .manifest import _bins
+from .result import _size
+from .rules import EXECUTABLE_BINARY, LARGE_CHANGE, OBFUSCATED_CODE, SENSITIVE_FILE
+
+
+class ContentChecks(Checker):
+    """The per-file content rules, and the size of the change."""
+
+    def large_change(self) -> None:
+        limits = self.policy.diff.large_change
+        s = self.result.summary()
+        if s["added"] > limits.added_files or s["added_bytes"] > limits.added_bytes:
+            self.emit(
+                LARGE_CHANGE,
+                f"{s['added']} files ({_size(s['added_bytes'])}) added; thresholds: {limits.added_files} files, "
+                f"{_size(limits.added_bytes)} (diff.large-change)",
+            )
+
+    def added_text(self, path: str) -> _Added:
+        cached = self._added_cache.get(path)
+        if cached is not None:
+            return cached
+        new = self.new.files[path].data
+        old_entry = self.old.files.get(path) if self.old else None
+        if old_entry is None:
+            added = _Added(new, [0], [0])
+        else:
+            lines = added_lines(old_entry.data, new)
+            starts, offsets, pos = [], [], 0
+            for off, line in lines:
+                starts.append(pos)
+                offsets.append(off)
+                pos += len(line) + 1
+            added = _Added(b"\n".join(line for _, line in lines), starts or [0], offsets or [0])
+        self._added_cache[path] = added
+        return added
+
+    def files(self) -> None:
+        bins = set(_bins(self.new).values())
+        for change in self.result.files:
+            if change.status not in ("added", "changed"):
+                continue
+            path = change.path
+            entry = self.new.files[path]
+            self.sensitive(path, change.status, entry.data)
+            self.binary(path, change.status, entry.data)
+            is_js = path.endswith(JS_EXTENSIONS) or path in bins
+            if is_js and entry.size <= TEXT_SCAN_LIMIT and _is_text(entry.data):
+                self.obfuscation(path, change.status, entry.data)
+
+    def sensitive(self, path: str, status: str, data: bytes) -> None:
+        what = _sensitive_path(path) if status == "added" else None
+        if what:
+            text = f"{path} is {what} ({status})"
+            if self.file_approved(path):
+                self.approved("files", text, file=path)
+            else:
+                self.emit(SENSITIVE_FILE, text, file=path)
+            return
+        if len(data) > TEXT_SCAN_LIMIT or not _is_text(data):
+            return
+        added = self.added_text(path)
+        for kind, patterns in _SECRETS:
+            m = _search(added.text, patterns)
+            if m is None:
+                continue
+            value = m.group().decode("ascii", "replace")
+            if kind == "an AWS access key id" and value.endswith("EXAMPLE"):
+                continue
+            line = _line_at(data, added.file_offset(m.start()))
+            text = f"{path} contains {kind} ({value[:12]}…, masked) at line {line}"
+            if self.file_approved(path):
+                self.approved("files", text, file=path, line=line)
+            else:
+                self.emit(SENSITIVE_FILE, text, file=path, line=line)
+            return
+
+    def binary(self, path: str, status: str, data: bytes) -> None:
+        kind = _executable_kind(data) or ("a Node addon (.node)" if path.endswith(".node") else None)
+        if kind is None:
+            return
+        text = f"{path} is {kind} ({status}, {_size(len(data))})"
+        if self.file_approved(path):
+            self.approved("files", text, file=path)
+        else:
+            self.emit(EXECUTABLE_BINARY, text, file=path)
+
+    def obfuscation(self, path: str, status: str, data: bytes) -> None:
+        added = self.added_text(path)
+        text = added.text
+        if not text:
+            return
+        old = self.old.files[path].data if status == "changed" and self.old else None
+        signals: list[tuple[str, int]] = []
+
+        def new_signal(patterns: tuple[re.Pattern[bytes], ...], label: str, count: int = 1) -> None:
+            boundary = patterns is not _ESCAPES
+            first = _search(text, patterns, count, boundary=boundary)
+            if first is None:
+                return
+            if old is not None and _search(old, patterns, count, boundary=boundary) is not None:
+                return  # the previous release already had this: not new here
+            signals.append((label, first.start()))
+
+        new_signal(_EVAL_DECODE, "eval/Function/vm applied to decoded data")
+        new_signal(_BLOB, "a long base64/hex string literal")
+        new_signal(_ESCAPES, "long runs of \\x/\\u-escaped characters")
+        new_signal(_OBFUSCATOR_ID, "obfuscator-style _0x identifiers", count=5)
+        if old is not None:
+            long_at = _long_line(added)
+            if long_at is not None and not _LONG_LINE_RE.search(old):
+                signals.append((f"a line over {LONG_LINE} characters in a file that was not minified before", long_at))
+        if not signals:
+            return
+        label, pos = signals[0]
+        line = _line_at(data, added.file_offset(pos))
+        snippet = text[pos : pos + 80].decode("utf-8", "replace").replace("\n", " ")
+        more = f" (+{len(signals) - 1} more signals)" if len(signals) > 1 else ""
+        message = f"{path} ({status}): {label} at line {line}: {json.dumps(snippet)}…{more}"
+        if self.file_approved(path):
+            self.approved("files", message, file=path, line=line)
+        else:
+            self.emit(OBFUSCATED_CODE, message, file=path, line=line, signals=[s for s, _ in signals])

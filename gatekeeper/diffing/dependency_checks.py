@@ -1,0 +1,89 @@
+"""Checks on dependencies: added, from outside the registry, bundled."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ..findings import Severity
+from .checker import Checker
+from .manifest import _bundled, _deps, spec_kind
+from .rules import BUNDLED_CHANGED, DEPENDENCY_ADDED, DEPENDENCY_SOURCE
+
+
+class DependencyChecks(Checker):
+    """The dependency rules."""
+
+    def dependencies(self) -> None:
+        if self.first:
+            return
+        old_names = {n for deps in _deps(self.old).values() for n in deps}
+        patch = self.result.release_type in ("patch", "unknown", "none")
+        seen: set[str] = set()
+        for fld, deps in _deps(self.new).items():
+            for name, spec in deps.items():
+                if name in old_names or name in seen:
+                    continue
+                seen.add(name)
+                line = self.new.line_of(fld, name)
+                kind = f"a {self.result.release_type} release" if self.result.release_type else "this release"
+                text = (
+                    f"{fld}[{json.dumps(name)}] = {json.dumps(spec)} added in {kind} "
+                    f"({self.old.version if self.old else '?'} -> {self.new.version})"
+                )
+                if name in self.approve.dependencies:
+                    self.approved("dependencies", text, file="package.json", line=line)
+                else:
+                    self.emit(
+                        DEPENDENCY_ADDED,
+                        text,
+                        file="package.json",
+                        line=line,
+                        severity=None if patch else Severity.WARN,
+                        dependency=name,
+                    )
+
+    def sources(self) -> None:
+        old = _deps(self.old)
+        old_any = {n: s for deps in old.values() for n, s in deps.items()}
+        for fld, deps in _deps(self.new).items():
+            for name, spec in deps.items():
+                kind = spec_kind(spec)
+                if kind == "registry":
+                    continue
+                before = old.get(fld, {}).get(name, old_any.get(name))
+                if before == spec:
+                    continue
+                line = self.new.line_of(fld, name)
+                was = f" (was {json.dumps(before)})" if before is not None else ""
+                text = f"{fld}[{json.dumps(name)}] comes from {kind}: {json.dumps(spec)}{was}"
+                approval = self.approve.sources.get(name)
+                self.exact(
+                    DEPENDENCY_SOURCE,
+                    f"sources.{name}",
+                    approval,
+                    approval == spec,
+                    text,
+                    file="package.json",
+                    line=line,
+                    dependency=name,
+                    spec=spec,
+                )
+
+    def bundled(self) -> None:
+        before, after = _bundled(self.old), _bundled(self.new)
+        line = self.new.line_of("bundleDependencies") or self.new.line_of("bundledDependencies")
+        changes = [(n, "added to the bundle") for n in sorted(after - before)]
+        changes += [(n, "removed from the bundle") for n in sorted(before - after)]
+        touched: dict[str, int] = {}
+        for f in self.result.files:
+            m = re.match(r"^node_modules/((?:@[^/]+/)?[^/]+)/", f.path)
+            if m and f.status in ("added", "changed") and m.group(1) in after and m.group(1) in before:
+                touched[m.group(1)] = touched.get(m.group(1), 0) + 1
+        changes += [(n, f"bundled code changed ({k} files added or changed)") for n, k in sorted(touched.items())]
+        for name, what in changes:
+            text = f"bundled dependency {json.dumps(name)} {what}"
+            if name in self.approve.dependencies:
+                self.approved("dependencies", text, file="package.json", line=line)
+            else:
+                self.emit(BUNDLED_CHANGED, text, file="package.json", line=line, dependency=name)

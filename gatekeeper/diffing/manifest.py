@@ -1,0 +1,122 @@
+"""Helpers on package.json: scripts, dependencies and their specifiers, bundled, bins, entry points."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from typing import Any
+
+from .._internal.tarball import Package
+
+INSTALL_SCRIPTS = ("preinstall", "install", "postinstall")
+#: Run only for git/directory installs of the package: reported, not blocking.
+GIT_SCRIPTS = ("preprepare", "prepare", "postprepare")
+DEP_FIELDS = ("dependencies", "optionalDependencies", "peerDependencies")
+ENTRY_FIELDS = ("main", "module", "browser", "exports")
+
+
+def _scripts(pkg: Package | None) -> dict[str, str]:
+    raw = pkg.manifest.get("scripts") if pkg else None
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+
+
+def _native_build(pkg: Package | None) -> bool:
+    """npm runs `node-gyp rebuild` when binding.gyp exists, gypfile is not false and no (pre)install script."""
+    if pkg is None or "binding.gyp" not in pkg.files or pkg.manifest.get("gypfile") is False:
+        return False
+    scripts = _scripts(pkg)
+    return "install" not in scripts and "preinstall" not in scripts
+
+
+def _deps(pkg: Package | None) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for name in DEP_FIELDS:
+        raw = pkg.manifest.get(name) if pkg else None
+        if isinstance(raw, dict):
+            out[name] = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+    return out
+
+
+_GIT_PREFIXES = ("git+", "git:", "git://", "github:", "gitlab:", "bitbucket:", "gist:")
+_SHORTHAND = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(?:#.*)?$")
+
+
+def spec_kind(spec: str) -> str:
+    """Classify a dependency specifier like npm-package-arg: registry | git | url | file | alias | workspace."""
+    s = spec.strip()
+    low = s.lower()
+    if low.startswith("npm:"):
+        return "alias"
+    if low.startswith("workspace:"):
+        return "workspace"
+    if low.startswith(("file:", "link:")) or s.startswith((".", "/", "~/")) or re.match(r"^[A-Za-z]:[/\\]", s):
+        return "file"
+    if low.startswith(("http://", "https://")):
+        return "git" if low.split("#")[0].endswith(".git") else "url"
+    if low.startswith(_GIT_PREFIXES):
+        return "git"
+    if _SHORTHAND.match(s):
+        return "git"  # user/repo: GitHub shorthand
+    if low.endswith((".tgz", ".tar.gz", ".tar")):
+        return "file"
+    return "registry"
+
+
+def _bundled(pkg: Package | None) -> set[str]:
+    if pkg is None:
+        return set()
+    raw = pkg.manifest.get("bundleDependencies", pkg.manifest.get("bundledDependencies"))
+    if raw is True:
+        deps = pkg.manifest.get("dependencies")
+        return set(deps) if isinstance(deps, dict) else set()
+    return {str(x) for x in raw} if isinstance(raw, list) else set()
+
+
+def _norm(path: str) -> str:
+    """`./lib/x.js` -> `lib/x.js` (package-relative)."""
+    path = path.replace("\\", "/").strip()
+    norm = posixpath.normpath(path) if path else ""
+    return "" if norm in (".", "") else norm.lstrip("/")
+
+
+def _bins(pkg: Package | None) -> dict[str, str]:
+    if pkg is None:
+        return {}
+    raw = pkg.manifest.get("bin")
+    out: dict[str, str] = {}
+    if isinstance(raw, str):
+        out[pkg.name.split("/")[-1]] = _norm(raw)
+    elif isinstance(raw, dict):
+        out.update({str(k): _norm(v) for k, v in raw.items() if isinstance(v, str)})
+    directories = pkg.manifest.get("directories")
+    if not raw and isinstance(directories, dict) and isinstance(directories.get("bin"), str):
+        prefix = _norm(directories["bin"]) + "/"
+        out.update({posixpath.basename(p): p for p in pkg.files if p.startswith(prefix)})
+    return out
+
+
+def _entry_targets(pkg: Package | None) -> dict[str, str]:
+    """Entry target path -> where it is declared, e.g. {"lib/x.js": 'exports["."].require'}."""
+    out: dict[str, str] = {}
+    if pkg is None:
+        return out
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, str):
+            out.setdefault(_norm(value), where)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where}[{json.dumps(k)}]")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{where}[{i}]")
+
+    manifest = pkg.manifest
+    walk(manifest.get("main", "index.js"), "main")
+    for name in ENTRY_FIELDS[1:]:
+        if name in manifest:
+            walk(manifest[name], name)
+    return out
