@@ -88,7 +88,6 @@ class PackageInfo:
 
     name: str
     version: str
-    manifest: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ Fail closed: any fault becomes a gate `error` (exit 2) and nothing is published.
 from __future__ import annotations
 
 import importlib
-import json
 import shutil
 import sys
 import traceback
@@ -72,7 +71,7 @@ def _gate_modules() -> list[ModuleType]:
 
 def mask_secrets(inputs: Inputs, env: Mapping[str, str], out: TextIO) -> None:
     """Ask the runner to mask the tokens before anything else is printed."""
-    if env.get("GITHUB_ACTIONS") != "true":
+    if not actions.in_actions(env):
         return
     for secret in (inputs.npm_token, inputs.github_token):
         if secret:
@@ -134,7 +133,6 @@ def _build_context(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> t
     tmp = npm_cli.private_tempdir(workspace, "gatekeeper-pack-")
     try:
         packed = npm_cli.pack(package_dir, tmp)
-        manifest = _manifest(package_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -147,21 +145,11 @@ def _build_context(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> t
         policy=policy,
         registry=registry,
         github=github,
-        package=PackageInfo(packed.name, packed.version, manifest),
+        package=PackageInfo(packed.name, packed.version),
         tarball=PackedTarball(packed.path, packed.integrity, packed.shasum, packed.size),
         home=Path(env.get("HOME") or Path.home()),
     )
     return ctx, tmp
-
-
-def _manifest(package_dir: Path) -> dict[str, object]:
-    try:
-        data = json.loads((package_dir / "package.json").read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise GatekeeperError(f"package.json in {package_dir} is not valid JSON ({exc})", "Fix package.json") from exc
-    if not isinstance(data, dict):
-        raise GatekeeperError(f"package.json in {package_dir} is not a JSON object", "Fix package.json")
-    return data
 
 
 def run_gate(name: str, check: Callable[[Context], list], ctx: Context) -> GateResult:
@@ -241,7 +229,7 @@ def _publish(ctx: Context, outcome: report.Outcome) -> None:
 
 
 def _report(outcome: report.Outcome, inputs: Inputs, env: Mapping[str, str], workspace: Path, opts: RunOptions) -> None:
-    in_actions = env.get("GITHUB_ACTIONS") == "true"
+    in_actions = actions.in_actions(env)
     path = opts.report_path
     if path is None and in_actions:
         path = workspace / REPORT_PATH

@@ -39,11 +39,3 @@ def tracked_files(workspace: Path) -> list[str]:
     """Paths git tracks in the workspace (relative, POSIX)."""
     out = _git(workspace, "ls-files", "-z")
     return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
-
-
-def show(workspace: Path, rev: str, path: str) -> bytes | None:
-    """A file's content at `rev` from git objects, or None when absent."""
-    try:
-        return _git(workspace, "show", f"{rev}:{path}")
-    except GatekeeperError:
-        return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
+from .._internal import actions
 from ..context import Context
 from ..errors import ConfigError
 from ..findings import Finding, Severity
@@ -64,7 +65,7 @@ def check(ctx: Context) -> list[Finding]:
     """Findings about where this run comes from."""
     run = ctx.run
     policy = ctx.policy.branch
-    if not run.in_actions or ctx.env.get("GITHUB_ACTIONS") != "true":
+    if not run.in_actions or not actions.in_actions(ctx.env):
         return [
             NOT_IN_ACTIONS(
                 "Not running in GitHub Actions: GITHUB_ACTIONS, GITHUB_REPOSITORY and GITHUB_SHA are not all set."

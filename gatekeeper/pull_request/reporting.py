@@ -61,7 +61,7 @@ def _report(
     err: TextIO,
 ) -> None:
     outcome = result.outcome
-    in_actions = env.get("GITHUB_ACTIONS") == "true"
+    in_actions = actions.in_actions(env)
     path = report_path if report_path is not None else (workspace / REPORT_PATH if in_actions else None)
     markdown = to_markdown(result)
     number = result.info.get("number")
