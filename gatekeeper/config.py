@@ -7,6 +7,7 @@ when unset, so an empty string means "use the default".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
@@ -15,6 +16,8 @@ from .secret import Secret
 
 PUBLIC_REGISTRY = "https://registry.npmjs.org/"
 MODES = ("publish", "check", "pull-request")
+#: A sha512 Subresource Integrity string, as npm records `dist.integrity`.
+_SRI = re.compile(r"sha512-[A-Za-z0-9+/]{86}==")
 
 #: Input name -> default, exactly as in action.yml (a test keeps them in step).
 INPUT_DEFAULTS: dict[str, str] = {
@@ -28,6 +31,9 @@ INPUT_DEFAULTS: dict[str, str] = {
     "access": "",
     "dry-run": "false",
     "wait-for-checks": "0",
+    # issue 8: reviewed two-job releases
+    "tarball": "",
+    "approved-integrity": "",
 }
 
 
@@ -50,6 +56,10 @@ class Inputs:
     access: str
     dry_run: bool
     wait_for_checks: int
+    #: A `.tgz` in the workspace to gate and publish instead of packing (empty: `npm pack`).
+    tarball: str = ""
+    #: The sha512 SRI a reviewed deployment approved (`needs.check.outputs.integrity`).
+    approved_integrity: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Inputs:
@@ -86,6 +96,15 @@ class Inputs:
             )
         if not registry.endswith("/"):
             registry += "/"
+        tarball = raw["tarball"]
+        if tarball and not tarball.endswith(".tgz"):
+            raise ConfigError(f"Input `tarball` is {tarball!r}", "Give the path of a `.tgz` file in the workspace")
+        approved = raw["approved-integrity"]
+        if approved and not _SRI.fullmatch(approved):
+            raise ConfigError(
+                f"Input `approved-integrity` is {approved[:100]!r}",
+                "Pass the check job's `integrity` output (`sha512-` and 88 base64 characters)",
+            )
         return cls(
             mode=mode,
             package_path=raw["package-path"],
@@ -97,6 +116,8 @@ class Inputs:
             access=access,
             dry_run=dry == "true",
             wait_for_checks=wait,
+            tarball=tarball,
+            approved_integrity=approved,
         )
 
     def describe(self) -> dict[str, object]:

@@ -6,6 +6,7 @@ Fail closed: any fault becomes a gate `error` (exit 2) and nothing is published.
 from __future__ import annotations
 
 import importlib
+import os
 import shutil
 import sys
 import traceback
@@ -20,10 +21,11 @@ from ._internal import actions
 from ._internal import npm as npm_cli
 from ._internal.github import GitHubClient
 from ._internal.registry import RegistryClient
+from ._internal.tarball import read_package
 from .config import Inputs
 from .context import Context, GitHubRun, PackageInfo, PackedTarball
 from .decision import EXIT_BLOCK, EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
-from .errors import GatekeeperError
+from .errors import ConfigError, GatekeeperError
 from .findings import Severity
 from .gates import Skip
 from .policy import Policy, load_policy
@@ -117,7 +119,7 @@ def error_outcome(mode: str, message: str) -> report.Outcome:
 def _build_context(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> tuple[Context, Path]:
     gh_run = GitHubRun.from_env(env)
     package_dir = (workspace / inputs.package_path).resolve()
-    if not (package_dir / "package.json").is_file():
+    if not inputs.tarball and not (package_dir / "package.json").is_file():
         raise GatekeeperError(f"No package.json in {package_dir}", "Set `package-path` to the package's folder")
     policy_path = workspace / inputs.policy
     policy: Policy = load_policy(policy_path, required=inputs.policy != ".github/npm-gatekeeper.yml")
@@ -132,7 +134,10 @@ def _build_context(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> t
         github = GitHubClient(gh_run.api_url, gh_run.repository, inputs.github_token)
     tmp = npm_cli.private_tempdir(workspace, "gatekeeper-pack-")
     try:
-        packed = npm_cli.pack(package_dir, tmp)
+        if inputs.tarball:
+            packed = given_tarball(workspace, inputs.tarball, tmp, policy)
+        else:
+            packed = npm_cli.pack(package_dir, tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -150,6 +155,31 @@ def _build_context(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> t
         home=Path(env.get("HOME") or Path.home()),
     )
     return ctx, tmp
+
+
+def given_tarball(workspace: Path, rel: str, dest: Path, policy: Policy) -> npm_cli.Packed:
+    """The `tarball` input: copy that `.tgz` (inside the workspace) to `dest` once; the copy is gated and published."""
+    ws = workspace.resolve()
+    path = (ws / rel).resolve()
+    if not path.is_relative_to(ws):
+        raise ConfigError(f"Input `tarball` ({rel}) is outside the workspace", "Give a path inside the workspace")
+    if not path.is_file():
+        raise ConfigError(f"Input `tarball`: no file at {rel}", "Check the path (relative to the workspace)")
+    cap = policy.diff.limits.max_compressed_bytes
+    with path.open("rb") as fh:
+        data = fh.read(cap + 1)
+    if len(data) > cap:
+        raise ConfigError(
+            f"Input `tarball`: {rel} is larger than diff.limits.max-compressed-bytes ({cap} bytes)",
+            "Publish a smaller package, or raise the limit in the policy",
+        )
+    copy = dest / path.name
+    fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    integrity, shasum = npm_cli.integrity_of(data)
+    pkg = read_package(data, policy.diff.limits, label=path.name)
+    return npm_cli.Packed(copy, integrity, shasum, len(data), pkg.name, pkg.version)
 
 
 def run_gate(name: str, check: Callable[[Context], list], ctx: Context) -> GateResult:

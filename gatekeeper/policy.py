@@ -120,6 +120,17 @@ class PullRequestPolicy:
 
 
 @dataclass
+class ReviewPolicy:
+    """Reviewed two-job releases: the approval the released commit cannot write (a protected environment)."""
+
+    #: The deployment environment (with required reviewers) whose approval in this run clears the
+    #: clearable blocking findings of the publish job; empty: no reviewed releases.
+    environment: str = ""
+    #: The approver must be someone other than the user who pushed the released commit.
+    require_other_reviewer: bool = False
+
+
+@dataclass
 class Policy:
     """The whole policy. Every key optional."""
 
@@ -129,6 +140,7 @@ class Policy:
     diff: DiffPolicy = field(default_factory=DiffPolicy)
     approve: Approvals = field(default_factory=Approvals)
     pull_request: PullRequestPolicy = field(default_factory=PullRequestPolicy)
+    review: ReviewPolicy = field(default_factory=ReviewPolicy)
     #: Per-rule severity overrides: rule id -> block | warn | off.
     rules: dict[str, SeverityOverride] = field(default_factory=dict)
     #: Where the policy came from (not a YAML key).

@@ -30,6 +30,8 @@ class Outcome:
     publish: dict[str, object] = field(default_factory=dict)
     extra_markdown: list[str] = field(default_factory=list)
     error: str | None = None
+    #: Only clearable findings block, waiting for the review of `review.environment` (check mode).
+    needs_review: bool = False
 
     @property
     def findings(self) -> list[Finding]:
@@ -49,6 +51,7 @@ def to_json(outcome: Outcome) -> dict[str, object]:
         "published": outcome.published,
         "publish": outcome.publish,
         "error": outcome.error,
+        "needs_review": outcome.needs_review,
     }
 
 
@@ -133,4 +136,6 @@ def outputs(outcome: Outcome, report_path: str) -> Mapping[str, str]:
         "version": str(pkg.get("version", "")),
         "previous-version": str(prev.get("version", "")),
         "report": report_path,
+        "integrity": str(outcome.publish.get("integrity", "")),
+        "needs-review": "true" if outcome.needs_review else "false",
     }

@@ -75,4 +75,6 @@ def test_outputs() -> None:
         "version": "1.0.1",
         "previous-version": "1.0.0",
         "report": "node_modules/.cache/npm-gatekeeper/report.json",
+        "integrity": "",
+        "needs-review": "false",
     }
