@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from . import floors
 from .findings import Finding, Severity
 from .policy import Policy
 
@@ -38,6 +39,8 @@ def apply_overrides(findings: list[Finding], policy: Policy) -> list[Finding]:
     out: list[Finding] = []
     for f in findings:
         override = policy.rules.get(f.rule)
+        if override is not None and floors.lowers(f.rule, override):
+            override = None  # a floor is never lowered (the policy loader already refuses it)
         if override == "off":
             continue
         if override is not None:

@@ -267,6 +267,7 @@ def _scalar(node: yaml.Node, source: str, path: str) -> Any:
 
 
 def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str) -> None:
+    from . import floors
     from .rules import all_rules
 
     known = all_rules()
@@ -276,3 +277,10 @@ def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str) -> None
         for k, _ in value_node.value:
             if k.value not in known:
                 raise _fail(source, k, f"rules.{k.value}", "unknown rule id (see the README's rule reference)")
+            value = policy.rules.get(k.value)
+            if value is not None and floors.lowers(k.value, value):
+                raise PolicyError(
+                    f"{source}, line {_line(k)}: `rules.{k.value}: {value}` would lower a safety floor "
+                    f"(`{k.value}` stays at least {known[k.value].severity.value})",
+                    f"Remove it from `rules:`; use {floors.knob(k.value)}",
+                )

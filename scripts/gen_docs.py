@@ -12,6 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from gatekeeper.floors import is_floor  # noqa: E402
 from gatekeeper.rules import all_rules  # noqa: E402
 
 BEGIN, END = "<!-- rules:begin -->", "<!-- rules:end -->"
@@ -21,7 +22,8 @@ def render() -> str:
     rows = ["| Rule id | Default | What it means | How to fix |", "| --- | --- | --- | --- |"]
     for rid, r in sorted(all_rules().items()):
         fix = r.fix.replace("|", "\\|")
-        rows.append(f"| `{rid}` | {r.severity.value} | {r.title} | {fix} |")
+        default = f"{r.severity.value} (floor)" if is_floor(rid) else r.severity.value
+        rows.append(f"| `{rid}` | {default} | {r.title} | {fix} |")
     return "\n".join(rows)
 
 

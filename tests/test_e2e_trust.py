@@ -20,7 +20,7 @@ import pytest
 from tests._support.github_server import GitHubServer
 from tests._support.verdaccio import Verdaccio
 from tests._support.workspace import git, head_sha
-from tests.test_e2e_publish import REPO, Release
+from tests.test_e2e_publish import REPO, Release, _assert_blocked
 
 
 @pytest.fixture
@@ -120,3 +120,32 @@ def test_check_mode_outputs_the_integrity(release) -> None:
     assert result.outputs["integrity"].startswith("sha512-")
     assert result.outputs["integrity"] == result.report["publish"]["integrity"]
     assert rel.versions() == []
+
+
+# -- safety floors
+
+
+@pytest.mark.parametrize(
+    ("rules", "knob"),
+    [
+        ("not-default-branch: 'off'\n  check-failed: 'off'", "branch.release-branches"),
+        ("check-failed: warn", "checks.ignore"),
+        ("token-not-from-secret: 'off'", "no policy key loosens it"),
+    ],
+    ids=["branch", "green-build", "credential"],
+)
+def test_rules_turning_a_floor_off_fail_validation(release, rules: str, knob: str) -> None:
+    """A commit on a feature branch with a red check, whose policy switches the gates off, is not published."""
+    rel: Release = release()
+    rel.repo.add_check_run(rel.sha, "test", "failure")
+    (rel.ws / ".github/npm-gatekeeper.yml").write_text(f"rules:\n  {rules}\n")
+    git(rel.ws, "add", "-A")
+    git(rel.ws, "commit", "-qm", "switch the gates off")
+    rel.sha = head_sha(rel.ws)
+    rel.repo.add_commit(rel.sha, "feature/x")
+    rel.repo.add_check_run(rel.sha, "test", "failure")
+    rel.repo.add_workflow_run(rel.sha, run_id=4300).add_job("release", status="in_progress")
+    result = rel.run(env={"GITHUB_REF": "refs/heads/feature/x", "GITHUB_RUN_ID": "4300"})
+    _assert_blocked(result, rel, "", code=2)
+    assert "line 2" in result.stderr and "safety floor" in result.stderr, result.stderr
+    assert knob in result.stderr

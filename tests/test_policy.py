@@ -35,7 +35,7 @@ approve:
 pull-request:
   approval-label: install-scripts-approved
 rules:
-  no-checks: warn
+  large-change: block
   check-failed: block
 """
 
@@ -63,7 +63,7 @@ def test_full_example_parses() -> None:
     assert p.diff.limits.max_path_depth == 32  # untouched defaults stay
     assert p.approve.scripts == {"postinstall": "node install.js"}
     assert p.pull_request.approval_label == "install-scripts-approved"
-    assert p.rules == {"no-checks": "warn", "check-failed": "block"}
+    assert p.rules == {"large-change": "block", "check-failed": "block"}
 
 
 def test_readme_example_is_valid() -> None:
@@ -116,16 +116,55 @@ def test_empty_file_is_defaults() -> None:
 
 
 def test_severity_overrides() -> None:
-    p = parse_policy("rules: {no-checks: warn, check-failed: 'off', maintainers-unknown: block}\n")
+    p = parse_policy("rules: {lifecycle-script-added: warn, obfuscated-code: 'off', maintainers-unknown: block}\n")
     findings = [
-        Finding("no-checks", Severity.BLOCK, "a"),
-        Finding("check-failed", Severity.BLOCK, "b"),
+        Finding("lifecycle-script-added", Severity.BLOCK, "a"),
+        Finding("obfuscated-code", Severity.BLOCK, "b"),
         Finding("maintainers-unknown", Severity.WARN, "c"),
         Finding("tag-ref", Severity.BLOCK, "d"),
     ]
     out = apply_overrides(findings, p)
     assert [(f.rule, f.severity) for f in out] == [
-        ("no-checks", Severity.WARN),
+        ("lifecycle-script-added", Severity.WARN),
         ("maintainers-unknown", Severity.BLOCK),
         ("tag-ref", Severity.BLOCK),
     ]
+
+
+FLOOR_CASES = [
+    ("not-default-branch", "'off'", "branch.release-branches"),
+    ("event-not-allowed", "warn", "branch.events"),
+    ("check-failed", "'off'", "checks.ignore"),
+    ("no-checks", "warn", "checks.require-checks"),
+    ("required-check-missing", "'off'", "rulesets"),
+    ("token-not-from-secret", "warn", "no policy key loosens it"),
+    ("maintainers-unknown", "'off'", "credential.unknown-maintainers"),
+    ("tarball-unsafe", "warn", "diff.limits"),
+    ("baseline-integrity-mismatch", "'off'", "no policy key"),
+    ("baseline-signature-invalid", "warn", "no policy key"),
+    ("version-exists", "'off'", "no policy key"),
+    ("version-not-increasing", "warn", "no policy key"),
+    ("publish-rejected", "'off'", "no policy key"),
+]
+
+
+@pytest.mark.parametrize(("rule_id", "value", "knob"), FLOOR_CASES, ids=[c[0] for c in FLOOR_CASES])
+def test_a_floor_cannot_be_lowered(rule_id: str, value: str, knob: str) -> None:
+    with pytest.raises(PolicyError) as exc:
+        parse_policy(f"checks:\n  ignore: []\nrules:\n  large-change: warn\n  {rule_id}: {value}\n", source="p.yml")
+    text = exc.value.diagnostic()
+    assert f"p.yml, line 5: `rules.{rule_id}:" in text and "safety floor" in text, text
+    assert knob in text and "Nothing was published" in text, text
+
+
+def test_a_floor_may_be_kept_or_raised() -> None:
+    p = parse_policy("rules: {check-failed: block, maintainers-unknown: block, token-restrictions: warn}\n")
+    assert p.rules["maintainers-unknown"] == "block"
+
+
+def test_overrides_never_lower_a_floor_even_if_built_by_hand() -> None:
+    p = Policy(rules={"check-failed": "off", "large-change": "off"})
+    out = apply_overrides(
+        [Finding("check-failed", Severity.BLOCK, "a"), Finding("large-change", Severity.WARN, "b")], p
+    )
+    assert [(f.rule, f.severity) for f in out] == [("check-failed", Severity.BLOCK)]
