@@ -135,6 +135,11 @@ class _LazyRegistry:
         return getattr(self._client, name)
 
 
+def _registry_url(registry: RegistryClient) -> str:
+    """The registry URL without making the client (a lazy one knows it already)."""
+    return registry.url if isinstance(registry, _LazyRegistry) else diff_gate.registry_url_of(registry)
+
+
 def _registry(url: str | None) -> RegistryClient:
     return _LazyRegistry(url)  # type: ignore[return-value]
 
@@ -154,12 +159,17 @@ def _diff(
         result.findings[:0] = pre
         return result, candidate.base_dir
     if against is None:
-        result = diff_gate.diff_against_registry(registry, cand, policy, name=cand.name, check_exists=candidate.local)
+        resolve = diff_gate.tree_resolver(_registry_url(registry), policy, None)
+        result = diff_gate.diff_against_registry(
+            registry, cand, policy, name=cand.name, check_exists=candidate.local, resolver=resolve
+        )
         result.findings[:0] = pre
         return result, candidate.base_dir
     baseline = _load(against, registry, policy)
     fetched = baseline.fetched or diff_gate.Baseline(baseline.package, [], {})
-    result = diff_gate.combine(fetched, cand, policy, pre)
+    url = _registry_url(registry)
+    resolve = diff_gate.tree_resolver(url, policy, None)
+    result = diff_gate.combine(fetched, cand, policy, pre, registry_url=url, resolver=resolve)
     if baseline.fetched is None and baseline.package is not None:
         result.baseline = {"name": baseline.package.name, "version": baseline.package.version, "source": against}
     result.baseline = {**(result.baseline or {}), "reason": "--against"}

@@ -1,9 +1,13 @@
-"""Lockfile review for pull-request mode: what a PR changes in what `npm install` runs and fetches.
+"""Lockfile review: what a change to a lockfile changes in what `npm install` runs and fetches.
+
+Shared by pull-request mode (a PR's package-lock.json) and the release diff (an npm-shrinkwrap.json
+shipped in the tarball, which npm honours on every consumer's install).
 
 `package-lock.json` / `npm-shrinkwrap.json` v2/v3 are compared entry by entry (`packages[...]`):
 an entry that is new or changed and carries `hasInstallScript: true` runs code at install time;
 an entry whose `resolved` leaves the registry (git, a plain tarball URL, `file:`, a link outside
-the repository) fetches code no registry vouches for. Other lockfiles (yarn, pnpm, bun, a v1
+the repository) fetches code no registry vouches for; a version whose `integrity` changed is other
+bytes under a published version's name. Other lockfiles (yarn, pnpm, bun, a v1
 package-lock) are only reported as changed: they are not parsed.
 """
 
@@ -41,6 +45,13 @@ LOCKFILE_SOURCE_CHANGED = rule(
     "`resolved` value in the base branch's policy (`pull-request.lockfile-sources: {name: resolved}`) or have "
     "a maintainer apply the approval label.",
 )
+LOCKFILE_INTEGRITY_CHANGED = rule(
+    "lockfile-integrity-changed",
+    Severity.BLOCK,
+    "A dependency in the lockfile keeps its version but now has other content (integrity)",
+    "A published version never changes: the new integrity points at other bytes. Restore the previous "
+    "`integrity` (regenerate the lockfile against the registry) and find out who changed it.",
+)
 LOCKFILE_CHANGED = rule(
     "lockfile-changed",
     Severity.WARN,
@@ -66,6 +77,8 @@ class LockEntry:
     has_install_script: bool
     link: bool
     in_bundle: bool
+    #: Names this entry depends on (dependencies, optionalDependencies, peerDependencies).
+    dependencies: tuple[str, ...] = ()
 
     @property
     def identity(self) -> tuple[str, str, str]:
@@ -85,6 +98,44 @@ class NpmLockfile:
     entries: dict[str, LockEntry]
     text: str
     has_packages: bool = True
+    #: Names the root package (`packages[""]`) depends on.
+    root_dependencies: tuple[str, ...] = ()
+
+    def resolve(self, name: str, from_key: str) -> str | None:
+        """The key Node's resolution finds for `name` required from the entry at `from_key` ("" = root)."""
+        base = from_key
+        while True:
+            key = f"{base}/node_modules/{name}" if base else f"node_modules/{name}"
+            if key in self.entries:
+                return key
+            if not base:
+                return None
+            cut = base.rfind("/node_modules/")
+            base = base[:cut] if cut >= 0 else ""
+
+    def path_to(self, target: str) -> list[str]:
+        """The dependency path from the root to `target` (a key), as `name@version` specs (shortest first found)."""
+        if target not in self.entries:
+            return []
+        parent: dict[str, str] = {}
+        queue = [k for k in (self.resolve(n, "") for n in self.root_dependencies) if k]
+        for k in queue:
+            parent.setdefault(k, "")
+        i = 0
+        while i < len(queue) and target not in parent:
+            key = queue[i]
+            i += 1
+            for dep in self.entries[key].dependencies:
+                found = self.resolve(dep, key)
+                if found and found not in parent:
+                    parent[found] = key
+                    queue.append(found)
+        if target not in parent:
+            return [self.entries[target].spec]
+        chain = [target]
+        while parent[chain[-1]]:
+            chain.append(parent[chain[-1]])
+        return [self.entries[k].spec for k in reversed(chain)]
 
 
 @dataclass(frozen=True)
@@ -95,9 +146,14 @@ class LockfileApprovals:
     install_scripts: frozenset[str] = frozenset()
     #: name -> exact `resolved` value allowed from outside the registry.
     sources: Mapping[str, str] | None = None
+    #: False: only exact `name@version` entries approve (the release diff's `approve.install-scripts`).
+    any_version: bool = True
+    #: Where the approvals come from, named in approved findings.
+    scripts_key: str = "pull-request.install-scripts"
+    sources_key: str = "pull-request.lockfile-sources"
 
     def script_approved(self, entry: LockEntry) -> bool:
-        return entry.name in self.install_scripts or entry.spec in self.install_scripts
+        return entry.spec in self.install_scripts or (self.any_version and entry.name in self.install_scripts)
 
     def source_approved(self, entry: LockEntry) -> bool:
         return bool(self.sources) and (self.sources or {}).get(entry.name) == entry.resolved
@@ -132,6 +188,11 @@ def parse_npm_lockfile(data: bytes | str) -> NpmLockfile:
         if not isinstance(raw, dict):
             raise LockfileError(f"`packages[{key!r}]` is not a JSON object")
         name = raw.get("name") if isinstance(raw.get("name"), str) else package_name_of(key)
+        deps: list[str] = []
+        for fld in ("dependencies", "optionalDependencies", "peerDependencies"):
+            value = raw.get(fld)
+            if isinstance(value, dict):
+                deps += [str(k) for k in value if str(k) not in deps]
         entries[key] = LockEntry(
             key=key,
             name=str(name),
@@ -141,8 +202,16 @@ def parse_npm_lockfile(data: bytes | str) -> NpmLockfile:
             has_install_script=raw.get("hasInstallScript") is True,
             link=raw.get("link") is True,
             in_bundle=raw.get("inBundle") is True,
+            dependencies=tuple(deps),
         )
-    return NpmLockfile(version, entries, text)
+    root = packages.get("")
+    root_deps: list[str] = []
+    if isinstance(root, dict):
+        for fld in ("dependencies", "optionalDependencies", "peerDependencies"):
+            value = root.get(fld)
+            if isinstance(value, dict):
+                root_deps += [str(k) for k in value if str(k) not in root_deps]
+    return NpmLockfile(version, entries, text, root_dependencies=tuple(root_deps))
 
 
 def _str(value: Any) -> str:
@@ -229,11 +298,25 @@ def compare_npm_lockfiles(
     with_scripts = {e.identity for e in base_entries.values() if e.has_install_script}
     hosts = registry_hosts(registry_url, base)
     lockfile_dir = posixpath.dirname(path)
+    integrity_of = {(e.name, e.version): e.integrity for e in base_entries.values() if e.version and e.integrity}
     findings: list[Finding] = []
     for key, entry in head.entries.items():
         old = base_entries.get(key)
         if old == entry:
             continue
+        before = integrity_of.get((entry.name, entry.version))
+        if before and entry.integrity and before != entry.integrity and not entry.in_bundle:
+            findings.append(
+                LOCKFILE_INTEGRITY_CHANGED(
+                    f"`{entry.spec}` ({key}) has integrity `{entry.integrity[:30]}…`, not `{before[:30]}…` as before: "
+                    "the same version with other bytes.",
+                    file=path,
+                    line=json_key_line(head.text, ["packages", key, "integrity"]),
+                    package=entry.name,
+                    version=entry.version,
+                    key=key,
+                )
+            )
         if entry.has_install_script and entry.identity not in with_scripts:
             line = json_key_line(head.text, ["packages", key, "hasInstallScript"])
             what = "is new" if old is None else f"changed (was {old.spec})"
@@ -246,7 +329,7 @@ def compare_npm_lockfiles(
                 key=key,
                 resolved=entry.resolved,
             )
-            findings.append(_approved(finding, approvals.script_approved(entry), "pull-request.install-scripts"))
+            findings.append(_approved(finding, approvals.script_approved(entry), approvals.scripts_key))
         problem = source_problem(entry, registry_url, hosts, lockfile_dir)
         if problem is not None and (old is None or (old.resolved, old.link) != (entry.resolved, entry.link)):
             line = json_key_line(head.text, ["packages", key, "link" if entry.link else "resolved"])
@@ -259,7 +342,7 @@ def compare_npm_lockfiles(
                 key=key,
                 resolved=entry.resolved,
             )
-            findings.append(_approved(finding, approvals.source_approved(entry), "pull-request.lockfile-sources"))
+            findings.append(_approved(finding, approvals.source_approved(entry), approvals.sources_key))
     return findings
 
 
@@ -269,7 +352,7 @@ def _approved(finding: Finding, approved: bool, where: str) -> Finding:
     return Finding(
         rule=finding.rule,
         severity=Severity.INFO,
-        message=f"{finding.message} Approved exactly by `{where}` in the base policy.",
+        message=f"{finding.message} Approved exactly by `{where}` in the policy.",
         file=finding.file,
         line=finding.line,
         evidence={**finding.evidence, "approved_by": where},

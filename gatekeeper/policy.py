@@ -89,6 +89,8 @@ class DiffPolicy:
     first_release: Literal["allow", "block"] = "allow"
     limits: LimitsPolicy = field(default_factory=LimitsPolicy)
     large_change: LargeChangePolicy = field(default_factory=LargeChangePolicy)
+    #: Seconds allowed to resolve each dependency tree (`npm install --package-lock-only`) when dependencies changed.
+    resolve_timeout: int = 180
 
 
 @dataclass
@@ -105,6 +107,9 @@ class Approvals:
     bin: dict[str, str] = field(default_factory=dict)
     #: Package paths approved (e.g. an install script's file, a binary, `binding.gyp`).
     files: list[str] = field(default_factory=list)
+    #: Exact `name@version` of packages in the resolved dependency tree (or the shrinkwrap) approved to run
+    #: install scripts.
+    install_scripts: list[str] = field(default_factory=list)
 
 
 @dataclass

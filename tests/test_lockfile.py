@@ -176,7 +176,42 @@ def test_moved_entry_with_the_same_install_script_is_not_new() -> None:
     head = lock({"node_modules/esb": entry})
     assert review(base, head) == []
     changed = lock({"node_modules/esb": {**entry, "integrity": "sha512-other"}})
-    assert [f.rule for f in review(base, changed)] == ["lockfile-install-script"]
+    assert [f.rule for f in review(base, changed)] == ["lockfile-integrity-changed", "lockfile-install-script"]
+
+
+def test_same_version_with_another_integrity_blocks() -> None:
+    entry = {"version": "1.0.0", "integrity": "sha512-abc", "resolved": "https://registry.npmjs.org/x/-/x-1.0.0.tgz"}
+    base = lock({"node_modules/x": entry})
+    [f] = review(base, lock({"node_modules/x": {**entry, "integrity": "sha512-evil"}}))
+    assert f.rule == "lockfile-integrity-changed" and f.blocks and f.evidence["version"] == "1.0.0"
+    assert (
+        '"integrity"'
+        in lock({"node_modules/x": {**entry, "integrity": "sha512-evil"}})
+        .decode()
+        .splitlines()[
+            f.line - 1  # type: ignore[operator]
+        ]
+    )
+    assert review(base, lock({"node_modules/x": {**entry, "version": "1.0.1", "integrity": "sha512-new"}})) == []
+
+
+def test_path_through_the_tree_follows_node_resolution() -> None:
+    from gatekeeper.lockfile import parse_npm_lockfile
+
+    doc = json.loads(
+        lock(
+            {
+                "node_modules/a": {"version": "1.0.0", "dependencies": {"b": "^1"}},
+                "node_modules/a/node_modules/b": {"version": "1.1.0", "dependencies": {"c": "^1"}},
+                "node_modules/b": {"version": "2.0.0"},
+                "node_modules/c": {"version": "1.0.0", "hasInstallScript": True},
+            }
+        )
+    )
+    doc["packages"][""]["dependencies"] = {"a": "^1", "b": "^2"}
+    parsed = parse_npm_lockfile(json.dumps(doc))
+    assert parsed.path_to("node_modules/c") == ["a@1.0.0", "b@1.1.0", "c@1.0.0"]
+    assert parsed.path_to("node_modules/b") == ["b@2.0.0"]
 
 
 def test_alias_uses_the_real_package_name() -> None:

@@ -12,6 +12,7 @@ Rules of the registry side (baseline download, signatures, first release, versio
 already published) live in `gatekeeper.gates.diff`.
 """
 
+from .checker import PUBLIC_REGISTRY, Resolver
 from .content import JS_EXTENSIONS, LONG_LINE, MINIFIED_LINE, TEXT_SCAN_LIMIT
 from .engine import diff_packages
 from .install_code import MAX_INSTALL_FILES
@@ -61,6 +62,7 @@ __all__ = [
     "MINIFIED_LINE",
     "NATIVE_BUILD_ADDED",
     "OBFUSCATED_CODE",
+    "PUBLIC_REGISTRY",
     "SENSITIVE_FILE",
     "TARBALL_UNSAFE",
     "TEXT_SCAN_LIMIT",
@@ -68,6 +70,7 @@ __all__ = [
     "DiffResult",
     "FieldChange",
     "FileChange",
+    "Resolver",
     "added_lines",
     "diff_packages",
     "spec_kind",

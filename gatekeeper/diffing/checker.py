@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .._internal import semver
@@ -13,14 +14,33 @@ from .lines import _Added
 from .result import DiffResult
 from .rules import APPROVED
 
+PUBLIC_REGISTRY = "https://registry.npmjs.org/"
+
+#: manifest -> the package-lock.json text a consumer's fresh install of those dependencies writes.
+Resolver = Callable[[dict[str, Any]], bytes]
+
 
 class Checker:
     """One baseline/candidate pair, the policy, and the result its checks append findings to."""
 
-    def __init__(self, baseline: Package | None, candidate: Package, policy: Policy, result: DiffResult) -> None:
+    def __init__(
+        self,
+        baseline: Package | None,
+        candidate: Package,
+        policy: Policy,
+        result: DiffResult,
+        *,
+        registry_url: str = PUBLIC_REGISTRY,
+        resolver: Resolver | None = None,
+        local_install: bool = False,
+    ) -> None:
         self.old = baseline
         self.new = candidate
         self.policy = policy
+        self.registry_url = registry_url
+        self.resolver = resolver
+        #: Pull-request mode: a local `npm install` of the repository itself (prepare & co. run too).
+        self.local_install = local_install
         self.approve = policy.approve
         self.result = result
         self.first = baseline is None

@@ -101,6 +101,25 @@ def _long_line(added: _Added) -> int | None:
     return None
 
 
+def _binary_format(data: bytes) -> tuple[str, str] | None:
+    """(format, architecture) of a native binary, e.g. ("ELF", "machine 62, 64-bit"); None for other data."""
+    kind = _executable_kind(data)
+    if kind is None:
+        return None
+    if data[:4] == b"\x7fELF" and len(data) >= 20:
+        order = "little" if data[5:6] == b"\x01" else "big"
+        return "ELF", f"machine {int.from_bytes(data[18:20], order)}, class {data[4]}"
+    if kind.startswith("a Mach-O") and len(data) >= 8:
+        order = "little" if data[:4] in (b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe") else "big"
+        return "Mach-O", f"cpu {int.from_bytes(data[4:8], order)}"
+    if kind.startswith("a universal"):
+        return "universal Mach-O", f"{int.from_bytes(data[4:8], 'big')} architectures"
+    if kind.startswith("a Windows"):
+        pe = int.from_bytes(data[0x3C:0x40], "little")
+        return "PE", f"machine {int.from_bytes(data[pe + 4 : pe + 6], 'little')}"
+    return kind, ""
+
+
 def _executable_kind(data: bytes) -> str | None:
     head = data[:8]
     if head.startswith(b"\x7fELF"):

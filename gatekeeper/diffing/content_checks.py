@@ -16,6 +16,7 @@ from .content import (
     JS_EXTENSIONS,
     LONG_LINE,
     TEXT_SCAN_LIMIT,
+    _binary_format,
     _executable_kind,
     _long_line,
     _search,
@@ -24,7 +25,7 @@ from .content import (
 from .lines import _Added, _is_text, _line_at, added_lines
 from .manifest import _bins
 from .result import _size
-from .rules import EXECUTABLE_BINARY, LARGE_CHANGE, OBFUSCATED_CODE, SENSITIVE_FILE
+from .rules import EXECUTABLE_BINARY, EXECUTABLE_BINARY_CHANGED, LARGE_CHANGE, OBFUSCATED_CODE, SENSITIVE_FILE
 
 
 class ContentChecks(Checker):
@@ -103,11 +104,27 @@ class ContentChecks(Checker):
         kind = _executable_kind(data) or ("a Node addon (.node)" if path.endswith(".node") else None)
         if kind is None:
             return
-        text = f"{path} is {kind} ({status}, {_size(len(data))})"
+        old = self.old.files.get(path) if self.old and status == "changed" else None
+        fmt = _binary_format(data) or (kind, "")
+        old_fmt = None
+        if old is not None:
+            old_fmt = _binary_format(old.data) or (("a Node addon (.node)", "") if path.endswith(".node") else None)
+        if old is not None and old_fmt == fmt:
+            arch = f", {fmt[1]}" if fmt[1] else ""
+            text = (
+                f"{path} is {kind} rebuilt at the same path ({fmt[0]}{arch}; {_size(old.size)} -> {_size(len(data))})"
+            )
+            r = EXECUTABLE_BINARY_CHANGED
+        else:
+            was = ""
+            if old is not None:
+                was = f", replacing {' '.join(old_fmt) if old_fmt else 'a file that was not a binary'}"
+            text = f"{path} is {kind} ({status}, {_size(len(data))}{was})"
+            r = EXECUTABLE_BINARY
         if self.file_approved(path):
             self.approved("files", text, file=path)
         else:
-            self.emit(EXECUTABLE_BINARY, text, file=path)
+            self.emit(r, text, file=path)
 
     def obfuscation(self, path: str, status: str, data: bytes) -> None:
         added = self.added_text(path)

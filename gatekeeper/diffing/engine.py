@@ -5,16 +5,29 @@ from __future__ import annotations
 from .._internal.tarball import Package
 from ..findings import Finding, Severity
 from ..policy import Policy
+from .checker import PUBLIC_REGISTRY, Resolver
 from .content_checks import ContentChecks
 from .dependency_checks import DependencyChecks
 from .install_code import InstallCodeChecks
+from .lockfile_checks import LockfileChecks
 from .manifest_checks import ManifestChecks
 from .result import DiffResult, FieldChange, FileChange
 from .rules import TARBALL_UNSAFE
 
 
-def diff_packages(baseline: Package | None, candidate: Package, policy: Policy) -> DiffResult:
-    """Diff two read packages (baseline None: first release) and apply the diff rules."""
+def diff_packages(
+    baseline: Package | None,
+    candidate: Package,
+    policy: Policy,
+    *,
+    registry_url: str = PUBLIC_REGISTRY,
+    resolver: Resolver | None = None,
+    local_install: bool = False,
+) -> DiffResult:
+    """Diff two read packages (baseline None: first release) and apply the diff rules.
+
+    `resolver` (manifest -> lockfile bytes) resolves dependency trees as a consumer would when the
+    dependencies changed (None: that check is skipped); `local_install` is pull-request mode."""
     result = DiffResult(candidate.name, candidate.version, baseline.version if baseline else None)
     unsafe = _safety(baseline, candidate)
     result.findings += unsafe
@@ -22,7 +35,10 @@ def diff_packages(baseline: Package | None, candidate: Package, policy: Policy) 
         return result
     result.files = _file_delta(baseline, candidate)
     result.fields = _field_delta(baseline, candidate)
-    _Checker(baseline, candidate, policy, result).run()
+    checker = _Checker(
+        baseline, candidate, policy, result, registry_url=registry_url, resolver=resolver, local_install=local_install
+    )
+    checker.run()
     return result
 
 
@@ -67,7 +83,7 @@ def _field_delta(baseline: Package | None, candidate: Package) -> list[FieldChan
     return [FieldChange(k, old.get(k), new.get(k), candidate.line_of(k)) for k in keys if old.get(k) != new.get(k)]
 
 
-class _Checker(ManifestChecks, InstallCodeChecks, DependencyChecks, ContentChecks):
+class _Checker(ManifestChecks, InstallCodeChecks, DependencyChecks, LockfileChecks, ContentChecks):
     """Applies every content/manifest rule to one baseline/candidate pair."""
 
     def run(self) -> None:
@@ -77,6 +93,8 @@ class _Checker(ManifestChecks, InstallCodeChecks, DependencyChecks, ContentCheck
         self.install_code()
         self.dependencies()
         self.sources()
+        self.shrinkwrap()
+        self.resolved_tree()
         if not self.first:
             self.bundled()
             self.bins()

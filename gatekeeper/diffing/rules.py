@@ -74,8 +74,54 @@ SENSITIVE_FILE = rule(
 EXECUTABLE_BINARY = rule(
     "executable-binary-added",
     Severity.BLOCK,
-    "A native executable or Node addon (ELF, Mach-O, PE, .node) was added or replaced",
-    "Build binaries in CI from source you review; if intended, approve the path in `approve.files`.",
+    "A native executable or Node addon (ELF, Mach-O, PE, .node) was added, or replaced a file of another "
+    "format or architecture",
+    "A new binary is new code no review saw: build it in CI from source you review; if intended, approve it in "
+    "`approve.files` (bound to its content).",
+)
+EXECUTABLE_BINARY_CHANGED = rule(
+    "executable-binary-changed",
+    Severity.BLOCK,
+    "A native executable or Node addon was rebuilt at a path that held one (same format and architecture)",
+    "Expected on every release of a package shipping prebuilt binaries: release it through the reviewed "
+    "release (`review.environment`) or approve the new content in `approve.files` (content-bound); a rebuild "
+    "you did not make means the build was tampered with.",
+)
+SHRINKWRAP_ADDED = rule(
+    "shrinkwrap-added",
+    Severity.BLOCK,
+    "The tarball now ships an npm-shrinkwrap.json, which npm honours on every consumer's install",
+    "Remove npm-shrinkwrap.json from the package (`files` / .npmignore) unless pinning the whole tree is "
+    "intended; then approve it in `approve.files`. A changed shrinkwrap is reviewed with the lockfile rules.",
+)
+DEPENDENCY_INSTALL_SCRIPT = rule(
+    "dependency-install-script",
+    Severity.BLOCK,
+    "A consumer's fresh install now pulls in a package that runs install scripts (any release type)",
+    "Check that package's preinstall/install/postinstall (or binding.gyp); if intended, approve the exact "
+    "version: `approve: {install-scripts: [name@version]}`. Otherwise drop or pin the dependency that brings it.",
+)
+INSTALL_DATA_CHANGED = rule(
+    "install-data-changed",
+    Severity.WARN,
+    "A data file (not code) that install-time code reads changed",
+    "Nothing runs from it; check the change is expected (e.g. a checksum list). A changed download host or URL "
+    "in it blocks as `install-download-changed`.",
+)
+INSTALL_DOWNLOAD_CHANGED = rule(
+    "install-download-changed",
+    Severity.BLOCK,
+    "A download host or URL in installer config (package.json `binary`/`config`) or install data changed",
+    "Install-time downloads must come from where they came before; if the move is intended, approve the path "
+    "(`approve.files: [package.json]` or the data file) after checking the new host.",
+)
+LOCAL_INSTALL_HOOK = rule(
+    "local-install-hook-changed",
+    Severity.BLOCK,
+    "A setting or file that makes a local install run code changed (.npmrc node-options/script-shell, "
+    ".pnpmfile.cjs, .yarnrc.yml yarnPath, overrides)",
+    "Review it like code: a maintainer's or CI's `npm install` runs it. If intended, have a maintainer apply "
+    "the approval label, or approve the path in the base policy's `approve.files`.",
 )
 OBFUSCATED_CODE = rule(
     "obfuscated-code",

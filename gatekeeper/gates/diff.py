@@ -18,12 +18,13 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._internal import semver
 from .._internal.signatures import INVALID, UNAVAILABLE, check_integrity, verify_signatures
 from .._internal.tarball import Package, read_package
-from ..diffing import DiffResult, diff_packages
+from ..diffing import PUBLIC_REGISTRY, DiffResult, Resolver, diff_packages
 from ..errors import ConfigError, RegistryError
 from ..findings import Finding, Severity
 from ..policy import Policy
@@ -118,7 +119,21 @@ def _compute(ctx: Context) -> DiffResult:
     if candidate.unsafe or candidate.manifest_error:
         return diff_packages(None, candidate, policy)
     name = candidate.name or (ctx.package.name if ctx.package else "")
-    return diff_against_registry(ctx.registry, candidate, policy, name=name, check_exists=True)
+    resolve = tree_resolver(registry_url_of(ctx.registry), policy, ctx.workspace)
+    return diff_against_registry(ctx.registry, candidate, policy, name=name, check_exists=True, resolver=resolve)
+
+
+def registry_url_of(registry: RegistryClient) -> str:
+    """The registry's base URL (what the lockfile rules and the tree resolution are judged against)."""
+    url = getattr(registry, "base_url", None)
+    return url if isinstance(url, str) and url else PUBLIC_REGISTRY
+
+
+def tree_resolver(registry_url: str, policy: Policy, workspace: Path | None) -> Resolver:
+    """Resolves dependency trees as a consumer would, against the registry being published to."""
+    from .._internal.resolve import resolver
+
+    return resolver(registry_url, float(policy.diff.resolve_timeout), workspace)
 
 
 def diff_against_registry(
@@ -128,6 +143,7 @@ def diff_against_registry(
     *,
     name: str,
     check_exists: bool,
+    resolver: Resolver | None = None,
 ) -> DiffResult:
     """Find the candidate's last release on the registry, verify it, and diff (also used by the CLI)."""
     if not name:
@@ -158,20 +174,28 @@ def diff_against_registry(
                 severity=severity,
             )
         )
-        result = diff_packages(None, candidate, policy)
+        result = diff_packages(None, candidate, policy, registry_url=registry_url_of(registry))
         result.findings[:0] = pre
         return result
     base = fetch_release(registry, packument, name, baseline_version, policy)
     base.info["reason"] = reason
-    return combine(base, candidate, policy, pre)
+    return combine(base, candidate, policy, pre, registry_url=registry_url_of(registry), resolver=resolver)
 
 
-def combine(base: Baseline, candidate: Package, policy: Policy, pre: Sequence[Finding] = ()) -> DiffResult:
+def combine(
+    base: Baseline,
+    candidate: Package,
+    policy: Policy,
+    pre: Sequence[Finding] = (),
+    *,
+    registry_url: str = PUBLIC_REGISTRY,
+    resolver: Resolver | None = None,
+) -> DiffResult:
     """Diff a fetched baseline with the candidate; verification findings come first."""
     if base.package is None:  # bytes that fail integrity are not worth diffing
         result = DiffResult(candidate.name, candidate.version, str(base.info.get("version")))
     else:
-        result = diff_packages(base.package, candidate, policy)
+        result = diff_packages(base.package, candidate, policy, registry_url=registry_url, resolver=resolver)
     result.findings[:0] = [*pre, *base.findings]
     result.baseline = base.info
     return result

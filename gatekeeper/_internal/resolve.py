@@ -1,0 +1,107 @@
+"""A consumer's dependency resolution: `npm install --package-lock-only --ignore-scripts` in a private temp dir.
+
+The package under review is written as a tarball holding only the fields of its package.json that
+resolution reads (no scripts, no code) and installed as a `file:` dependency of an empty root
+project, so npm resolves its dependencies, optional and peer dependencies exactly as a consumer's
+fresh install would — against the registry being published to, with a fresh cache, an empty
+userconfig and globalconfig (no credentials, no workspace `.npmrc`), in a temp dir outside the
+workspace, bounded by a timeout. Nothing is ever run. A failure raises `NpmError` (exit 2): an
+unresolvable tree is not an allow.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..errors import NpmError
+from .npm import private_tempdir
+from .proc import child_env, run
+
+MAX_LOCKFILE_BYTES = 64 * 1024 * 1024
+
+
+def _manifest_tarball(manifest: dict[str, Any]) -> bytes:
+    data = (json.dumps(manifest, indent=2) + "\n").encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tf:
+        info = tarfile.TarInfo("package/package.json")
+        info.size = len(data)
+        info.mode = 0o644
+        tf.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def resolve_tree(manifest: dict[str, Any], *, registry: str, timeout: float, workspace: Path | None = None) -> bytes:
+    """The package-lock.json a consumer's fresh install of a package with `manifest` resolves."""
+    name = str(manifest.get("name") or "package")
+    version = str(manifest.get("version") or "0.0.0")
+    tmp = private_tempdir(workspace, "gatekeeper-resolve-")
+    try:
+        (tmp / "pkg.tgz").write_bytes(_manifest_tarball(manifest))
+        project = tmp / "project"
+        project.mkdir()
+        root = {"name": "gatekeeper-consumer", "version": "1.0.0", "private": True}
+        root["dependencies"] = {name: f"file:{tmp / 'pkg.tgz'}"}
+        (project / "package.json").write_text(json.dumps(root), encoding="utf-8")
+        (tmp / "npmrc").write_text(f"registry={registry}\n", encoding="utf-8")
+        (tmp / "globalnpmrc").write_text("", encoding="utf-8")
+        argv = [
+            "npm",
+            "install",
+            "--package-lock-only",
+            "--ignore-scripts",
+            "--no-audit",
+            "--no-fund",
+            "--include=optional",
+            "--include=peer",
+            "--omit-lockfile-registry-resolved=false",
+            "--registry",
+            registry,
+            "--userconfig",
+            str(tmp / "npmrc"),
+            "--globalconfig",
+            str(tmp / "globalnpmrc"),
+            "--cache",
+            str(tmp / "cache"),
+            "--loglevel=error",
+        ]
+        env = child_env({"HOME": str(tmp), "NPM_CONFIG_USERCONFIG": str(tmp / "npmrc")})
+        try:
+            res = run(argv, cwd=project, env=env, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise NpmError(
+                f"Resolving the dependency tree of {name}@{version} took longer than {timeout:.0f} s",
+                "Check that the registry answers, or raise `diff.resolve-timeout` in the policy; nothing was decided",
+            ) from None
+        except OSError as exc:
+            raise NpmError(f"npm could not run to resolve dependencies ({exc})", "Make sure npm is installed") from None
+        lock = project / "package-lock.json"
+        if res.returncode != 0 or not lock.is_file():
+            lines = [ln.strip() for ln in res.stderr.splitlines() if ln.strip()]
+            tail = " ".join(lines[-4:])[:600] or f"exit {res.returncode}"
+            raise NpmError(
+                f"The dependency tree of {name}@{version} could not be resolved against {registry}: {tail}",
+                "Every dependency must be installable from the registry being published to; fix the dependency "
+                "ranges (or publish the missing dependency) and re-run",
+            )
+        if lock.stat().st_size > MAX_LOCKFILE_BYTES:
+            raise NpmError(f"The resolved lockfile of {name}@{version} is over {MAX_LOCKFILE_BYTES} bytes")
+        return lock.read_bytes()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def resolver(registry: str, timeout: float, workspace: Path | None = None) -> Callable[[dict[str, Any]], bytes]:
+    """A `diffing.Resolver` bound to one registry."""
+
+    def resolve(manifest: dict[str, Any]) -> bytes:
+        return resolve_tree(manifest, registry=registry, timeout=timeout, workspace=workspace)
+
+    return resolve
