@@ -15,6 +15,7 @@ from .policy import Policy
 if TYPE_CHECKING:
     from ._internal.github import GitHubClient
     from ._internal.registry import RegistryClient
+    from .trusted_policy import PolicyTrust
 
 
 @dataclass(frozen=True)
@@ -115,3 +116,5 @@ class Context:
     package: PackageInfo | None = None
     tarball: PackedTarball | None = None
     home: Path = field(default_factory=Path.home)
+    #: Which policy decides and why (publish/check mode; `policy` is `trust.policy`).
+    trust: PolicyTrust | None = None

@@ -16,8 +16,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import TextIO
 
-from . import report
-from ._internal import actions
+from . import report, trusted_policy
+from ._internal import actions, git
 from ._internal import npm as npm_cli
 from ._internal.github import GitHubClient
 from ._internal.registry import RegistryClient
@@ -28,11 +28,14 @@ from .decision import EXIT_BLOCK, EXIT_ERROR, Decision, GateResult, apply_overri
 from .errors import ConfigError, GatekeeperError
 from .findings import Severity
 from .gates import Skip
+from .gates.diff import select_baseline
 from .policy import Policy, load_policy
 from .rules import rule
+from .trusted_policy import PolicyTrust
 
 #: The gates of publish/check mode, in order.
 GATE_MODULES = (
+    "gatekeeper.gates.policy",
     "gatekeeper.gates.branch",
     "gatekeeper.gates.green_build",
     "gatekeeper.gates.credential",
@@ -141,13 +144,19 @@ def _build_context(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> t
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    try:
+        trust = _trusted_policy(policy, registry, inputs, gh_run, workspace, packed)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     ctx = Context(
         inputs=inputs,
         env=env,
         run=gh_run,
         workspace=workspace,
         package_dir=package_dir,
-        policy=policy,
+        policy=trust.policy,
+        trust=trust,
         registry=registry,
         github=github,
         package=PackageInfo(packed.name, packed.version),
@@ -155,6 +164,34 @@ def _build_context(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> t
         home=Path(env.get("HOME") or Path.home()),
     )
     return ctx, tmp
+
+
+def _trusted_policy(
+    released: Policy, registry: RegistryClient, inputs: Inputs, run: GitHubRun, workspace: Path, packed: npm_cli.Packed
+) -> PolicyTrust:
+    """The policy at the last release's commit decides (see gatekeeper.trusted_policy)."""
+    packument = registry.packument(packed.name) if packed.name else None
+    sha = run.sha or git.head(workspace) or ""
+
+    def at(tag: str, policy: Policy) -> PolicyTrust:
+        baseline = select_baseline(packument, packed.version, tag)[0] if packument is not None else None
+        versions = (packument or {}).get("versions") or {}
+        meta = versions.get(baseline) if isinstance(versions, dict) and baseline else None
+        return trusted_policy.resolve(
+            policy,
+            workspace=workspace,
+            policy_path=inputs.policy,
+            sha=sha,
+            name=packed.name,
+            baseline=baseline,
+            git_head=meta.get("gitHead") if isinstance(meta, dict) else None,
+        )
+
+    trust = at(released.diff.baseline_tag, released)
+    if trust.policy.diff.baseline_tag != released.diff.baseline_tag:  # the trusted policy names the baseline
+        again = at(trust.policy.diff.baseline_tag, released)
+        trust = again if again.commit == trust.commit or again.trusted is not None else trust
+    return trust
 
 
 def given_tarball(workspace: Path, rel: str, dest: Path, policy: Policy) -> npm_cli.Packed:

@@ -162,8 +162,11 @@ def load_policy(path: Path, *, required: bool = False) -> Policy:
     return parse_policy(data, source=str(path))
 
 
-def parse_policy(data: bytes | str, *, source: str = "policy") -> Policy:
-    """Parse policy YAML text; raises PolicyError naming the key and line."""
+def parse_policy(data: bytes | str, *, source: str = "policy", check_floors: bool = True) -> Policy:
+    """Parse policy YAML text; raises PolicyError naming the key and line.
+
+    `check_floors=False` reads a policy from history (the trusted policy of an earlier release):
+    an override lowering a floor is then ignored (`decision.apply_overrides` never applies one)."""
     if isinstance(data, bytes):
         if len(data) > MAX_POLICY_BYTES:
             raise PolicyError(f"{source}: the policy file is larger than {MAX_POLICY_BYTES} bytes")
@@ -185,7 +188,7 @@ def parse_policy(data: bytes | str, *, source: str = "policy") -> Policy:
         policy.source = source
         return policy
     _fill(policy, node, source, "")
-    _check_rule_ids(policy, node, source)
+    _check_rule_ids(policy, node, source, check_floors)
     policy.source = source
     return policy
 
@@ -271,7 +274,7 @@ def _scalar(node: yaml.Node, source: str, path: str) -> Any:
     return yaml.SafeLoader("").construct_object(node, deep=True)
 
 
-def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str) -> None:
+def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str, check_floors: bool = True) -> None:
     from . import floors
     from .rules import all_rules
 
@@ -283,7 +286,7 @@ def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str) -> None
             if k.value not in known:
                 raise _fail(source, k, f"rules.{k.value}", "unknown rule id (see the README's rule reference)")
             value = policy.rules.get(k.value)
-            if value is not None and floors.lowers(k.value, value):
+            if check_floors and value is not None and floors.lowers(k.value, value):
                 raise PolicyError(
                     f"{source}, line {_line(k)}: `rules.{k.value}: {value}` would lower a safety floor "
                     f"(`{k.value}` stays at least {known[k.value].severity.value})",

@@ -15,6 +15,7 @@ _REGISTRY: dict[str, Rule] = {}
 
 #: Modules that declare rules; imported by `all_rules()`.
 RULE_MODULES = (
+    "gatekeeper.gates.policy",
     "gatekeeper.gates.branch",
     "gatekeeper.gates.green_build",
     "gatekeeper.gates.credential",

@@ -118,6 +118,7 @@ def test_green_default_branch_publishes_the_packed_tarball(release) -> None:
     assert doc is not None
     assert doc["versions"]["1.0.0"]["dist"]["integrity"] == result.report["publish"]["integrity"]
     assert result.report["gates"] == {
+        "policy": "pass",
         "branch": "pass",
         "green-build": "pass",
         "credential": "pass",

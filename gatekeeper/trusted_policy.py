@@ -1,0 +1,303 @@
+"""The trusted policy: in publish/check mode the policy that decides is the one at the last release's commit.
+
+The released commit cannot approve its own changes: its policy (the one in the workspace, "released")
+is compared with the policy at the commit of the baseline version ("trusted"), found by the tag
+`v1.2.3`, `1.2.3` or `name@1.2.3` (an ancestor of GITHUB_SHA) or the packument's `gitHead` for that
+version (also an ancestor). Then:
+
+- nothing published yet: the released commit's policy decides (`policy-trusted`, info);
+- the commit is not found: the released policy decides without its `approve:` entries and without
+  severities lowered below the defaults (`policy-untrusted`, warn, says how to make it findable);
+- the released policy loosens the trusted one: the trusted policy decides and `policy-changed`
+  blocks (clearable by a reviewed release), the summary shows the policy diff;
+- it only tightens (or is equal): the released, stricter policy decides at once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ._internal import git
+from ._internal.markdown import text as md_text
+from .findings import Finding, Severity
+from .policy import MAX_POLICY_BYTES, Approvals, Policy, parse_policy
+
+
+@dataclass(frozen=True)
+class PolicyTrust:
+    """Which policy decides, and why."""
+
+    policy: Policy  # the policy that decides
+    released: Policy  # the policy of the released commit (the workspace)
+    trusted: Policy | None = None  # the policy at the last release's commit (None: first release / not found)
+    commit: str | None = None
+    how: str = ""
+    loosened: tuple[str, ...] = ()
+    tightened: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
+    diff: str = ""
+
+    def markdown(self) -> str:
+        """The policy diff for the job summary (hostile text: backticks cannot close the fence)."""
+        lines = ["### Policy diff (last release → this commit)", ""]
+        if self.loosened:
+            lines += ["Loosens:", ""] + [f"- {md_text(item)}" for item in self.loosened] + [""]
+        if self.tightened:
+            lines += ["Tightens:", ""] + [f"- {md_text(item)}" for item in self.tightened] + [""]
+        body = self.diff.replace("`", "'")
+        lines += ["```diff", body.rstrip("\n"), "```", ""]
+        return "\n".join(lines)
+
+
+def tag_names(name: str, version: str) -> list[str]:
+    """Git tags a release of `name@version` may carry."""
+    return [f"v{version}", version, f"{name}@{version}"]
+
+
+def find_release_commit(workspace: Path, sha: str, name: str, version: str, git_head: object) -> tuple[str | None, str]:
+    """(commit, how) of the release `version`: a tag that is an ancestor of `sha`, else its gitHead."""
+    for tag in tag_names(name, version):
+        commit = git.commit_of(workspace, f"refs/tags/{tag}")
+        if commit and git.is_ancestor(workspace, commit, sha):
+            return commit, f"tag `{tag}`"
+    if isinstance(git_head, str) and len(git_head) == 40 and all(c in "0123456789abcdef" for c in git_head):
+        commit = git.commit_of(workspace, git_head)
+        if commit and git.is_ancestor(workspace, commit, sha):
+            return commit, f"the packument's gitHead of {version}"
+    return None, ""
+
+
+def resolve(
+    released: Policy,
+    *,
+    workspace: Path,
+    policy_path: str,
+    sha: str,
+    name: str,
+    baseline: str | None,
+    git_head: object = None,
+) -> PolicyTrust:
+    """Decide which policy decides this release (see the module docstring)."""
+    from .gates.policy import POLICY_TRUSTED, POLICY_UNTRUSTED
+    from .pull_request.gates import POLICY_CHANGED
+
+    if baseline is None:
+        return PolicyTrust(
+            released,
+            released,
+            how="first release",
+            findings=(
+                POLICY_TRUSTED(
+                    f"First release of {name}: the released commit's policy decides ({released.source}).",
+                    file=policy_path,
+                ),
+            ),
+        )
+    commit = None
+    how = ""
+    if git.is_repo(workspace) and sha:
+        commit, how = find_release_commit(workspace, sha, name, baseline, git_head)
+    if commit is None:
+        tried = ", ".join(f"`{t}`" for t in tag_names(name, baseline))
+        return PolicyTrust(
+            untrusted(released),
+            released,
+            how="not found",
+            findings=(
+                POLICY_UNTRUSTED(
+                    f"The commit of the last release {name}@{baseline} is not in the checkout (no tag {tried} that is "
+                    f"an ancestor of {sha[:12] or 'HEAD'}, no usable gitHead): the policy's `approve:` entries and "
+                    "lowered severities are ignored, so install-time changes block as unapproved.",
+                    file=policy_path,
+                    version=baseline,
+                ),
+            ),
+        )
+    rel = policy_path if policy_path.startswith("./") else "./" + policy_path
+    data = git.file_at(workspace, commit, rel, MAX_POLICY_BYTES)
+    source = f"{policy_path} at {commit[:12]} (found by {how}, release {baseline})"
+    trusted = parse_policy(data, source=source, check_floors=False) if data is not None else Policy(source=source)
+    loosened, tightened = compare(trusted, released)
+    diff = policy_diff(trusted, released)
+    findings: list[Finding] = []
+    if loosened:
+        decides = trusted
+        findings.append(
+            POLICY_CHANGED(
+                f"The released commit's policy loosens the trusted policy of the last release {name}@{baseline} "
+                f"({how}): " + "; ".join(loosened) + ". The trusted policy decided; a loosening takes effect only "
+                "through a reviewed release (see the policy diff in the summary).",
+                severity=Severity.BLOCK,
+                file=policy_path,
+                loosened=list(loosened),
+            )
+        )
+    else:
+        decides = released
+        if tightened:
+            findings.append(
+                POLICY_CHANGED(
+                    "The released commit's policy only tightens the trusted one: " + "; ".join(tightened) + ". "
+                    "The stricter policy applies now.",
+                    severity=Severity.INFO,
+                    file=policy_path,
+                )
+            )
+    if decides is trusted:
+        said = f"The trusted policy decided: {trusted.source}."
+    else:
+        said = (
+            f"The released commit's policy decided ({released.source}): it does not loosen the trusted policy "
+            f"of the last release {name}@{baseline}, found at {commit[:12]} by {how}."
+        )
+    findings.append(POLICY_TRUSTED(said, file=policy_path, commit=commit, how=how))
+    return PolicyTrust(
+        decides, released, trusted, commit, how, tuple(loosened), tuple(tightened), tuple(findings), diff
+    )
+
+
+def untrusted(policy: Policy) -> Policy:
+    """The policy without what only a trusted policy may say: approvals, severities below the defaults."""
+    from . import floors
+    from .rules import all_rules
+
+    known = all_rules()
+    rules = {
+        rid: sev
+        for rid, sev in policy.rules.items()
+        if rid in known and floors._RANK[sev] >= floors._RANK[known[rid].severity.value]
+    }
+    return replace(policy, approve=Approvals(), rules=rules, source=policy.source + " (approvals not trusted)")
+
+
+# -- comparing two policies
+
+
+def _added(old: Iterable[str], new: Iterable[str]) -> list[str]:
+    before = set(old)
+    return [x for x in new if x not in before]
+
+
+def _map_loosened(key: str, old: Mapping[str, Any], new: Mapping[str, Any], out: list[str], tight: list[str]) -> None:
+    for k, v in new.items():
+        if k not in old:
+            out.append(f"`{key}` adds `{k}: {v!r}`")
+        elif old[k] != v:
+            out.append(f"`{key}.{k}` changes {old[k]!r} -> {v!r}")
+    for k in old:
+        if k not in new:
+            tight.append(f"`{key}` drops `{k}`")
+
+
+def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
+    """(loosenings, tightenings) of `released` relative to `trusted`, as short descriptions."""
+    from . import floors
+    from .rules import all_rules
+
+    lo: list[str] = []
+    ti: list[str] = []
+    t, r = trusted, released
+
+    def lists(key: str, old: list[str], new: list[str], *, adding_loosens: bool = True) -> None:
+        added, dropped = _added(old, new), _added(new, old)
+        (lo if adding_loosens else ti).extend(f"`{key}` adds `{x}`" for x in added)
+        (ti if adding_loosens else lo).extend(f"`{key}` drops `{x}`" for x in dropped)
+
+    def flag(key: str, old: bool, new: bool, *, loose: bool) -> None:
+        if old != new:
+            (lo if new == loose else ti).append(f"`{key}` {old} -> {new}")
+
+    def order(key: str, old: str, new: str, strict_first: tuple[str, ...]) -> None:
+        if old != new:
+            (lo if strict_first.index(new) > strict_first.index(old) else ti).append(f"`{key}` {old} -> {new}")
+
+    def numbers(key: str, old: object, new: object) -> None:
+        for f in dataclasses.fields(old):  # type: ignore[arg-type]
+            a, b = getattr(old, f.name), getattr(new, f.name)
+            if a != b:
+                (lo if b > a else ti).append(f"`{key}.{f.name.replace('_', '-')}` {a} -> {b}")
+
+    lists("branch.events", t.branch.events, r.branch.events)
+    lists("branch.release-branches", t.branch.release_branches, r.branch.release_branches)
+    flag("branch.allow-forks", t.branch.allow_forks, r.branch.allow_forks, loose=True)
+    flag("checks.require-checks", t.checks.require_checks, r.checks.require_checks, loose=False)
+    lists("checks.ignore", t.checks.ignore, r.checks.ignore)
+    lists("checks.required", t.checks.required, r.checks.required, adding_loosens=False)
+    flag("credential.require-maintainer", t.credential.require_maintainer, r.credential.require_maintainer, loose=False)
+    order(
+        "credential.unknown-maintainers",
+        t.credential.unknown_maintainers,
+        r.credential.unknown_maintainers,
+        ("block", "warn"),
+    )
+    if t.diff.baseline_tag != r.diff.baseline_tag:
+        lo.append(f"`diff.baseline-tag` {t.diff.baseline_tag!r} -> {r.diff.baseline_tag!r}")
+    order("diff.first-release", t.diff.first_release, r.diff.first_release, ("block", "allow"))
+    numbers("diff.limits", t.diff.limits, r.diff.limits)
+    numbers("diff.large-change", t.diff.large_change, r.diff.large_change)
+    _map_loosened("approve.scripts", t.approve.scripts, r.approve.scripts, lo, ti)
+    lists("approve.dependencies", t.approve.dependencies, r.approve.dependencies)
+    _map_loosened("approve.sources", t.approve.sources, r.approve.sources, lo, ti)
+    _map_loosened("approve.bin", t.approve.bin, r.approve.bin, lo, ti)
+    lists("approve.files", [_show(f) for f in t.approve.files], [_show(f) for f in r.approve.files])
+    if t.pull_request.approval_label != r.pull_request.approval_label:
+        which = lo if r.pull_request.approval_label else ti
+        which.append(
+            f"`pull-request.approval-label` {t.pull_request.approval_label!r} -> {r.pull_request.approval_label!r}"
+        )
+    lists("pull-request.install-scripts", t.pull_request.install_scripts, r.pull_request.install_scripts)
+    _map_loosened(
+        "pull-request.lockfile-sources", t.pull_request.lockfile_sources, r.pull_request.lockfile_sources, lo, ti
+    )
+    if t.review.environment != r.review.environment:
+        which = lo if r.review.environment else ti
+        which.append(f"`review.environment` {t.review.environment!r} -> {r.review.environment!r}")
+    flag("review.require-other-reviewer", t.review.require_other_reviewer, r.review.require_other_reviewer, loose=False)
+    known = all_rules()
+    for rid in sorted(set(t.rules) | set(r.rules)):
+        default = known[rid].severity.value if rid in known else "block"
+        a, b = t.rules.get(rid, default), r.rules.get(rid, default)
+        if a != b:
+            (lo if floors._RANK[b] < floors._RANK[a] else ti).append(f"`rules.{rid}` {a} -> {b}")
+    return lo, ti
+
+
+def _show(entry: object) -> str:
+    """An `approve.files` entry as text (a path, or a path bound to a digest)."""
+    if isinstance(entry, str):
+        return entry
+    parts = [f"{k}={v}" for k, v in sorted(_as_dict(entry).items()) if v]
+    return "{" + ", ".join(parts) + "}"
+
+
+def _as_dict(obj: object) -> dict[str, Any]:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {
+            f.name.replace("_", "-"): _as_dict(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if f.metadata.get("yaml", True)
+        }
+    if isinstance(obj, list):
+        return [_as_dict(x) for x in obj]  # type: ignore[return-value]
+    if isinstance(obj, dict):
+        return {str(k): _as_dict(v) for k, v in obj.items()}
+    return obj  # type: ignore[return-value]
+
+
+def policy_diff(trusted: Policy, released: Policy) -> str:
+    """A unified diff of the two policies, normalised to YAML with every default spelled out."""
+    a = yaml.safe_dump(_as_dict(trusted), sort_keys=False, default_flow_style=False, width=120)
+    b = yaml.safe_dump(_as_dict(released), sort_keys=False, default_flow_style=False, width=120)
+    if a == b:
+        return ""
+    return "".join(difflib.unified_diff(a.splitlines(True), b.splitlines(True), "last release", "this commit", n=2))
+
+
+__all__ = ["PolicyTrust", "compare", "find_release_commit", "policy_diff", "resolve", "tag_names", "untrusted"]
