@@ -10,6 +10,9 @@ Nothing here skips: node, npm and git are required.
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,27 @@ import pytest
 from tests._support.github_server import GitHubServer
 from tests._support.verdaccio import Verdaccio, verdaccio_session
 from tests._support.workspace import make_package_repo
+
+_PRIVATE_TMP: list[str] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give this test process a private TMPDIR, removed at the end.
+
+    Everything the suite and the programs it runs (npm, git, Verdaccio, the gate) put in TMPDIR lands
+    in one folder of this process's own: tests that look for leftovers there ("no gk-npmrc-* left")
+    see only their own files even when other test processes (xdist workers, a second checkout) run at
+    the same time, and nothing is left behind in the machine's /tmp.
+    """
+    private = tempfile.mkdtemp(prefix="gk-tests-")
+    _PRIVATE_TMP.append(private)
+    os.environ["TMPDIR"] = private
+    tempfile.tempdir = None  # re-read TMPDIR
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for path in _PRIVATE_TMP:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture
@@ -58,3 +82,16 @@ def action_home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     return home
+
+
+# Slow groups that must stay on one xdist worker (scripts/test.sh runs `-n auto --dist loadgroup`):
+# the container tests share one image build, so they run in order on a single worker while the other
+# worker takes the rest of the suite.
+XDIST_GROUPS = {"test_container.py": "container"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        group = XDIST_GROUPS.get(item.path.name)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
