@@ -34,7 +34,11 @@ INPUT_DEFAULTS: dict[str, str] = {
     # issue 8: reviewed two-job releases
     "tarball": "",
     "approved-integrity": "",
+    "timeout": "600",
 }
+
+#: Bounds of the `timeout` input (seconds).
+MIN_TIMEOUT, MAX_TIMEOUT = 1, 6 * 3600
 
 
 def env_name(input_name: str) -> str:
@@ -60,6 +64,7 @@ class Inputs:
     tarball: str = ""
     #: The sha512 SRI a reviewed deployment approved (`needs.check.outputs.integrity`).
     approved_integrity: str = ""
+    timeout: int = 600
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Inputs:
@@ -82,6 +87,15 @@ class Inputs:
         except ValueError:
             raise ConfigError(
                 f"Input `wait-for-checks` is {raw['wait-for-checks']!r}", "Give a whole number of seconds (0 or more)"
+            ) from None
+        try:
+            timeout = int(raw["timeout"])
+            if not MIN_TIMEOUT <= timeout <= MAX_TIMEOUT:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                f"Input `timeout` is {raw['timeout']!r}",
+                f"Give the run's deadline as a whole number of seconds ({MIN_TIMEOUT}..{MAX_TIMEOUT}; default 600)",
             ) from None
         dry = raw["dry-run"].lower()
         if dry not in ("true", "false"):
@@ -118,6 +132,7 @@ class Inputs:
             wait_for_checks=wait,
             tarball=tarball,
             approved_integrity=approved,
+            timeout=timeout,
         )
 
     def describe(self) -> dict[str, object]:

@@ -13,6 +13,7 @@ from .errors import ConfigError
 from .policy import Policy
 
 if TYPE_CHECKING:
+    from ._internal.budget import Deadline
     from ._internal.github import GitHubClient
     from ._internal.registry import RegistryClient
     from .trusted_policy import PolicyTrust
@@ -118,3 +119,5 @@ class Context:
     home: Path = field(default_factory=Path.home)
     #: Which policy decides and why (publish/check mode; `policy` is `trust.policy`).
     trust: PolicyTrust | None = None
+    #: The run's deadline (input `timeout`); None: unbounded (unit tests, tools).
+    deadline: Deadline | None = None

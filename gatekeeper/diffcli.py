@@ -147,7 +147,7 @@ def _registry(url: str | None) -> RegistryClient:
 def _diff(
     candidate_spec: str, against: str | None, registry: RegistryClient, policy: Policy
 ) -> tuple[DiffResult, Path | None]:
-    candidate = _load(candidate_spec, registry, policy)
+    candidate = _load(candidate_spec, registry, policy, side="candidate")
     cand = candidate.package
     pre = list(candidate.fetched.findings) if candidate.fetched else []
     if cand is None:  # fetched from the registry and failed its integrity check: nothing to diff
@@ -176,7 +176,7 @@ def _diff(
     return result, candidate.base_dir
 
 
-def _load(spec: str, registry: RegistryClient, policy: Policy) -> _Loaded:
+def _load(spec: str, registry: RegistryClient, policy: Policy, side: str = "baseline") -> _Loaded:
     """A package directory, a tarball file, or name[@version] from the registry."""
     path = Path(spec).expanduser()
     limits = policy.diff.limits
@@ -208,7 +208,7 @@ def _load(spec: str, registry: RegistryClient, policy: Policy) -> _Loaded:
             raise ConfigError(f"{name} has no dist-tag {tag!r}", "Name a version: name@1.2.3")
     if version not in (packument.get("versions") or {}):
         raise ConfigError(f"{name}@{version} is not published on {registry.base_url}", "Name a published version")
-    fetched = diff_gate.fetch_release(registry, packument, name, version, policy)
+    fetched = diff_gate.fetch_release(registry, packument, name, version, policy, side=side)
     return _Loaded(fetched.package, False, fetched)
 
 

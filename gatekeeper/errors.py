@@ -40,3 +40,13 @@ class RegistryError(GatekeeperError):
 
 class NpmError(GatekeeperError):
     """The npm CLI failed."""
+
+
+class PublishUncertain(NpmError):
+    """`npm publish` was stopped while it ran: the upload may have happened (never "nothing published")."""
+
+    def diagnostic(self) -> str:
+        text = self.what.rstrip(".") + ". The package was possibly published: check the registry."
+        if self.remedy:
+            text += " " + self.remedy.rstrip(".") + "."
+        return text

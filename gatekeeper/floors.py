@@ -23,6 +23,7 @@ FLOOR_IDS = frozenset(
         "tarball-unsafe",
         "baseline-integrity-mismatch",
         "baseline-signature-invalid",
+        "registry-signatures-missing",
         "version-exists",
         "version-not-increasing",
         "publish-rejected",

@@ -1,6 +1,8 @@
 """One run of publish/check mode: context -> gates -> decision -> report -> publish.
 
-Fail closed: any fault becomes a gate `error` (exit 2) and nothing is published.
+Fail closed: any fault becomes a gate `error` (exit 2) and nothing is published. The run has one
+deadline (input `timeout`) that bounds every request, wait and the upload; SIGTERM/SIGINT (a
+cancelled job) stops npm, removes the temp files and reports truthfully whether an upload had begun.
 """
 
 from __future__ import annotations
@@ -17,15 +19,16 @@ from types import ModuleType
 from typing import TextIO
 
 from . import report, trusted_policy
-from ._internal import actions, git
+from ._internal import actions, budget, git
 from ._internal import npm as npm_cli
 from ._internal.github import GitHubClient
-from ._internal.registry import RegistryClient
+from ._internal.proc import Cancelled, cancel_on_signals
+from ._internal.registry import PUBLIC_ALIASES_ENV, ByteLimits, RegistryClient
 from ._internal.tarball import read_package
 from .config import Inputs
 from .context import Context, GitHubRun, PackageInfo, PackedTarball
 from .decision import EXIT_BLOCK, EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
-from .errors import ConfigError, GatekeeperError
+from .errors import ConfigError, GatekeeperError, PublishUncertain
 from .findings import Severity
 from .gates import Skip
 from .gates.diff import select_baseline
@@ -52,6 +55,11 @@ PUBLISH_REJECTED = rule(
 #: Where the JSON report goes in Actions, relative to the workspace: under node_modules/.cache (the
 #: usual home of tool caches), so `npm pack` never picks it up and later steps find it at this path.
 REPORT_PATH = "node_modules/.cache/npm-gatekeeper/report.json"
+
+#: Seconds of the run's deadline that must be left to start `npm publish` (else: nothing is uploaded).
+MIN_PUBLISH_SECONDS = 3.0
+#: `npm pack` gets at most this much of the deadline.
+PACK_SECONDS = 300.0
 
 
 @dataclass
@@ -87,25 +95,49 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
     """Run publish or check mode; returns the exit code (0 allow, 1 block, 2 error)."""
     opts = opts or RunOptions()
     mask_secrets(inputs, env, opts.out)
+    deadline = budget.Deadline(inputs.timeout)
     workspace = Path(env.get("GITHUB_WORKSPACE") or ".").resolve()
     tmp: Path | None = None
     outcome: report.Outcome
-    try:
-        ctx, tmp = _build_context(inputs, env, workspace)
-        outcome = _run_gates(ctx)
-        if outcome.decision.allow and inputs.mode == "publish":
-            _publish(ctx, outcome)
-    except GatekeeperError as exc:
-        outcome = error_outcome(inputs.mode, exc.diagnostic())
-    except Exception as exc:  # fail closed on anything unexpected
-        detail = redact(inputs, f"{type(exc).__name__}: {exc}")
-        outcome = error_outcome(inputs.mode, f"Internal error ({detail}). Nothing was published. Please report this.")
-        opts.err.write(redact(inputs, traceback.format_exc()))
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-    _report(outcome, inputs, env, workspace, opts)
+    started: list[int] = []  # npm publish's pid once it runs
+    with cancel_on_signals() as signals:
+        try:
+            try:
+                ctx, tmp = _build_context(inputs, env, workspace, deadline)
+                outcome = _run_gates(ctx)
+                if outcome.decision.allow and inputs.mode == "publish":
+                    _publish(ctx, outcome, started)
+            except GatekeeperError as exc:
+                outcome = error_outcome(inputs.mode, exc.diagnostic())
+                outcome.publish_uncertain = isinstance(exc, PublishUncertain)
+            except Exception as exc:  # fail closed on anything unexpected
+                detail = redact(inputs, f"{type(exc).__name__}: {exc}")
+                outcome = error_outcome(
+                    inputs.mode, f"Internal error ({detail}). Nothing was published. Please report this."
+                )
+                opts.err.write(redact(inputs, traceback.format_exc()))
+            finally:
+                if tmp is not None:
+                    shutil.rmtree(tmp, ignore_errors=True)
+        except Cancelled as exc:
+            outcome = cancelled_outcome(inputs, exc, bool(started))
+        signals.disarm()  # a second signal now must not interrupt the report
+        _report(outcome, inputs, env, workspace, opts)
     return outcome.decision.exit_code
+
+
+def cancelled_outcome(inputs: Inputs, exc: Cancelled, upload_started: bool) -> report.Outcome:
+    """The truthful report of a cancelled run (exit 2)."""
+    if upload_started:
+        message = (
+            f"Cancelled ({exc}) while `npm publish` was running: npm was stopped and the temp files removed, but the "
+            "package was possibly published — check the registry (`npm view <name>@<version>`) before re-running."
+        )
+    else:
+        message = f"Cancelled ({exc}) before any upload: nothing was published. Re-run the job."
+    outcome = error_outcome(inputs.mode, message)
+    outcome.publish_uncertain = upload_started
+    return outcome
 
 
 def redact(inputs: Inputs, text: str) -> str:
@@ -119,28 +151,37 @@ def error_outcome(mode: str, message: str) -> report.Outcome:
     return report.Outcome(mode=mode, decision=Decision(False, EXIT_ERROR, message), gates=[], error=message)
 
 
-def _build_context(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> tuple[Context, Path]:
+def _build_context(
+    inputs: Inputs, env: Mapping[str, str], workspace: Path, deadline: budget.Deadline | None = None
+) -> tuple[Context, Path]:
     gh_run = GitHubRun.from_env(env)
     package_dir = (workspace / inputs.package_path).resolve()
     if not inputs.tarball and not (package_dir / "package.json").is_file():
         raise GatekeeperError(f"No package.json in {package_dir}", "Set `package-path` to the package's folder")
     policy_path = workspace / inputs.policy
     policy: Policy = load_policy(policy_path, required=inputs.policy != ".github/npm-gatekeeper.yml")
+    deadline = deadline or budget.Deadline(inputs.timeout)
+    net = policy.network
     registry = RegistryClient(
         inputs.registry,
         inputs.npm_token,
         retries=int(env.get("GATEKEEPER_REGISTRY_RETRIES", "3")),
         backoff=float(env.get("GATEKEEPER_REGISTRY_BACKOFF", "1.0")),
+        deadline=deadline,
+        limits=ByteLimits(packument=net.max_packument_bytes, json=net.max_registry_json_bytes),
+        public_aliases=env.get(PUBLIC_ALIASES_ENV, "").split(","),
     )
     github = None
     if gh_run.repository and inputs.github_token:
-        github = GitHubClient(gh_run.api_url, gh_run.repository, inputs.github_token)
+        github = GitHubClient(
+            gh_run.api_url, gh_run.repository, inputs.github_token, deadline=deadline, max_bytes=net.max_github_bytes
+        )
     tmp = npm_cli.private_tempdir(workspace, "gatekeeper-pack-")
     try:
         if inputs.tarball:
             packed = given_tarball(workspace, inputs.tarball, tmp, policy)
         else:
-            packed = npm_cli.pack(package_dir, tmp)
+            packed = npm_cli.pack(package_dir, tmp, timeout=deadline.limit(PACK_SECONDS))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -162,6 +203,7 @@ def _build_context(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> t
         package=PackageInfo(packed.name, packed.version),
         tarball=PackedTarball(packed.path, packed.integrity, packed.shasum, packed.size),
         home=Path(env.get("HOME") or Path.home()),
+        deadline=deadline,
     )
     return ctx, tmp
 
@@ -265,8 +307,15 @@ def _run_gates(ctx: Context) -> report.Outcome:
     )
 
 
-def _publish(ctx: Context, outcome: report.Outcome) -> None:
+def _publish(ctx: Context, outcome: report.Outcome, started: list[int] | None = None) -> None:
     assert ctx.tarball is not None
+    deadline = ctx.deadline or budget.Deadline()
+    left = deadline.remaining()
+    if left < MIN_PUBLISH_SECONDS:
+        raise budget.BudgetExceeded(
+            f"The gates passed, but {deadline.describe()} left {max(left, 0):.1f} s, too little to start the upload",
+            "Raise the `timeout` input (the registry or GitHub answered slowly), then re-run the job",
+        )
     result = npm_cli.publish(
         ctx.tarball.path,
         registry=ctx.inputs.registry,
@@ -275,6 +324,9 @@ def _publish(ctx: Context, outcome: report.Outcome) -> None:
         tag=ctx.inputs.tag,
         access=ctx.inputs.access,
         dry_run=ctx.inputs.dry_run,
+        timeout=min(left, 3600.0),
+        expected_integrity=ctx.tarball.integrity,
+        started=started,
     )
     gate = GateResult("publish", "pass")
     outcome.gates.append(gate)

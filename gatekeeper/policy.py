@@ -94,6 +94,20 @@ class DiffPolicy:
 
 
 @dataclass
+class NetworkPolicy:
+    """Byte budgets (decoded size) of what is read from the network; a larger answer is a fault (exit 2).
+
+    Tarballs are bounded by `diff.limits.max-compressed-bytes`."""
+
+    #: A packument (the full document of a package, all versions).
+    max_packument_bytes: int = 64 * 1024 * 1024
+    #: Any other registry answer (whoami, tokens, signing keys).
+    max_registry_json_bytes: int = 4 * 1024 * 1024
+    #: One GitHub API answer (a page of check runs, a repository, ...).
+    max_github_bytes: int = 8 * 1024 * 1024
+
+
+@dataclass
 class Approvals:
     """Exact approvals of intended install-time changes: any other text still blocks."""
 
@@ -143,6 +157,7 @@ class Policy:
     checks: ChecksPolicy = field(default_factory=ChecksPolicy)
     credential: CredentialPolicy = field(default_factory=CredentialPolicy)
     diff: DiffPolicy = field(default_factory=DiffPolicy)
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
     approve: Approvals = field(default_factory=Approvals)
     pull_request: PullRequestPolicy = field(default_factory=PullRequestPolicy)
     review: ReviewPolicy = field(default_factory=ReviewPolicy)

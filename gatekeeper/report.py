@@ -27,6 +27,8 @@ class Outcome:
     package: dict[str, str] | None = None
     previous: dict[str, object] | None = None
     published: bool = False
+    #: `npm publish` was stopped while running (cancelled, or past the deadline): it may have uploaded.
+    publish_uncertain: bool = False
     publish: dict[str, object] = field(default_factory=dict)
     extra_markdown: list[str] = field(default_factory=list)
     error: str | None = None
@@ -48,7 +50,7 @@ def to_json(outcome: Outcome) -> dict[str, object]:
         "previous": outcome.previous,
         "gates": {g.name: g.status for g in outcome.gates},
         "findings": [dict(f.to_json(), gate=g.name) for g in outcome.gates for f in g.findings],
-        "published": outcome.published,
+        "published": "unknown" if outcome.publish_uncertain else outcome.published,
         "publish": outcome.publish,
         "error": outcome.error,
         "needs_review": outcome.needs_review,
@@ -78,6 +80,8 @@ def to_markdown(outcome: Outcome) -> str:
         if outcome.publish.get("dry_run"):
             verb = "allowed (dry run: not uploaded)"
         head = f"## ✅ npm-gatekeeper: {name} {verb}"
+    elif outcome.publish_uncertain:
+        head = f"## ⚠️ npm-gatekeeper: stopped during the upload — {name} possibly published, check the registry"
     elif d.exit_code == 2:
         head = f"## ⚠️ npm-gatekeeper: could not decide — {name} NOT published"
     else:
@@ -131,7 +135,7 @@ def outputs(outcome: Outcome, report_path: str) -> Mapping[str, str]:
     prev = outcome.previous or {}
     return {
         "decision": outcome.decision.label,
-        "published": "true" if outcome.published else "false",
+        "published": "unknown" if outcome.publish_uncertain else ("true" if outcome.published else "false"),
         "name": str(pkg.get("name", "")),
         "version": str(pkg.get("version", "")),
         "previous-version": str(prev.get("version", "")),

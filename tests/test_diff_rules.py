@@ -729,8 +729,12 @@ class FakeRegistry:
         *,
         tags: dict[str, str] | None = None,
         keys: list[dict[str, Any]] | None = None,
+        public: bool = False,
     ) -> None:
         from gatekeeper._internal.signatures import sri_sha512
+
+        self.base_url = "https://reg.test/"
+        self.public = public  # registry.npmjs.org (or a test alias): signatures required
 
         self.blobs = {f"https://reg.test/{name}/-/{v}.tgz": p.read_bytes() for v, p in releases.items()}
         self.doc: dict[str, Any] | None = {
@@ -754,6 +758,9 @@ class FakeRegistry:
 
     def keys(self) -> list[dict[str, Any]] | None:
         return self.served_keys
+
+    def same_origin(self, url: str) -> bool:
+        return url.startswith(self.base_url)
 
     def download(self, url: str, max_bytes: int) -> bytes:
         self.downloads.append(url)
@@ -881,6 +888,49 @@ def test_gate_signatures(tmp_path: Path) -> None:
     assert expired.rule == "baseline-signature-invalid" and "expired" in expired.message
 
 
+@pytest.mark.parametrize("served", [None, []], ids=["keys-404", "keys-empty"])
+def test_public_registry_without_keys_blocks_other_registries_keep_info(tmp_path: Path, served: Any) -> None:
+    from gatekeeper.gates import diff as gate
+
+    private = FakeRegistry("ms", {"2.1.2": fixture("ms-2.1.2")}, keys=served)
+    (info,) = gate.check(gate_ctx(tmp_path, fixture("ms-2.1.3"), private))
+    assert info.rule == "baseline-signature-unavailable" and info.severity is Severity.INFO
+    public = FakeRegistry("ms", {"2.1.2": fixture("ms-2.1.2")}, keys=served, public=True)
+    (f,) = gate.check(gate_ctx(tmp_path, fixture("ms-2.1.3"), public))
+    assert f.rule == "registry-signatures-missing" and f.blocks
+    assert ("404" if served is None else "empty key list") in f.message and "baseline ms@2.1.2" in f.message
+
+
+def test_public_registry_baseline_without_signatures_blocks(tmp_path: Path) -> None:
+    import base64
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from gatekeeper.gates import diff as gate
+
+    spki = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    keys = [{"keyid": "SHA256:k", "key": base64.b64encode(spki).decode(), "expires": None}]
+    reg = FakeRegistry("ms", {"2.1.2": fixture("ms-2.1.2")}, keys=keys, public=True)  # no dist.signatures
+    (f,) = gate.check(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg))
+    assert f.rule == "baseline-signature-invalid" and f.blocks and f.message.startswith("baseline:")
+
+
+def test_tarball_on_another_origin_is_reported(tmp_path: Path) -> None:
+    from gatekeeper.gates import diff as gate
+
+    reg = FakeRegistry("ms", {"2.1.2": fixture("ms-2.1.2")})
+    dist = reg.doc["versions"]["2.1.2"]["dist"]  # type: ignore[index]
+    moved = "http://reg.test/ms/-/2.1.2.tgz"  # same host, downgraded to http
+    reg.blobs[moved] = reg.blobs.pop(dist["tarball"])
+    dist["tarball"] = moved
+    findings = gate.check(gate_ctx(tmp_path, fixture("ms-2.1.3"), reg))
+    (f,) = [f for f in findings if f.rule == "baseline-tarball-elsewhere"]
+    assert f.severity is Severity.WARN and "http://reg.test" in f.message and "without the token" in f.message
+
+
 def test_gate_unsafe_candidate_never_reaches_the_registry(tmp_path: Path) -> None:
     from gatekeeper.gates import diff as gate
 
@@ -932,6 +982,8 @@ def test_every_diff_rule_is_registered_with_a_fix() -> None:
         "baseline-integrity-mismatch",
         "baseline-signature-invalid",
         "baseline-signature-unavailable",
+        "registry-signatures-missing",
+        "baseline-tarball-elsewhere",
         "first-release",
         "version-exists",
         "approved-change",

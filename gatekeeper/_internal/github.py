@@ -2,11 +2,18 @@
 
 Retries 5xx and rate limits (403/429 with Retry-After or rate-limit headers) with
 `GithubRetry`; anything that still fails raises `GitHubError` (fail closed).
+
+Every request goes through `budget.BoundedAdapter` (mounted into PyGithub's own sessions): wall-clock
+budget per request and per call (`call(...)`), the run's deadline, a byte budget on every answer, a
+cap on the requests of one call (PyGithub's paginated lists included: a `Link: next` that never ends
+stops there), and the token only to `GITHUB_API_URL`'s origin. Retry waits (rate limits) never run
+past the call's budget or the run's deadline.
 """
 
 from __future__ import annotations
 
 import os
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -14,14 +21,23 @@ from typing import Any, TypeVar
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
+from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass
 
 from .. import __version__
 from ..errors import GitHubError
 from ..secret import Secret
+from . import budget
 
 T = TypeVar("T")
 
 OK_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})
+#: Byte budget (decoded) of one GitHub answer; the policy's `network.max-github-bytes` sets it.
+DEFAULT_MAX_BYTES = 8 * 1024 * 1024
+#: Requests one call may make (pages of 100, retries, redirects) and its wall-clock budget.
+MAX_REQUESTS_PER_CALL = 60
+CALL_SECONDS = 180.0
+#: An error answer read inside a retry decision is cut off here.
+MAX_ERROR_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -46,35 +62,113 @@ class Job:
     runner_name: str
 
 
-def _retry() -> GithubRetry:
-    total = int(os.environ.get("GATEKEEPER_GITHUB_RETRIES", "5"))
+class _BoundedRetry(GithubRetry):
+    """GithubRetry whose waits respect the run's deadline and whose error reads are bounded."""
+
+    deadline: budget.Deadline = budget.Deadline()
+
+    def new(self, **kw: Any) -> _BoundedRetry:
+        retry = super().new(**kw)
+        retry.deadline = self.deadline
+        return retry
+
+    def get_content(self, resp: Any, url: str) -> bytes:  # type: ignore[override]
+        try:
+            data = resp.read(MAX_ERROR_BYTES, decode_content=True)
+        except Exception:  # a broken error body is just no message
+            return b""
+        return bytes(data or b"")
+
+    def sleep(self, response: Any = None) -> None:
+        wait = 0.0
+        why = "backoff"
+        if response is not None and self.respect_retry_after_header:
+            wait = float(self.get_retry_after(response) or 0.0)
+            why = "Retry-After" if wait else why
+        if not wait:
+            wait = self.get_backoff_time()
+        budget.wait_before_retry(self.deadline, wait, "GitHub's API", why)
+
+
+def _retry(deadline: budget.Deadline | None = None) -> GithubRetry:
+    total = min(int(os.environ.get("GATEKEEPER_GITHUB_RETRIES", "5")), 10)
     backoff = float(os.environ.get("GATEKEEPER_GITHUB_BACKOFF", "1.0"))
     max_wait = float(os.environ.get("GATEKEEPER_GITHUB_MAX_RATE_WAIT", "300"))
-    return GithubRetry(
+    retry = _BoundedRetry(
         total=total,
         backoff_factor=backoff,
+        backoff_max=60,
         max_rate_limit_wait=max_wait,
         secondary_rate_wait=min(60.0, max_wait),
         status_forcelist=[*range(500, 600), 429],
     )
+    retry.deadline = deadline or budget.Deadline()
+    return retry
+
+
+def _bounded_connections(limits: budget.Limits) -> tuple[type, type]:
+    """PyGithub connection classes whose sessions use the bounded adapter (same retry object)."""
+
+    def mount(conn: Any) -> None:
+        adapter = budget.BoundedAdapter(
+            limits, max_retries=conn.retry, pool_connections=conn.pool_size, pool_maxsize=conn.pool_size
+        )
+        conn.adapter = adapter
+        conn.session.mount("https://", adapter)
+        conn.session.mount("http://", adapter)
+        conn.session.headers["Accept-Encoding"] = "gzip, deflate"
+
+    class _Http(HTTPRequestsConnectionClass):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            mount(self)
+
+    class _Https(HTTPSRequestsConnectionClass):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            mount(self)
+
+    return _Http, _Https
 
 
 class GitHubClient:
     """One repository on one GitHub API."""
 
-    def __init__(self, api_url: str, repository: str, token: Secret | None, *, timeout: int = 30) -> None:
+    def __init__(
+        self,
+        api_url: str,
+        repository: str,
+        token: Secret | None,
+        *,
+        timeout: int = 30,
+        deadline: budget.Deadline | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self.repository = repository
         self._token = token
+        self.deadline = deadline or budget.Deadline()
         auth = Auth.Token(token.reveal()) if token else None
+        base_url = api_url.rstrip("/")
+        self.limits = budget.Limits(
+            "GitHub's API", self.deadline, float(timeout), max_bytes, allowed_origin=budget.origin(base_url)
+        )
         self._gh = Github(
             auth=auth,
-            base_url=api_url.rstrip("/"),
+            base_url=base_url,
             timeout=timeout,
-            retry=_retry(),
+            retry=_retry(self.deadline),
             user_agent=f"npm-gatekeeper/{__version__}",
+            per_page=100,
             seconds_between_requests=None,
             seconds_between_writes=None,
         )
+        http_cls, https_cls = _bounded_connections(self.limits)
+        requester = self._gh.requester
+        # PyGithub builds its connections from these (per instance here; the classes stay untouched)
+        requester._Requester__httpConnectionClass = http_cls  # type: ignore[attr-defined]
+        requester._Requester__httpsConnectionClass = https_cls  # type: ignore[attr-defined]
+        scheme = urllib.parse.urlsplit(base_url).scheme
+        requester._Requester__connectionClass = https_cls if scheme == "https" else http_cls  # type: ignore[attr-defined]
         self._repo: Any = None
 
     @contextmanager
@@ -98,6 +192,16 @@ class GitHubClient:
                 f"GitHub API: {what} failed ({type(exc).__name__}: {self._clean(str(exc))[:300]})",
                 "GitHub's API did not answer (down, rate limited past the retries, or unreachable); re-run later",
             ) from None
+        except RuntimeError as exc:  # PyGithub refuses a redirect to another host or scheme
+            raise GitHubError(
+                f"GitHub API: {what} was redirected away from GITHUB_API_URL ({self._clean(str(exc))[:200]})",
+                "Check GITHUB_API_URL and any proxy in between; the token is only sent to GITHUB_API_URL",
+            ) from None
+        except AssertionError as exc:  # PyGithub asserts that next-page URLs stay on GITHUB_API_URL's host/port
+            raise GitHubError(
+                f"GitHub API: {what} was sent to a URL outside GITHUB_API_URL ({self._clean(str(exc))[:200]})",
+                "Check GITHUB_API_URL and any proxy in between; the token is only sent to GITHUB_API_URL",
+            ) from None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise GitHubError(
                 f"GitHub API: {what} returned malformed data ({type(exc).__name__}: {exc})", "Re-run the job"
@@ -106,8 +210,16 @@ class GitHubClient:
     def _clean(self, text: str) -> str:
         return self._token.redact(text) if self._token else text
 
-    def call(self, what: str, fn: Callable[[], T]) -> T:
-        with self._calling(what):
+    def call(
+        self,
+        what: str,
+        fn: Callable[[], T],
+        *,
+        max_requests: int = MAX_REQUESTS_PER_CALL,
+        seconds: float = CALL_SECONDS,
+    ) -> T:
+        """Run `fn` (PyGithub calls) as one bounded call: wall time, request cap, errors as GitHubError."""
+        with self._calling(what), budget.call_scope(f"GitHub API: {what}", seconds=seconds, max_requests=max_requests):
             return fn()
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -1,5 +1,11 @@
 """The npm CLI: pack once, publish that same file. The token only ever lives in a
-temp userconfig outside the workspace (mode 0600), deleted right after."""
+temp userconfig outside the workspace (mode 0600), deleted right after.
+
+npm leaves nothing behind: every npm child gets a private cache, TMPDIR and logs dir inside the
+temp dir of its step (deleted with it), with log files off (`logs-max=0`), so nothing lands in
+`$HOME/.npm` (npm writes the registry's error bodies, which may echo the token, into its debug log).
+The tarball is re-hashed just before the upload and must match what the gates saw; the bytes that
+npm uploads are that verified copy."""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import NpmError
+from ..errors import NpmError, PublishUncertain
 from ..secret import Secret
 from .proc import child_env, run
 
@@ -58,12 +64,31 @@ def private_tempdir(workspace: Path | None, prefix: str) -> Path:
     )
 
 
+def npm_env(tmp: Path, extra: dict[str, str] | None = None, keep_oidc: bool = False) -> dict[str, str]:
+    """The child env of an npm command: no credentials; cache, TMPDIR and logs inside `tmp`; no log files."""
+    home = tmp / ".npm-private"
+    for sub in ("cache", "tmp", "logs"):
+        (home / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+    env = child_env(
+        {
+            "NPM_CONFIG_CACHE": str(home / "cache"),
+            "NPM_CONFIG_LOGS_DIR": str(home / "logs"),
+            "NPM_CONFIG_LOGS_MAX": "0",
+            "TMPDIR": str(home / "tmp"),
+            **(extra or {}),
+        },
+        keep_oidc=keep_oidc,
+    )
+    return env
+
+
 def pack(package_dir: Path, dest: Path, timeout: float = 300) -> Packed:
     """`npm pack --ignore-scripts` into `dest`; returns the file and its integrity."""
     try:
         res = run(
             ["npm", "pack", "--ignore-scripts", "--json", "--pack-destination", str(dest)],
             cwd=package_dir,
+            env=npm_env(dest),
             timeout=timeout,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -77,7 +102,7 @@ def pack(package_dir: Path, dest: Path, timeout: float = 300) -> Packed:
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         raise NpmError("`npm pack --json` printed no usable result", "Check the npm version (npm >= 9 needed)") from exc
     if not path.is_file():
-        files = list(dest.glob("*.tgz"))
+        files = [f for f in dest.glob("*.tgz") if f.is_file()]
         if len(files) != 1:
             raise NpmError(f"`npm pack` did not leave exactly one tarball in {dest}")
         path = files[0]
@@ -105,10 +130,30 @@ def publish(
     access: str = "",
     dry_run: bool = False,
     timeout: float = 600,
+    expected_integrity: str | None = None,
+    started: list[int] | None = None,
 ) -> Published:
-    """`npm publish <tarball> --ignore-scripts` with a temp userconfig (0600) deleted afterwards."""
+    """`npm publish <tarball> --ignore-scripts` with a temp userconfig (0600) deleted afterwards.
+
+    With `expected_integrity`, the tarball is re-hashed first and must match; npm then uploads that
+    verified copy (in the private temp dir), not a file someone could swap afterwards. `started` gets
+    npm's pid once it runs (so a cancelled run can tell "possibly published" from "nothing")."""
     tmp = private_tempdir(workspace, "gatekeeper-publish-")
     try:
+        if expected_integrity is not None:
+            data = tarball.read_bytes()
+            actual, _ = integrity_of(data)
+            if actual != expected_integrity:
+                raise NpmError(
+                    f"The tarball changed after the gates checked it (now {actual[:24]}..., checked "
+                    f"{expected_integrity[:24]}...)",
+                    "Something rewrote the packed file during the run; re-run the job on a clean runner",
+                )
+            copy = tmp / tarball.name
+            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            tarball = copy
         npmrc = tmp / "npmrc"
         lines = [f"registry={registry}"]
         if token:
@@ -133,13 +178,17 @@ def publish(
             argv += ["--access", access]
         if dry_run:
             argv.append("--dry-run")
-        env = child_env({"NPM_CONFIG_USERCONFIG": str(npmrc)}, keep_oidc=token is None)
+        env = npm_env(tmp, {"NPM_CONFIG_USERCONFIG": str(npmrc)}, keep_oidc=token is None)
         try:
-            res = run(argv, cwd=tmp, env=env, timeout=timeout)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise NpmError(
-                f"`npm publish` did not complete ({type(exc).__name__})", "Check the registry, then re-run"
+            res = run(argv, cwd=tmp, env=env, timeout=timeout, started=started)
+        except subprocess.TimeoutExpired as exc:
+            raise PublishUncertain(
+                f"`npm publish` did not complete within {timeout:.0f} s (the run's deadline) and was stopped",
+                "Check the registry (`npm view <name>@<version>`) before re-running; raise the `timeout` input if the "
+                "upload needs longer",
             ) from exc
+        except OSError as exc:
+            raise NpmError(f"`npm publish` could not run ({type(exc).__name__})", "Check that npm is on PATH") from exc
         out = token.redact(res.stdout) if token else res.stdout
         err = token.redact(res.stderr) if token else res.stderr
         parsed: dict[str, object] = {}

@@ -1,12 +1,20 @@
-"""Subprocess plumbing: a clean environment (no credentials) and bounded runs."""
+"""Subprocess plumbing: a clean environment (no credentials), bounded runs, and cancellation.
+
+Children run in their own process group; a timeout or a cancellation (SIGTERM/SIGINT, see
+`cancel_on_signals`) stops the whole group (SIGTERM, then SIGKILL) before the error propagates.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 #: Variables that may carry a credential: never passed to child processes.
 SECRET_VARS = ("NODE_AUTH_TOKEN", "NPM_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN")
@@ -36,23 +44,94 @@ class Completed:
     stderr: str
 
 
+class Cancelled(BaseException):  # like KeyboardInterrupt: not an Exception, never swallowed
+    """The run got SIGTERM/SIGINT (a cancelled job): stop, clean up, report, exit non-zero."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signal.Signals(signum).name)
+
+
+class Signals:
+    """What `cancel_on_signals` saw; `disarm()` makes later signals no-ops (e.g. while reporting)."""
+
+    def __init__(self) -> None:
+        self.received: list[int] = []
+        self.armed = True
+
+    def disarm(self) -> None:
+        self.armed = False
+
+
+@contextlib.contextmanager
+def cancel_on_signals() -> Iterator[Signals]:
+    """Turn the first SIGTERM/SIGINT into `Cancelled` in the main thread; later ones are ignored (so the
+    clean-up finishes). Handlers are restored afterwards. A no-op outside the main thread."""
+    previous: dict[int, Any] = {}
+    state = Signals()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        first = not state.received
+        state.received.append(signum)
+        if first and state.armed:
+            raise Cancelled(signum)
+
+    try:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, handler)
+    except ValueError:  # not the main thread
+        previous.clear()
+    try:
+        yield state
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def stop_group(proc: subprocess.Popen[Any], grace: float = 3.0) -> None:
+    """SIGTERM the child's process group, then SIGKILL it after `grace` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # stragglers of the group (the leader may be gone)
+
+
 def run(
     argv: Sequence[str],
     *,
     cwd: Path,
     env: Mapping[str, str] | None = None,
     timeout: float = 300,
+    started: list[int] | None = None,
 ) -> Completed:
-    """Run a command, capturing text output; raises TimeoutExpired/OSError to the caller."""
-    proc = subprocess.run(
+    """Run a command in its own process group, capturing text output.
+
+    Raises TimeoutExpired/OSError (and `Cancelled`) to the caller after stopping the whole group.
+    `started`, if given, gets the child's pid once it runs (to tell "never started" from "was running")."""
+    proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
         env=dict(env) if env is not None else child_env(),
         stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         errors="replace",
-        timeout=timeout,
-        check=False,
+        start_new_session=True,
     )
-    return Completed(proc.returncode, proc.stdout, proc.stderr)
+    if started is not None:
+        started.append(proc.pid)
+    try:
+        stdout, stderr = proc.communicate(timeout=max(timeout, 0.0))
+    except BaseException:
+        stop_group(proc)
+        with contextlib.suppress(Exception):
+            proc.communicate(timeout=2)
+        raise
+    return Completed(proc.returncode, stdout, stderr)

@@ -1,12 +1,16 @@
 """Thin, typed adapter over the npm registry HTTP API (requests).
 
-Faults (network, 5xx past retries, malformed JSON) raise `RegistryError`:
-the caller fails closed. 404 is an answer, not a fault, where it has a meaning.
+Faults (network, 5xx past retries, malformed JSON) raise `RegistryError`; a request past its
+wall-clock budget or the run's deadline, or an answer past its byte budget, raises
+`budget.BudgetExceeded`: the caller fails closed. 404 is an answer, not a fault, where it has a
+meaning. The token goes only to the registry's own origin (scheme, host, port): never to a
+redirect elsewhere, a `dist.tarball` on another host, or an `http://` URL of an https registry.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -15,9 +19,25 @@ import requests
 from .. import __version__
 from ..errors import RegistryError
 from ..secret import Secret
+from . import budget
 
 USER_AGENT = f"npm-gatekeeper/{__version__}"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+#: Registries that always serve signing keys (signatures are required there): (scheme, host, port).
+PUBLIC_REGISTRY_ORIGINS = frozenset({("https", "registry.npmjs.org", 443)})
+#: Tests only: comma-separated registry URLs to treat as the public registry too. It can only add
+#: requirements (signatures), never remove one, so it cannot weaken a production run.
+PUBLIC_ALIASES_ENV = "GATEKEEPER_TREAT_AS_PUBLIC_REGISTRY"
+#: Wall-clock budget of one tarball download (still bounded by the run's deadline).
+DOWNLOAD_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class ByteLimits:
+    """Byte budgets (decoded) of registry answers; the policy's `network:` section sets them."""
+
+    packument: int = 64 * 1024 * 1024
+    json: int = 4 * 1024 * 1024  # whoami, tokens pages, keys, any other JSON answer
 
 
 class RegistryClient:
@@ -28,16 +48,28 @@ class RegistryClient:
         base_url: str,
         token: Secret | None = None,
         *,
-        timeout: float = 30.0,
+        timeout: float = budget.DEFAULT_REQUEST_SECONDS,
         retries: int = 3,
         backoff: float = 1.0,
+        deadline: budget.Deadline | None = None,
+        limits: ByteLimits | None = None,
+        public_aliases: Sequence[str] = (),
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.token = token
         self.timeout = timeout
-        self.retries = retries
+        self.retries = min(max(retries, 0), 10)
         self.backoff = backoff
-        self._session = requests.Session()
+        self.deadline = deadline or budget.Deadline()
+        self.limits = limits or ByteLimits()
+        self.origin = budget.origin(self.base_url)
+        aliases = {budget.origin(a.strip()) for a in public_aliases if a.strip()}
+        #: The public registry (or a test alias of it): signatures are required.
+        self.public = self.origin in PUBLIC_REGISTRY_ORIGINS or self.origin in aliases
+        self.budget = budget.Limits(
+            "The npm registry", self.deadline, timeout, self.limits.json, allowed_origin=self.origin
+        )
+        self._session = budget.bounded_session(self.budget)
         self._session.headers["User-Agent"] = USER_AGENT
         self._session.trust_env = True
 
@@ -45,37 +77,67 @@ class RegistryClient:
     def host(self) -> str:
         return urlsplit(self.base_url).netloc
 
+    @property
+    def session(self) -> requests.Session:
+        """The bounded session (for other registry calls, e.g. an OIDC exchange): same budgets, same origin rule."""
+        return self._session
+
     def _auth(self, auth: bool) -> dict[str, str]:
         if auth and self.token:
             return {"Authorization": f"Bearer {self.token.reveal()}"}
         return {}
 
     def _get(
-        self, url: str, *, auth: bool = True, accept: str = "application/json", stream: bool = False
+        self,
+        url: str,
+        *,
+        auth: bool = True,
+        accept: str = "application/json",
+        stream: bool = False,
+        max_bytes: int | None = None,
+        request_seconds: float | None = None,
+        offsite: bool = False,
     ) -> requests.Response:
-        headers = {"Accept": accept, **self._auth(auth and self._same_host(url))}
+        """GET with retries (capped, and never sleeping past the run's deadline); the body is read, bounded.
+
+        API answers must come from the registry's own origin: a redirect elsewhere is a fault (the
+        request there went without the token). `offsite=True` (tarballs, which CDNs may serve) allows it."""
+        headers = {"Accept": accept, **self._auth(auth and self.same_origin(url))}
         last: str = ""
-        for attempt in range(self.retries + 1):
-            try:
-                resp = self._session.get(
-                    url, headers=headers, timeout=self.timeout, stream=stream, allow_redirects=True
-                )
-            except requests.RequestException as exc:
-                last = f"{type(exc).__name__}: {self._clean(str(exc))}"
-            else:
-                if resp.status_code not in RETRY_STATUSES:
-                    return resp
-                last = f"HTTP {resp.status_code}"
-                resp.close()
-            if attempt < self.retries:
-                time.sleep(self.backoff * (2**attempt))
+        what = f"GET {self._safe(url)}"
+        with budget.call_scope(
+            what, max_requests=(self.retries + 1) * 6, max_bytes=max_bytes, request_seconds=request_seconds
+        ):
+            for attempt in range(self.retries + 1):
+                try:
+                    resp = self._session.get(url, headers=headers, allow_redirects=True)
+                except requests.RequestException as exc:
+                    last = f"{type(exc).__name__}: {self._clean(str(exc))}"
+                else:
+                    if not offsite and resp.history and not self.same_origin(resp.url):
+                        raise RegistryError(
+                            f"The npm registry redirected {what} to {self._safe(resp.url)}, outside the registry "
+                            "(that request went without the token)",
+                            "Check the `registry` input and any proxy in between",
+                        )
+                    if resp.status_code not in RETRY_STATUSES:
+                        return resp
+                    last = f"HTTP {resp.status_code}"
+                    resp.close()
+                if attempt < self.retries and not budget.sleep_within(self.deadline, self.backoff * (2**attempt)):
+                    last += f"; {self.deadline.describe()} left no time for another attempt"
+                    break
         raise RegistryError(
-            f"The npm registry did not answer GET {self._safe(url)} ({last}, after {self.retries + 1} attempts)",
+            f"The npm registry did not answer GET {self._safe(url)} ({last}, after {attempt + 1} attempts)",
             "Check that the registry is up and reachable, then re-run the job",
         )
 
+    def same_origin(self, url: str) -> bool:
+        """True when `url` has the registry's scheme, host and port (where the token may go)."""
+        return budget.origin(url) == self.origin
+
     def _same_host(self, url: str) -> bool:
-        return urlsplit(url).netloc == self.host
+        return self.same_origin(url)
 
     def _clean(self, text: str) -> str:
         return self.token.redact(text) if self.token else text
@@ -110,7 +172,7 @@ class RegistryClient:
 
     def packument(self, name: str) -> dict[str, Any] | None:
         """The full packument of `name`, or None when the package does not exist."""
-        resp = self._get(self.url(escape_name(name)))
+        resp = self._get(self.url(escape_name(name)), max_bytes=self.limits.packument)
         if resp.status_code == 404:
             return None
         if resp.status_code != 200:
@@ -157,28 +219,16 @@ class RegistryClient:
 
     def download(self, url: str, max_bytes: int) -> bytes:
         """Download a tarball, refusing more than `max_bytes`."""
-        resp = self._get(url, accept="application/octet-stream", stream=True)
-        with resp:
-            if resp.status_code != 200:
-                raise RegistryError(
-                    f"Downloading {self._safe(url)} answered HTTP {resp.status_code}", "Check the registry"
-                )
-            chunks: list[bytes] = []
-            total = 0
-            try:
-                for chunk in resp.iter_content(64 * 1024):
-                    total += len(chunk)
-                    if total > max_bytes:
-                        raise RegistryError(
-                            f"The tarball at {self._safe(url)} is larger than {max_bytes} bytes",
-                            "Raise diff.limits.max-compressed-bytes in the policy if this is expected",
-                        )
-                    chunks.append(chunk)
-            except requests.RequestException as exc:
-                raise RegistryError(
-                    f"Downloading {self._safe(url)} failed ({type(exc).__name__})", "Re-run the job"
-                ) from exc
-        return b"".join(chunks)
+        resp = self._get(
+            url,
+            accept="application/octet-stream",
+            max_bytes=max_bytes,
+            offsite=True,
+            request_seconds=max(self.timeout, DOWNLOAD_SECONDS),
+        )
+        if resp.status_code != 200:
+            raise RegistryError(f"Downloading {self._safe(url)} answered HTTP {resp.status_code}", "Check the registry")
+        return resp.content
 
 
 def escape_name(name: str) -> str:

@@ -68,6 +68,22 @@ BASELINE_SIGNATURE_UNAVAILABLE = rule(
 )
 
 
+REGISTRY_SIGNATURES_MISSING = rule(
+    "registry-signatures-missing",
+    Severity.BLOCK,
+    "The public registry served no signing keys, so the last release's signature could not be checked",
+    "registry.npmjs.org always serves keys at /-/npm/v1/keys: something between the runner and the registry "
+    "(a proxy, a mirror) answered instead. Publish through a path that reaches the real registry.",
+)
+BASELINE_TARBALL_ELSEWHERE = rule(
+    "baseline-tarball-elsewhere",
+    Severity.WARN,
+    "The last release's tarball URL is not on the registry (another scheme, host or port)",
+    "It was downloaded without the token and verified by its sha512 integrity; check that the packument's "
+    "`dist.tarball` is expected to point there (some private registries serve tarballs from a CDN).",
+)
+
+
 @dataclass(frozen=True)
 class ReportExtras:
     """What the pipeline adds to the report: the previous release and the Markdown delta."""
@@ -225,38 +241,68 @@ def select_baseline(packument: Mapping[str, Any], candidate: str, tag: str) -> t
 
 
 def fetch_release(
-    registry: RegistryClient, packument: Mapping[str, Any], name: str, version: str, policy: Policy
+    registry: RegistryClient,
+    packument: Mapping[str, Any],
+    name: str,
+    version: str,
+    policy: Policy,
+    *,
+    side: str = "baseline",
 ) -> Baseline:
-    """Download `name@version`, check its integrity and registry signature, and read it safely."""
+    """Download `name@version`, check its integrity and registry signature, and read it safely.
+
+    `side` labels the messages (`baseline`, or `candidate` when `gatekeeper diff` fetches both)."""
     meta = (packument.get("versions") or {}).get(version)
     dist = meta.get("dist") if isinstance(meta, dict) else None
     url = dist.get("tarball") if isinstance(dist, dict) else None
     if not isinstance(dist, dict) or not isinstance(url, str) or not url:
         raise RegistryError(f"The registry records no tarball for {name}@{version}", "Check the `registry` input")
-    info: dict[str, object] = {"name": name, "version": version, "tarball": url}
-    data = registry.download(url, policy.diff.limits.max_compressed_bytes)
+    info: dict[str, object] = {"name": name, "version": version, "tarball": url, "side": side}
     findings: list[Finding] = []
+    label = f"{side} {name}@{version}"
+    if not registry.same_origin(url):
+        findings.append(
+            BASELINE_TARBALL_ELSEWHERE(
+                f"The {label} tarball is at {_origin_text(url)}, not on the registry {_origin_text(registry.base_url)}"
+                "; it was downloaded without the token",
+                tarball=url,
+            )
+        )
+    data = registry.download(url, policy.diff.limits.max_compressed_bytes)
     integrity = check_integrity(data, dist.get("integrity"), dist.get("shasum"))
     info["integrity"] = integrity.expected
     info["integrity_ok"] = integrity.ok
     if not integrity.ok:
-        findings.append(BASELINE_INTEGRITY(f"{name}@{version}: {integrity.message}", tarball=url))
+        findings.append(BASELINE_INTEGRITY(f"{label}: {integrity.message}", tarball=url))
         info["signature"] = "not checked"
         return Baseline(None, findings, info)
     signed = dist.get("integrity") if isinstance(dist.get("integrity"), str) else _sha1_sri(dist.get("shasum"))
     raw_times = packument.get("time")
     times: dict[str, Any] = raw_times if isinstance(raw_times, dict) else {}
-    sig = verify_signatures(
-        name, version, str(signed).strip(), dist.get("signatures"), registry.keys(), times.get(version)
-    )
+    keys = registry.keys()
+    sig = verify_signatures(name, version, str(signed).strip(), dist.get("signatures"), keys, times.get(version))
     info["signature"] = sig.status
     if sig.status == INVALID:
-        findings.append(BASELINE_SIGNATURE_INVALID(sig.message, keyid=sig.keyid))
-    elif sig.status == UNAVAILABLE:
+        findings.append(BASELINE_SIGNATURE_INVALID(f"{side}: {sig.message}", keyid=sig.keyid))
+    elif sig.status == UNAVAILABLE and registry.public:
+        answer = "404 (no keys endpoint)" if keys is None else "an empty key list"
         findings.append(
-            BASELINE_SIGNATURE_UNAVAILABLE(f"{name}@{version}: {sig.message}; the sha512 integrity matched")
+            REGISTRY_SIGNATURES_MISSING(
+                f"{label}: the public registry {_origin_text(registry.base_url)} answered GET /-/npm/v1/keys with "
+                f"{answer}; signatures are required there, so the {side} cannot be verified",
+                keys=answer,
+            )
         )
-    return Baseline(read_package(data, policy.diff.limits, label=f"{name}@{version}"), findings, info)
+    elif sig.status == UNAVAILABLE:
+        findings.append(BASELINE_SIGNATURE_UNAVAILABLE(f"{label}: {sig.message}; the sha512 integrity matched"))
+    return Baseline(read_package(data, policy.diff.limits, label=f"{name}@{version} ({side})"), findings, info)
+
+
+def _origin_text(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
 def _sha1_sri(shasum: object) -> str:

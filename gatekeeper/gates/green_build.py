@@ -88,7 +88,7 @@ def check(ctx: Context) -> list[Finding]:
     if branch:
         required |= set(gh.required_checks(branch))
 
-    deadline = monotonic() + ctx.inputs.wait_for_checks
+    deadline = monotonic() + _wait_seconds(ctx)
     while True:
         checks = [
             c
@@ -133,6 +133,15 @@ def check(ctx: Context) -> list[Finding]:
             NO_CHECKS(f"Commit {run.sha[:12]} has no check runs and no statuses besides this job.", severity=severity)
         )
     return findings
+
+
+def _wait_seconds(ctx: Context) -> float:
+    """`wait-for-checks`, cut to leave a quarter of the run's deadline (at least 10 s) for the rest."""
+    wait = float(ctx.inputs.wait_for_checks)
+    if ctx.deadline is None or ctx.deadline.seconds is None:
+        return wait
+    reserve = max(10.0, ctx.deadline.seconds / 4)
+    return max(0.0, min(wait, ctx.deadline.remaining() - reserve))
 
 
 def _own_check_run_ids(ctx: Context) -> set[int]:

@@ -3,7 +3,9 @@
 - `make_package_repo(...)`: a git repo (branch `main`) holding a real npm package and a release workflow.
 - `run_action(...)`: `python <repo>/entrypoint.py` as a subprocess with an env built from scratch
   (`GITHUB_*`, `INPUT_*` for every declared input, HOME, TMPDIR), returning an `ActionResult`.
-- `assert_no_leak(...)`: fails if a secret (or its base64) appears in any output, file or git object.
+- `assert_no_leak(...)`: fails if a secret (or its base64) appears in any output, file or git object,
+  npm's own files included ($HOME/.npm/_logs, its cache, TMPDIR: they are under the run's HOME and TMPDIR,
+  which are always searched).
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,8 @@ from gatekeeper.config import INPUT_DEFAULTS, env_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO_ROOT / "entrypoint.py"
+#: Runs a script and writes its own peak RSS (KiB) to $GK_PEAK_RSS_FILE when it exits.
+PEAK_RSS_WRAPPER = Path(__file__).resolve().parent / "peak_rss.py"
 #: Where GITHUB_API_URL points by default: a closed loopback port, so nothing ever reaches the internet.
 DEAD_API_URL = "http://127.0.0.1:9"
 ACTION_REF = "OWNER/npm-gatekeeper@v1"
@@ -166,6 +172,8 @@ class ActionResult:
     workspace: Path
     home: Path
     env: dict[str, str] = field(repr=False, default_factory=dict)
+    wall: float = 0.0  # seconds from start to exit
+    peak_rss_kib: int | None = None  # the action process's own peak RSS (measure=True)
 
     @property
     def commands(self) -> list[WorkflowCommand]:
@@ -328,6 +336,8 @@ def run_action(
     inputs: Mapping[str, str] | None = None,
     input_defaults: bool = True,
     argv: list[str] | None = None,
+    measure: bool = False,
+    during: Callable[[subprocess.Popen[str]], None] | None = None,
 ) -> ActionResult:
     """Run the action like the runner runs a container action and collect what it left.
 
@@ -335,7 +345,9 @@ def run_action(
     `GITHUB_EVENT_NAME`, `INPUT_NPM-TOKEN`); `inputs` sets inputs by name (`{"npm-token": t}`);
     every declared input is present: unset ones get their action.yml default like the runner gives
     them (`input_defaults=False`: empty, as `with: {x: ''}` gives). `argv` replaces
-    `[python, entrypoint.py]` (only the harness's own tests use it)."""
+    `[python, entrypoint.py]` (only the harness's own tests use it). `measure=True` records the
+    action's peak RSS (`peak_rss_kib`); `during(proc)` runs in a thread while the action runs (e.g. to
+    send it SIGTERM at the right moment)."""
     workspace = Path(workspace).resolve()
     # beside HOME or else the workspace (in tests: pytest's tmp_path, which pytest prunes), never inside it
     run_dir = Path(tempfile.mkdtemp(prefix="gk-run-", dir=Path(home).parent if home is not None else workspace.parent))
@@ -345,6 +357,11 @@ def run_action(
     full_env = build_env(workspace, env or {}, Path(home), run_dir, inputs, input_defaults)
     Path(full_env["GITHUB_EVENT_PATH"]).write_text(json.dumps(dict(event or {}), indent=2), encoding="utf-8")
     cmd = argv or [sys.executable, str(ENTRYPOINT)]
+    rss_file = run_dir / "peak-rss-kib"
+    if measure:
+        cmd = [cmd[0], str(PEAK_RSS_WRAPPER), *cmd[1:]]
+        full_env["GK_PEAK_RSS_FILE"] = str(rss_file)
+    started = time.monotonic()
     proc = subprocess.Popen(
         cmd,
         cwd=workspace,
@@ -355,6 +372,10 @@ def run_action(
         text=True,
         start_new_session=True,
     )
+    helper = None
+    if during is not None:
+        helper = threading.Thread(target=during, args=(proc,), daemon=True)
+        helper.start()
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -363,6 +384,13 @@ def run_action(
         raise ActionTimeout(
             f"action did not finish in {timeout}s\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}"
         ) from None
+    wall = time.monotonic() - started
+    if helper is not None:
+        helper.join(timeout=10)
+    peak = None
+    if measure and rss_file.exists():
+        peak = int(rss_file.read_text().strip() or 0)
+        rss_file.unlink()
     outputs = parse_github_output(Path(full_env["GITHUB_OUTPUT"]).read_text(encoding="utf-8"))
     summary = Path(full_env["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
     report = None
@@ -383,6 +411,8 @@ def run_action(
         workspace,
         Path(home),
         full_env,
+        wall,
+        peak,
     )
 
 
@@ -443,7 +473,9 @@ def find_leaks(result: ActionResult, secret: str | Any, extra_paths: Iterable[Pa
         hit = _search(text.encode(), forms)
         if hit:
             found.append(f"{where} (as {'the secret' if hit == value else 'an encoded form'})")
-    roots = [result.run_dir, result.workspace, result.home, *map(Path, extra_paths)]
+    npm_dirs = [Path(result.env[k]) for k in ("TMPDIR", "HOME") if result.env.get(k)]
+    npm_dirs += [result.home / ".npm", result.home / ".npm" / "_logs"]  # npm's default cache and logs
+    roots = [result.run_dir, result.workspace, result.home, *npm_dirs, *map(Path, extra_paths)]
     seen: set[Path] = set()
     for root in roots:
         if not root.exists():
