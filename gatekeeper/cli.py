@@ -35,6 +35,29 @@ def _add_input_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--report", type=Path, default=None, help="write the JSON report to this file")
 
 
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def _add_run_flags(p: argparse.ArgumentParser) -> None:
+    """Hooks for callers that split one release into steps (the semantic-release plugin)."""
+    p.add_argument("--gates", type=_names, default=None, help="run only these gates (comma-separated names)")
+    p.add_argument("--skip-gates", type=_names, default=(), help="run every gate but these (comma-separated)")
+    p.add_argument(
+        "--pack-version",
+        default=None,
+        help="pack as if package.json said this version (package.json itself is left untouched)",
+    )
+    p.add_argument("--pack-destination", type=Path, default=None, help="keep the packed tarball in this folder")
+    p.add_argument(
+        "--format",
+        dest="output_format",
+        choices=("markdown", "text"),
+        default="markdown",
+        help="what is printed: the Markdown summary (default) or plain text",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="gatekeeper", description="Gate `npm publish` behind CI, a green build and a reviewed diff."
@@ -47,7 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         ("action", "run as the GitHub Action (mode from INPUT_MODE)"),
         ("pull-request", "check a pull request for install-time changes"),
     ):
-        _add_input_flags(sub.add_parser(name, help=text, description=text))
+        sp = sub.add_parser(name, help=text, description=text)
+        _add_input_flags(sp)
+        if name in ("publish", "check"):
+            _add_run_flags(sp)
     try:
         from .diffcli import add_diff_arguments
     except ModuleNotFoundError as exc:
@@ -85,7 +111,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_pull_request(inputs, env, report_path=args.report)
     from .pipeline import RunOptions, run
 
-    return run(inputs, env, RunOptions(report_path=args.report))
+    return run(
+        inputs,
+        env,
+        RunOptions(
+            report_path=args.report,
+            gates=getattr(args, "gates", None),
+            skip_gates=getattr(args, "skip_gates", ()),
+            pack_version=getattr(args, "pack_version", None),
+            pack_destination=getattr(args, "pack_destination", None),
+            output_format=getattr(args, "output_format", "markdown"),
+        ),
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -69,6 +69,15 @@ class RunOptions:
     report_path: Path | None = None
     out: TextIO = sys.stdout
     err: TextIO = sys.stderr
+    #: Run only these gates (None: every gate); `skip_gates` leaves these out. Names: `gate_names()`.
+    gates: tuple[str, ...] | None = None
+    skip_gates: tuple[str, ...] = ()
+    #: Pack as if package.json said this version (semantic-release's next version).
+    pack_version: str | None = None
+    #: Keep the packed tarball in this folder (otherwise a private temp dir, deleted).
+    pack_destination: Path | None = None
+    #: What goes to stdout: the Markdown summary, or plain text (semantic-release's logger).
+    output_format: str = "markdown"
 
 
 def _gate_modules() -> list[ModuleType]:
@@ -80,6 +89,21 @@ def _gate_modules() -> list[ModuleType]:
             if exc.name != name:
                 raise
     return mods
+
+
+def gate_names() -> list[str]:
+    """The gate names of publish/check mode, in order (`--gates`/`--skip-gates` take these)."""
+    return [mod.NAME for mod in _gate_modules()]
+
+
+def select_gates(opts: RunOptions) -> list[ModuleType]:
+    """The gate modules this run runs; an unknown name is a configuration error."""
+    mods = _gate_modules()
+    known = [m.NAME for m in mods]
+    for name in (*(opts.gates or ()), *opts.skip_gates):
+        if name not in known:
+            raise GatekeeperError(f"There is no gate named {name!r}", f"Use one of: {', '.join(known)}")
+    return [m for m in mods if (opts.gates is None or m.NAME in opts.gates) and m.NAME not in opts.skip_gates]
 
 
 def mask_secrets(inputs: Inputs, env: Mapping[str, str], out: TextIO) -> None:
@@ -103,8 +127,9 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
     with cancel_on_signals() as signals:
         try:
             try:
-                ctx, tmp = _build_context(inputs, env, workspace, deadline)
-                outcome = _run_gates(ctx)
+                gates = select_gates(opts)
+                ctx, tmp = _build_context(inputs, env, workspace, deadline, opts)
+                outcome = _run_gates(ctx, gates)
                 if outcome.decision.allow and inputs.mode == "publish":
                     _publish(ctx, outcome, started)
             except GatekeeperError as exc:
@@ -152,8 +177,12 @@ def error_outcome(mode: str, message: str) -> report.Outcome:
 
 
 def _build_context(
-    inputs: Inputs, env: Mapping[str, str], workspace: Path, deadline: budget.Deadline | None = None
-) -> tuple[Context, Path]:
+    inputs: Inputs,
+    env: Mapping[str, str],
+    workspace: Path,
+    deadline: budget.Deadline | None = None,
+    opts: RunOptions | None = None,
+) -> tuple[Context, Path | None]:
     gh_run = GitHubRun.from_env(env)
     package_dir = (workspace / inputs.package_path).resolve()
     if not inputs.tarball and not (package_dir / "package.json").is_file():
@@ -176,19 +205,12 @@ def _build_context(
         github = GitHubClient(
             gh_run.api_url, gh_run.repository, inputs.github_token, deadline=deadline, max_bytes=net.max_github_bytes
         )
-    tmp = npm_cli.private_tempdir(workspace, "gatekeeper-pack-")
-    try:
-        if inputs.tarball:
-            packed = given_tarball(workspace, inputs.tarball, tmp, policy)
-        else:
-            packed = npm_cli.pack(package_dir, tmp, timeout=deadline.limit(PACK_SECONDS))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    packed, tmp = _tarball(inputs, workspace, package_dir, policy, opts or RunOptions(), deadline)
     try:
         trust = _trusted_policy(policy, registry, inputs, gh_run, workspace, packed)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     ctx = Context(
         inputs=inputs,
@@ -261,6 +283,39 @@ def given_tarball(workspace: Path, rel: str, dest: Path, policy: Policy) -> npm_
     return npm_cli.Packed(copy, integrity, shasum, len(data), pkg.name, pkg.version)
 
 
+def _tarball(
+    inputs: Inputs, workspace: Path, package_dir: Path, policy: Policy, opts: RunOptions, deadline: budget.Deadline
+) -> tuple[npm_cli.Packed, Path | None]:
+    """The one tarball of the run: the `tarball` input as given, or packed (once) from the package.
+
+    Returns it and the temp dir to delete afterwards (None when nothing temporary was made)."""
+    if inputs.tarball:
+        if opts.pack_version:
+            raise GatekeeperError("`--pack-version` and the `tarball` input exclude each other", "Give one of them")
+        tmp = npm_cli.private_tempdir(workspace, "gatekeeper-pack-")
+        try:
+            return given_tarball(workspace, inputs.tarball, tmp, policy), tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    tmp = None
+    if opts.pack_destination is not None:
+        dest = opts.pack_destination.resolve()
+        dest.mkdir(parents=True, exist_ok=True, mode=0o700)
+    else:
+        dest = tmp = npm_cli.private_tempdir(workspace, "gatekeeper-pack-")
+    try:
+        timeout = deadline.limit(PACK_SECONDS)
+        if opts.pack_version:
+            packed = npm_cli.pack_as_version(package_dir, opts.pack_version, dest, workspace=workspace, timeout=timeout)
+            return packed, tmp
+        return npm_cli.pack(package_dir, dest, timeout=timeout), tmp
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def run_gate(name: str, check: Callable[[Context], list], ctx: Context) -> GateResult:
     """Run one gate, turning faults into an `error` status (fail closed)."""
     try:
@@ -276,11 +331,15 @@ def run_gate(name: str, check: Callable[[Context], list], ctx: Context) -> GateR
     return GateResult(name, gate_status(findings), findings)
 
 
-def _run_gates(ctx: Context) -> report.Outcome:
+def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Outcome:
     results: list[GateResult] = []
     extras: list[str] = []
     previous: dict[str, object] | None = None
+    selected = {m.NAME for m in gates} if gates is not None else None
     for mod in _gate_modules():
+        if selected is not None and mod.NAME not in selected:
+            results.append(GateResult(mod.NAME, "skipped", [], "not selected for this run (`--gates`/`--skip-gates`)"))
+            continue
         result = run_gate(mod.NAME, mod.check, ctx)
         results.append(result)
         extra = getattr(mod, "report_extras", None)
@@ -363,5 +422,5 @@ def _report(outcome: report.Outcome, inputs: Inputs, env: Mapping[str, str], wor
         actions.set_outputs(report.outputs(outcome, shown), env)
     if outcome.error:
         opts.err.write("npm-gatekeeper: " + outcome.error + "\n")
-    opts.out.write(markdown)
+    opts.out.write(report.to_text(outcome) if opts.output_format == "text" else markdown)
     opts.out.flush()

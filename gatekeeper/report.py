@@ -143,3 +143,46 @@ def outputs(outcome: Outcome, report_path: str) -> Mapping[str, str]:
         "integrity": str(outcome.publish.get("integrity", "")),
         "needs-review": "true" if outcome.needs_review else "false",
     }
+
+
+_TEXT_SEV = {Severity.BLOCK: "BLOCK", Severity.WARN: "WARN ", Severity.INFO: "INFO "}
+
+
+def to_text(outcome: Outcome) -> str:
+    """Plain text (no Markdown): what a terminal or semantic-release's logger shows, one line per fact.
+
+    Package-controlled text is printed as data on its own line after a fixed prefix; control
+    characters are replaced so a message cannot forge further lines or terminal escapes."""
+    d = outcome.decision
+    pkg = outcome.package or {}
+    name = f"{pkg.get('name')}@{pkg.get('version')}" if pkg.get("name") else "the package"
+    if d.allow:
+        verb = "published" if outcome.published else "allowed (not published)"
+        if outcome.publish.get("dry_run"):
+            verb = "allowed (dry run: not uploaded)"
+        head = f"npm-gatekeeper: {name} {verb}"
+    elif d.exit_code == 2:
+        head = f"npm-gatekeeper: could not decide - {name} NOT published"
+    else:
+        head = f"npm-gatekeeper: {name} blocked - NOT published"
+    lines = [head]
+    if outcome.error:
+        lines.append("  " + _plain(outcome.error))
+    if outcome.previous:
+        lines.append(f"  previous release: {_plain(str(outcome.previous.get('version')))}")
+    if outcome.publish.get("integrity"):
+        lines.append(f"  tarball integrity: {outcome.publish['integrity']}")
+    for g in outcome.gates:
+        lines.append(f"  gate {g.name}: {g.status}" + (f" ({_plain(g.error)})" if g.error else ""))
+    order = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}
+    rules = all_rules()
+    for f in sorted(outcome.findings, key=lambda f: order[f.severity]):
+        where = f" {_plain(f.file)}" + (f":{f.line}" if f.line else "") if f.file else ""
+        lines.append(f"{_TEXT_SEV[f.severity]} {f.rule}{where}: {_plain(f.message)}")
+        if f.severity is not Severity.INFO and f.rule in rules:
+            lines.append(f"      fix: {rules[f.rule].fix}")
+    return "\n".join(lines) + "\n"
+
+
+def _plain(text: str) -> str:
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:2000]

@@ -41,10 +41,15 @@ if compgen -G '.github/workflows/*.y*ml' >/dev/null; then
 else
   echo "lint: no .github/workflows/ yet: actionlint and zizmor skipped"
 fi
-if compgen -G 'examples/*.y*ml' >/dev/null; then   # the copy-paste workflows of the README
-  run check-jsonschema --builtin-schema vendor.github-workflows examples/*.y*ml
-  run actionlint -no-color examples/*.y*ml
-  run zizmor --offline --no-progress --persona=regular examples/*.y*ml
+mapfile -t examples < <(git ls-files -co --exclude-standard -- 'examples/*.yml' 'examples/*.yaml')
+if [ ${#examples[@]} -gt 0 ]; then   # the copy-paste workflows of the README (examples/**, e.g. semantic-release/)
+  run check-jsonschema --builtin-schema vendor.github-workflows "${examples[@]}"
+  run actionlint -no-color "${examples[@]}"
+  run zizmor --offline --no-progress --persona=regular "${examples[@]}"
 fi
+mapfile -t releaserc < <(git ls-files -co --exclude-standard -- 'examples/*.releaserc.json' 'examples/**/.releaserc.json')
+for f in "${releaserc[@]}"; do   # semantic-release configs: valid JSON
+  run python3 -m json.tool "$f" /dev/null
+done
 if [ "$status" -eq 0 ]; then echo "lint: all clean"; else echo "lint: FINDINGS above" >&2; fi
 exit "$status"

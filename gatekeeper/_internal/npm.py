@@ -213,3 +213,60 @@ def _error_summary(parsed: dict[str, object], stderr: str) -> str:
         return " ".join(str(error.get(k, "")) for k in ("code", "summary")).strip()[:800]
     lines = [ln.strip() for ln in stderr.splitlines() if "npm error" in ln or "npm ERR!" in ln]
     return " ".join(lines[:4])[:800] or stderr.strip()[-800:]
+
+
+def pack_as_version(
+    package_dir: Path, version: str, dest: Path, *, workspace: Path | None, timeout: float = 300
+) -> Packed:
+    """Pack `package_dir` as if its package.json said `version`, leaving the folder untouched.
+
+    semantic-release knows the next version before anything is written (projects often keep
+    `0.0.0-development` in package.json). The files `npm pack` would include are copied into a
+    private staging folder outside the workspace, `npm version <v> --no-git-tag-version
+    --allow-same-version --ignore-scripts` writes the version there exactly as the plugin's
+    `prepare` later writes it into the workspace, and that copy is packed: the same bytes a re-pack
+    after `prepare` gives (the plugin checks that)."""
+    from . import semver
+
+    if semver.parse(version) is None:
+        raise NpmError(f"The version to pack, {version[:100]!r}, is not a semantic version", "Pass e.g. 1.2.3")
+    stage = private_tempdir(workspace, "gatekeeper-stage-")
+    try:
+        env = npm_env(stage)
+        try:
+            res = run(
+                ["npm", "pack", "--dry-run", "--json", "--ignore-scripts"], cwd=package_dir, env=env, timeout=timeout
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise NpmError(f"`npm pack` could not run in {package_dir} ({exc})", "Make sure npm is installed") from exc
+        if res.returncode != 0:
+            tail = " ".join(res.stderr.strip().splitlines()[-3:])
+            raise NpmError(
+                f"`npm pack` failed in {package_dir}: {tail[:500]}", "Fix package.json so that `npm pack` works"
+            )
+        try:
+            listed = [str(f["path"]) for f in json.loads(res.stdout)[0]["files"]]
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise NpmError("`npm pack --dry-run --json` printed no usable file list", "Check the npm version") from exc
+        root = stage / "package"
+        base = package_dir.resolve()
+        for rel in listed:
+            src = (package_dir / rel).resolve()
+            if Path(rel).is_absolute() or ".." in Path(rel).parts or not src.is_relative_to(base) or not src.is_file():
+                raise NpmError(f"`npm pack` listed {rel!r}, which is not a file inside {package_dir}")
+            target = root / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+        if not (root / "package.json").is_file():
+            raise NpmError("`npm pack` did not list package.json")
+        argv = ["npm", "version", version, "--no-git-tag-version", "--allow-same-version", "--ignore-scripts"]
+        try:
+            ver = run(argv, cwd=root, env=env, timeout=timeout)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise NpmError(f"`npm version {version}` could not run ({exc})") from exc
+        if ver.returncode != 0:
+            tail = " ".join(ver.stderr.strip().splitlines()[-3:])
+            raise NpmError(f"`npm version {version}` failed: {tail[:500]}", "Check the version and package.json")
+        return pack(root, dest, timeout=timeout)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
