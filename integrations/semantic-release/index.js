@@ -14,11 +14,19 @@
  *                     returns {name, url, channel}; channel -> dist-tag
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 
-import { commonArgs, failOnExit, integrityOfFile, publishSummary, runGatekeeper } from "./lib/cli.js";
+import {
+  REPORT_PATH,
+  commonArgs,
+  failOnExit,
+  integrityOfFile,
+  publishSummary,
+  runGatekeeper,
+  workspaceOf,
+} from "./lib/cli.js";
 import { GateError, codes } from "./lib/errors.js";
 
 export const EARLY_GATES = ["branch", "green-build", "credential"];
@@ -202,8 +210,27 @@ export async function publish(pluginConfig, context) {
     logger.warn(`npm-gatekeeper: could not compare the workspace with the verified tarball (${error.message})`);
   }
   const tag = distTag(nextRelease.channel);
-  const args = ["publish", "--tarball", verified.path, "--skip-gates", "branch", "--tag", tag];
-  const { result, file } = await gate("publish", args, pluginConfig, context, afterTag);
+  // The `tarball` input takes a path inside the workspace: stage the verified file (0600) next to the
+  // report, check its bytes once more, and remove it afterwards. The CLI gates and publishes its own
+  // copy of exactly these bytes, and the plugin checks the integrity it reports.
+  const ws = workspaceOf(context);
+  const stageDir = join(ws, REPORT_PATH, "..", "semantic-release");
+  mkdirSync(stageDir, { recursive: true, mode: 0o700 });
+  const staged = join(stageDir, basename(verified.path));
+  rmSync(staged, { force: true });
+  copyFileSync(verified.path, staged);
+  chmodSync(staged, 0o600);
+  let outcome;
+  try {
+    if (integrityOfFile(staged) !== verified.integrity) {
+      throw new GateError("The staged tarball differs from the verified one.", codes.integrity, afterTag);
+    }
+    const args = ["publish", "--tarball", relative(ws, staged), "--skip-gates", "branch", "--tag", tag];
+    outcome = await gate("publish", args, pluginConfig, context, afterTag);
+  } finally {
+    rmSync(stageDir, { recursive: true, force: true });
+  }
+  const { result, file } = outcome;
   publishSummary(context, file);
   const report = result.report || {};
   if (report.published !== true || report.publish?.integrity !== verified.integrity) {

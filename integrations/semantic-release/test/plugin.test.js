@@ -114,7 +114,9 @@ describe("verifyRelease and publish", () => {
     const release = await plugin.publish({}, ctx);
     const pub = ctx.calls()[1].args;
     assert.equal(pub[0], "publish");
-    assert.ok(pub[pub.indexOf("--tarball") + 1].startsWith(dir));
+    const given = pub[pub.indexOf("--tarball") + 1];
+    assert.equal(given, "node_modules/.cache/npm-gatekeeper/semantic-release/pkg-1.3.0.tgz", "inside the workspace");
+    assert.ok(!existsSync(join(ctx.cwd, given)), "the staged copy is removed after publish");
     assert.deepEqual(pub.slice(pub.indexOf("--skip-gates"), pub.indexOf("--skip-gates") + 2), ["--skip-gates", "branch"]);
     assert.equal(pub[pub.indexOf("--tag") + 1], "next");
     assert.deepEqual(release, {
