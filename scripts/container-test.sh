@@ -1,54 +1,91 @@
 #!/usr/bin/env bash
 # Build the action's REAL Dockerfile locally and test the image the way GitHub runs it.
 #
-#   bash scripts/container-test.sh               # build, then pytest tests/test_container.py
-#   bash scripts/container-test.sh --build-only  # build only (tests/test_container.py calls this)
+#   bash scripts/container-test.sh                  # build, then pytest tests/test_container.py
+#   bash scripts/container-test.sh --build-only     # build only (tests/test_container.py calls this)
+#   bash scripts/container-test.sh --build-only --no-cache   # rebuild every layer after FROM
 #
-# 1. Installs podman, buildah, runc, debootstrap ... from Debian if any is missing (needs root + apt-get).
-# 2. Makes the base image if missing: scripts/container/build-base.sh imports a local stand-in
-#    for docker.io/library/node:22-bookworm-slim (no container registry is reachable here).
-# 3. buildah bud of ./Dockerfile, unchanged except --build-arg BASE_IMAGE=<that name>, which
-#    bypasses the digest pin for this local build only; --network host, runc, --layers.
+# Needs (stated here, checked first; exit 3 = "cannot run here", which the test turns into a skip):
+#   * Linux and root: rootful podman/buildah (runc), and the test chowns its workspace to another uid;
+#   * the Debian packages in PKGS below. Only the MISSING ones are installed (apt-get, needs network
+#     to the Debian mirror); nothing is installed when all are present.
+# What it changes: only this checkout's .cache/ (and its own temp dir under it). Images, layers and
+# podman's state live in a PRIVATE store, .cache/podman/ (scripts/container/env.sh); the system store
+# (/var/lib/containers) is never used.
+#
+# Steps:
+# 1. Makes the base if missing: scripts/container/build-base.sh imports a local stand-in for
+#    docker.io/library/node:22-bookworm-slim (no container registry is reachable here) under the
+#    project-specific name localhost/npm-gatekeeper-test/node-standin:22-bookworm-slim.
+# 2. buildah bud of ./Dockerfile, unchanged except --build-arg BASE_IMAGE=<that name>, which
+#    bypasses the digest pin for this local build only; --network host, runc, --layers, and
+#    --timestamp $SOURCE_DATE_EPOCH (default: the HEAD commit's time) for a reproducible digest.
 #    GATEKEEPER_REAL_BASE=1 (GitHub-hosted CI, where Docker Hub is reachable): no stand-in and no
-#    build arg, the digest-pinned official base is pulled.
-# Settings (runc, host network, ulimits) come from scripts/container/containers.conf via
-# CONTAINERS_CONF; the default bridge network is never used.
-#
-# Measured on the 2-core dev/CI machine (x86_64), see docs/CONTAINER.md:
-#   image 408 MB (stand-in base 224 MB + one 184 MB layer: python3, git, venv, npm 11; code 0.15 MB)
-#   cold (nothing cached, incl. debootstrap):  ~37 s base + ~32 s image = ~70 s
-#   base tarball cached, no images:            ~4 s import + 27-60 s image (download speeds vary)
-#   warm, gatekeeper/ changed:                 0.6 s;  warm, nothing changed: 0.7 s
+#    build arg, the digest-pinned official base is pulled (into the private store).
+# Progress goes to stdout line by line (every STEP, and a heartbeat every 15 s); buildah's full
+# output goes to .cache/podman/build.log and its tail is printed when the build fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
 IMAGE=${GATEKEEPER_IMAGE:-localhost/npm-gatekeeper:test}
-BASE=docker.io/library/node:22-bookworm-slim
-export CONTAINERS_CONF=${CONTAINERS_CONF:-$ROOT/scripts/container/containers.conf}
+BASE=localhost/npm-gatekeeper-test/node-standin:22-bookworm-slim
 PKGS=(podman buildah runc fuse-overlayfs uidmap conmon golang-github-containers-common
       containernetworking-plugins debootstrap)
-
-missing=()
-for tool in podman buildah runc debootstrap fuse-overlayfs; do
-  command -v "$tool" >/dev/null || missing+=("$tool")
+ARGS=("$@")
+BUILD_ONLY=0
+CACHE_ARGS=(--layers)
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --build-only) BUILD_ONLY=1 ;;
+    --no-cache) CACHE_ARGS=(--no-cache) ;;
+    *) break ;;
+  esac
+  shift
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  if ! command -v apt-get >/dev/null; then
-    echo "container-test: missing ${missing[*]} and no apt-get to install them" >&2
-    exit 3   # tests/test_container.py turns this into a loud skip
+
+cannot_run() {
+  echo "container-test: CANNOT RUN HERE: $*" >&2
+  exit 3   # tests/test_container.py turns this into a skip that says why
+}
+[ "$(uname -s)" = Linux ] || cannot_run "needs Linux (rootful podman/buildah), this is $(uname -s)"
+[ "$(id -u)" = 0 ] || cannot_run "needs root (rootful podman/buildah with runc; the test gives its workspace to uid 1001 like the runner): run it with sudo"
+
+if [ -z "${GATEKEEPER_PRIVATE_NS:-}" ]; then
+  echo "container-test: needs root and the Debian packages: ${PKGS[*]}"
+  missing=()
+  for pkg in "${PKGS[@]}"; do
+    [ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" = installed ] || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    command -v apt-get >/dev/null || cannot_run "Debian packages missing (${missing[*]}) and no apt-get to install them"
+    echo "container-test: installing the missing ones with apt-get: ${missing[*]}"
+    t0=$SECONDS
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    echo "container-test: installed in $((SECONDS - t0)) s"
+  else
+    echo "container-test: all present, nothing installed"
   fi
-  echo "container-test: installing ${PKGS[*]} (missing: ${missing[*]})"
-  t0=$SECONDS
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq --no-install-recommends "${PKGS[@]}" >/dev/null
-  echo "container-test: installed in $((SECONDS - t0)) s"
 fi
 
-mkdir -p "$ROOT/.cache/container"
-exec 8>"$ROOT/.cache/container/image-build.lock"
+# From here on: inside a private mount namespace with the private store (scripts/container/private.sh).
+if [ "${GATEKEEPER_PRIVATE_NS:-}" != "$ROOT/.cache/podman" ]; then
+  exec bash scripts/container/private.sh bash "$0" "${ARGS[@]}"
+fi
+# shellcheck source=scripts/container/env.sh
+source scripts/container/env.sh
+echo "container-test: private image store $PODMAN_STATE (CONTAINERS_STORAGE_CONF, CONTAINERS_CONF)"
+exec 8>"$PODMAN_STATE/image-build.lock"
 flock 8   # one image build at a time
+trap 'rm -rf "${TMPDIR:?}"/* 2>/dev/null || true' EXIT
+
+# The image's timestamp (config, history, every file in every layer): the commit's time.
+if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 0)
+fi
+export SOURCE_DATE_EPOCH
 
 t0=$SECONDS
 if [ "${GATEKEEPER_REAL_BASE:-}" = 1 ]; then
@@ -60,19 +97,49 @@ else
   base_args=(--pull=never --build-arg "BASE_IMAGE=$BASE")
 fi
 t1=$SECONDS
-buildah bud --quiet --runtime runc --network host --layers --force-rm \
-  --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 \
-  "${base_args[@]}" -t "$IMAGE" -f Dockerfile . >/dev/null
+echo "container-test: building $IMAGE from ./Dockerfile (${CACHE_ARGS[*]}, --timestamp $SOURCE_DATE_EPOCH; cold: about a minute)"
+LOG=$PODMAN_STATE/build.log
+set +e
+buildah bud --runtime runc --network host "${CACHE_ARGS[@]}" --force-rm \
+  --ulimit nofile=20000:20000 --ulimit nproc=32768:32768 --timestamp "$SOURCE_DATE_EPOCH" \
+  "${base_args[@]}" -t "$IMAGE" -f Dockerfile . 2>&1 | {
+  : >"$LOG"
+  beat=$SECONDS
+  line=
+  while true; do
+    if IFS= read -r -t 15 line; then
+      printf '%s\n' "$line" >>"$LOG"
+      case "$line" in
+        STEP*) echo "container-test:   +$((SECONDS - t1)) s ${line:0:110}"; beat=$SECONDS; continue ;;
+      esac
+    elif [ $? -le 128 ]; then
+      break   # end of buildah's output
+    fi
+    if [ $((SECONDS - beat)) -ge 15 ]; then   # a heartbeat, with buildah's latest line
+      echo "container-test:   +$((SECONDS - t1)) s ... ${line:0:100}"
+      beat=$SECONDS
+    fi
+  done
+}
+rc=${PIPESTATUS[0]}
+set -e
+if [ "$rc" -ne 0 ]; then
+  echo "container-test: buildah bud failed (exit $rc); the end of $LOG:" >&2
+  tail -n 40 "$LOG" >&2
+  exit 1
+fi
 t2=$SECONDS
 # Drop superseded builds (untagged leaves, e.g. older gatekeeper/ layers); the layer cache of the
 # current image is its parents, which stay.
 podman image prune -f >/dev/null
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
-echo "container-test: base $((t1 - t0)) s, image $((t2 - t1)) s; $IMAGE is $((size / 1000000)) MB"
+cached=$(grep -c -- '--> Using cache' "$LOG" || true)
+echo "container-test: base $((t1 - t0)) s, image $((t2 - t1)) s; $IMAGE is $((size / 1000000)) MB," \
+  "id $(podman image inspect --format '{{.Id}}' "$IMAGE" | cut -c1-12), $cached steps from the layer cache"
 
-if [ "${1:-}" = "--build-only" ]; then
+if [ "$BUILD_ONLY" = 1 ]; then
   exit 0
 fi
 PY=python3
 [ -x "$ROOT/.venv/bin/python" ] && PY=$ROOT/.venv/bin/python
-GATEKEEPER_IMAGE_BUILT=1 exec "$PY" -m pytest -q tests/test_container.py "$@"
+GATEKEEPER_IMAGE_BUILT=1 "$PY" -m pytest -q tests/test_container.py "$@"

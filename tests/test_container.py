@@ -13,7 +13,16 @@ RUNNER_TEMP pointing at a host path that does not exist in the container (action
 ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN passed through. Host networking lets the container reach the
 test's Verdaccio and GitHub stand-in on 127.0.0.1 (the default bridge network is never used).
 
-The only reason to skip: podman/buildah are missing AND apt-get is not there to install them.
+Hygiene (issue 11): every podman/buildah call goes through `scripts/container/private.sh`, i.e. this
+checkout's PRIVATE image store and state under `.cache/podman/` (CONTAINERS_STORAGE_CONF, file locks,
+a private mount namespace over the system's container paths); the local stand-in base is named
+`localhost/npm-gatekeeper-test/node-standin:22-bookworm-slim`, never an official image name.
+
+Needs, stated by `scripts/container-test.sh` before it does anything: Linux, root, and the Debian
+packages it lists (it installs only the missing ones, with apt-get). Where it cannot run (not Linux,
+not root, packages missing and no apt-get) the tests SKIP with the script's reason;
+GATEKEEPER_SKIP_CONTAINER=1 skips on purpose, GATEKEEPER_REQUIRE_CONTAINER=1 (CI) turns a skip into a
+failure. The build prints progress to the terminal (capture disabled) while it runs, even under -q.
 """
 
 from __future__ import annotations
@@ -25,8 +34,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,48 +55,104 @@ from tests._support.workspace import (
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = os.environ.get("GATEKEEPER_IMAGE", "localhost/npm-gatekeeper:test")
-CONTAINERS_CONF = ROOT / "scripts" / "container" / "containers.conf"
+BASE_STANDIN = "localhost/npm-gatekeeper-test/node-standin:22-bookworm-slim"
+PODMAN_STATE = ROOT / ".cache" / "podman"
+# Every podman call: this checkout's private store and state, in a private mount namespace.
+PRIVATE = ["bash", str(ROOT / "scripts" / "container" / "private.sh")]
 ENTRYPOINT = ["/opt/venv/bin/python", "/opt/gatekeeper/entrypoint.py"]
 WORKSPACE_UID = 1001  # the runner's user; the container runs as root (uid 0)
 HOST_RUNNER_TEMP = "/home/runner/work/_temp"  # what the runner sets; not mounted into the container
 # Always runc, explicit ulimits, and host (or no) networking: never the default bridge network.
 RUN = ["run", "--rm", "--runtime", "runc", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
+CANNOT_RUN = 3  # scripts/container-test.sh: "cannot run here" (the reason is on its stderr)
+SESSION_BUILD: dict[str, int] = {}  # "cached_steps" of the session's build (None: built outside the session)
 
 
 def _podman_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("CONTAINERS_CONF", str(CONTAINERS_CONF))
-    return env
+    """The caller's environment minus any container settings of its own (private.sh sets them)."""
+    drop = ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF")
+    return {k: v for k, v in os.environ.items() if k not in drop}
+
+
+def _terminal(config: pytest.Config) -> Callable[[str], None]:
+    """Write a line to the terminal NOW, past pytest's output capture (so `pytest -q` shows progress)."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        if capture is not None:
+            with capture.global_and_fixture_disabled():
+                _write(reporter, line)
+        else:
+            _write(reporter, line)
+
+    return say
+
+
+def _write(reporter: Any, line: str) -> None:
+    if reporter is not None:
+        reporter.write_line(line)
+    else:
+        print(line, file=sys.stderr, flush=True)
+
+
+def build_image(
+    say: Callable[[str], None], *extra: str, image: str = IMAGE, timeout: float = 1800
+) -> tuple[int, str, str]:
+    """Run `scripts/container-test.sh --build-only [extra]`, echoing its progress lines as they come."""
+    proc = subprocess.Popen(
+        ["bash", str(ROOT / "scripts" / "container-test.sh"), "--build-only", *extra],
+        cwd=ROOT,
+        env={**_podman_env(), "GATEKEEPER_IMAGE": image},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    lines = []
+    for line in proc.stdout:  # the script prints a line per step and a heartbeat every 15 s
+        lines.append(line)
+        say(line.rstrip("\n"))
+    stderr = proc.stderr.read()
+    return proc.wait(timeout=timeout), "".join(lines), stderr
+
+
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get("GATEKEEPER_REQUIRE_CONTAINER") == "1":
+        pytest.fail(f"the container test must run here (GATEKEEPER_REQUIRE_CONTAINER=1) but cannot: {reason}")
+    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
-def image() -> str:
-    """The image built from ./Dockerfile (built once per session; layer cache makes reruns ~1 s)."""
+def image(request: pytest.FixtureRequest) -> str:
+    """The image built from ./Dockerfile, once per session, in the private store (warm rebuild ~2 s)."""
+    if os.environ.get("GATEKEEPER_SKIP_CONTAINER") == "1":
+        _skip_or_fail("CONTAINER TEST SKIPPED on request (GATEKEEPER_SKIP_CONTAINER=1): the Dockerfile was NOT built")
     if os.environ.get("GATEKEEPER_IMAGE_BUILT") != "1":
-        proc = subprocess.run(
-            ["bash", str(ROOT / "scripts" / "container-test.sh"), "--build-only"],
-            cwd=ROOT,
-            env=_podman_env(),
-            capture_output=True,
-            text=True,
-            timeout=1800,
-            check=False,
-        )
-        if proc.returncode == 3:
-            message = (
-                "CONTAINER TEST SKIPPED: podman/buildah are missing and apt-get is unavailable to install them. "
-                "The action's Dockerfile was NOT built or tested. " + proc.stderr.strip()
+        say = _terminal(request.config)
+        say("")
+        say("test_container: building the action image first (root, podman/buildah; cold ~2-4 min, warm ~2 s)")
+        rc, out, err = build_image(say)
+        if rc == CANNOT_RUN:
+            _skip_or_fail(
+                "CONTAINER TEST SKIPPED: "
+                + (err.strip().splitlines() or ["cannot run here"])[-1]
+                + " -- the action's Dockerfile was NOT built or tested."
             )
-            warnings.warn(message, stacklevel=1)
-            print("\n" + "!" * 100 + "\n" + message + "\n" + "!" * 100, file=sys.stderr)
-            pytest.skip(message)
-        assert proc.returncode == 0, f"building the image failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}"
+        assert rc == 0, f"building the image failed:\n{out[-4000:]}\n{err[-8000:]}"
+        SESSION_BUILD["cached_steps"] = _cached_steps(out)
     return IMAGE
+
+
+def _cached_steps(out: str) -> int:
+    m = re.search(r"(\d+) steps from the layer cache", out)
+    assert m, f"no cache figure in the build output:\n{out[-2000:]}"
+    return int(m.group(1))
 
 
 def podman(*args: str, timeout: float = 300, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["podman", *args],
+        [*PRIVATE, "podman", *args],
         env={**_podman_env(), **(env or {})},
         capture_output=True,
         text=True,
@@ -176,7 +240,7 @@ def run_in_container(
     for path in [workspace, *workspace.rglob("*")]:
         os.lchown(path, workspace_uid, workspace_uid)
 
-    cmd = ["podman", *RUN, "--network", "host", "--workdir", "/github/workspace"]
+    cmd = [*PRIVATE, "podman", *RUN, "--network", "host", "--workdir", "/github/workspace"]
     for key in cenv:
         # By NAME, exactly like the runner (`-e "INPUT_NPM-TOKEN"`): the value comes from podman's env.
         # HOME is the one given by value: podman itself must keep the host's HOME.
@@ -463,3 +527,23 @@ def test_container_blocks_a_red_build_and_publishes_nothing(
     assert any(c.name == "error" for c in parse_workflow_commands(res.stdout)), res.stdout
     assert verdaccio.packument(pkg) is None, "a blocked release must not reach the registry"
     assert_no_leak(res, token)
+
+
+# --------------------------------------------------------------------------------------------------
+# test hygiene and reproducibility
+
+
+def test_the_suite_uses_a_private_store_and_no_official_image_name(image: str) -> None:
+    """Images live in this checkout's .cache/podman, and the stand-in base carries a project name."""
+    info = podman("info", "--format", "{{.Store.GraphRoot}} {{.Store.RunRoot}}")
+    assert info.returncode == 0, info.stderr
+    graphroot, runroot = info.stdout.split()
+    assert Path(graphroot) == PODMAN_STATE / "storage" and Path(runroot) == PODMAN_STATE / "run"
+    names = podman("images", "--format", "{{.Repository}}:{{.Tag}}")
+    assert names.returncode == 0, names.stderr
+    listed = set(names.stdout.split())
+    assert image in listed
+    if os.environ.get("GATEKEEPER_REAL_BASE") != "1":
+        assert BASE_STANDIN in listed, listed
+        # no stand-in may ever answer to an official name (docker.io/library/..., or a short name)
+        assert not [n for n in listed if not n.startswith("localhost/npm-gatekeeper")], listed

