@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from gatekeeper._internal.tarball import read_package
 from gatekeeper.diffing import DiffResult, diff_packages
 from gatekeeper.policy import Policy, parse_policy
@@ -65,3 +67,172 @@ def test_binary_changed_is_approvable_by_path(tmp_path: Path) -> None:
     base = {"package.json": manifest(), "addon.node": ELF_X64}
     result = pair(tmp_path, base, {"addon.node": ELF_X64 + b"x"}, "approve: {files: [addon.node]}")
     assert rules(result) == ["approved-change"]
+
+
+# ------------------------------------------------------------------ item 3: the install-code closure
+
+
+def with_install(command: str, files: dict[str, str | bytes], **fields: Any) -> dict[str, str | bytes]:
+    return {"package.json": manifest(scripts={"install": command}, **fields), **files}
+
+
+@pytest.mark.parametrize(
+    ("command", "files", "changed"),
+    [
+        ("bun run x.js", {"x.js": "a\n"}, "x.js"),
+        ("bun x.js", {"x.js": "a\n"}, "x.js"),
+        ("deno run -A setup.ts", {"setup.ts": "a\n"}, "setup.ts"),
+        ("npx tsx scripts/x.ts", {"scripts/x.ts": "a\n"}, "scripts/x.ts"),
+        ("npx --yes node scripts/x.js", {"scripts/x.js": "a\n"}, "scripts/x.js"),
+        ("cd scripts && node x.js", {"scripts/x.js": "a\n", "x.js": "root\n"}, "scripts/x.js"),
+        (
+            "npm --prefix ./scripts run setup",
+            {"scripts/package.json": '{"scripts":{"setup":"node s.js"}}', "scripts/s.js": "a\n"},
+            "scripts/s.js",
+        ),
+        (
+            "npm run setup --prefix=scripts",
+            {"scripts/package.json": '{"scripts":{"setup":"node s.js"}}', "scripts/s.js": "a\n"},
+            "scripts/s.js",
+        ),
+        ("node --require=./h.js x.js", {"h.js": "a\n", "x.js": "b\n"}, "h.js"),
+        ("node --import=./h.mjs x.js", {"h.mjs": "a\n", "x.js": "b\n"}, "h.mjs"),
+        ("node --eval=\"require('./x')\"", {"x.js": "a\n"}, "x.js"),
+        (
+            "sh install.sh",
+            {"install.sh": "#!/bin/sh\nset -e\nnode tools/fetch.js\n", "tools/fetch.js": "a\n"},
+            "tools/fetch.js",
+        ),
+        (
+            "./install.sh",
+            {"install.sh": '#!/usr/bin/env bash\ncd "$(dirname "$0")"\nnode run.js\n', "run.js": "a\n"},
+            "run.js",
+        ),
+        ("node i.js", {"i.js": "require(path.join(__dirname, 'lib', 'x'))\n", "lib/x.js": "a\n"}, "lib/x.js"),
+        (
+            "node i.js",
+            {"i.js": "const {fork} = require('child_process');\nfork(require.resolve('./w'))\n", "w.js": "a\n"},
+            "w.js",
+        ),
+        ("node i.js", {"i.js": "spawn(process.execPath, [path.join(__dirname, 'w.js')])\n", "w.js": "a\n"}, "w.js"),
+        ("node i.js", {"i.js": "new Worker('./w.js')\n", "w.js": "a\n"}, "w.js"),
+        (
+            "node-gyp rebuild",
+            {"binding.gyp": "{'variables': {'x': '<!(node tools/gen.js)'}}", "tools/gen.js": "a\n"},
+            "tools/gen.js",
+        ),
+        (
+            "node-gyp rebuild",
+            {
+                "binding.gyp": "{'targets': [{'actions': [{'action': ['node', 'tools/act.js', '<@(_inputs)']}]}]}",
+                "tools/act.js": "a\n",
+            },
+            "tools/act.js",
+        ),
+        ("node-gyp rebuild", {"binding.gyp": "{'includes': ['common.gypi']}", "common.gypi": "{}"}, "common.gypi"),
+        ("cd native && node-gyp rebuild", {"native/binding.gyp": "{'targets': []}"}, "native/binding.gyp"),
+        ("node-gyp rebuild --directory=native", {"native/binding.gyp": "{'targets': []}"}, "native/binding.gyp"),
+        ("node Install.js", {"install.js": "a\n"}, "install.js"),  # a case-insensitive file system finds it
+        ("node caf\u00e9.js", {"cafe\u0301.js": "a\n"}, "cafe\u0301.js"),  # NFC in the command, NFD in the tarball
+        ("mytool setup", {"cli.js": "#!/usr/bin/env node\n"}, "cli.js"),
+    ],
+)
+def test_install_commands_the_first_generation_missed(
+    tmp_path: Path, command: str, files: dict[str, str], changed: str
+) -> None:
+    """Each command form of the issue: the file it runs changed, with the install command unchanged."""
+    base = with_install(command, files, bin={"mytool": "cli.js"})
+    result = pair(tmp_path, base, {changed: str(files[changed]) + "\n// changed\n"})
+    assert rules(result) == ["install-script-code-changed"], result.findings
+    assert result.findings[0].file == changed
+
+
+def test_unrelated_changes_stay_quiet(tmp_path: Path) -> None:
+    base = with_install("cd scripts && node x.js", {"scripts/x.js": "a\n", "lib/index.js": "b\n"})
+    assert pair(tmp_path, base, {"lib/index.js": "c\n"}).findings == []
+
+
+@pytest.mark.parametrize(
+    ("command", "code"),
+    [
+        ("node i.js", "const name = process.platform;\nrequire('./lib/' + name)\n"),
+        ("node i.js", "require(`./lib/${process.arch}.js`)\n"),
+        ("node i.js", "const target = pick();\nrequire(target)\n"),
+        ("node $SCRIPT", ""),
+        ('node i.js && sh -c "$(cat cmd.txt)"', ""),
+    ],
+)
+def test_unresolvable_install_code_counts_every_changed_executable_file(
+    tmp_path: Path, command: str, code: str
+) -> None:
+    base = with_install(
+        command, {"i.js": code or "1\n", "lib/linux.js": "a\n", "README.md": "r\n", "data/x.txt": "d\n"}
+    )
+    result = pair(tmp_path, base, {"lib/linux.js": "evil\n", "README.md": "r2\n", "data/x.txt": "d2\n"})
+    assert [(f.rule, f.file) for f in result.findings] == [("install-script-code-changed", "lib/linux.js")]
+    assert "cannot be followed statically" in result.findings[0].message
+
+
+def test_shell_script_commands_are_followed_with_its_variables_failing_closed(tmp_path: Path) -> None:
+    base = with_install(
+        "bash scripts/setup.sh", {"scripts/setup.sh": "DIR=x\nnode $DIR/run.js\n", "x/run.js": "a\n", "z.js": "1\n"}
+    )
+    result = pair(tmp_path, base, {"z.js": "2\n"})
+    assert rules(result) == ["install-script-code-changed"] and "cannot be followed" in result.findings[0].message
+
+
+# ------------------------------------------------------------------ item 4: code versus data
+
+
+def test_data_an_install_script_reads_warns_instead_of_blocking(tmp_path: Path) -> None:
+    """The noisy block: a checksum list read by the install script was called install code."""
+    install = "const sums = fs.readFileSync(path.join(__dirname, 'checksums.txt'), 'utf8');\n"
+    base = with_install(
+        "node install.js", {"install.js": install, "checksums.txt": "abc  https://dl.example.com/v1.tgz\n"}
+    )
+    result = pair(tmp_path, base, {"checksums.txt": "def  https://dl.example.com/v2.tgz\n"})
+    [f] = result.findings
+    assert f.rule == "install-data-changed" and not f.blocks and f.file == "checksums.txt"
+    moved = pair(tmp_path, base, {"checksums.txt": "def  https://dl.evil.example/v2.tgz\n"})
+    [g] = moved.findings
+    assert g.rule == "install-download-changed" and g.blocks and "dl.evil.example" in g.message
+
+
+def test_json_required_by_install_code_is_data(tmp_path: Path) -> None:
+    base = with_install(
+        "node install.js", {"install.js": "const c = require('./config.json');\n", "config.json": '{"v": 1}'}
+    )
+    assert rules(pair(tmp_path, base, {"config.json": '{"v": 2}'})) == ["install-data-changed"]
+
+
+def test_installer_config_download_host_moved_blocks(tmp_path: Path) -> None:
+    """The bypass: node-pre-gyp's `binary.host` moved to another host with no other change."""
+    binary = {
+        "module_name": "x",
+        "module_path": "./lib/binding",
+        "host": "https://github.com/acme/x/releases/download/",
+    }
+    base = {"package.json": manifest(scripts={"install": "node-pre-gyp install --fallback-to-build"}, binary=binary)}
+    moved = {**binary, "host": "https://downloads.evil.example/"}
+    result = pair(
+        tmp_path,
+        base,
+        {
+            "package.json": manifest(
+                version="1.0.1", scripts={"install": "node-pre-gyp install --fallback-to-build"}, binary=moved
+            )
+        },
+    )
+    [f] = result.findings
+    assert f.rule == "install-download-changed" and f.blocks and "downloads.evil.example" in f.message and f.line
+    renamed = {**binary, "module_name": "y"}
+    result = pair(
+        tmp_path,
+        base,
+        {
+            "package.json": manifest(
+                version="1.0.1", scripts={"install": "node-pre-gyp install --fallback-to-build"}, binary=renamed
+            )
+        },
+    )
+    assert rules(result) == ["install-data-changed"]

@@ -87,9 +87,37 @@ _ESCAPES = (
     re.compile(rb"\\u00[2-7][0-9a-fA-F](?:\\u00[2-7][0-9a-fA-F]){7,}"),
 )
 _OBFUSCATOR_ID = (re.compile(rb"_0x[0-9a-f]{4,6}(?![0-9A-Za-z_$])"),)
+#: The string-array decoder/rotation of javascript-obfuscator: `while(!![]){try{... parseInt(f(0x1a))/0x1 ...`,
+#: `a['push'](a['shift']())`; each is specific to obfuscated output (bundlers and minifiers do not emit them).
+_ROTATION = (
+    re.compile(rb"while\s*\(\s*!!\s*\[\s*\]\s*\)"),
+    re.compile(rb"\[\s*['\"]push['\"]\s*\]\s*\(\s*[\w$]+\s*\[\s*['\"]shift['\"]\s*\]\s*\(\s*\)\s*\)"),
+    re.compile(rb"parseInt\s*\(\s*[\w$]+\s*\(\s*0x[0-9a-fA-F]+"),
+)
+#: String lookups by a hex index (`f(0x1f4)`): how obfuscated code reads its string array. Hex tables of
+#: real code (colours, magic numbers) are values, not call arguments.
+_HEX_NUMBER = re.compile(rb"[\w$]\s*\(\s*0x[0-9a-fA-F]{1,5}\s*\)")
+HEX_MIN_COUNT = 20
+HEX_PER_KB = 0.0
+#: JSFuck-style booleans (`!![]`, `![]`), a second obfuscator tell; minifiers write `!0`/`!1`.
+_JSFUCK_BOOL = re.compile(rb"!!?\[\]")
+JSFUCK_MIN_COUNT = 8
 LONG_LINE = 3000
 MINIFIED_LINE = 1000
 _LONG_LINE_RE = re.compile(rb"[^\n]{%d}" % MINIFIED_LINE)
+
+
+def _density(text: bytes, pattern: re.Pattern[bytes], min_count: int, per_kb: float) -> int | None:
+    """Offset of the first match when `pattern` occurs at least `min_count` times and `per_kb` per kB."""
+    first: int | None = None
+    count = 0
+    for m in pattern.finditer(text):
+        if first is None:
+            first = m.start()
+        count += 1
+    if first is None or count < min_count or count * 1024 / max(len(text), 1) < per_kb:
+        return None
+    return first
 
 
 def _long_line(added: _Added) -> int | None:

@@ -10,13 +10,20 @@ from .content import (
     _BLOB,
     _ESCAPES,
     _EVAL_DECODE,
+    _HEX_NUMBER,
+    _JSFUCK_BOOL,
     _LONG_LINE_RE,
     _OBFUSCATOR_ID,
+    _ROTATION,
     _SECRETS,
+    HEX_MIN_COUNT,
+    HEX_PER_KB,
     JS_EXTENSIONS,
+    JSFUCK_MIN_COUNT,
     LONG_LINE,
     TEXT_SCAN_LIMIT,
     _binary_format,
+    _density,
     _executable_kind,
     _long_line,
     _search,
@@ -147,6 +154,14 @@ class ContentChecks(Checker):
         new_signal(_BLOB, "a long base64/hex string literal")
         new_signal(_ESCAPES, "long runs of \\x/\\u-escaped characters")
         new_signal(_OBFUSCATOR_ID, "obfuscator-style _0x identifiers", count=5)
+        new_signal(_ROTATION, "a string-array rotation/decoder (javascript-obfuscator)")
+        for pattern, label, low, per_kb in (
+            (_HEX_NUMBER, "string lookups by hex index (f(0x1f4))", HEX_MIN_COUNT, HEX_PER_KB),
+            (_JSFUCK_BOOL, "JSFuck-style booleans (![] / !![])", JSFUCK_MIN_COUNT, 0.0),
+        ):
+            at = _density(text, pattern, low, per_kb)
+            if at is not None and (old is None or _density(old, pattern, low, per_kb) is None):
+                signals.append((label, at))
         if old is not None:
             long_at = _long_line(added)
             if long_at is not None and not _LONG_LINE_RE.search(old):

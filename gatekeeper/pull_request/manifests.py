@@ -29,6 +29,8 @@ MANIFEST_RULES = frozenset(
         "lifecycle-script-changed",
         "lifecycle-script-removed",
         "install-script-code-changed",
+        "install-data-changed",
+        "install-download-changed",
         "native-build-added",
         "dependency-added",
         "dependency-source-changed",
