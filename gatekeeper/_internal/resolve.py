@@ -4,7 +4,7 @@ The package under review is written as a tarball holding only the fields of its 
 resolution reads (no scripts, no code) and installed as a `file:` dependency of an empty root
 project, so npm resolves its dependencies, optional and peer dependencies exactly as a consumer's
 fresh install would — against the registry being published to, with a fresh cache, an empty
-userconfig and globalconfig (no credentials, no workspace `.npmrc`), in a temp dir outside the
+userconfig and globalconfig (no credentials, no workspace `.npmrc`, no log files), in a temp dir outside the
 workspace, bounded by a timeout. Nothing is ever run. A failure raises `NpmError` (exit 2): an
 unresolvable tree is not an allow.
 """
@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NpmError
-from .npm import private_tempdir
-from .proc import child_env, run
+from .npm import npm_env, private_tempdir
+from .proc import run
 
 MAX_LOCKFILE_BYTES = 64 * 1024 * 1024
 
@@ -68,11 +68,9 @@ def resolve_tree(manifest: dict[str, Any], *, registry: str, timeout: float, wor
             str(tmp / "npmrc"),
             "--globalconfig",
             str(tmp / "globalnpmrc"),
-            "--cache",
-            str(tmp / "cache"),
             "--loglevel=error",
         ]
-        env = child_env({"HOME": str(tmp), "NPM_CONFIG_USERCONFIG": str(tmp / "npmrc")})
+        env = npm_env(tmp, {"HOME": str(tmp), "NPM_CONFIG_USERCONFIG": str(tmp / "npmrc")})
         try:
             res = run(argv, cwd=project, env=env, timeout=timeout)
         except subprocess.TimeoutExpired:

@@ -7,8 +7,8 @@ import re
 
 from ..findings import Severity
 from .checker import Checker
-from .manifest import _bundled, _deps, spec_kind
-from .rules import BUNDLED_CHANGED, DEPENDENCY_ADDED, DEPENDENCY_SOURCE
+from .manifest import _bundled, _deps, _overrides, spec_kind
+from .rules import BUNDLED_CHANGED, DEPENDENCY_ADDED, DEPENDENCY_SOURCE, LOCAL_INSTALL_HOOK
 
 
 class DependencyChecks(Checker):
@@ -44,9 +44,10 @@ class DependencyChecks(Checker):
                     )
 
     def sources(self) -> None:
-        old = _deps(self.old)
+        dev = self.local_install  # a local install of the repository installs devDependencies too
+        old = _deps(self.old, dev=dev)
         old_any = {n: s for deps in old.values() for n, s in deps.items()}
-        for fld, deps in _deps(self.new).items():
+        for fld, deps in _deps(self.new, dev=dev).items():
             for name, spec in deps.items():
                 kind = spec_kind(spec)
                 if kind == "registry":
@@ -68,6 +69,47 @@ class DependencyChecks(Checker):
                     line=line,
                     dependency=name,
                     spec=spec,
+                )
+
+    def overrides(self) -> None:
+        """Overrides redirect what a local install resolves: non-registry targets block, other changes warn."""
+        if not self.local_install:
+            return  # a published package's overrides are ignored by its consumers
+        before, after = _overrides(self.old), _overrides(self.new)
+        for where, spec in sorted(after.items()):
+            if before.get(where) == spec:
+                continue
+            fld, _, path = where.partition(":")
+            top = fld.split(".")[0]
+            line = self.new.line_of(top, path.split(" > ")[0]) or self.new.line_of(top)
+            kind = spec_kind(spec)
+            was = f" (was {json.dumps(before[where])})" if where in before else ""
+            name = (
+                path.split(" > ")[-1].rsplit("@", 1)[0]
+                if not path.split(" > ")[-1].startswith("@")
+                else path.split(" > ")[-1]
+            )
+            if kind not in ("registry", "workspace"):
+                approval = self.approve.sources.get(name)
+                self.exact(
+                    DEPENDENCY_SOURCE,
+                    f"sources.{name}",
+                    approval,
+                    approval == spec,
+                    f"{fld}[{json.dumps(path)}] redirects a dependency to {kind}: {json.dumps(spec)}{was}",
+                    file="package.json",
+                    line=line,
+                    dependency=name,
+                    spec=spec,
+                )
+            else:
+                self.emit(
+                    LOCAL_INSTALL_HOOK,
+                    f"{fld}[{json.dumps(path)}] = {json.dumps(spec)}{was}: overrides change what every local install "
+                    "resolves (the lockfile review shows what it pulls in)",
+                    file="package.json",
+                    line=line,
+                    severity=Severity.WARN,
                 )
 
     def bundled(self) -> None:

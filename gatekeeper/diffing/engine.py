@@ -93,6 +93,7 @@ class _Checker(ManifestChecks, InstallCodeChecks, DependencyChecks, LockfileChec
         self.install_code()
         self.dependencies()
         self.sources()
+        self.overrides()
         self.shrinkwrap()
         self.resolved_tree()
         if not self.first:

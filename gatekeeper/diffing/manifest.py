@@ -12,6 +12,8 @@ from .._internal.tarball import Package
 INSTALL_SCRIPTS = ("preinstall", "install", "postinstall")
 #: Run only for git/directory installs of the package: reported, not blocking.
 GIT_SCRIPTS = ("preprepare", "prepare", "postprepare")
+#: Run by a local `npm install` (no arguments) of the project itself, besides the above.
+LOCAL_ONLY_SCRIPTS = ("prepublish", "dependencies")
 DEP_FIELDS = ("dependencies", "optionalDependencies", "peerDependencies")
 ENTRY_FIELDS = ("main", "module", "browser", "exports")
 
@@ -31,9 +33,9 @@ def _native_build(pkg: Package | None) -> bool:
     return "install" not in scripts and "preinstall" not in scripts
 
 
-def _deps(pkg: Package | None) -> dict[str, dict[str, str]]:
+def _deps(pkg: Package | None, *, dev: bool = False) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
-    for name in DEP_FIELDS:
+    for name in DEP_FIELDS + (("devDependencies",) if dev else ()):
         raw = pkg.manifest.get(name) if pkg else None
         if isinstance(raw, dict):
             out[name] = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
@@ -119,4 +121,32 @@ def _entry_targets(pkg: Package | None) -> dict[str, str]:
     for name in ENTRY_FIELDS[1:]:
         if name in manifest:
             walk(manifest[name], name)
+    return out
+
+
+def _overrides(pkg: Package | None) -> dict[str, str]:
+    """npm `overrides`, yarn `resolutions`, `pnpm.overrides`, flattened: "field:path" -> specifier."""
+    out: dict[str, str] = {}
+    if pkg is None:
+        return out
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, str):
+            out[where] = value
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{where} > {k}" if where else str(k))
+
+    manifest = pkg.manifest
+    for fld, value in (
+        ("overrides", manifest.get("overrides")),
+        ("resolutions", manifest.get("resolutions")),
+        (
+            "pnpm.overrides",
+            (manifest.get("pnpm") or {}).get("overrides") if isinstance(manifest.get("pnpm"), dict) else None,
+        ),
+    ):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{fld}:{k}")
     return out

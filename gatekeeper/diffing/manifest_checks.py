@@ -7,7 +7,16 @@ import json
 from .._internal import semver
 from ..findings import Severity
 from .checker import Checker
-from .manifest import GIT_SCRIPTS, INSTALL_SCRIPTS, _bins, _entry_targets, _native_build, _norm, _scripts
+from .manifest import (
+    GIT_SCRIPTS,
+    INSTALL_SCRIPTS,
+    LOCAL_ONLY_SCRIPTS,
+    _bins,
+    _entry_targets,
+    _native_build,
+    _norm,
+    _scripts,
+)
 from .rules import (
     BIN_CHANGED,
     ENTRYPOINT_CHANGED,
@@ -42,11 +51,13 @@ class ManifestChecks(Checker):
 
     def lifecycle(self) -> None:
         old, new = _scripts(self.old), _scripts(self.new)
-        for name in INSTALL_SCRIPTS + GIT_SCRIPTS:
+        # A local `npm install` of the repository (pull-request mode) also runs prepare & co.
+        names = INSTALL_SCRIPTS + GIT_SCRIPTS + (LOCAL_ONLY_SCRIPTS if self.local_install else ())
+        for name in names:
             before, after = old.get(name), new.get(name)
             if before == after:
                 continue
-            severity = Severity.WARN if name in GIT_SCRIPTS else None
+            severity = Severity.WARN if name in GIT_SCRIPTS and not self.local_install else None
             line = self.new.line_of("scripts", name) if after is not None else self.new.line_of("scripts")
             approval = self.approve.scripts.get(name)
             if after is None:

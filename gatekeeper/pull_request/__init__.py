@@ -8,7 +8,9 @@ SHAs in the event; a head commit that is missing is fetched by id (`git fetch --
 Gates of this mode:
 - `changes`: the PR's files per the GitHub API must all be changed per git objects too (fail closed).
 - `manifests`: every package.json tracked outside node_modules (each workspace of a monorepo) is
-  compared with the merge base by the release diff engine's manifest rules (same ids).
+  compared with the merge base by the release diff engine's manifest rules (same ids), as a local
+  install runs them (prepare/preprepare/postprepare/prepublish/dependencies scripts, devDependencies'
+  sources, overrides); plus `.npmrc` settings, `.pnpmfile.cjs`, `.yarnrc.yml` yarnPath (local_install.py).
 - `lockfiles`: npm lockfile entries with new install scripts or non-registry sources; other lockfiles.
 - `policy`: the PR edits the policy file; the approval label was applied but does not count.
 

@@ -13,6 +13,7 @@ from ..findings import Finding, Severity
 from ..rules import rule
 from .check import PullRequestCheck
 from .git_objects import GitObjects, TreeEntry
+from .local_install import local_install_findings
 
 MANIFEST_UNREADABLE = rule(
     "manifest-unreadable",
@@ -36,6 +37,7 @@ MANIFEST_RULES = frozenset(
         "dependency-source-changed",
         "bundled-dependencies-changed",
         "bin-changed",
+        "local-install-hook-changed",
         "approved-change",
     }
 )
@@ -139,7 +141,7 @@ def check_manifests(check: PullRequestCheck) -> list[Finding]:
             )
             continue
         base_pkg, _ = _read_package(check.git, old_tree, folder, old_owned, f"{manifest_path} (base)", limit)
-        result = diffing.diff_packages(base_pkg, head_pkg, check.policy)
+        result = diffing.diff_packages(base_pkg, head_pkg, check.policy, local_install=True)
         same_version = base_pkg is not None and base_pkg.version == head_pkg.version
         for f in result.findings:
             if f.rule not in MANIFEST_RULES:
@@ -150,4 +152,4 @@ def check_manifests(check: PullRequestCheck) -> list[Finding]:
                 f = replace(f, severity=Severity.WARN)
             where = _join(folder, f.file) if f.file else manifest_path
             findings.append(replace(f, message=f"{manifest_path}: {f.message}", file=where))
-    return findings
+    return findings + local_install_findings(check)
