@@ -124,14 +124,18 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
     tmp: Path | None = None
     outcome: report.Outcome
     started: list[int] = []  # npm publish's pid once it runs
+    gated: report.Outcome | None = None  # the gates' outcome, kept if the publish step fails or is cancelled
     with cancel_on_signals() as signals:
         try:
             try:
                 gates = select_gates(opts)
                 ctx, tmp = _build_context(inputs, env, workspace, deadline, opts)
-                outcome = _run_gates(ctx, gates)
+                outcome = gated = _run_gates(ctx, gates)
                 if outcome.decision.allow and inputs.mode == "publish":
-                    _publish(ctx, outcome, started)
+                    try:
+                        _publish(ctx, outcome, started)
+                    except GatekeeperError as exc:
+                        _publish_failed(outcome, exc)
             except GatekeeperError as exc:
                 outcome = error_outcome(inputs.mode, exc.diagnostic())
                 outcome.publish_uncertain = isinstance(exc, PublishUncertain)
@@ -145,14 +149,24 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
                 if tmp is not None:
                     shutil.rmtree(tmp, ignore_errors=True)
         except Cancelled as exc:
-            outcome = cancelled_outcome(inputs, exc, bool(started))
+            outcome = cancelled_outcome(inputs, exc, bool(started), gated)
         signals.disarm()  # a second signal now must not interrupt the report
         _report(outcome, inputs, env, workspace, opts)
     return outcome.decision.exit_code
 
 
-def cancelled_outcome(inputs: Inputs, exc: Cancelled, upload_started: bool) -> report.Outcome:
-    """The truthful report of a cancelled run (exit 2)."""
+def _publish_failed(outcome: report.Outcome, exc: GatekeeperError) -> None:
+    """The publish step faulted (tarball changed, deadline, npm stopped): a `publish` gate error, exit 2."""
+    outcome.gates.append(GateResult("publish", "error", [], exc.diagnostic()))
+    outcome.error = exc.diagnostic()
+    outcome.publish_uncertain = isinstance(exc, PublishUncertain)
+    outcome.decision = Decision(False, EXIT_ERROR, exc.diagnostic())
+
+
+def cancelled_outcome(
+    inputs: Inputs, exc: Cancelled, upload_started: bool, gated: report.Outcome | None = None
+) -> report.Outcome:
+    """The truthful report of a cancelled run (exit 2), keeping the gates' results if they had run."""
     if upload_started:
         message = (
             f"Cancelled ({exc}) while `npm publish` was running: npm was stopped and the temp files removed, but the "
@@ -160,7 +174,13 @@ def cancelled_outcome(inputs: Inputs, exc: Cancelled, upload_started: bool) -> r
         )
     else:
         message = f"Cancelled ({exc}) before any upload: nothing was published. Re-run the job."
-    outcome = error_outcome(inputs.mode, message)
+    if gated is None:
+        outcome = error_outcome(inputs.mode, message)
+    else:
+        outcome = gated
+        outcome.gates.append(GateResult("publish", "error", [], message))
+        outcome.error = message
+        outcome.decision = Decision(False, EXIT_ERROR, message)
     outcome.publish_uncertain = upload_started
     return outcome
 

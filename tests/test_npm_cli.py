@@ -121,3 +121,26 @@ def test_auth_key_is_the_registry_nerf_dart() -> None:
     assert npm_cli.npmrc_auth_key("https://registry.npmjs.org/") == "//registry.npmjs.org/"
     assert npm_cli.npmrc_auth_key("http://127.0.0.1:4873") == "//127.0.0.1:4873/"
     assert npm_cli.npmrc_auth_key("https://npm.example.test/api/npm/") == "//npm.example.test/api/npm/"
+
+
+def test_publish_refuses_a_tarball_that_changed_after_the_gates(tmp_path: Path) -> None:
+    repo = make_package_repo(tmp_path / "pkg", "rehash-demo")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    packed = npm_cli.pack(repo, dest)
+    packed.path.write_bytes(packed.path.read_bytes() + b"\0")  # swapped between the gates and the upload
+    with pytest.raises(NpmError, match="changed after the gates checked it"):
+        npm_cli.publish(
+            packed.path,
+            registry="http://127.0.0.1:9/",
+            token=Secret("npm_" + "r" * 36),
+            workspace=repo,
+            expected_integrity=packed.integrity,
+        )
+
+
+def test_npm_children_keep_cache_logs_and_tmp_in_their_private_dir(tmp_path: Path) -> None:
+    env = npm_cli.npm_env(tmp_path)
+    assert env["NPM_CONFIG_LOGS_MAX"] == "0"  # npm writes no debug log at all
+    for key in ("NPM_CONFIG_CACHE", "NPM_CONFIG_LOGS_DIR", "TMPDIR"):
+        assert Path(env[key]).is_relative_to(tmp_path), key

@@ -361,7 +361,7 @@ class BoundedAdapter(HTTPAdapter):
                 if total > cap:
                     raise BudgetExceeded(
                         f"{self.limits.service} answered {target} with more than {cap} bytes (decoded)"
-                        + (f" while {what}" if what else ""),
+                        + (f" while {what}" if what and what != target else ""),
                         "A registry or API answer this large is refused; raise the limit in the policy "
                         "(`network:` / `diff.limits`) only if the size is expected",
                     )
@@ -372,7 +372,7 @@ class BoundedAdapter(HTTPAdapter):
 
     def _late(self, target: str, what: str, seconds: float) -> BudgetExceeded:
         lim = self.limits
-        during = f" while {what}" if what else ""
+        during = f" while {what}" if what and what != target else ""
         if lim.deadline.expired:
             why = f"{lim.deadline.describe()} ran out"
         else:

@@ -149,17 +149,17 @@ class Trickle(Fault):
 
 @cache
 def gzip_bomb(decoded_bytes: int) -> bytes:
-    """A gzip stream of `decoded_bytes` zero bytes (1 GiB -> about 1 MB)."""
+    """A gzip stream of `decoded_bytes` zero bytes (1 GiB -> about 1 MB): one gzip member of 1 MiB
+    of zeros, repeated (a gzip file may hold many members; decoders concatenate them)."""
+    mib = 1 << 20
     comp = zlib.compressobj(9, zlib.DEFLATED, 31)
-    block = b"\0" * (1 << 20)
-    out = []
-    left = decoded_bytes
-    while left > 0:
-        n = min(left, len(block))
-        out.append(comp.compress(block[:n]))
-        left -= n
-    out.append(comp.flush())
-    return b"".join(out)
+    member = comp.compress(b"\0" * mib) + comp.flush()
+    whole, rest = divmod(decoded_bytes, mib)
+    data = member * whole
+    if rest:
+        comp = zlib.compressobj(9, zlib.DEFLATED, 31)
+        data += comp.compress(b"\0" * rest) + comp.flush()
+    return data
 
 
 @dataclass
@@ -282,9 +282,10 @@ class FaultProxy:
         self._tmp = Path(tempfile.mkdtemp(prefix="gk-faultproxy-"))
         self.ca_file: Path | None = None
         if tls:
-            self.ca_file, key = _self_signed(self._tmp)
+            chain, key = _self_signed(self._tmp)
+            self.ca_file = self._tmp / "ca.pem"
             self._ssl = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            self._ssl.load_cert_chain(self.ca_file, key)
+            self._ssl.load_cert_chain(chain, key)
 
     # lifecycle -------------------------------------------------------------------------------------
 
@@ -294,6 +295,9 @@ class FaultProxy:
 
         class _Server(ThreadingHTTPServer):
             daemon_threads = True
+
+            def handle_error(self, request: Any, client_address: Any) -> None:
+                pass  # clients that give up mid-request (the point of most faults) are not errors
 
             def finish_request(self, request: Any, client_address: Any) -> None:
                 scheme = "http"
@@ -486,33 +490,52 @@ class Capture:
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
-    """A self-signed certificate for 127.0.0.1 (cert file doubles as the CA file) and its key."""
+    """A throwaway CA and a server certificate for 127.0.0.1 signed by it: (chain file, key file);
+    `directory/ca.pem` is the CA for clients (node refuses a self-signed leaf even when trusted)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "npm-gatekeeper test CA")])
+    ca = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOOPBACK)]))
+        .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
     )
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem = serialization.Encoding.PEM
+    (directory / "ca.pem").write_bytes(ca.public_bytes(pem))
+    chain, key_path = directory / "server-chain.pem", directory / "key.pem"
+    chain.write_bytes(leaf.public_bytes(pem) + ca.public_bytes(pem))
     key_path.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
-    return cert_path, key_path
+    return chain, key_path
 
 
 def wall(fn: Callable[[], Any]) -> tuple[Any, float]:
