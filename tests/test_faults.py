@@ -42,8 +42,8 @@ from tests._support.verdaccio import Verdaccio
 from tests._support.workspace import ActionResult, assert_no_leak, commit_all, head_sha, run_action
 
 REPO = "acme/widget"
-TIMEOUT = 6  # the `timeout` input of the fault runs (seconds)
-MARGIN = 15.0  # python start-up + npm pack + report, on a loaded 2-core machine (loose on purpose)
+TIMEOUT = 12  # the `timeout` input of the deadline faults (seconds; npm pack alone can take 6 s under load)
+MARGIN = 20.0  # python start-up + npm pack + report, on a loaded 2-core machine (loose on purpose)
 MAX_RSS_KIB = 400 * 1024  # the action's own peak RSS bound under a 1 GiB gzip bomb
 FAST = {"GATEKEEPER_GITHUB_RETRIES": "1", "GATEKEEPER_GITHUB_BACKOFF": "0.05", "GATEKEEPER_REGISTRY_BACKOFF": "0.05"}
 
@@ -255,7 +255,7 @@ def test_registry_redirect_to_another_port_gets_no_token(setup: Setup) -> None:
     capture = Capture().start()
     try:
         setup.reg.add(rf"^/{setup.name}$", Redirect(lambda seen: capture.url.rstrip("/") + seen.path), method="GET")
-        result = setup.run("redirect to another port (packument)")
+        result = setup.run("redirect to another port (packument)", inputs={"timeout": "60"})
     finally:
         capture.stop()
     _failed_closed(result, setup, "redirected", "outside the registry")
@@ -268,7 +268,7 @@ def test_github_next_page_on_another_port_gets_no_token(setup: Setup) -> None:
     try:
         nxt = capture.url + "repos/acme/widget/commits/x/check-runs?page=2"
         setup.gh.add(r"/check-runs", _LinkTo(nxt))
-        result = setup.run("Link: next to another port (GitHub)")
+        result = setup.run("Link: next to another port (GitHub)", inputs={"timeout": "60"})
     finally:
         capture.stop()
     assert result.returncode == 2, result.describe()

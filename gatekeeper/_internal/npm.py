@@ -91,7 +91,12 @@ def pack(package_dir: Path, dest: Path, timeout: float = 300) -> Packed:
             env=npm_env(dest),
             timeout=timeout,
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except subprocess.TimeoutExpired as exc:
+        raise NpmError(
+            f"`npm pack` did not finish within {timeout:.0f} s in {package_dir} (the run's deadline)",
+            "Raise the `timeout` input, then re-run the job",
+        ) from exc
+    except OSError as exc:
         raise NpmError(f"`npm pack` could not run in {package_dir} ({exc})", "Make sure npm is installed") from exc
     if res.returncode != 0:
         tail = " ".join(res.stderr.strip().splitlines()[-3:])
