@@ -336,3 +336,43 @@ def test_resolution_uses_no_credentials_and_no_workspace_config(
     assert tmp_path not in cwd.parents and "--ignore-scripts" in argv and "--package-lock-only" in argv
     assert not cwd.exists()  # the temp dir is gone
     assert not any("secret" in a for a in argv)
+
+
+def test_cli_unresolvable_tree_exits_2_and_a_new_install_script_exits_1(
+    tmp_path: Path, tree: Tree, verdaccio: Verdaccio
+) -> None:
+    from gatekeeper.diffcli import run_diff
+
+    def tgz(version: str, deps: dict[str, str]) -> Path:
+        files = {"package.json": json.dumps({"name": "app", "version": version, "dependencies": deps}), "i.js": "1\n"}
+        return make_tgz(files, tmp_path / f"app-{version}.tgz")
+
+    base = tgz("1.0.0", {tree.plain: "^1.0.0"})
+    err = io.StringIO()
+    code = run_diff(
+        [
+            str(tgz("1.1.0", {verdaccio.unique("gk-nowhere"): "^1"})),
+            "--against",
+            str(base),
+            "--registry",
+            tree.registry,
+        ],
+        out=io.StringIO(),
+        err=err,
+    )
+    assert code == 2 and "could not be resolved" in err.getvalue()
+    out = io.StringIO()
+    code = run_diff(
+        [
+            str(tgz("1.1.0", {tree.mid: "^1.1.0"})),
+            "--against",
+            str(base),
+            "--registry",
+            tree.registry,
+            "--format",
+            "json",
+        ],
+        out=out,
+        err=io.StringIO(),
+    )
+    assert code == 1 and "dependency-install-script" in out.getvalue()
