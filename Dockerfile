@@ -1,12 +1,21 @@
-# npm-gatekeeper: the image GitHub builds for `runs: using: docker` on every run of the action.
-# Size and build times are measured by scripts/container-test.sh (see docs/CONTAINER.md).
+# npm-gatekeeper: the action's image. Released: built by .github/workflows/release-action.yml and
+# pinned by digest in the release commit's action.yml; in development (`image: Dockerfile`) GitHub
+# builds it on every run. Sizes, build and start-up times: docs/CONTAINER.md.
+#
+# Two stages: `build` installs and prunes on top of the pinned base; the final image is that root
+# filesystem copied into ONE layer (so what was removed is really gone), plus the code.
+# Reproducible: the same commit gives the same digest when built with a fixed timestamp
+# (buildah --timestamp / BuildKit SOURCE_DATE_EPOCH + rewrite-timestamp): every .pyc is hash-based
+# (no source mtimes in it) and compiled with a fixed hash seed, and no log, cache or state file
+# of apt, dpkg, pip, npm or ldconfig stays behind (ldconfig's aux-cache records inodes and ctimes:
+# the one file that differed between two builds).
 #
 # Base: the official Node 22 image on Debian bookworm, slim variant, pinned by the digest of its
 # multi-arch index (docker-library/repo-info: node:22-bookworm-slim, Node 22.23.2). BASE_IMAGE
 # exists ONLY so the local test build (no registry reachable) can use a stand-in made by
 # scripts/container/build-base.sh; GitHub always builds with this default.
 ARG BASE_IMAGE=docker.io/library/node:22-bookworm-slim@sha256:48e4b67d85f87bd551df43704e24d252f56cc5f8e9718841aace50f19948f0f9
-FROM ${BASE_IMAGE}
+FROM ${BASE_IMAGE} AS build
 
 # npm >= 11.5.1 for OIDC trusted publishing (Node 22 bundles npm 10). The tarball is checked
 # against this sha512 (hex of the registry's dist.integrity) before it is installed.
@@ -21,27 +30,70 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 COPY requirements.txt /tmp/requirements.txt
 
-# One layer: Debian's python3 + git, a venv with the hash-pinned runtime dependencies (wheels
-# only, so no compiler), npm 11; then pip/setuptools, the venv tooling and every cache go.
+# Debian's python3 + git, a venv with the hash-pinned runtime dependencies (wheels only, so no
+# compiler), npm 11; then everything the gate never runs goes (see docs/CONTAINER.md for the sizes):
+# perl (git's hard dependency, only for scripts the gate never calls), git's network helpers and
+# their curl/LDAP libraries (Kerberos stays: libtirpc needs it) (the gate runs local plumbing only: rev-parse, ls-files,
+# cat-file, ls-tree), Node's headers, docs, corepack and yarn, node's symbol tables (strip, from
+# binutils, which goes again), apt itself (dpkg and its database stay: the SBOM reads them),
+# glibc's iconv modules but UTF-*, Python's pydoc data and C-API test modules, pip/setuptools, the
+# venv tooling, every cache and log.
 # DL3008 (pin apt versions) is ignored on purpose: bookworm's point and security updates replace
 # exact versions, so pins would break the build; the base digest fixes the distribution.
 # hadolint ignore=DL3008
 RUN set -eux; \
+    export DEBIAN_FRONTEND=noninteractive PYTHONHASHSEED=0; \
     apt-get update; \
-    apt-get install -y --no-install-recommends ca-certificates git python3 python3-venv; \
+    apt-get install -y --no-install-recommends ca-certificates git python3 python3-venv binutils; \
     python3 -m venv /opt/venv; \
-    /opt/venv/bin/pip install --disable-pip-version-check --no-cache-dir \
+    /opt/venv/bin/pip install --disable-pip-version-check --no-cache-dir --no-compile \
         --require-hashes --no-deps --only-binary=:all: -r /tmp/requirements.txt; \
     /opt/venv/bin/pip uninstall -y pip setuptools; \
-    apt-get purge -y --auto-remove python3-venv python3.11-venv python3-pip-whl python3-setuptools-whl; \
     npm pack --silent --pack-destination /tmp "npm@${NPM_VERSION}"; \
     echo "${NPM_SHA512}  /tmp/npm-${NPM_VERSION}.tgz" >/tmp/npm.sha512; \
     sha512sum -c /tmp/npm.sha512; \
     npm install --global --ignore-scripts --no-audit --no-fund "/tmp/npm-${NPM_VERSION}.tgz"; \
     test "$(npm --version)" = "${NPM_VERSION}"; \
+    strip /usr/local/bin/node; \
+    node --version; \
+    apt-get purge -y --auto-remove binutils python3-venv python3.11-venv python3-pip-whl python3-setuptools-whl; \
+    dpkg --purge --force-depends perl perl-modules-5.36 libperl5.36 liberror-perl; \
+    for helper in remote-http remote-https remote-ftp remote-ftps http-fetch http-push http-backend imap-send \
+        daemon shell credential-cache--daemon; do rm -f "/usr/lib/git-core/git-$helper"; done; \
+    rm -rf /usr/lib/git-core/mergetools /usr/share/git-core/contrib /usr/share/gitweb; \
+    dpkg --purge --force-depends libcurl3-gnutls libldap-2.5-0 libsasl2-2 libsasl2-modules-db librtmp1 libssh2-1 \
+        libnghttp2-14 libpsl5 libbrotli1 libgdbm6 libgdbm-compat4; \
+    ldd /usr/bin/git /usr/local/bin/node /usr/bin/python3.11 /usr/lib/python3.11/lib-dynload/*.so \
+        /opt/venv/lib/python3.11/site-packages/*/*.so >/tmp/ldd.txt; \
+    if grep 'not found' /tmp/ldd.txt; then exit 1; fi; \
+    git --version; \
+    dpkg --purge --force-depends --force-remove-essential apt libapt-pkg6.0; \
+    find /usr/lib/*-linux-gnu/gconv -name '*.so' ! -name 'UTF-*' ! -name 'UNICODE.so' ! -name 'ISO8859-1.so' -delete; \
+    rm -rf /usr/lib/python3.11/pydoc_data /usr/lib/python3.11/lib-dynload/_test* /usr/lib/python3.11/lib-dynload/xxlimited*; \
+    rm -rf /usr/local/include /usr/local/share/doc /usr/local/share/man /usr/local/share/systemtap \
+        /usr/local/lib/node_modules/corepack /usr/local/bin/corepack /opt/yarn-* /usr/local/bin/yarn /usr/local/bin/yarnpkg \
+        /usr/local/lib/node_modules/npm/docs /usr/local/lib/node_modules/npm/man /usr/local/lib/node_modules/npm/changelogs; \
+    find / -xdev -name __pycache__ -type d -prune -exec rm -rf {} +; \
+    python3 -m compileall -q -j 1 --invalidation-mode unchecked-hash /usr/lib/python3.11 \
+        /opt/venv/lib/python3.11/site-packages; \
     npm cache clean --force; \
-    rm -rf /tmp/* /root/.npm /root/.cache /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old \
-        /var/log/apt /var/log/dpkg.log /usr/local/lib/node_modules/npm/docs /usr/local/lib/node_modules/npm/man
+    rm -rf /tmp/* /root/.npm /root/.cache /root/.config /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old \
+        /var/lib/dpkg/*-old /var/log/*; \
+    ldconfig; \
+    rm -f /var/cache/ldconfig/aux-cache
+
+# The pruned root filesystem as ONE layer: files deleted above take no space (in a layer on top
+# of the base they would, as whiteouts over the base's copies). DL3067 is exactly this, on purpose.
+FROM scratch
+# hadolint ignore=DL3067
+COPY --from=build / /
+
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    NPM_CONFIG_UPDATE_NOTIFIER=false \
+    NPM_CONFIG_FUND=false \
+    NPM_CONFIG_AUDIT=false
 
 COPY entrypoint.py /opt/gatekeeper/entrypoint.py
 COPY gatekeeper/ /opt/gatekeeper/gatekeeper/

@@ -19,7 +19,8 @@
 #    project-specific name localhost/npm-gatekeeper-test/node-standin:22-bookworm-slim.
 # 2. buildah bud of ./Dockerfile, unchanged except --build-arg BASE_IMAGE=<that name>, which
 #    bypasses the digest pin for this local build only; --network host, runc, --layers, and
-#    --timestamp $SOURCE_DATE_EPOCH (default: the HEAD commit's time) for a reproducible digest.
+#    --timestamp $SOURCE_DATE_EPOCH (default: the last commit of Dockerfile/requirements.txt) for a
+#    reproducible digest.
 #    GATEKEEPER_REAL_BASE=1 (GitHub-hosted CI, where Docker Hub is reachable): no stand-in and no
 #    build arg, the digest-pinned official base is pulled (into the private store).
 # Progress goes to stdout line by line (every STEP, and a heartbeat every 15 s); buildah's full
@@ -38,7 +39,7 @@ CACHE_ARGS=(--layers)
 while [ $# -gt 0 ]; do
   case "$1" in
     --build-only) BUILD_ONLY=1 ;;
-    --no-cache) CACHE_ARGS=(--no-cache) ;;
+    --no-cache) CACHE_ARGS=(--layers --no-cache) ;;   # same layers as a cached build, all rebuilt
     *) break ;;
   esac
   shift
@@ -81,9 +82,13 @@ exec 8>"$PODMAN_STATE/image-build.lock"
 flock 8   # one image build at a time
 trap 'rm -rf "${TMPDIR:?}"/* 2>/dev/null || true' EXIT
 
-# The image's timestamp (config, history, every file in every layer): the commit's time.
+# The image's timestamp (config, history, every file in every layer), the same for every build of a
+# commit: the time of the last commit that changed the heavy layer's inputs (Dockerfile,
+# requirements.txt), as .github/workflows/release-action.yml sets it. Not HEAD's time: buildah keys
+# its layer cache on the timestamp, and every commit would then rebuild the whole image.
 if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
-  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || echo 0)
+  SOURCE_DATE_EPOCH=$(git log -1 --format=%ct -- Dockerfile requirements.txt 2>/dev/null || true)
+  SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
 fi
 export SOURCE_DATE_EPOCH
 

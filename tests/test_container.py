@@ -92,6 +92,7 @@ def _terminal(config: pytest.Config) -> Callable[[str], None]:
 def _write(reporter: Any, line: str) -> None:
     if reporter is not None:
         reporter.write_line(line)
+        reporter.flush()  # also when the terminal is a file or a pipe (CI logs)
     else:
         print(line, file=sys.stderr, flush=True)
 
@@ -319,7 +320,7 @@ def test_image_has_the_runtimes_and_exactly_the_locked_dependencies(image: str) 
 
 def test_image_leaves_no_compilers_caches_or_extra_files(image: str) -> None:
     script = r"""
-        for t in gcc cc c++ g++ make clang rustc; do command -v $t && echo "COMPILER $t"; done
+        for t in gcc cc c++ g++ make clang rustc ld as strip objcopy; do command -v $t && echo "COMPILER $t"; done
         [ -e /opt/venv/bin/pip ] && echo "PIP in venv"
         ls -A /var/lib/apt/lists | grep -v '^lock$' | grep -v '^partial$' | sed 's/^/APTLIST /'
         ls -A /var/cache/apt/archives 2>/dev/null | grep -v '^partial$' | grep -v '^lock$' | sed 's/^/DEB /'
@@ -547,3 +548,49 @@ def test_the_suite_uses_a_private_store_and_no_official_image_name(image: str) -
         assert BASE_STANDIN in listed, listed
         # no stand-in may ever answer to an official name (docker.io/library/..., or a short name)
         assert not [n for n in listed if not n.startswith("localhost/npm-gatekeeper")], listed
+
+
+def _image_ids(name: str) -> dict[str, Any]:
+    proc = podman("image", "inspect", name)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)[0]
+    return {"id": data["Id"], "layers": data["RootFS"]["Layers"], "created": data["Created"]}
+
+
+def test_two_builds_of_the_same_commit_give_the_same_image(image: str, request: pytest.FixtureRequest) -> None:
+    """Reproducible: a rebuild of every layer after FROM (--no-cache) gives the very same image id.
+
+    The image id is the digest of the image config, which names every layer by the digest of its
+    content (diff_ids), so equal ids mean byte-identical layers, config and history. Costs ONE build
+    without the layer cache (its downloads: apt, PyPI, npm) when the session's image was itself built
+    fresh. If the session's image came (partly) from an older layer cache, a difference may just be the
+    Debian archive having moved on since that cache was made: then a second fresh build decides."""
+    say = _terminal(request.config)
+    say("test_container: reproducibility: rebuilding every layer after FROM (--no-cache, ~1-2 min)")
+    reference = _image_ids(image)
+    session_was_fresh = SESSION_BUILD.get("cached_steps") == 0
+    rebuilds: list[str] = []
+    ok = False
+    try:
+        for attempt in (1, 2):
+            tag = f"localhost/npm-gatekeeper:rebuild-{attempt}"
+            rebuilds.append(tag)
+            rc, out, err = build_image(say, "--no-cache", image=tag)
+            assert rc == 0, f"the rebuild failed:\n{out[-4000:]}\n{err[-8000:]}"
+            assert _cached_steps(out) == 0, "a --no-cache build must not use the layer cache"
+            again = _image_ids(tag)
+            if again == reference:
+                ok = True
+                return
+            pairs = zip(reference["layers"], again["layers"], strict=False)
+            differing = [i for i, (a, b) in enumerate(pairs) if a != b]
+            message = f"layers {differing} differ: {reference['id'][:12]} (reference) != {again['id'][:12]} (fresh)"
+            if session_was_fresh or attempt == 2:
+                pytest.fail(f"two fresh builds of the same commit differ: {message}\n{reference}\n{again}")
+            say(f"test_container: the session's (cached) image differs from a fresh build, {message}; one more")
+            reference = again
+    finally:
+        if ok:
+            podman("rmi", *rebuilds)
+        else:  # kept, to find the difference: podman image mount both, diff -r
+            say(f"test_container: kept {' '.join(rebuilds)} for inspection (scripts/container/private.sh podman ...)")

@@ -10,7 +10,7 @@
 # tests/test_container.py builds the same environment (tests/_support/podman.py reads these paths).
 # shellcheck shell=bash
 
-export PODMAN_STATE=$ROOT/.cache/podman
+export PODMAN_STATE=${GATEKEEPER_PODMAN_STATE:-$ROOT/.cache/podman}   # (a bench may point it at a scratch store)
 mkdir -p "$PODMAN_STATE/storage" "$PODMAN_STATE/run/libpod" "$PODMAN_STATE/tmp"
 # run/ must not outlive a reboot (libpod assumes its tmp_dir is a tmpfs).
 boot_id=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo unknown)
