@@ -102,7 +102,7 @@ else
   base_args=(--pull=never --build-arg "BASE_IMAGE=$BASE")
 fi
 t1=$SECONDS
-echo "container-test: building $IMAGE from ./Dockerfile (${CACHE_ARGS[*]}, --timestamp $SOURCE_DATE_EPOCH; cold: about a minute)"
+echo "container-test: building $IMAGE from ./Dockerfile (${CACHE_ARGS[*]}, --timestamp $SOURCE_DATE_EPOCH; cold: several minutes)"
 LOG=$PODMAN_STATE/build.log
 set +e
 buildah bud --runtime runc --network host "${CACHE_ARGS[@]}" --force-rm \

@@ -132,7 +132,7 @@ def image(request: pytest.FixtureRequest) -> str:
     if os.environ.get("GATEKEEPER_IMAGE_BUILT") != "1":
         say = _terminal(request.config)
         say("")
-        say("test_container: building the action image first (root, podman/buildah; cold ~2-4 min, warm ~2 s)")
+        say("test_container: building the action image first (root, podman/buildah; cold 2-10 min, cached ~2 s)")
         rc, out, err = build_image(say)
         if rc == CANNOT_RUN:
             _skip_or_fail(
@@ -566,7 +566,7 @@ def test_two_builds_of_the_same_commit_give_the_same_image(image: str, request: 
     fresh. If the session's image came (partly) from an older layer cache, a difference may just be the
     Debian archive having moved on since that cache was made: then a second fresh build decides."""
     say = _terminal(request.config)
-    say("test_container: reproducibility: rebuilding every layer after FROM (--no-cache, ~1-2 min)")
+    say("test_container: reproducibility: rebuilding every layer after FROM (--no-cache: as long as a cold build)")
     reference = _image_ids(image)
     session_was_fresh = SESSION_BUILD.get("cached_steps") == 0
     rebuilds: list[str] = []
