@@ -42,7 +42,12 @@ def _names(text: str) -> tuple[str, ...]:
 def _add_run_flags(p: argparse.ArgumentParser) -> None:
     """Hooks for callers that split one release into steps (the semantic-release plugin)."""
     p.add_argument("--gates", type=_names, default=None, help="run only these gates (comma-separated names)")
-    p.add_argument("--skip-gates", type=_names, default=(), help="run every gate but these (comma-separated)")
+    p.add_argument(
+        "--skip-gates",
+        type=_names,
+        default=(),
+        help="run every gate but these (comma-separated; names this version lacks are ignored)",
+    )
     p.add_argument(
         "--pack-version",
         default=None,

@@ -55,7 +55,7 @@ def test_pack_version_gates_and_keeps_a_tarball_of_that_version_without_touching
 
 def test_unknown_gate_name_is_a_configuration_error(package_repo, tmp_path: Path) -> None:
     ws = package_repo(name="hook-pkg2")
-    res = _gk(ws, "check", "--skip-gates", "brnach", tmp=tmp_path)
+    res = _gk(ws, "check", "--gates", "brnach", tmp=tmp_path)
     assert res.returncode == 2, res.stdout + res.stderr
     assert "no gate named 'brnach'" in res.stderr + res.stdout
 

@@ -368,3 +368,31 @@ def test_example_workflow_least_privilege_and_pinned() -> None:
             assert len(ref.rsplit("@", 1)[1]) == 40, ref
     assert "--require-hashes" in (semrel.PLUGIN_DIR / "install-cli.sh").read_text()
     assert "npx --no-install semantic-release" in text
+
+
+CHANGELOG_PLUGIN = """\
+import { appendFileSync } from "node:fs";
+import { join } from "node:path";
+// a stand-in for @semantic-release/changelog: writes a packed file in prepare, before the gate plugin
+export async function prepare(_config, { cwd, nextRelease }) {
+  appendFileSync(join(cwd, "CHANGELOG.md"), `## ${nextRelease.version}\\n\\n${nextRelease.notes || ""}\\n`);
+}
+"""
+
+
+def test_a_prepare_plugin_before_the_gate_that_changes_packed_files_is_gated_again_before_the_tag(project) -> None:
+    p = project(extra_files={"changelog-plugin.mjs": CHANGELOG_PLUGIN, "CHANGELOG.md": "# Changelog\n"})
+    releaserc = json.loads((p.ws / ".releaserc.json").read_text())
+    releaserc["plugins"].insert(2, "./changelog-plugin.mjs")
+    (p.ws / ".releaserc.json").write_text(json.dumps(releaserc, indent=2) + "\n")
+    p.commit("feat: the first feature")
+    result = p.release()
+    assert result.returncode == 0, result.describe()
+    assert p.tags() == ["v1.0.0"] and p.versions() == ["1.0.0"]
+    assert "differs from the verified tarball" in result.output, result.describe()
+    # the tarball published is the re-gated one (with the changelog), not the first verified one
+    verified = [
+        ln.rsplit("(", 1)[1].rstrip(")") for ln in result.output.splitlines() if "npm-gatekeeper: verified" in ln
+    ]
+    assert len(verified) == 2 and verified[0] != verified[1], result.describe()
+    assert p.integrity("1.0.0") == verified[1] == result.report["publish"]["integrity"]

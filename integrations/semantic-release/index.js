@@ -30,6 +30,13 @@ import {
 import { GateError, codes } from "./lib/errors.js";
 
 export const EARLY_GATES = ["branch", "green-build", "credential"];
+/**
+ * Gates that bind the run to the released commit (`branch`; `commit`: GITHUB_SHA is the branch head and
+ * the workspace is GITHUB_SHA). They run in verifyConditions/verifyRelease, before anything is written;
+ * after `prepare` wrote package.json (and @semantic-release/git pushed a release commit) they would
+ * misfire, so prepare's re-gate and publish leave them out. `--skip-gates` ignores names a CLI lacks.
+ */
+export const COMMIT_BOUND_GATES = ["branch", "commit"];
 const PUBLIC_REGISTRY = "https://registry.npmjs.org/";
 const SECRET_VARS = ["NODE_AUTH_TOKEN", "NPM_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN"];
 
@@ -73,6 +80,18 @@ async function gate(step, args, pluginConfig, context, consequence) {
   });
   if (result.code !== 0) publishSummary(context, file);
   failOnExit(result, step, consequence);
+  if (result.report && result.report.decision !== "allow") {
+    // e.g. check mode's "review" (only clearable findings, waiting for a reviewed deployment): a single
+    // semantic-release job has no second, reviewed job, so this cannot pass here.
+    publishSummary(context, file);
+    throw new GateError(
+      `npm-gatekeeper did not allow the release in ${step} (decision: ${result.report.decision}).`,
+      codes.blocked,
+      consequence +
+        " Findings that wait for a review cannot be cleared inside one semantic-release job: approve them in " +
+        "the trusted policy (the last release's), or release with the two-job reviewed workflow of the Action."
+    );
+  }
   return { result, file };
 }
 
@@ -174,7 +193,8 @@ export async function prepare(pluginConfig, context) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { mode: 0o700 });
   // The branch gate ran twice already on this commit; the workspace is no longer the released commit.
-  const args = ["check", "--skip-gates", "branch", "--pack-destination", dir, "--tag", distTag(nextRelease.channel)];
+  const args = ["check", "--skip-gates", COMMIT_BOUND_GATES.join(","), "--pack-destination", dir];
+  args.push("--tag", distTag(nextRelease.channel));
   const { result } = await gate("prepare", args, pluginConfig, context, BEFORE_TAG);
   if (result.report?.package?.version !== nextRelease.version) {
     throw new GateError(
@@ -225,7 +245,7 @@ export async function publish(pluginConfig, context) {
     if (integrityOfFile(staged) !== verified.integrity) {
       throw new GateError("The staged tarball differs from the verified one.", codes.integrity, afterTag);
     }
-    const args = ["publish", "--tarball", relative(ws, staged), "--skip-gates", "branch", "--tag", tag];
+    const args = ["publish", "--tarball", relative(ws, staged), "--skip-gates", COMMIT_BOUND_GATES.join(","), "--tag", tag];
     outcome = await gate("publish", args, pluginConfig, context, afterTag);
   } finally {
     rmSync(stageDir, { recursive: true, force: true });

@@ -26,7 +26,7 @@ if (flag("--pack-destination")) {
 if (flag("--tarball")) integrity = scenario.publishedIntegrity || sri(readFileSync(flag("--tarball")));
 const code = scenario.code ?? 0;
 const report = {
-  decision: code === 0 ? "allow" : "block",
+  decision: scenario.decision || (code === 0 ? "allow" : "block"),
   package: { name: "pkg", version },
   findings: code === 1 ? [{ rule: "lifecycle-script-added", severity: "block" }] : [],
   published: args[0] === "publish" && code === 0,

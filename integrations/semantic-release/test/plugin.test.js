@@ -117,7 +117,7 @@ describe("verifyRelease and publish", () => {
     const given = pub[pub.indexOf("--tarball") + 1];
     assert.equal(given, "node_modules/.cache/npm-gatekeeper/semantic-release/pkg-1.3.0.tgz", "inside the workspace");
     assert.ok(!existsSync(join(ctx.cwd, given)), "the staged copy is removed after publish");
-    assert.deepEqual(pub.slice(pub.indexOf("--skip-gates"), pub.indexOf("--skip-gates") + 2), ["--skip-gates", "branch"]);
+    assert.deepEqual(pub.slice(pub.indexOf("--skip-gates"), pub.indexOf("--skip-gates") + 2), ["--skip-gates", "branch,commit"]);
     assert.equal(pub[pub.indexOf("--tag") + 1], "next");
     assert.deepEqual(release, {
       name: "npm package (@next dist-tag)",
@@ -132,6 +132,11 @@ describe("verifyRelease and publish", () => {
     await assert.rejects(plugin.verifyRelease({}, ctx), (err) => err.code === "EGATEKEEPERBLOCKED" && /lifecycle-script-added/.test(err.message));
     await assert.rejects(plugin.publish({}, ctx), (err) => err.code === "EGATEKEEPERSTATE");
     assert.equal(ctx.calls().length, 1, "publish never called the CLI");
+  });
+
+  it("a check that exits 0 but waits for a review does not pass verifyRelease", async () => {
+    const ctx = makeContext({ decision: "review" });
+    await assert.rejects(plugin.verifyRelease({}, ctx), (err) => err.code === "EGATEKEEPERBLOCKED" && /decision: review/.test(err.message));
   });
 
   it("refuses a tarball whose bytes are not what the gate reported", async () => {
@@ -163,7 +168,7 @@ describe("prepare", () => {
     assert.equal(JSON.parse(readFileSync(join(ctx.cwd, "package.json"), "utf8")).version, "1.3.0");
     const regate = ctx.calls()[1].args;
     assert.equal(regate[0], "check");
-    assert.equal(regate[regate.indexOf("--skip-gates") + 1], "branch");
+    assert.equal(regate[regate.indexOf("--skip-gates") + 1], "branch,commit");
     assert.ok(!regate.includes("--pack-version"), "the prepared workspace is packed as it is");
     assert.ok(ctx.logged.warn.some((m) => /differs from the verified tarball/.test(m)));
   });
@@ -185,7 +190,7 @@ execFileSync("npm", ["version", f("--pack-version"), "--no-git-tag-version", "--
 const out = JSON.parse(execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", f("--pack-destination")], { cwd: stage }));
 const data = readFileSync(join(f("--pack-destination"), out[0].filename));
 mkdirSync(dirname(f("--report")), { recursive: true });
-writeFileSync(f("--report"), JSON.stringify({ package: { name: "pkg", version: f("--pack-version") }, publish: { integrity: "sha512-" + createHash("sha512").update(data).digest("base64") } }));
+writeFileSync(f("--report"), JSON.stringify({ decision: "allow", package: { name: "pkg", version: f("--pack-version") }, publish: { integrity: "sha512-" + createHash("sha512").update(data).digest("base64") } }));
 `);
     execFileSync("chmod", ["+x", real]);
     ctx.env.GATEKEEPER_BIN = real;
