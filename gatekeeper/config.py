@@ -18,6 +18,7 @@ PUBLIC_REGISTRY = "https://registry.npmjs.org/"
 MODES = ("publish", "check", "pull-request")
 #: A sha512 Subresource Integrity string, as npm records `dist.integrity`.
 _SRI = re.compile(r"sha512-[A-Za-z0-9+/]{86}==")
+PUBLISH_WITH = ("publish", "stage")
 
 #: Input name -> default, exactly as in action.yml (a test keeps them in step).
 INPUT_DEFAULTS: dict[str, str] = {
@@ -35,6 +36,7 @@ INPUT_DEFAULTS: dict[str, str] = {
     "tarball": "",
     "approved-integrity": "",
     "timeout": "600",
+    "publish-with": "publish",
 }
 
 #: Bounds of the `timeout` input (seconds).
@@ -65,6 +67,7 @@ class Inputs:
     #: The sha512 SRI a reviewed deployment approved (`needs.check.outputs.integrity`).
     approved_integrity: str = ""
     timeout: int = 600
+    publish_with: str = "publish"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Inputs:
@@ -103,6 +106,9 @@ class Inputs:
         access = raw["access"]
         if access not in ("", "public", "restricted"):
             raise ConfigError(f"Input `access` is {access!r}", "Use public or restricted, or leave it empty")
+        publish_with = raw["publish-with"]
+        if publish_with not in PUBLISH_WITH:
+            raise ConfigError(f"Input `publish-with` is {publish_with!r}", f"Use one of: {', '.join(PUBLISH_WITH)}")
         registry = raw["registry"]
         if not registry.startswith(("https://", "http://")):
             raise ConfigError(
@@ -133,6 +139,7 @@ class Inputs:
             tarball=tarball,
             approved_integrity=approved,
             timeout=timeout,
+            publish_with=publish_with,
         )
 
     def describe(self) -> dict[str, object]:

@@ -50,3 +50,7 @@ class PublishUncertain(NpmError):
         if self.remedy:
             text += " " + self.remedy.rstrip(".") + "."
         return text
+
+
+class OidcError(GatekeeperError):
+    """The runner's OIDC ID-token endpoint failed, or its token is malformed."""

@@ -1,6 +1,6 @@
 """Safety floors: rules that `rules:` in the policy can never set below their default severity.
 
-The floors are every rule of the branch, green-build and credential gates, plus the rules that
+The floors are every rule of the branch, green-build and credential gates (OIDC included), plus the rules that
 guard the bytes themselves (`tarball-unsafe`, the baseline's integrity and signature, the version).
 A policy that tries to lower one fails validation (exit 2) naming the narrow knob that exists
 instead (e.g. `branch.release-branches`, `checks.ignore`): a knob says *what* is allowed, a
@@ -16,7 +16,12 @@ from .findings import Severity
 from .rules import Rule
 
 #: Every rule these modules declare is a floor.
-FLOOR_MODULES = ("gatekeeper.gates.branch", "gatekeeper.gates.green_build", "gatekeeper.gates.credential")
+FLOOR_MODULES = (
+    "gatekeeper.gates.branch",
+    "gatekeeper.gates.green_build",
+    "gatekeeper.gates.credential",
+    "gatekeeper.trusted_publishing",  # the credential gate's OIDC part
+)
 #: Floors declared elsewhere.
 FLOOR_IDS = frozenset(
     {
@@ -44,6 +49,10 @@ KNOBS: dict[str, str] = {
     "not-a-maintainer": "`credential.require-maintainer: false`",
     "maintainers-unknown": "`credential.unknown-maintainers` (warn | block)",
     "tarball-unsafe": "`diff.limits` (for a known large package)",
+    "oidc-claim-mismatch": "`credential.oidc-workflow`, `credential.runner-environment`, `branch.release-branches` "
+    "or `review.environment` (what the ID token must say)",
+    "oidc-token-present": "`credential.mode: auto` (OIDC when no token is given)",
+    "oidc-unavailable": "`credential.mode: auto` or `token`",
 }
 _RANK = {"off": 0, Severity.INFO.value: 1, Severity.WARN.value: 2, Severity.BLOCK.value: 3}
 

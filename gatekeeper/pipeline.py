@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TextIO
 
-from . import report, trusted_policy
+from . import publishing, report, trusted_policy
 from ._internal import actions, budget, git
 from ._internal import npm as npm_cli
 from ._internal.github import GitHubClient
@@ -43,6 +43,7 @@ GATE_MODULES = (
     "gatekeeper.gates.green_build",
     "gatekeeper.gates.credential",
     "gatekeeper.gates.diff",
+    "gatekeeper.gates.provenance",
 )
 
 PUBLISH_REJECTED = rule(
@@ -135,7 +136,7 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
                 outcome = gated = _run_gates(ctx, gates)
                 if outcome.decision.allow and inputs.mode == "publish":
                     try:
-                        _publish(ctx, outcome, started)
+                        _publish(ctx, outcome, started, opts.out)
                     except GatekeeperError as exc:
                         _publish_failed(outcome, exc)
             except GatekeeperError as exc:
@@ -159,7 +160,11 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
 
 def _publish_failed(outcome: report.Outcome, exc: GatekeeperError) -> None:
     """The publish step faulted (tarball changed, deadline, npm stopped): a `publish` gate error, exit 2."""
-    outcome.gates.append(GateResult("publish", "error", [], exc.diagnostic()))
+    gate = next((g for g in outcome.gates if g.name == "publish"), None)  # the step may have begun (OIDC exchange)
+    if gate is None:
+        outcome.gates.append(GateResult("publish", "error", [], exc.diagnostic()))
+    else:
+        gate.status, gate.error = "error", exc.diagnostic()
     outcome.error = exc.diagnostic()
     outcome.publish_uncertain = isinstance(exc, PublishUncertain)
     outcome.decision = Decision(False, EXIT_ERROR, exc.diagnostic())
@@ -388,7 +393,9 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
     )
 
 
-def _publish(ctx: Context, outcome: report.Outcome, started: list[int] | None = None) -> None:
+def _publish(
+    ctx: Context, outcome: report.Outcome, started: list[int] | None = None, out: TextIO | None = None
+) -> None:
     assert ctx.tarball is not None
     deadline = ctx.deadline or budget.Deadline()
     left = deadline.remaining()
@@ -397,23 +404,33 @@ def _publish(ctx: Context, outcome: report.Outcome, started: list[int] | None = 
             f"The gates passed, but {deadline.describe()} left {max(left, 0):.1f} s, too little to start the upload",
             "Raise the `timeout` input (the registry or GitHub answered slowly), then re-run the job",
         )
+    gate = GateResult("publish", "pass")
+    outcome.gates.append(gate)
+    outcome.publish["dry_run"] = ctx.inputs.dry_run
+    token = publishing.credential(ctx, outcome, gate, out)
+    if gate.status != "pass":
+        return
+    provenance = publishing.provenance(ctx, outcome)
+    stage = ctx.inputs.publish_with == "stage"
     result = npm_cli.publish(
         ctx.tarball.path,
         registry=ctx.inputs.registry,
-        token=ctx.inputs.npm_token,
+        token=token,
         workspace=ctx.workspace,
         tag=ctx.inputs.tag,
         access=ctx.inputs.access,
         dry_run=ctx.inputs.dry_run,
-        timeout=min(left, 3600.0),
+        timeout=min(deadline.remaining(), 3600.0),
         expected_integrity=ctx.tarball.integrity,
         started=started,
+        provenance=provenance,
+        stage=stage,
     )
-    gate = GateResult("publish", "pass")
-    outcome.gates.append(gate)
-    outcome.publish["dry_run"] = ctx.inputs.dry_run
     if result.ok:
-        outcome.published = not ctx.inputs.dry_run
+        if stage:
+            publishing.staged(ctx, outcome, result.stage_id)
+        else:
+            outcome.published = not ctx.inputs.dry_run
         return
     if result.conflict:
         gate.status = "fail"

@@ -58,6 +58,15 @@ class CredentialPolicy:
     #: When the registry records no maintainers at all (Verdaccio, some private
     #: registries): `warn` (default) reports it, `block` refuses to publish.
     unknown_maintainers: Literal["warn", "block"] = "warn"
+    #: `auto`: OIDC trusted publishing when the job may request an ID token and no npm token is given,
+    #: else a token. `oidc`: require OIDC (any npm token in the inputs or env blocks). `token`: never OIDC.
+    mode: Literal["auto", "oidc", "token"] = "auto"
+    #: The release workflow file the ID token's `workflow_ref` must name (e.g. `release.yml`); empty: any.
+    oidc_workflow: str = ""
+    #: The ID token's `runner_environment` (npm trusted publishing accepts GitHub-hosted runners only).
+    runner_environment: Literal["github-hosted", "self-hosted", "any"] = "github-hosted"
+    #: `npm publish --provenance`: `auto` (on under OIDC for a public repository, npm's default), `always`, `never`.
+    provenance: Literal["auto", "always", "never"] = "auto"
 
 
 @dataclass

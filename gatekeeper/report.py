@@ -77,6 +77,8 @@ def to_markdown(outcome: Outcome) -> str:
             if outcome.published
             else ("allowed (not published: check mode)" if outcome.mode == "check" else "allowed")
         )
+        if outcome.publish.get("staged"):
+            verb = "staged — waiting for a maintainer's approval"
         if outcome.publish.get("dry_run"):
             verb = "allowed (dry run: not uploaded)"
         head = f"## ✅ npm-gatekeeper: {name} {verb}"
@@ -94,6 +96,7 @@ def to_markdown(outcome: Outcome) -> str:
         lines += [f"Previous release: `{prev.get('name', pkg.get('name'))}@{prev.get('version')}`", ""]
     if outcome.publish.get("integrity"):
         lines += [f"Tarball integrity: `{outcome.publish['integrity']}`", ""]
+    lines += _publish_lines(outcome.publish)
     lines += ["| Gate | Result | Findings |", "| --- | --- | --- |"]
     for g in outcome.gates:
         counts = {s: sum(1 for f in g.findings if f.severity is s) for s in Severity}
@@ -120,6 +123,29 @@ def to_markdown(outcome: Outcome) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _publish_lines(publish: Mapping[str, object]) -> list[str]:
+    """Which credential published, provenance, and a staged release's id and approval commands."""
+    lines: list[str] = []
+    cred = publish.get("credential")
+    if isinstance(cred, dict) and cred.get("type") == "oidc":
+        claims = cred.get("claims") if isinstance(cred.get("claims"), dict) else {}
+        shown = ", ".join(f"{markdown.text(str(k))} {markdown.code(str(v))}" for k, v in claims.items())
+        lines.append(f"Credential: OIDC trusted publishing (short-lived token; claims matched: {shown})")
+    elif isinstance(cred, dict) and cred.get("type") == "token":
+        lines.append(f"Credential: {markdown.text(str(cred.get('token_type')))}")
+    if "provenance" in publish:
+        state = "on (`--provenance`)" if publish.get("provenance") else "off"
+        lines.append(f"Provenance: {state} — {markdown.text(str(publish.get('provenance_reason', '')))}")
+    if publish.get("stage_id"):
+        lines.append(
+            f"Staged with id {markdown.code(str(publish['stage_id']))}: nothing is public until a maintainer approves "
+            f"it with 2FA: {markdown.code(str(publish.get('approve')))} (or reject: "
+            f"{markdown.code(str(publish.get('reject')))})"
+            + (f", or on npmjs.com: {markdown.text(str(publish['approve_url']))}" if publish.get("approve_url") else "")
+        )
+    return [line for pair in zip(lines, [""] * len(lines), strict=True) for line in pair]
+
+
 def annotate(outcome: Outcome, out: TextIO | None = None) -> None:
     """`::error`/`::warning`/`::notice` for each finding; file/line where known."""
     kinds = {Severity.BLOCK: "error", Severity.WARN: "warning", Severity.INFO: "notice"}
@@ -142,6 +168,7 @@ def outputs(outcome: Outcome, report_path: str) -> Mapping[str, str]:
         "report": report_path,
         "integrity": str(outcome.publish.get("integrity", "")),
         "needs-review": "true" if outcome.needs_review else "false",
+        "stage-id": str(outcome.publish.get("stage_id", "")),
     }
 
 

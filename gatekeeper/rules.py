@@ -20,6 +20,8 @@ RULE_MODULES = (
     "gatekeeper.gates.green_build",
     "gatekeeper.gates.credential",
     "gatekeeper.gates.diff",
+    "gatekeeper.trusted_publishing",
+    "gatekeeper.gates.provenance",
     "gatekeeper.pipeline",
     "gatekeeper.lockfile",
     "gatekeeper.pull_request",

@@ -12,7 +12,17 @@ import yaml
 from gatekeeper.config import INPUT_DEFAULTS, Inputs, env_name
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUTS = ["decision", "published", "name", "version", "previous-version", "report", "integrity", "needs-review"]
+OUTPUTS = [
+    "decision",
+    "published",
+    "name",
+    "version",
+    "previous-version",
+    "report",
+    "integrity",
+    "needs-review",
+    "stage-id",
+]
 
 # The ONE deliberate difference between action.yml and INPUT_DEFAULTS: on GitHub the runner evaluates
 # `${{ github.token }}` and passes the job's token as INPUT_GITHUB-TOKEN; outside a runner that

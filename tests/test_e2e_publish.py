@@ -123,6 +123,7 @@ def test_green_default_branch_publishes_the_packed_tarball(release) -> None:
         "green-build": "pass",
         "credential": "pass",
         "diff": "pass",
+        "provenance": "pass",
         "publish": "pass",
     }
     assert result.summary.startswith("## ✅ npm-gatekeeper")
@@ -513,12 +514,23 @@ def test_token_cidr_limits_are_reported(release) -> None:
 
 def test_oidc_without_token_uses_trusted_publishing(release) -> None:
     rel = release()
-    env = {"ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/token?x=1", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "oidc-req"}
-    result = rel.run(token="", env=env, inputs={"mode": "check"})
+    rel.github.oidc.configure(REPO, rel.sha)
+    result = rel.run(token="", env=rel.github.oidc_env(), inputs={"mode": "check"})
     assert result.returncode == 0, result.describe()
     rules = {f["rule"] for f in result.report["findings"]}
     assert "oidc-trusted-publishing" in rules and "credential-missing" not in rules
     assert rel.versions() == []
+    # the gate asked for its own ID token, for the registry's audience (more in tests/test_e2e_oidc.py)
+    assert [c["aud"] for c in rel.github.oidc.issued] == ["npm:127.0.0.1"]
+
+
+def test_oidc_token_endpoint_down_fails_closed(release) -> None:
+    rel = release()
+    env = {"ACTIONS_ID_TOKEN_REQUEST_URL": "http://127.0.0.1:9/token?x=1", "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "oidc-req"}
+    result = rel.run(token="", env=env, inputs={"mode": "check"})
+    assert result.returncode == 2, result.describe()
+    assert result.report["gates"]["credential"] == "error"
+    assert "ID-token endpoint" in result.summary and "Traceback" not in result.stderr
 
 
 def test_another_job_of_this_run_still_running_counts_as_pending(release) -> None:

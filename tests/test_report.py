@@ -77,4 +77,5 @@ def test_outputs() -> None:
         "report": "node_modules/.cache/npm-gatekeeper/report.json",
         "integrity": "",
         "needs-review": "false",
+        "stage-id": "",
     }

@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -41,6 +42,7 @@ class Published:
     conflict: bool  # the version already exists on the registry
     message: str
     output: dict[str, object]
+    stage_id: str = ""  # `npm stage publish`: the id a maintainer approves or rejects
 
 
 def integrity_of(data: bytes) -> tuple[str, str]:
@@ -137,12 +139,17 @@ def publish(
     timeout: float = 600,
     expected_integrity: str | None = None,
     started: list[int] | None = None,
+    provenance: bool = False,
+    stage: bool = False,
 ) -> Published:
-    """`npm publish <tarball> --ignore-scripts` with a temp userconfig (0600) deleted afterwards.
+    """`npm publish <tarball> --ignore-scripts` (or `npm stage publish`) with a temp userconfig (0600)
+    deleted afterwards.
 
     With `expected_integrity`, the tarball is re-hashed first and must match; npm then uploads that
     verified copy (in the private temp dir), not a file someone could swap afterwards. `started` gets
-    npm's pid once it runs (so a cancelled run can tell "possibly published" from "nothing")."""
+    npm's pid once it runs (so a cancelled run can tell "possibly published" from "nothing").
+    `provenance` adds `--provenance`; only then does npm get the job's ID-token request variables
+    (sigstore signs with them)."""
     tmp = private_tempdir(workspace, "gatekeeper-publish-")
     try:
         if expected_integrity is not None:
@@ -168,7 +175,7 @@ def publish(
             fh.write("\n".join(lines) + "\n")
         argv = [
             "npm",
-            "publish",
+            *(["stage", "publish"] if stage else ["publish"]),
             str(tarball),
             "--ignore-scripts",
             "--json",
@@ -183,7 +190,9 @@ def publish(
             argv += ["--access", access]
         if dry_run:
             argv.append("--dry-run")
-        env = npm_env(tmp, {"NPM_CONFIG_USERCONFIG": str(npmrc)}, keep_oidc=token is None)
+        if provenance:
+            argv.append("--provenance")
+        env = npm_env(tmp, {"NPM_CONFIG_USERCONFIG": str(npmrc)}, keep_oidc=provenance)
         try:
             res = run(argv, cwd=tmp, env=env, timeout=timeout, started=started)
         except subprocess.TimeoutExpired as exc:
@@ -203,13 +212,34 @@ def publish(
         except ValueError:
             parsed = {}
         if res.returncode == 0:
-            return Published(True, False, "published" if not dry_run else "dry run: not uploaded", parsed)
+            done = "staged" if stage else "published"
+            stage_id = find_stage_id(parsed, out) if stage and not dry_run else ""
+            if stage and not dry_run and not stage_id:
+                return Published(False, False, "`npm stage publish` reported no stage id", parsed)
+            return Published(True, False, done if not dry_run else "dry run: not uploaded", parsed, stage_id)
         text = out + "\n" + err
         conflict = "EPUBLISHCONFLICT" in text or "previously published" in text or "cannot publish over" in text.lower()
         summary = _error_summary(parsed, err)
         return Published(False, conflict, summary, parsed)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+STAGE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
+STAGED_LINE = re.compile(r"\(staged with id ([0-9A-Fa-f-]{36})\)")
+
+
+def find_stage_id(parsed: dict[str, object], stdout: str) -> str:
+    """The stage id `npm stage publish --json` printed (`{name: {..., stageId}}`), if it is a UUID."""
+    candidates: list[object] = [parsed.get("stageId")]
+    candidates += [v.get("stageId") for v in parsed.values() if isinstance(v, dict)]
+    m = STAGED_LINE.search(stdout)
+    if m:
+        candidates.append(m.group(1))
+    for value in candidates:
+        if isinstance(value, str) and STAGE_ID.match(value):
+            return value.lower()
+    return ""
 
 
 def _error_summary(parsed: dict[str, object], stderr: str) -> str:

@@ -38,6 +38,7 @@ class ByteLimits:
 
     packument: int = 64 * 1024 * 1024
     json: int = 4 * 1024 * 1024  # whoami, tokens pages, keys, any other JSON answer
+MAX_ATTESTATIONS_BYTES = 4 * 1024 * 1024
 
 
 class RegistryClient:
@@ -217,6 +218,53 @@ class RegistryClient:
             raise RegistryError(f"The registry's answer to GET {path} is malformed", "Check the `registry` input")
         return data, [o for o in items if isinstance(o, dict)]
 
+    def oidc_exchange(self, name: str, id_token: Secret) -> ExchangeAnswer:
+        """POST /-/npm/v1/oidc/token/exchange/package/<name> with the ID token as Bearer.
+
+        Through the bounded session: the ID token goes to the registry's own origin only (never a
+        redirect), within the run's deadline. A refusal (4xx) is an answer with the registry's status
+        and message; faults raise RegistryError (or BudgetExceeded)."""
+        path = f"-/npm/v1/oidc/token/exchange/package/{escape_name(name)}"
+        url = self.url(path)
+        headers = {"Accept": "application/json", "Authorization": f"Bearer {id_token.reveal()}"}
+        what = f"POST /{path}"
+        last = ""
+        attempt = 0
+        with budget.call_scope(what, max_requests=self.retries + 1):
+            for attempt in range(self.retries + 1):
+                try:
+                    resp = self._session.post(url, headers=headers, allow_redirects=False)
+                except requests.RequestException as exc:
+                    last = f"{type(exc).__name__}: {id_token.redact(self._clean(str(exc)))[:300]}"
+                else:
+                    if resp.status_code not in RETRY_STATUSES:
+                        return _exchange_answer(resp)
+                    last = f"HTTP {resp.status_code}"
+                    resp.close()
+                if attempt < self.retries and not budget.sleep_within(self.deadline, self.backoff * (2**attempt)):
+                    last += f"; {self.deadline.describe()} left no time for another attempt"
+                    break
+        raise RegistryError(
+            f"The npm registry did not answer the OIDC token exchange {what} ({last}, after {attempt + 1} attempts)",
+            "Check that the registry is up and reachable, then re-run the job",
+        )
+
+    def attestations(self, name: str, version: str, url: str | None = None) -> dict[str, Any] | None:
+        """The attestations document of `name@version` (the path of the packument's `dist.attestations.url`,
+        always on this registry's host, as pacote does), or None when the registry has none (404)."""
+        path = urlsplit(url).path if url else f"/-/npm/v1/attestations/{escape_name(name)}@{version}"
+        resp = self._get(self.url(path), auth=False, max_bytes=MAX_ATTESTATIONS_BYTES)
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise RegistryError(
+                f"GET the attestations of {name}@{version} answered HTTP {resp.status_code}", "Check the registry"
+            )
+        data = self._json(resp, f"the attestations of {name}@{version}")
+        if not isinstance(data, dict) or not isinstance(data.get("attestations"), list):
+            raise RegistryError(f"The attestations of {name}@{version} are malformed", "Check the `registry` input")
+        return data
+
     def download(self, url: str, max_bytes: int) -> bytes:
         """Download a tarball, refusing more than `max_bytes`."""
         resp = self._get(
@@ -229,6 +277,30 @@ class RegistryClient:
         if resp.status_code != 200:
             raise RegistryError(f"Downloading {self._safe(url)} answered HTTP {resp.status_code}", "Check the registry")
         return resp.content
+
+
+@dataclass(frozen=True)
+class ExchangeAnswer:
+    """The registry's answer to an OIDC token exchange: a token (201/200) or a refusal."""
+
+    status: int
+    token: Secret | None
+    message: str
+
+
+def _exchange_answer(resp: requests.Response) -> ExchangeAnswer:
+    try:
+        data = resp.json() if len(resp.content) <= 64 * 1024 else None
+    except ValueError:
+        data = None
+    doc: dict[str, Any] = data if isinstance(data, dict) else {}
+    token = doc.get("token")
+    if resp.status_code in (200, 201) and isinstance(token, str) and token.strip():
+        return ExchangeAnswer(resp.status_code, Secret(token.strip()), "")
+    message = doc.get("message") or doc.get("error") or ""
+    if not isinstance(message, str) or not message:
+        message = "the answer carried no token" if resp.status_code in (200, 201) else "no message"
+    return ExchangeAnswer(resp.status_code, None, " ".join(message.split())[:500])
 
 
 def escape_name(name: str) -> str:

@@ -4,8 +4,8 @@ The token comes from the `npm-token` input (or NODE_AUTH_TOKEN / NPM_TOKEN), i.e
 secret; no committed `.npmrc` carries a token and the token is in no tracked file; no token
 sits in `~/.npmrc` or NPM_CONFIG_USERCONFIG's file (a developer-machine setup); the registry
 knows the token (`/-/whoami`), its user maintains the package, it is not read-only; and the
-workflow passes it from `secrets.*`. With no token and OIDC available, npm's trusted
-publishing is used and the token checks do not apply.
+workflow passes it from `secrets.*`. Under OIDC trusted publishing (`credential.mode`, see
+`gatekeeper.trusted_publishing`) the job's ID token and its claims are checked instead.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from .. import trusted_publishing
 from .._internal import git
 from ..context import Context
 from ..findings import Finding, Severity
@@ -105,13 +106,6 @@ WORKFLOW_NOT_VERIFIED = rule(
     "Keep the workflow in `.github/workflows/` of the checked-out repository and check out the commit being "
     "released (actions/checkout).",
 )
-OIDC_TRUSTED_PUBLISHING = rule(
-    "oidc-trusted-publishing",
-    Severity.INFO,
-    "No token: npm trusted publishing (OIDC) will authenticate the publish",
-    "Informational. The package's trusted publisher settings on npmjs.com decide whether this workflow may publish.",
-)
-
 AUTH_KEYS = re.compile(r"^\s*(?:(//[^\s=]*):)?(_authToken|_auth|_password)\s*=\s*(.*?)\s*$", re.IGNORECASE)
 PLACEHOLDER = re.compile(r"^[\"']?\$\{[A-Za-z_][A-Za-z0-9_]*\}[\"']?$")
 SECRET_EXPR = re.compile(r"^\$\{\{\s*secrets\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}$")
@@ -126,17 +120,12 @@ def check(ctx: Context) -> list[Finding]:
     tracked = git.tracked_files(ctx.workspace) if git.is_repo(ctx.workspace) else []
     findings += _committed_npmrc(ctx.workspace, tracked)
     findings += _user_npmrc(ctx)
+    if trusted_publishing.choose(ctx).kind == "oidc":
+        return findings + trusted_publishing.check(ctx)
     if token is None:
-        if ctx.env.get("ACTIONS_ID_TOKEN_REQUEST_URL") and ctx.env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"):
-            findings.append(
-                OIDC_TRUSTED_PUBLISHING(
-                    "No npm token given; OIDC is available, so npm trusted publishing will be used."
-                )
-            )
-        else:
-            findings.append(
-                CREDENTIAL_MISSING("No `npm-token` input, NODE_AUTH_TOKEN or NPM_TOKEN, and no OIDC token request URL.")
-            )
+        findings.append(
+            CREDENTIAL_MISSING("No `npm-token` input, NODE_AUTH_TOKEN or NPM_TOKEN, and no OIDC token request URL.")
+        )
         return findings
 
     findings += _token_in_files(ctx.workspace, tracked, token.reveal())
@@ -148,6 +137,14 @@ def check(ctx: Context) -> list[Finding]:
         return findings
     findings += _maintainer(ctx, user)
     findings += _token_type(ctx, token.reveal())
+    sources = ", ".join(trusted_publishing.token_sources(ctx)) or "the inputs"
+    findings.append(
+        trusted_publishing.CREDENTIAL_TOKEN(
+            f"A token publishes: {trusted_publishing.token_kind(token)} of `{user}`, from {sources}.",
+            token_type=trusted_publishing.token_kind(token),
+            user=user,
+        )
+    )
     return findings
 
 

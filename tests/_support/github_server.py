@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .net import LOOPBACK
+from .oidc_issuer import OidcIssuer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "github"
 DEFAULT_TOKEN = "ghs_" + "FakeGitHubToken0123456789abcdefghijkl"  # 36 chars after the prefix
@@ -637,6 +638,7 @@ class GitHubServer:
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._remaining = 5000
+        self._oidc: OidcIssuer | None = None
 
     # lifecycle ------------------------------------------------------------------------------------
 
@@ -688,6 +690,20 @@ class GitHubServer:
         No GITHUB_TOKEN: the runner does not give one to a container action; pass `server.token`
         as the `github-token` input (or set GITHUB_TOKEN yourself, as a workflow `env:` would)."""
         return {"GITHUB_API_URL": self.url, "GITHUB_SERVER_URL": self.web_url}
+
+    @property
+    def oidc(self) -> OidcIssuer:
+        """The Actions OIDC provider (ID-token endpoint + JWKS); `oidc.configure(repo, sha, ...)` sets the claims."""
+        if self._oidc is None:
+            self._oidc = OidcIssuer(issuer=f"{self.web_url}/_services/token")
+        return self._oidc
+
+    def oidc_env(self) -> dict[str, str]:
+        """ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN as the runner sets them for a job with `id-token: write`."""
+        return {
+            "ACTIONS_ID_TOKEN_REQUEST_URL": f"{self.url}/_oidc/token?api-version=2.0",
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN": self.oidc.request_token,
+        }
 
     def github(self, token: str | None = None, **kw: Any) -> Any:
         """A PyGithub client for this server (kw go to `github.Github`; no retry and no throttle by default)."""
@@ -813,6 +829,8 @@ class GitHubServer:
                     fault.remaining -= 1
                     fault.hits += 1
                     return fault.make()
+            if req.path.startswith("/_oidc/"):  # the runner's ID-token endpoint: its own bearer token
+                return Reply(*self.oidc.handle(req.method, req.path, req.query, req.headers))
             auth = self._check_auth(req)
             if auth is not None:
                 return auth
