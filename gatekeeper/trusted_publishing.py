@@ -190,9 +190,7 @@ def _id_token(ctx: Context, out: TextIO | None) -> oidc.IdToken:
 
 def review_environment(ctx: Context) -> str:
     """The reviewed-release environment the policy names (`review.environment`), or ''."""
-    review = getattr(ctx.policy, "review", None)
-    value = getattr(review, "environment", "") if review is not None else ""
-    return value if isinstance(value, str) else ""
+    return ctx.policy.review.environment.strip()
 
 
 def _workflow_file(workflow_ref: str, repository: str) -> str | None:

@@ -135,6 +135,18 @@ def test_wrong_workflow_ref_blocks_before_any_exchange(release, front: NpmFront)
     assert rel.versions() == []
 
 
+def test_wrong_environment_blocks_before_any_exchange(release, front: NpmFront) -> None:
+    rel = release()
+    front.trust(rel.name, REPO, environment="npm")
+    _policy(rel, "review:\n  environment: npm\n")
+    result = _oidc_run(rel, front, environment="staging")
+    assert result.returncode == 1, result.describe()
+    [finding] = [f for f in result.report["findings"] if f["rule"] == "oidc-claim-mismatch"]
+    assert finding["evidence"]["claim"] == "environment" and "`staging`" in finding["message"]
+    assert front.requests_to("POST", EXCHANGE_PREFIX) == []
+    assert rel.versions() == []
+
+
 def test_claims_of_another_repository_or_a_self_hosted_runner_block(release, front: NpmFront) -> None:
     rel = release()
     front.trust(rel.name, REPO)

@@ -59,9 +59,17 @@ def test_release_permissions_are_least_privilege() -> None:
     assert jobs["test"]["permissions"] == {"contents": "read"}
     release = jobs["release"]
     assert release["needs"] == "test"
-    assert release["permissions"] == {"contents": "read", "checks": "read", "statuses": "read", "actions": "read"}
+    assert release["permissions"] == {
+        "contents": "read",
+        "checks": "read",
+        "statuses": "read",
+        "actions": "read",
+        "id-token": "write",
+    }
     [gate] = [s for s in release["steps"] if "npm-gatekeeper" in s.get("uses", "")]
-    assert gate["with"]["npm-token"] == "${{ secrets.NPM_TOKEN }}"
+    # OIDC trusted publishing is the recommended path: no long-lived npm token in the workflow
+    assert "npm-token" not in gate.get("with", {})
+    assert release["environment"] == "npm"
 
 
 def test_pr_guard_never_checks_out_the_head() -> None:
