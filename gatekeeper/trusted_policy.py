@@ -204,21 +204,28 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
     lo: list[str] = []
     ti: list[str] = []
     t, r = trusted, released
+    ranked: set[str] = {"rules"}  # keys ranked below; any other changed key counts as a loosening
 
     def lists(key: str, old: list[str], new: list[str], *, adding_loosens: bool = True) -> None:
+        ranked.add(key)
         added, dropped = _added(old, new), _added(new, old)
         (lo if adding_loosens else ti).extend(f"`{key}` adds `{x}`" for x in added)
         (ti if adding_loosens else lo).extend(f"`{key}` drops `{x}`" for x in dropped)
 
     def flag(key: str, old: bool, new: bool, *, loose: bool) -> None:
+        ranked.add(key)
         if old != new:
             (lo if new == loose else ti).append(f"`{key}` {old} -> {new}")
 
     def order(key: str, old: str, new: str, strict_first: tuple[str, ...]) -> None:
+        ranked.add(key)
         if old != new:
-            (lo if strict_first.index(new) > strict_first.index(old) else ti).append(f"`{key}` {old} -> {new}")
+            rank = {v: i for i, v in enumerate(strict_first)}
+            looser = rank.get(new, len(rank)) > rank.get(old, len(rank))  # an unknown value counts as loosest
+            (lo if looser else ti).append(f"`{key}` {old} -> {new}")
 
     def numbers(key: str, old: object, new: object) -> None:
+        ranked.add(key)
         for f in dataclasses.fields(old):  # type: ignore[arg-type]
             a, b = getattr(old, f.name), getattr(new, f.name)
             if a != b:
@@ -237,6 +244,8 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
         r.credential.unknown_maintainers,
         ("block", "warn"),
     )
+    ranked.update({"diff.baseline-tag", "pull-request.approval-label", "review.environment"})
+    ranked.update({"approve.scripts", "approve.sources", "approve.bin", "pull-request.lockfile-sources"})
     if t.diff.baseline_tag != r.diff.baseline_tag:
         lo.append(f"`diff.baseline-tag` {t.diff.baseline_tag!r} -> {r.diff.baseline_tag!r}")
     order("diff.first-release", t.diff.first_release, r.diff.first_release, ("block", "allow"))
@@ -247,6 +256,8 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
     _map_loosened("approve.sources", t.approve.sources, r.approve.sources, lo, ti)
     _map_loosened("approve.bin", t.approve.bin, r.approve.bin, lo, ti)
     lists("approve.files", [_show(f) for f in t.approve.files], [_show(f) for f in r.approve.files])
+    lists("approve.install-scripts", t.approve.install_scripts, r.approve.install_scripts)
+    numbers("network", t.network, r.network)
     if t.pull_request.approval_label != r.pull_request.approval_label:
         which = lo if r.pull_request.approval_label else ti
         which.append(
@@ -266,7 +277,30 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
         a, b = t.rules.get(rid, default), r.rules.get(rid, default)
         if a != b:
             (lo if floors._RANK[b] < floors._RANK[a] else ti).append(f"`rules.{rid}` {a} -> {b}")
+    # Fail closed: a changed key the comparisons above do not rank (a new policy key, a limit, an approval
+    # list) cannot be shown to only tighten, so it counts as a loosening.
+    old_leaves, new_leaves = _leaves(t), _leaves(r)
+    for key in sorted(set(old_leaves) | set(new_leaves)):
+        if any(key == k or key.startswith(k + ".") for k in ranked):
+            continue
+        a, b = old_leaves.get(key), new_leaves.get(key)
+        if a != b:
+            lo.append(f"`{key}` {a!r} -> {b!r} (not known to only tighten)")
     return lo, ti
+
+
+def _leaves(obj: object, prefix: str = "") -> dict[str, Any]:
+    """A policy as `section.key` -> value: nested sections (e.g. `diff.limits`) are followed, maps are values."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        if not f.metadata.get("yaml", True):
+            continue
+        key, value = prefix + f.name.replace("_", "-"), getattr(obj, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            out.update(_leaves(value, key + "."))
+        else:
+            out[key] = _as_dict(value)
+    return out
 
 
 def _show(entry: object) -> str:

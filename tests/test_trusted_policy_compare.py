@@ -1,0 +1,71 @@
+"""Comparing the released commit's policy with the trusted one: every key is ranked, none slips through.
+
+A released commit must not be able to approve its own change through a policy key the comparison does not
+know (issue 8: "the released commit can never approve itself"). These tests mutate the policy directly,
+key by key, so a key added to `gatekeeper.policy` later is covered without editing this file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from gatekeeper.policy import Policy, parse_policy
+from gatekeeper.trusted_policy import _leaves, compare
+
+
+def _mutated(policy: Policy, path: str) -> Policy:
+    """`policy` with the leaf at `path` (yaml names) changed to another value of the same type."""
+    parts = path.split(".")
+
+    def change(obj: Any, keys: list[str]) -> Any:
+        name = keys[0].replace("-", "_")
+        value = getattr(obj, name)
+        if len(keys) > 1:
+            return dataclasses.replace(obj, **{name: change(value, keys[1:])})
+        if isinstance(value, bool):
+            new: Any = not value
+        elif isinstance(value, int):
+            new = value + 1
+        elif isinstance(value, str):
+            new = value + "-changed"
+        elif isinstance(value, list):
+            new = [*value, "added@1.0.0"]
+        elif isinstance(value, dict):
+            new = {**value, "added": "warn" if name == "rules" else "added"}
+        else:  # pragma: no cover - a new kind of value: make the test say so
+            raise AssertionError(f"{path}: no mutation for {type(value).__name__}")
+        return dataclasses.replace(obj, **{name: new})
+
+    return change(policy, parts)
+
+
+LEAVES = sorted(_leaves(Policy()))
+
+
+@pytest.mark.parametrize("path", [p for p in LEAVES if p != "rules"])
+def test_every_policy_key_that_changes_is_reported(path: str) -> None:
+    base = Policy()
+    loosened, tightened = compare(base, _mutated(base, path))
+    assert loosened or tightened, f"a change of `{path}` went unnoticed"
+
+
+def test_adding_an_install_script_approval_loosens() -> None:
+    trusted = parse_policy("{}", source="trusted")
+    released = parse_policy("approve:\n  install-scripts: ['evil-dep@1.0.0']\n", source="released")
+    loosened, _ = compare(trusted, released)
+    assert any("approve.install-scripts" in item and "evil-dep@1.0.0" in item for item in loosened)
+
+
+def test_raising_a_network_budget_loosens_and_lowering_tightens() -> None:
+    trusted = parse_policy("{}", source="trusted")
+    raised = parse_policy("network:\n  max-packument-bytes: 999999999999\n", source="released")
+    lowered = parse_policy("network:\n  max-packument-bytes: 1024\n", source="released")
+    assert any("network.max-packument-bytes" in item for item in compare(trusted, raised)[0])
+    assert compare(trusted, lowered) == ([], ["`network.max-packument-bytes` 67108864 -> 1024"])
+
+
+def test_equal_policies_report_nothing() -> None:
+    assert compare(Policy(), Policy()) == ([], [])
