@@ -2,7 +2,10 @@
 
 `action` is what the container runs: the mode comes from INPUT_MODE. The other
 subcommands set the mode; their flags mirror the action's inputs and override
-`INPUT_*` env vars.
+`INPUT_*` env vars. Each flag's help names exactly where its value comes from.
+
+Start-up: only what the subcommand needs is imported (`diff` of two local tarballs
+loads no YAML, cryptography, requests or PyGithub; see bench/bench_startup.py).
 """
 
 from __future__ import annotations
@@ -14,25 +17,73 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import INPUT_DEFAULTS, Inputs
+from .config import INPUT_DEFAULTS, env_name
 from .errors import GatekeeperError
 
+OUTPUT_FORMATS = ("text", "markdown", "json")
 
-def _add_input_flags(p: argparse.ArgumentParser) -> None:
+#: What each input is, for its flag's help (where it is read from is added by `_sources`).
+_INPUT_HELP: dict[str, str] = {
+    "package-path": "folder of the package, relative to the workspace ($GITHUB_WORKSPACE, else the current folder)",
+    "registry": "registry URL the gates read and the publish goes to",
+    "policy": "policy file, relative to the workspace (the default file may be missing: the safe defaults apply)",
+    "tag": "dist-tag to publish under (npm publish --tag)",
+    "access": "public or restricted (npm publish --access)",
+    "wait-for-checks": "seconds to poll pending checks before blocking",
+}
+
+#: The token flags: what they are and, in order, every place the value is read from.
+_TOKEN_HELP: dict[str, str] = {
+    "npm-token": "npm token for publishing. Read from, first found: --npm-token, the env var INPUT_NPM-TOKEN, "
+    "NODE_AUTH_TOKEN, NPM_TOKEN; none: OIDC trusted publishing in GitHub Actions. Prefer the env var: a flag's "
+    "value is visible to other users in the process list",
+    "github-token": "token for the GitHub API (default branch, checks, jobs, rulesets, PR comments). Read from, "
+    "first found: --github-token, the env var INPUT_GITHUB-TOKEN, GITHUB_TOKEN. Prefer the env var: a flag's "
+    "value is visible to other users in the process list",
+}
+
+
+def _sources(name: str, default: str) -> str:
+    shown = f"default: {default}" if default else "default: empty"
+    return f"Read from: --{name}, else the env var {env_name(name)}, else the {shown}"
+
+
+def _add_input_flags(p: argparse.ArgumentParser, *, formats: bool) -> None:
     for name, default in INPUT_DEFAULTS.items():
         if name == "mode":
             continue
+        if name in _TOKEN_HELP:
+            p.add_argument(f"--{name}", dest=name.replace("-", "_"), default=None, help=_TOKEN_HELP[name])
+            continue
         if name == "dry-run":
             p.add_argument(
-                "--dry-run", action="store_const", const="true", default=None, help="everything but the upload"
+                "--dry-run",
+                action="store_const",
+                const="true",
+                default=None,
+                help="everything but the upload. Read from: --dry-run, else the env var INPUT_DRY-RUN "
+                "(true/false), else false",
             )
             continue
-        shown = f" (default: {default})" if default else ""
-        help_text = f"the `{name}` input{shown}"
-        if name.endswith("token"):
-            help_text += "; prefer the env var (INPUT_" + name.upper() + ", NODE_AUTH_TOKEN/NPM_TOKEN, GITHUB_TOKEN)"
-        p.add_argument(f"--{name}", dest=name.replace("-", "_"), default=None, help=help_text)
-    p.add_argument("--report", type=Path, default=None, help="write the JSON report to this file")
+        what = _INPUT_HELP.get(name, f"the action's `{name}` input")
+        p.add_argument(
+            f"--{name}", dest=name.replace("-", "_"), default=None, help=f"{what}. {_sources(name, default)}"
+        )
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="write the JSON report to this file (default: inside GitHub Actions, "
+        "node_modules/.cache/npm-gatekeeper/report.json in the workspace; elsewhere no file)",
+    )
+    if formats:
+        p.add_argument(
+            "--format",
+            choices=OUTPUT_FORMATS,
+            default=None,
+            help="what stdout gets: text, markdown or json (the JSON report). Default: text when stdout is a "
+            "terminal, else markdown. The GitHub job summary is always Markdown",
+        )
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -54,13 +105,6 @@ def _add_run_flags(p: argparse.ArgumentParser) -> None:
         help="pack as if package.json said this version (package.json itself is left untouched)",
     )
     p.add_argument("--pack-destination", type=Path, default=None, help="keep the packed tarball in this folder")
-    p.add_argument(
-        "--format",
-        dest="output_format",
-        choices=("markdown", "text"),
-        default="markdown",
-        help="what is printed: the Markdown summary (default) or plain text",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,23 +120,27 @@ def build_parser() -> argparse.ArgumentParser:
         ("pull-request", "check a pull request for install-time changes"),
     ):
         sp = sub.add_parser(name, help=text, description=text)
-        _add_input_flags(sp)
+        _add_input_flags(sp, formats=name != "action")
         if name in ("publish", "check"):
             _add_run_flags(sp)
-    try:
-        from .diffcli import add_diff_arguments
-    except ModuleNotFoundError as exc:
-        if exc.name != "gatekeeper.diffcli":
-            raise
-    else:
-        add_diff_arguments(
-            sub.add_parser(
-                "diff",
-                help="diff a package against its last release",
-                description="diff a package against its last release",
-            )
+    from .diffcli import add_diff_arguments
+
+    add_diff_arguments(
+        sub.add_parser(
+            "diff",
+            help="diff a package against its last release",
+            description="diff a package against its last release (or --against another package)",
         )
+    )
     return parser
+
+
+def output_format(requested: str | None, stream: object) -> str:
+    """`--format`, else text for a terminal and markdown otherwise (a pipe, a file, the Actions log)."""
+    if requested:
+        return requested
+    isatty = getattr(stream, "isatty", None)
+    return "text" if callable(isatty) and isatty() else "markdown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .diffcli import run_diff
 
         return run_diff(args)
+    from .config import Inputs
+
     overrides = {name: getattr(args, name.replace("-", "_"), None) for name in INPUT_DEFAULTS if name != "mode"}
     if args.command != "action":
         overrides["mode"] = args.command
@@ -110,10 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GatekeeperError as exc:
         sys.stderr.write(f"npm-gatekeeper: {exc.diagnostic()}\n")
         return 2
+    fmt = output_format(getattr(args, "format", None), sys.stdout)
     if inputs.mode == "pull-request":
         from .pull_request import run_pull_request
 
-        return run_pull_request(inputs, env, report_path=args.report)
+        return run_pull_request(inputs, env, report_path=args.report, fmt=fmt)
     from .pipeline import RunOptions, run
 
     return run(
@@ -125,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             skip_gates=getattr(args, "skip_gates", ()),
             pack_version=getattr(args, "pack_version", None),
             pack_destination=getattr(args, "pack_destination", None),
-            output_format=getattr(args, "output_format", "markdown"),
+            output_format=fmt,
         ),
     )
 

@@ -4,68 +4,165 @@ CANDIDATE and BASELINE are each a package directory (packed with `npm pack
 --ignore-scripts` into a temp dir outside it), a `.tgz` file, or `name@version`
 (`name` alone: its `latest`) fetched from the registry and verified (integrity,
 registry signature). Without `--against`, the baseline is the candidate's last
-release on the registry, chosen as the diff gate does. Exit codes: 0 allow,
-1 block, 2 error. Formats: text, markdown, json (the action's report shape plus
-a `diff` delta), sarif (2.1.0, for GitHub code scanning).
+release on the registry, chosen as the diff gate does. The registry is `--registry`,
+else npm's own config (`_internal/npmrc.py`: env, project and user `.npmrc`,
+`@scope:registry`). Exit codes: 0 allow, 1 block, 2 error (a file that is not a
+readable npm tarball is an error, said in one paragraph naming the file). Formats:
+text, markdown, json (the action's report shape plus a `diff` delta), sarif (2.1.0).
+
+Start-up matters here (a maintainer runs it by hand, CI runs it per package): modules
+are imported where they are needed, so two local tarballs never load the registry
+client, npm, YAML, cryptography or PyGithub.
 Entry point: `run_diff`; `add_diff_arguments` declares the flags.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
-import shutil
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import __version__, report
-from ._internal import npm as npm_cli
-from ._internal.tarball import Package, read_package
-from .config import PUBLIC_REGISTRY
-from .decision import EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR, Decision, GateResult, apply_overrides, gate_status
-from .diffing import DiffResult, diff_packages
-from .errors import ConfigError, GatekeeperError
+from ._internal import terminal
+from .errors import ConfigError, GatekeeperError, RegistryError
 from .findings import Finding, Severity
-from .gates import diff as diff_gate
-from .policy import Policy, load_policy
-from .rules import all_rules
-from .secret import Secret
 
 if TYPE_CHECKING:
+    from ._internal.npmrc import Registry
     from ._internal.registry import RegistryClient
+    from ._internal.tarball import Package
+    from .decision import Decision
+    from .diffing import DiffResult
+    from .gates.diff import Baseline
+    from .policy import Policy
 
 FORMATS = ("text", "json", "markdown", "sarif")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SPEC = re.compile(r"^(?P<name>(?:@[a-z0-9][\w.~-]*/)?[a-z0-9][\w.~-]*)(?:@(?P<version>[^@/\s]+))?$", re.I)
+_TARBALL_SUFFIXES = (".tgz", ".tar.gz", ".tar")
+_REMEDY_FILE = "Give a .tgz made by `npm pack`, a package directory, or name@version from the registry"
+
+REGISTRY_HELP = (
+    "registry URL. Default: npm's own config, as npm reads it: the environment (npm_config_registry), the "
+    "project .npmrc (nearest folder up from here with package.json or node_modules), the user .npmrc "
+    "(npm_config_userconfig, else ~/.npmrc); for a scoped name @scope/x its @scope:registry key wins; else "
+    "https://registry.npmjs.org/. The registry used and where it came from are printed in the header. "
+    "A token for it is read from NODE_AUTH_TOKEN, else NPM_TOKEN (never from this flag)"
+)
 
 
 def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the `diff` subcommand's arguments on `parser`."""
-    parser.add_argument("candidate", help="package directory, .tgz file, or name@version on the registry")
-    parser.add_argument("--against", metavar="BASELINE", default=None, help="baseline (default: the last release)")
     parser.add_argument(
-        "--registry",
-        default=None,
-        help="registry URL (default: $NPM_CONFIG_REGISTRY or the public registry); "
-        "a token is read from NODE_AUTH_TOKEN/NPM_TOKEN",
+        "candidate", help="what you would publish: a package directory, a .tgz file, or name@version on the registry"
     )
-    parser.add_argument("--policy", type=Path, default=None, help="policy file (default: none, safe defaults)")
-    parser.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    parser.add_argument(
+        "--against",
+        metavar="BASELINE",
+        default=None,
+        help="what to compare with: a directory, a .tgz file or name@version (default: the candidate's last "
+        "release on the registry, chosen as the action does: the dist-tag `latest`, or for a backport the "
+        "highest version below the candidate)",
+    )
+    parser.add_argument("--registry", default=None, help=REGISTRY_HELP)
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        help="policy YAML file (default: none, the safe defaults; unlike the action, .github/npm-gatekeeper.yml "
+        "is not read unless named here)",
+    )
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="text (default: for a terminal), markdown, json (report + delta) or sarif (2.1.0, code scanning)",
+    )
 
 
 @dataclass
-class _Loaded:
-    """A package read from a dir/.tgz/registry spec, with the registry verification of it if fetched."""
+class _Side:
+    """One side of the comparison: what was asked for, what it is, and how it was checked."""
 
+    spec: str
+    kind: str  # directory | file | registry
     package: Package | None  # None: fetched, but its bytes failed the integrity check
-    local: bool
-    fetched: diff_gate.Baseline | None = None
+    fetched: Baseline | None = None
     base_dir: Path | None = None
+    registry: Registry | None = None
+
+    @property
+    def local(self) -> bool:
+        return self.kind != "registry"
+
+    def describe(self, note: str = "") -> str:
+        """e.g. `ms-2.1.2.tgz (a local file, --against)`, `ms@2.1.2 from URL (integrity ok; signature verified)`."""
+        extra = f", {note}" if note else ""
+        if self.kind == "directory":
+            return f"{self.spec} (a directory, packed with npm pack --ignore-scripts{extra})"
+        if self.kind == "file":
+            return f"{self.spec} (a local file{extra})"
+        info = self.fetched.info if self.fetched else {}
+        shown = self.registry.shown if self.registry else "the registry"
+        return f"{info.get('name')}@{info.get('version')} from {shown}{_verification(info, note)}"
+
+
+@dataclass
+class _Registries:
+    """Registry clients by URL, resolved per package name as npm does; remembers which were used."""
+
+    flag: str | None
+    env: Mapping[str, str]
+    used: list[Registry] = field(default_factory=list)
+    _clients: dict[str, RegistryClient] = field(default_factory=dict)
+
+    def resolve(self, name: str, *, record: bool = True) -> Registry:
+        """The registry for `name`; `record`: it is used (and shown in the header)."""
+        from ._internal.npmrc import resolve_registry
+
+        reg = resolve_registry(self.flag, name, env=self.env)
+        if record and reg not in self.used:
+            self.used.append(reg)
+        return reg
+
+    def tree_resolver(self, name: str, policy: Policy) -> Callable[[dict[str, Any]], bytes]:
+        """The consumer's dependency-tree resolution against `name`'s registry, recorded only when it runs."""
+        from .gates import diff as diff_gate
+
+        def resolve(manifest: dict[str, Any]) -> bytes:
+            reg = self.resolve(name)
+            return diff_gate.tree_resolver(reg.url, policy, None)(manifest)
+
+        return resolve
+
+    def client(self, name: str) -> tuple[RegistryClient, Registry]:
+        reg = self.resolve(name)
+        if reg.url not in self._clients:
+            from ._internal.registry import RegistryClient
+            from .secret import Secret
+
+            token = self.env.get("NODE_AUTH_TOKEN") or self.env.get("NPM_TOKEN") or ""
+            self._clients[reg.url] = RegistryClient(
+                reg.url,
+                Secret(token) if token else None,
+                retries=int(self.env.get("GATEKEEPER_REGISTRY_RETRIES", "3")),
+                backoff=float(self.env.get("GATEKEEPER_REGISTRY_BACKOFF", "1.0")),
+            )
+        return self._clients[reg.url], reg
+
+
+@dataclass
+class _Compared:
+    """The result and what was compared with what (for every format's header)."""
+
+    result: DiffResult
+    candidate: _Side
+    baseline: _Side | None
+    registries: list[Registry]
 
 
 def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -77,25 +174,247 @@ def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = N
     out = out or sys.stdout
     err = err or sys.stderr
     fmt = getattr(args, "format", "text") or "text"
-    result: DiffResult | None = None
+    from .decision import EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR, Decision, GateResult, apply_overrides, gate_status
+
+    compared: _Compared | None = None
     findings: list[Finding] = []
-    base_dir: Path | None = None
     try:
+        from .policy import Policy, load_policy
+
         policy = load_policy(args.policy, required=True) if args.policy else Policy()
-        registry = _registry(args.registry)
-        result, base_dir = _diff(args.candidate, args.against, registry, policy)
-        findings = apply_overrides(result.findings, policy)
-        gate = GateResult(diff_gate.NAME, gate_status(findings), findings)
+        compared = _diff(args.candidate, args.against, _Registries(args.registry, os.environ), policy)
+        findings = apply_overrides(compared.result.findings, policy)
+        status = gate_status(findings)
+        gate = GateResult("diff", status, findings)
         decision = (
             Decision(False, EXIT_BLOCK, "blocked by diff")
-            if gate.status == "fail"
+            if status == "fail"
             else Decision(True, EXIT_ALLOW, "no blocking finding")
         )
     except GatekeeperError as exc:
-        gate = GateResult(diff_gate.NAME, "error", [], exc.diagnostic().replace(" Nothing was published.", ""))
-        decision = Decision(False, EXIT_ERROR, gate.error or "")
-        if fmt in ("text", "markdown"):
-            err.write(f"npm-gatekeeper diff: {gate.error}\n")
+        message = exc.diagnostic().replace(" Nothing was published.", "")
+        gate, decision, compared = GateResult("diff", "error", [], message), Decision(False, EXIT_ERROR, message), None
+    except Exception as exc:  # a bug must not look like a verdict: could not decide (exit 2)
+        message = f"Internal error ({type(exc).__name__}: {exc}). Please report this"
+        gate, decision, compared = GateResult("diff", "error", [], message), Decision(False, EXIT_ERROR, message), None
+    if compared is None and fmt != "json":
+        # One paragraph on stderr; stdout gets nothing (no empty report, no SARIF that looks clean).
+        err.write(f"npm-gatekeeper diff: {terminal.safe(gate.error or '')}\n")
+    elif fmt == "json":
+        out.write(_json(compared, gate, decision))
+    elif fmt == "sarif" and compared is not None:
+        import json
+
+        log = to_sarif(findings, compared.candidate.base_dir)
+        out.write(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
+    elif compared is not None:
+        out.write(_markdown(compared, findings, decision) if fmt == "markdown" else _text(compared, findings, decision))
+    out.flush()
+    return decision.exit_code
+
+
+def _diff(candidate_spec: str, against: str | None, registries: _Registries, policy: Policy) -> _Compared:
+    from .diffing import DiffResult, diff_packages
+
+    candidate = _load(candidate_spec, registries, policy, "candidate")
+    cand = candidate.package
+    pre = list(candidate.fetched.findings) if candidate.fetched else []
+    if cand is None:  # fetched from the registry and failed its integrity check: nothing to diff
+        info = candidate.fetched.info if candidate.fetched else {}
+        result = DiffResult(str(info.get("name", "")), str(info.get("version", "")), None, findings=pre)
+        return _Compared(result, candidate, None, registries.used)
+    if cand.unsafe:  # readable, but entries npm must never get (links, `..`, devices, limits): block
+        result = diff_packages(None, cand, policy)
+        result.findings[:0] = pre
+        return _Compared(result, candidate, None, registries.used)
+    if against is None:
+        from .gates import diff as diff_gate
+
+        client, _ = registries.client(cand.name)
+        resolver = registries.tree_resolver(cand.name, policy)
+        result = diff_gate.diff_against_registry(
+            client, cand, policy, name=cand.name, check_exists=candidate.local, resolver=resolver
+        )
+        result.findings[:0] = pre
+        return _Compared(result, candidate, None, registries.used)
+    baseline = _load(against, registries, policy, "baseline")
+    from .gates import diff as diff_gate
+
+    fetched = baseline.fetched or diff_gate.Baseline(baseline.package, [], {})
+    url = registries.resolve(cand.name, record=False).url  # what lockfile sources are judged against
+    resolver = registries.tree_resolver(cand.name, policy)
+    result = diff_gate.combine(fetched, cand, policy, pre, registry_url=url, resolver=resolver)
+    if baseline.fetched is None and baseline.package is not None:
+        result.baseline = {"name": baseline.package.name, "version": baseline.package.version, "source": against}
+    result.baseline = {**(result.baseline or {}), "reason": "--against"}
+    return _Compared(result, candidate, baseline, registries.used)
+
+
+def _load(spec: str, registries: _Registries, policy: Policy, role: str) -> _Side:
+    """A package directory, a tarball file, or name[@version] from the registry; unreadable input is an error."""
+    from ._internal.tarball import read_package
+
+    path = Path(spec).expanduser()
+    limits = policy.diff.limits
+    if path.is_dir():
+        if not (path / "package.json").is_file():
+            raise ConfigError(
+                f"The {role} {spec} is a directory without a package.json", "Point at the package's folder"
+            )
+        import shutil
+
+        from ._internal import npm as npm_cli
+
+        tmp = npm_cli.private_tempdir(path.resolve(), "gatekeeper-diff-")
+        try:
+            packed = npm_cli.pack(path.resolve(), tmp)
+            pkg = read_package(packed.path, limits, label=f"{spec} (packed)")
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return _readable(_Side(spec, "directory", pkg, base_dir=path), role)
+    if path.is_file():
+        return _readable(_Side(spec, "file", read_package(path, limits, label=path.name)), role)
+    if path.exists():
+        raise ConfigError(f"The {role} {spec} is neither a file nor a directory", _REMEDY_FILE)
+    m = _SPEC.match(spec)
+    looks_like_path = spec.endswith(_TARBALL_SUFFIXES) or "/" in spec.lstrip("@").split("/", 1)[-1] or m is None
+    if looks_like_path:
+        raise ConfigError(f"No such file or directory: {spec} (the {role})", _did_you_mean(path) + _REMEDY_FILE)
+    assert m is not None
+    name, version = m.group("name"), m.group("version")
+    client, reg = registries.client(name)
+    packument = client.packument(name)
+    if packument is None:
+        local = f"; and there is no file or directory {spec} here" if version is None else ""
+        raise ConfigError(
+            f"The {role} {name} is not on the registry {reg.shown} (from {reg.source}){local}",
+            "Check the name and the registry (--registry, or npm's config)",
+        )
+    tags = packument.get("dist-tags") or {}
+    if version is None or version in tags:
+        tag = version or "latest"
+        version = tags.get(tag)
+        if not isinstance(version, str):
+            raise ConfigError(f"{name} has no dist-tag {tag!r} on {reg.shown}", "Name a version: name@1.2.3")
+    if version not in (packument.get("versions") or {}):
+        raise ConfigError(f"{name}@{version} is not published on {reg.shown}", "Name a published version")
+    from .gates import diff as diff_gate
+
+    fetched = diff_gate.fetch_release(client, packument, name, version, policy, side=role)
+    return _readable(_Side(spec, "registry", fetched.package, fetched, registry=reg), role)
+
+
+def _readable(side: _Side, role: str) -> _Side:
+    """The side, if its bytes are an npm tarball with a readable package.json; else exit 2 naming the file."""
+    pkg = side.package
+    if pkg is None:
+        return side
+    problem = pkg.unreadable or pkg.manifest_error
+    if problem is None:
+        return side
+    if side.kind == "registry":
+        info = side.fetched.info if side.fetched else {}
+        raise RegistryError(
+            f"The {role} {info.get('name')}@{info.get('version')} from {side.registry.shown if side.registry else ''} "
+            f"passed its integrity check, but its tarball {_problem(problem)}",
+            "The release itself is broken on the registry; compare with another version (--against name@version)",
+        )
+    what = f"The {role} {side.spec}" + (" (packed)" if side.kind == "directory" else "")
+    raise ConfigError(f"{what} is not a readable npm package: it {_problem(problem)}", _REMEDY_FILE)
+
+
+def _problem(text: str) -> str:
+    """A reader problem ("is not ...", "has ...") or a manifest error ("package.json is ...") as a phrase."""
+    if text.startswith(("is ", "has ", "cannot ")):
+        return text
+    if text.startswith("the tarball has no package.json"):
+        return "has no package.json at the package root (package/package.json)"
+    return "has a broken " + text.removeprefix("package.json ").replace("is not ", "package.json: not ", 1)
+
+
+def _did_you_mean(path: Path) -> str:
+    import difflib
+
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        names = [p.name for p in folder.iterdir()] if folder.is_dir() else []
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.75)
+    return f"Did you mean {folder / close[0] if str(path.parent) != '.' else close[0]}? " if close else ""
+
+
+def _verification(info: Mapping[str, object], note: str = "") -> str:
+    """The "(dist-tag `latest`; integrity ok; signature verified)" of a release fetched from the registry."""
+    parts = [note] if note else []
+    if info.get("reason") and info.get("reason") != "--against":
+        parts.append(str(info["reason"]))
+    if "integrity_ok" in info:
+        parts.append("integrity " + ("ok" if info["integrity_ok"] else "MISMATCH"))
+    if info.get("signature"):
+        parts.append(f"signature {info['signature']}")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+# ---------------------------------------------------------------- output
+
+
+def _header(c: _Compared) -> list[str]:
+    """Who was compared with whom, and the registry used (if any): the same lines in every format."""
+    r = c.result
+    lines = [f"candidate: {c.candidate.describe()}"]
+    if c.baseline is not None:
+        lines.append(f"baseline:  {c.baseline.describe('--against')}")
+    elif r.baseline:
+        shown = c.registries[0].shown if c.registries else "the registry"
+        lines.append(
+            f"baseline:  {r.baseline.get('name')}@{r.baseline.get('version')} from {shown}{_verification(r.baseline)}"
+        )
+    elif c.candidate.package is not None and not c.candidate.package.unsafe:
+        lines.append("baseline:  (nothing: first release) - no earlier version on the registry")
+    for reg in c.registries:
+        lines.append(f"registry:  {reg.shown} (from {reg.source})")
+    return [terminal.safe(line) for line in lines]
+
+
+def _text(c: _Compared, findings: list[Finding], decision: Decision) -> str:
+    from .report_text import finding_lines
+
+    head = "ALLOW" if decision.allow else "BLOCK"
+    lines = [f"npm-gatekeeper diff: {head} (exit {decision.exit_code})", ""]
+    text = c.result.to_text()
+    first, _, delta = text.partition("\n")
+    lines += [first, *_header(c), delta.rstrip("\n")]
+    lines += ["", f"findings ({len(findings)}):" if findings else "findings: none"]
+    lines += finding_lines(findings)
+    return "\n".join(lines) + "\n"
+
+
+def _markdown(c: _Compared, findings: list[Finding], decision: Decision) -> str:
+    from ._internal import markdown
+
+    icon = "✅ allow" if decision.allow else "🛑 block"
+    lines = [f"## npm-gatekeeper diff: {icon}", ""]
+    lines += [f"- {markdown.text(line)}" for line in _header(c)]
+    lines += ["", c.result.to_markdown()]
+    if findings:
+        lines += ["### Findings", "", "| Severity | Rule | Where | Message |", "| --- | --- | --- | --- |"]
+        order = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}
+        for f in sorted(findings, key=lambda f: order[f.severity]):
+            where = markdown.code(f.file) + (f":{f.line}" if f.line else "") if f.file else ""
+            lines.append(f"| {f.severity.value} | `{f.rule}` | {where} | {markdown.text(f.message)} |")
+        lines.append("")
+    else:
+        lines += ["No findings.", ""]
+    return "\n".join(lines)
+
+
+def _json(c: _Compared | None, gate: Any, decision: Decision) -> str:
+    import json
+
+    from . import report
+
+    result = c.result if c else None
     outcome = report.Outcome(
         mode="diff",
         decision=decision,
@@ -104,154 +423,15 @@ def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = N
         previous=result.baseline if result else None,
         error=gate.error,
     )
-    if fmt == "json":
-        data = report.to_json(outcome)
-        data["diff"] = result.to_json() if result else None
-        out.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    elif fmt == "sarif":
-        out.write(json.dumps(to_sarif(findings, base_dir), indent=2, ensure_ascii=False) + "\n")
-    elif result is not None:
-        out.write(_markdown(result, findings, decision) if fmt == "markdown" else _text(result, findings, decision))
-    out.flush()
-    return decision.exit_code
-
-
-class _LazyRegistry:
-    """The registry client, made on first use (two local tarballs need no network, nor `requests`)."""
-
-    def __init__(self, url: str | None) -> None:
-        url = url or os.environ.get("NPM_CONFIG_REGISTRY") or PUBLIC_REGISTRY
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"--registry {url!r} is not a URL", "Give the registry's full URL")
-        self.url = url
-        self._client: RegistryClient | None = None
-
-    def __getattr__(self, name: str) -> Any:
-        if self._client is None:
-            from ._internal.registry import RegistryClient
-
-            token = os.environ.get("NODE_AUTH_TOKEN") or os.environ.get("NPM_TOKEN") or ""
-            self._client = RegistryClient(self.url, Secret(token) if token else None)
-        return getattr(self._client, name)
-
-
-def _registry_url(registry: RegistryClient) -> str:
-    """The registry URL without making the client (a lazy one knows it already)."""
-    return registry.url if isinstance(registry, _LazyRegistry) else diff_gate.registry_url_of(registry)
-
-
-def _registry(url: str | None) -> RegistryClient:
-    return _LazyRegistry(url)  # type: ignore[return-value]
-
-
-def _diff(
-    candidate_spec: str, against: str | None, registry: RegistryClient, policy: Policy
-) -> tuple[DiffResult, Path | None]:
-    candidate = _load(candidate_spec, registry, policy, side="candidate")
-    cand = candidate.package
-    pre = list(candidate.fetched.findings) if candidate.fetched else []
-    if cand is None:  # fetched from the registry and failed its integrity check: nothing to diff
-        info = candidate.fetched.info if candidate.fetched else {}
-        result = DiffResult(str(info.get("name", "")), str(info.get("version", "")), None, findings=pre)
-        return result, None
-    if cand.unsafe or cand.manifest_error:
-        result = diff_packages(None, cand, policy)
-        result.findings[:0] = pre
-        return result, candidate.base_dir
-    if against is None:
-        resolve = diff_gate.tree_resolver(_registry_url(registry), policy, None)
-        result = diff_gate.diff_against_registry(
-            registry, cand, policy, name=cand.name, check_exists=candidate.local, resolver=resolve
-        )
-        result.findings[:0] = pre
-        return result, candidate.base_dir
-    baseline = _load(against, registry, policy)
-    fetched = baseline.fetched or diff_gate.Baseline(baseline.package, [], {})
-    url = _registry_url(registry)
-    resolve = diff_gate.tree_resolver(url, policy, None)
-    result = diff_gate.combine(fetched, cand, policy, pre, registry_url=url, resolver=resolve)
-    if baseline.fetched is None and baseline.package is not None:
-        result.baseline = {"name": baseline.package.name, "version": baseline.package.version, "source": against}
-    result.baseline = {**(result.baseline or {}), "reason": "--against"}
-    return result, candidate.base_dir
-
-
-def _load(spec: str, registry: RegistryClient, policy: Policy, side: str = "baseline") -> _Loaded:
-    """A package directory, a tarball file, or name[@version] from the registry."""
-    path = Path(spec).expanduser()
-    limits = policy.diff.limits
-    if path.is_dir():
-        if not (path / "package.json").is_file():
-            raise ConfigError(f"{spec} is a directory without package.json", "Point at the package's folder")
-        tmp = npm_cli.private_tempdir(path.resolve(), "gatekeeper-diff-")
-        try:
-            packed = npm_cli.pack(path.resolve(), tmp)
-            pkg = read_package(packed.path, limits, label=f"{spec} (packed)")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return _Loaded(pkg, True, base_dir=path)
-    if path.is_file():
-        return _Loaded(read_package(path, limits, label=path.name), True)
-    if spec.endswith((".tgz", ".tar.gz", ".tar")) or "/" in spec.lstrip("@").split("/", 1)[-1]:
-        raise ConfigError(f"{spec} does not exist", "Give a package directory, a .tgz file or name@version")
-    m = _SPEC.match(spec)
-    if m is None:
-        raise ConfigError(f"{spec!r} is neither a path nor name@version", "Give a directory, a .tgz, or name@version")
-    name, version = m.group("name"), m.group("version")
-    packument = registry.packument(name)
-    if packument is None:
-        raise ConfigError(f"{name} is not on the registry {registry.base_url}", "Check the name and --registry")
-    if version is None or version in (packument.get("dist-tags") or {}):
-        tag = version or "latest"
-        version = (packument.get("dist-tags") or {}).get(tag)
-        if not isinstance(version, str):
-            raise ConfigError(f"{name} has no dist-tag {tag!r}", "Name a version: name@1.2.3")
-    if version not in (packument.get("versions") or {}):
-        raise ConfigError(f"{name}@{version} is not published on {registry.base_url}", "Name a published version")
-    fetched = diff_gate.fetch_release(registry, packument, name, version, policy, side=side)
-    return _Loaded(fetched.package, False, fetched)
-
-
-# ---------------------------------------------------------------- output
-
-
-def _findings_text(findings: list[Finding]) -> list[str]:
-    order = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}
-    lines = []
-    for f in sorted(findings, key=lambda f: order[f.severity]):
-        where = f" {f.file}" + (f":{f.line}" if f.line else "") if f.file else ""
-        lines.append(f"  [{f.severity.value}] {f.rule}{where}: {f.message}")
-    return lines
-
-
-def _text(result: DiffResult, findings: list[Finding], decision: Decision) -> str:
-    head = "ALLOW" if decision.allow else "BLOCK"
-    lines = [f"npm-gatekeeper diff: {head} (exit {decision.exit_code})", "", result.to_text().rstrip("\n")]
-    if result.baseline:
-        b = result.baseline
-        lines.append(
-            f"baseline: {b.get('name')}@{b.get('version')} ({b.get('reason', '')}; integrity "
-            f"{'ok' if b.get('integrity_ok', True) else 'MISMATCH'}; signature {b.get('signature', 'n/a')})"
-        )
-    lines += ["", f"findings ({len(findings)}):" if findings else "findings: none"]
-    lines += _findings_text(findings)
-    return "\n".join(lines) + "\n"
-
-
-def _markdown(result: DiffResult, findings: list[Finding], decision: Decision) -> str:
-    icon = "✅ allow" if decision.allow else "🛑 block"
-    lines = [f"## npm-gatekeeper diff: {icon}", "", result.to_markdown()]
-    if findings:
-        lines += ["### Findings", "", "| Severity | Rule | Where | Message |", "| --- | --- | --- | --- |"]
-        order = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}
-        for f in sorted(findings, key=lambda f: order[f.severity]):
-            where = f"`{f.file}`" + (f":{f.line}" if f.line else "") if f.file else ""
-            message = f.message.replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {f.severity.value} | `{f.rule}` | {where} | {message} |")
-        lines.append("")
-    else:
-        lines += ["No findings.", ""]
-    return "\n".join(lines)
+    data: dict[str, Any] = report.to_json(outcome)
+    data["diff"] = result.to_json() if result else None
+    if c is not None:
+        data["compared"] = {
+            "candidate": c.candidate.describe(),
+            "baseline": c.baseline.describe() if c.baseline else None,
+            "registries": [{"url": r.shown, "source": r.source} for r in c.registries],
+        }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 _LEVEL = {Severity.BLOCK: "error", Severity.WARN: "warning", Severity.INFO: "note"}
@@ -259,6 +439,9 @@ _LEVEL = {Severity.BLOCK: "error", Severity.WARN: "warning", Severity.INFO: "not
 
 def to_sarif(findings: list[Finding], base_dir: Path | None = None) -> dict[str, Any]:
     """A SARIF 2.1.0 log of the findings (locations relative to the cwd when the candidate is a directory)."""
+    from . import __version__
+    from .rules import all_rules
+
     registry = all_rules()
     used = sorted({f.rule for f in findings})
     rules = []

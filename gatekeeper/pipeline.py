@@ -77,7 +77,8 @@ class RunOptions:
     pack_version: str | None = None
     #: Keep the packed tarball in this folder (otherwise a private temp dir, deleted).
     pack_destination: Path | None = None
-    #: What goes to stdout: the Markdown summary, or plain text (semantic-release's logger).
+    #: What stdout gets: markdown (the job summary's text), text (a terminal, semantic-release's logger)
+    #: or json (the report).
     output_format: str = "markdown"
 
 
@@ -361,6 +362,7 @@ def run_gate(name: str, check: Callable[[Context], list], ctx: Context) -> GateR
 def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Outcome:
     results: list[GateResult] = []
     extras: list[str] = []
+    extras_text: list[str] = []
     previous: dict[str, object] | None = None
     selected = {m.NAME for m in gates} if gates is not None else None
     for mod in _gate_modules():
@@ -378,6 +380,7 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
             if info is not None:
                 previous = info.previous if info.previous is not None else previous
                 extras.append(info.markdown)
+                extras_text.append(getattr(info, "text", ""))
     decision = decide(results)
     error = " ".join(f"[{r.name}] {r.error}" for r in results if r.status == "error") or None
     assert ctx.package is not None and ctx.tarball is not None
@@ -389,6 +392,7 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
         previous=previous,
         publish={"integrity": ctx.tarball.integrity, "shasum": ctx.tarball.shasum, "size": ctx.tarball.size},
         extra_markdown=extras,
+        extra_text=extras_text,
         error=error,
     )
 
@@ -461,5 +465,5 @@ def _report(outcome: report.Outcome, inputs: Inputs, env: Mapping[str, str], wor
         actions.set_outputs(report.outputs(outcome, shown), env)
     if outcome.error:
         opts.err.write("npm-gatekeeper: " + outcome.error + "\n")
-    opts.out.write(report.to_text(outcome) if opts.output_format == "text" else markdown)
+    opts.out.write(report.render(outcome, opts.output_format, markdown))
     opts.out.flush()

@@ -12,11 +12,12 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import yaml
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import PolicyError
+
+if TYPE_CHECKING:  # PyYAML is imported only when a policy file is parsed (start-up time)
+    import yaml
 
 SeverityOverride = Literal["block", "warn", "off"]
 MAX_POLICY_BYTES = 256 * 1024
@@ -191,6 +192,8 @@ def parse_policy(data: bytes | str, *, source: str = "policy", check_floors: boo
 
     `check_floors=False` reads a policy from history (the trusted policy of an earlier release):
     an override lowering a floor is then ignored (`decision.apply_overrides` never applies one)."""
+    import yaml
+
     if isinstance(data, bytes):
         if len(data) > MAX_POLICY_BYTES:
             raise PolicyError(f"{source}: the policy file is larger than {MAX_POLICY_BYTES} bytes")
@@ -229,6 +232,8 @@ def _fail(source: str, node: yaml.Node, key: str, problem: str) -> PolicyError:
 
 
 def _fill(obj: Any, node: yaml.Node, source: str, prefix: str) -> None:
+    import yaml
+
     if not isinstance(node, yaml.MappingNode):
         raise _fail(source, node, prefix, "expected a mapping")
     hints = typing.get_type_hints(type(obj))
@@ -252,6 +257,8 @@ def _fill(obj: Any, node: yaml.Node, source: str, prefix: str) -> None:
 
 
 def _convert(hint: Any, node: yaml.Node, source: str, path: str) -> Any:
+    import yaml
+
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin is Literal:
@@ -293,12 +300,16 @@ def _convert(hint: Any, node: yaml.Node, source: str, path: str) -> Any:
 
 
 def _scalar(node: yaml.Node, source: str, path: str) -> Any:
+    import yaml
+
     if not isinstance(node, yaml.ScalarNode):
         raise _fail(source, node, path, "expected a single value")
     return yaml.SafeLoader("").construct_object(node, deep=True)
 
 
 def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str, check_floors: bool = True) -> None:
+    import yaml
+
     from . import floors
     from .rules import all_rules
 

@@ -31,6 +31,8 @@ class Outcome:
     publish_uncertain: bool = False
     publish: dict[str, object] = field(default_factory=dict)
     extra_markdown: list[str] = field(default_factory=list)
+    #: The same sections as plain text, for `--format text` (parallel to extra_markdown).
+    extra_text: list[str] = field(default_factory=list)
     error: str | None = None
     #: Only clearable findings block, waiting for the review of `review.environment` (check mode).
     needs_review: bool = False
@@ -97,14 +99,15 @@ def to_markdown(outcome: Outcome) -> str:
     if outcome.publish.get("integrity"):
         lines += [f"Tarball integrity: `{outcome.publish['integrity']}`", ""]
     lines += _publish_lines(outcome.publish)
-    lines += ["| Gate | Result | Findings |", "| --- | --- | --- |"]
-    for g in outcome.gates:
-        counts = {s: sum(1 for f in g.findings if f.severity is s) for s in Severity}
-        text = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "—"
-        if g.error:
-            text = markdown.text(g.error)
-        lines.append(f"| {g.name} | {_ICON.get(g.status, g.status)} | {text} |")
-    lines.append("")
+    if outcome.gates:  # an error before any gate ran: the error above says it all, no empty table
+        lines += ["| Gate | Result | Findings |", "| --- | --- | --- |"]
+        for g in outcome.gates:
+            counts = {s: sum(1 for f in g.findings if f.severity is s) for s in Severity}
+            text = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n) or "—"
+            if g.error:
+                text = markdown.text(g.error)
+            lines.append(f"| {g.name} | {_ICON.get(g.status, g.status)} | {text} |")
+        lines.append("")
     findings = outcome.findings
     if findings:
         rules = all_rules()
@@ -146,6 +149,15 @@ def _publish_lines(publish: Mapping[str, object]) -> list[str]:
     return [line for pair in zip(lines, [""] * len(lines), strict=True) for line in pair]
 
 
+def render(outcome: Outcome, fmt: str, markdown_text: str, data: Mapping[str, object] | None = None) -> str:
+    """What stdout gets for `--format`: the Markdown summary, plain text, or the JSON report (`data`)."""
+    if fmt == "json":
+        return json.dumps(dict(data) if data is not None else to_json(outcome), indent=2) + "\n"
+    if fmt == "text":
+        return to_text(outcome)
+    return markdown_text
+
+
 def annotate(outcome: Outcome, out: TextIO | None = None) -> None:
     """`::error`/`::warning`/`::notice` for each finding; file/line where known."""
     kinds = {Severity.BLOCK: "error", Severity.WARN: "warning", Severity.INFO: "notice"}
@@ -172,44 +184,8 @@ def outputs(outcome: Outcome, report_path: str) -> Mapping[str, str]:
     }
 
 
-_TEXT_SEV = {Severity.BLOCK: "BLOCK", Severity.WARN: "WARN ", Severity.INFO: "INFO "}
-
-
 def to_text(outcome: Outcome) -> str:
-    """Plain text (no Markdown): what a terminal or semantic-release's logger shows, one line per fact.
+    """Plain text (no Markdown): what a terminal or semantic-release's logger shows (`report_text`)."""
+    from .report_text import to_text as text
 
-    Package-controlled text is printed as data on its own line after a fixed prefix; control
-    characters are replaced so a message cannot forge further lines or terminal escapes."""
-    d = outcome.decision
-    pkg = outcome.package or {}
-    name = f"{pkg.get('name')}@{pkg.get('version')}" if pkg.get("name") else "the package"
-    if d.allow:
-        verb = "published" if outcome.published else "allowed (not published)"
-        if outcome.publish.get("dry_run"):
-            verb = "allowed (dry run: not uploaded)"
-        head = f"npm-gatekeeper: {name} {verb}"
-    elif d.exit_code == 2:
-        head = f"npm-gatekeeper: could not decide - {name} NOT published"
-    else:
-        head = f"npm-gatekeeper: {name} blocked - NOT published"
-    lines = [head]
-    if outcome.error:
-        lines.append("  " + _plain(outcome.error))
-    if outcome.previous:
-        lines.append(f"  previous release: {_plain(str(outcome.previous.get('version')))}")
-    if outcome.publish.get("integrity"):
-        lines.append(f"  tarball integrity: {outcome.publish['integrity']}")
-    for g in outcome.gates:
-        lines.append(f"  gate {g.name}: {g.status}" + (f" ({_plain(g.error)})" if g.error else ""))
-    order = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}
-    rules = all_rules()
-    for f in sorted(outcome.findings, key=lambda f: order[f.severity]):
-        where = f" {_plain(f.file)}" + (f":{f.line}" if f.line else "") if f.file else ""
-        lines.append(f"{_TEXT_SEV[f.severity]} {f.rule}{where}: {_plain(f.message)}")
-        if f.severity is not Severity.INFO and f.rule in rules:
-            lines.append(f"      fix: {rules[f.rule].fix}")
-    return "\n".join(lines) + "\n"
-
-
-def _plain(text: str) -> str:
-    return "".join(ch if ch.isprintable() else "?" for ch in text)[:2000]
+    return text(outcome, extra=outcome.extra_text)

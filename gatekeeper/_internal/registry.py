@@ -19,7 +19,7 @@ import requests
 from .. import __version__
 from ..errors import RegistryError
 from ..secret import Secret
-from . import budget
+from . import budget, neterrors
 
 USER_AGENT = f"npm-gatekeeper/{__version__}"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -105,6 +105,7 @@ class RegistryClient:
         request there went without the token). `offsite=True` (tarballs, which CDNs may serve) allows it."""
         headers = {"Accept": accept, **self._auth(auth and self.same_origin(url))}
         last: str = ""
+        answered = False
         what = f"GET {self._safe(url)}"
         with budget.call_scope(
             what, max_requests=(self.retries + 1) * 6, max_bytes=max_bytes, request_seconds=request_seconds
@@ -113,7 +114,7 @@ class RegistryClient:
                 try:
                     resp = self._session.get(url, headers=headers, allow_redirects=True)
                 except requests.RequestException as exc:
-                    last = f"{type(exc).__name__}: {self._clean(str(exc))}"
+                    last, answered = self._clean(neterrors.reason(exc, self.timeout)), False
                 else:
                     if not offsite and resp.history and not self.same_origin(resp.url):
                         raise RegistryError(
@@ -123,14 +124,16 @@ class RegistryClient:
                         )
                     if resp.status_code not in RETRY_STATUSES:
                         return resp
-                    last = f"HTTP {resp.status_code}"
+                    last, answered = f"it answered HTTP {resp.status_code}", True
                     resp.close()
                 if attempt < self.retries and not budget.sleep_within(self.deadline, self.backoff * (2**attempt)):
                     last += f"; {self.deadline.describe()} left no time for another attempt"
                     break
+        tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
+        failed = "kept failing" if answered else "could not be reached"
         raise RegistryError(
-            f"The npm registry did not answer GET {self._safe(url)} ({last}, after {attempt + 1} attempts)",
-            "Check that the registry is up and reachable, then re-run the job",
+            f"The npm registry at {self._safe(self.base_url)} {failed}: {last} ({what}, after {tries})",
+            f"Check that the registry URL is right and the registry is up and reachable, then {neterrors.try_again()}",
         )
 
     def same_origin(self, url: str) -> bool:

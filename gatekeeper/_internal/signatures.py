@@ -19,12 +19,10 @@ import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import load_der_public_key
+if TYPE_CHECKING:  # cryptography is imported only when a signature is verified (start-up time)
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 #: pacote's cutoff for packuments whose `time` has no entry for the version.
 MISSING_TIME_CUTOFF = "2015-01-01T00:00:00.000Z"
@@ -92,6 +90,9 @@ def _parse_time(text: object) -> datetime | None:
 
 
 def _public_key(entry: Mapping[str, Any]) -> ec.EllipticCurvePublicKey | None:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
     raw = entry.get("key")
     if not isinstance(raw, str):
         return None
@@ -119,6 +120,10 @@ def verify_signatures(
         return SignatureResult(
             INVALID, f"{name}@{version} has no registry signature although the registry serves signing keys"
         )
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     message = f"{name}@{version}:{integrity}".encode()
     when = _parse_time(published) or _parse_time(MISSING_TIME_CUTOFF)
     by_id = {k.get("keyid"): k for k in keys if isinstance(k, Mapping)}

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import re
 import struct
-import tarfile
 import unicodedata
 import zlib
 from dataclasses import dataclass, field
@@ -36,10 +35,20 @@ MAX_META_BYTES = 1024 * 1024
 #: Problems recorded before the reader gives up on the tarball.
 MAX_PROBLEMS = 20
 
-_FILE_TYPES = {tarfile.REGTYPE, tarfile.AREGTYPE, tarfile.CONTTYPE}
-_DEVICE_TYPES = {tarfile.CHRTYPE: "character device", tarfile.BLKTYPE: "block device", tarfile.FIFOTYPE: "FIFO"}
-_PAX_TYPES = {tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE}
-_GNU_LONG = {tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK}
+
+class _Tar:
+    """The tar type flags, named as in the stdlib `tarfile` (not imported: it costs start-up time)."""
+
+    REGTYPE, AREGTYPE, LNKTYPE, SYMTYPE, CHRTYPE, BLKTYPE = b"0", b"\0", b"1", b"2", b"3", b"4"
+    DIRTYPE, FIFOTYPE, CONTTYPE = b"5", b"6", b"7"
+    GNUTYPE_LONGNAME, GNUTYPE_LONGLINK = b"L", b"K"
+    XHDTYPE, XGLTYPE, SOLARIS_XHDTYPE = b"x", b"g", b"X"
+
+
+_FILE_TYPES = {_Tar.REGTYPE, _Tar.AREGTYPE, _Tar.CONTTYPE}
+_DEVICE_TYPES = {_Tar.CHRTYPE: "character device", _Tar.BLKTYPE: "block device", _Tar.FIFOTYPE: "FIFO"}
+_PAX_TYPES = {_Tar.XHDTYPE, _Tar.XGLTYPE, _Tar.SOLARIS_XHDTYPE}
+_GNU_LONG = {_Tar.GNUTYPE_LONGNAME, _Tar.GNUTYPE_LONGLINK}
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -65,6 +74,8 @@ class Package:
     manifest_text: str = ""
     manifest_error: str | None = None
     problems: list[str] = field(default_factory=list)
+    #: Why the bytes are not a readable tarball at all (not gzip/tar, corrupt, truncated); also in `problems`.
+    unreadable: str | None = None
     #: False when reading stopped early (a limit, corrupt data): the files are then incomplete.
     complete: bool = True
     ignored: list[str] = field(default_factory=list)
@@ -115,8 +126,8 @@ class _Inflater:
     def __init__(self, data: bytes, cap: int) -> None:
         self._src = memoryview(data)
         self._pos = 0
-        self._gzip = data[:2] == b"\x1f\x8b"
-        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS) if self._gzip else None
+        self.gzip = data[:2] == b"\x1f\x8b"
+        self._d = zlib.decompressobj(16 + zlib.MAX_WBITS) if self.gzip else None
         self._tail: bytes = b""
         self._buf: bytes = b""
         self._off = 0
@@ -187,7 +198,8 @@ def read_package(source: bytes | Path, limits: LimitsPolicy, *, label: str = "")
         return pkg
     pkg.compressed_size = len(data)
     if data[:2] != b"\x1f\x8b" and data[257:262] != b"ustar":
-        pkg.problems.append("is not a gzip-compressed tar archive")
+        pkg.unreadable = f"is not a gzip-compressed tar archive ({_sniff(data)})"
+        pkg.problems.append(pkg.unreadable)
         pkg.complete = False
         return pkg
     # Headers and padding are bounded by the entry limit; metadata records by MAX_META_BYTES each.
@@ -204,7 +216,8 @@ def read_package(source: bytes | Path, limits: LimitsPolicy, *, label: str = "")
             f"decompresses to more than {cap} bytes (a gzip bomb?); limit diff.limits.max-unpacked-bytes"
         )
     except zlib.error as exc:
-        pkg.problems.append(f"has corrupt gzip data ({exc})")
+        pkg.unreadable = f"has corrupt gzip data ({exc})"
+        pkg.problems.append(pkg.unreadable)
     parse_manifest(pkg)
     return pkg
 
@@ -216,7 +229,8 @@ def _load(source: bytes | Path, limits: LimitsPolicy, pkg: Package) -> bytes | N
         try:
             size = source.stat().st_size
         except OSError as exc:
-            pkg.problems.append(f"cannot be read ({exc.strerror or exc})")
+            pkg.unreadable = f"cannot be read ({exc.strerror or exc})"
+            pkg.problems.append(pkg.unreadable)
             return None
     if size > limits.max_compressed_bytes:
         pkg.problems.append(
@@ -229,7 +243,8 @@ def _load(source: bytes | Path, limits: LimitsPolicy, pkg: Package) -> bytes | N
         with source.open("rb") as fh:
             return fh.read(limits.max_compressed_bytes + 1)
     except OSError as exc:
-        pkg.problems.append(f"cannot be read ({exc.strerror or exc})")
+        pkg.unreadable = f"cannot be read ({exc.strerror or exc})"
+        pkg.problems.append(pkg.unreadable)
         return None
 
 
@@ -248,7 +263,12 @@ class _Reader:
         self.dirs: set[str] = set()
         self.tops: set[str] = set()
 
-    def fail(self, message: str, *, fatal: bool = False) -> None:
+    def fail(self, message: str, *, fatal: bool = False, corrupt: bool = False) -> None:
+        if corrupt and self.pkg.unreadable is None:
+            if self.entries == 0 and self.s.gzip and "tar header" in message:
+                why = message.rsplit("(", 1)[-1].rstrip(")") if message.endswith(")") else "too short"
+                message = f"is gzip-compressed, but what it holds is not a tar archive (first header: {why})"
+            self.pkg.unreadable = message
         self.pkg.problems.append(message)
         if len(self.pkg.problems) >= MAX_PROBLEMS:
             self.pkg.problems.append(f"has too many problems; stopped reading after {MAX_PROBLEMS}")
@@ -259,7 +279,7 @@ class _Reader:
     def read_exact(self, n: int, what: str) -> bytes:
         data = self.s.read(n)
         if len(data) != n:
-            self.fail(f"is truncated inside {what}", fatal=True)
+            self.fail(f"is truncated inside {what}", fatal=True, corrupt=True)
         return data
 
     def skip_padding(self, size: int) -> None:
@@ -274,18 +294,22 @@ class _Reader:
             hdr = self.s.read(BLOCK)
             if not hdr:
                 if self.s.cut_short:
-                    self.fail("is truncated (the gzip stream ends early)", fatal=True)
+                    self.fail("is truncated (the gzip stream ends early)", fatal=True, corrupt=True)
                 return  # no end-of-archive blocks: accepted, as tar and node-tar do
             if len(hdr) < BLOCK:
-                self.fail("is truncated (a partial tar header)", fatal=True)
+                self.fail("is truncated (a partial tar header)", fatal=True, corrupt=True)
             if hdr == _ZERO_BLOCK:
                 return  # end of archive; anything after it is never read
             try:
                 checksum, size, mode = _number(hdr[148:156]), _number(hdr[124:136]), _number(hdr[100:108])
             except ValueError:
-                self.fail(f"has a corrupt tar header after entry {self.entries} (bad number field)", fatal=True)
+                self.fail(
+                    f"has a corrupt tar header after entry {self.entries} (bad number field)", fatal=True, corrupt=True
+                )
             if checksum not in _checksums(hdr):
-                self.fail(f"has a corrupt tar header after entry {self.entries} (bad checksum)", fatal=True)
+                self.fail(
+                    f"has a corrupt tar header after entry {self.entries} (bad checksum)", fatal=True, corrupt=True
+                )
             kind = hdr[156:157]
             pax = {**self.global_pax, **local_pax}
             if "size" in pax:
@@ -300,11 +324,11 @@ class _Reader:
                     self.fail(f"has a {size}-byte tar metadata record (limit {MAX_META_BYTES})", fatal=True)
                 body = self.read_exact(size, "a metadata record")
                 self.skip_padding(size)
-                if kind == tarfile.XGLTYPE:
+                if kind == _Tar.XGLTYPE:
                     self.global_pax.update(_parse_pax(body, self))
                 elif kind in _PAX_TYPES:
                     local_pax.update(_parse_pax(body, self))
-                elif kind == tarfile.GNUTYPE_LONGNAME:
+                elif kind == _Tar.GNUTYPE_LONGNAME:
                     long_name = body.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
                 continue
             name = pax.get("path") or long_name or _ustar_name(hdr)
@@ -317,15 +341,15 @@ class _Reader:
             self.fail(f"has more than {self.limits.max_entries} entries (limit diff.limits.max-entries)", fatal=True)
         shown = _show(name)
         if kind in _FILE_TYPES and name.endswith("/"):
-            kind = tarfile.DIRTYPE
+            kind = _Tar.DIRTYPE
         reject = ""
-        if kind == tarfile.SYMTYPE:
+        if kind == _Tar.SYMTYPE:
             reject = f"has a symlink {shown}; npm packages may hold regular files only"
-        elif kind == tarfile.LNKTYPE:
+        elif kind == _Tar.LNKTYPE:
             reject = f"has a hardlink {shown}; npm packages may hold regular files only"
         elif kind in _DEVICE_TYPES:
             reject = f"has a {_DEVICE_TYPES[kind]} {shown}; npm packages may hold regular files only"
-        elif kind not in _FILE_TYPES and kind != tarfile.DIRTYPE:
+        elif kind not in _FILE_TYPES and kind != _Tar.DIRTYPE:
             reject = f"has an entry {shown} of unsupported tar type {kind!r}"
         if kind in _FILE_TYPES:
             if size > self.limits.max_file_bytes:
@@ -347,8 +371,8 @@ class _Reader:
         if reject:
             self.fail(reject)
             return
-        rel = self.normalise(name, kind == tarfile.DIRTYPE)
-        if rel is None or kind == tarfile.DIRTYPE:
+        rel = self.normalise(name, kind == _Tar.DIRTYPE)
+        if rel is None or kind == _Tar.DIRTYPE:
             return
         self.add_file(rel, data, mode & 0o7777)
 
@@ -408,6 +432,28 @@ class _Reader:
             self.dirs.add(prefix)
         self.seen[key] = rel
         self.pkg.files[rel] = FileEntry(rel, data, mode)
+
+
+def _sniff(data: bytes) -> str:
+    """What the bytes look like instead (for the message)."""
+    if not data:
+        return "the file is empty"
+    for magic, what in (
+        (b"PK\x03\x04", "it is a zip archive"),
+        (b"BZh", "it is bzip2-compressed"),
+        (b"\xfd7zXZ", "it is xz-compressed"),
+        (b"(\xb5/\xfd", "it is zstd-compressed"),
+    ):
+        if data.startswith(magic):
+            return what
+    head = data[:512].lstrip()
+    if head[:1] in (b"{", b"["):
+        return "it looks like JSON"
+    if head[:1] == b"<":
+        return "it looks like HTML or XML"
+    if head and all(32 <= b < 127 or b in b"\t\r\n" for b in head):
+        return "it looks like plain text"
+    return "its first bytes are not the gzip magic 1f 8b"
 
 
 def _text(field: bytes) -> str:

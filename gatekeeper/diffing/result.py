@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._internal import markdown
+from .._internal import markdown, terminal
 from ..findings import Finding
 
 
@@ -80,23 +80,25 @@ class DiffResult:
         }
 
     def to_text(self, max_files: int = 200) -> str:
-        """A readable delta for a terminal."""
+        """A readable delta for a terminal: plain text, hostile characters made visible."""
         base = f"{self.name}@{self.baseline_version}" if self.baseline_version else "(nothing: first release)"
+        return terminal.safe(f"{self.name}@{self.version} against {base}") + "\n" + self.delta_text(max_files)
+
+    def delta_text(self, max_files: int = 200) -> str:
+        """The files and package.json lines of `to_text`, without its heading line."""
         s = self.summary()
         out = [
-            f"{self.name}@{self.version} against {base}",
             f"files: {s['added']} added (+{_size(s['added_bytes'])}), {s['removed']} removed "
             f"(-{_size(s['removed_bytes'])}), {s['changed']} changed, {s['mode']} mode changed",
         ]
         marks = {"added": "+", "removed": "-", "changed": "~", "mode": "m"}
         for f in self.files[:max_files]:
-            out.append(f"  {marks[f.status]} {f.path}  {_sizes(f)}")
+            out.append(f"  {marks[f.status]} {terminal.safe(f.path)}  {_sizes(f)}")
         if len(self.files) > max_files:
             out.append(f"  … and {len(self.files) - max_files} more")
         if self.fields:
-            out.append("package.json fields changed:")
-            for c in self.fields:
-                out.append(f"  {c.field}: {_short(c.old)} -> {_short(c.new)}")
+            out.append(f"package.json: {_count(len(self.fields), 'key')} changed")
+            out += field_lines(self.fields)
         return "\n".join(out) + "\n"
 
     def to_markdown(self, max_files: int = 200) -> str:
@@ -104,7 +106,7 @@ class DiffResult:
         base = f"`{self.name}@{self.baseline_version}`" if self.baseline_version else "nothing (first release)"
         s = self.summary()
         out = [
-            f"### Release diff: `{self.name}@{self.version}` against {base}",
+            f"### Release diff: {markdown.code(self.name + '@' + self.version)} against {base}",
             "",
             f"{s['added']} added (+{_size(s['added_bytes'])}), {s['removed']} removed "
             f"(-{_size(s['removed_bytes'])}), {s['changed']} changed, {s['mode']} mode changed.",
@@ -119,12 +121,114 @@ class DiffResult:
                 out.append(f"| | … and {len(self.files) - max_files} more | |")
             out.append("")
         if self.fields:
-            out += ["| package.json field | Before | After |", "| --- | --- | --- |"]
-            for c in self.fields:
-                old, new = markdown.text(_short(c.old)), markdown.text(_short(c.new))
-                out.append(f"| {markdown.code(c.field)} | {old} | {new} |")
+            out += ["| package.json key | Before | After |", "| --- | --- | --- |"]
+            for e in field_entries(self.fields):
+                old, new = _pair(e.old, e.new, MARKDOWN_VALUE_LIMIT)
+                where = " / ".join(markdown.code(k) for k in e.path)
+                out.append(f"| {where} | {_md_value(e.old, old)} | {_md_value(e.new, new)} |")
             out.append("")
         return "\n".join(out) + "\n"
+
+
+#: A package.json value that is not there (a key added or removed).
+ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "ABSENT"})()
+#: Nested maps deeper than this are shown as one (shortened) JSON value.
+MAX_ENTRY_DEPTH = 4
+#: Entries listed per changed top-level key before "… and N more".
+MAX_ENTRIES_PER_KEY = 200
+TEXT_VALUE_LIMIT = 100
+MARKDOWN_VALUE_LIMIT = 120
+
+
+@dataclass(frozen=True)
+class EntryChange:
+    """One changed leaf of package.json: its key path (`("dependencies", "cookie")`), old and new value."""
+
+    path: tuple[str, ...]
+    old: Any  # ABSENT when added
+    new: Any  # ABSENT when removed
+
+
+def field_entries(fields: list[FieldChange]) -> list[EntryChange]:
+    """Every changed key of package.json; nested maps (dependencies, scripts, bin, exports…) per entry."""
+    out: list[EntryChange] = []
+    for c in fields:
+        old = ABSENT if c.old is None else c.old
+        new = ABSENT if c.new is None else c.new
+        entries = _entries((c.field,), old, new)
+        if len(entries) > MAX_ENTRIES_PER_KEY:
+            rest = len(entries) - MAX_ENTRIES_PER_KEY
+            entries = [*entries[:MAX_ENTRIES_PER_KEY], EntryChange((c.field, f"… and {rest} more"), ABSENT, ABSENT)]
+        out += entries
+    return out
+
+
+def _entries(path: tuple[str, ...], old: Any, new: Any) -> list[EntryChange]:
+    both_maps = isinstance(old, dict | type(ABSENT)) and isinstance(new, dict | type(ABSENT))
+    if both_maps and (isinstance(old, dict) or isinstance(new, dict)) and len(path) < MAX_ENTRY_DEPTH:
+        o: dict[str, Any] = old if isinstance(old, dict) else {}
+        n: dict[str, Any] = new if isinstance(new, dict) else {}
+        keys = list(n) + [k for k in o if k not in n]
+        out: list[EntryChange] = []
+        for k in keys:
+            ov, nv = o.get(k, ABSENT), n.get(k, ABSENT)
+            if ov != nv or (k in o) != (k in n):
+                out += _entries((*path, str(k)), ov, nv)
+        if not out:  # e.g. {} -> absent: the map itself changed
+            return [EntryChange(path, old, new)]
+        return out
+    return [EntryChange(path, old, new)]
+
+
+def field_lines(fields: list[FieldChange], indent: str = "  ") -> list[str]:
+    """Text lines of the package.json changes, nested maps grouped under their key."""
+    lines: list[str] = []
+    shown: tuple[str, ...] = ()
+    for e in field_entries(fields):
+        common = 0
+        while common < min(len(shown), len(e.path) - 1) and shown[common] == e.path[common]:
+            common += 1
+        for depth in range(common, len(e.path) - 1):  # group headings not printed yet
+            lines.append(f"{indent * (depth + 1)}{_key(e.path[depth])}:")
+        shown = e.path[:-1]
+        old, new = _pair(e.old, e.new, TEXT_VALUE_LIMIT)
+        lead = f"{indent * len(e.path)}{_key(e.path[-1])}"
+        if e.old is ABSENT and e.new is ABSENT:  # the "… and N more" marker
+            lines.append(f"{indent * len(e.path)}{terminal.safe(e.path[-1])}")
+        else:
+            lines.append(f"{lead}: {terminal.safe(old)} -> {terminal.safe(new)}")
+    return lines
+
+
+def _key(key: str) -> str:
+    plain = key and key.strip() == key and not key.startswith(('"', ".")) and ": " not in key and key.isprintable()
+    return key if plain else terminal.safe(json.dumps(key, ensure_ascii=False))
+
+
+def _value(value: Any) -> str:
+    """A value as text: strings as they are (quoted when empty, padded or ambiguous), the rest as JSON."""
+    if value is ABSENT:
+        return "(absent)"
+    if isinstance(value, str):
+        if value and value.strip() == value and value != "(absent)" and not value.startswith('"'):
+            return value
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _pair(old: Any, new: Any, limit: int) -> tuple[str, str]:
+    o, n = _value(old), _value(new)
+    if old is ABSENT or new is ABSENT:  # nothing to align: keep each value's start and end
+        return terminal.shorten(o, limit), terminal.shorten(n, limit)
+    return terminal.shorten_pair(o, n, limit)
+
+
+def _md_value(raw: Any, shown: str) -> str:
+    return "*(absent)*" if raw is ABSENT else markdown.code(shown)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _size(n: int | None) -> str:
@@ -143,10 +247,3 @@ def _sizes(f: FileChange) -> str:
         return _size(f.old_size)
     delta = (f.new_size or 0) - (f.old_size or 0)
     return f"{_size(f.old_size)} -> {_size(f.new_size)} ({'+' if delta >= 0 else '-'}{_size(abs(delta))})"
-
-
-def _short(value: Any, limit: int = 160) -> str:
-    if value is None:
-        return "(absent)"
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._internal import semver
-from .._internal.signatures import INVALID, UNAVAILABLE, check_integrity, verify_signatures
 from .._internal.tarball import Package, read_package
 from ..diffing import PUBLIC_REGISTRY, DiffResult, Resolver, diff_packages
 from ..errors import ConfigError, RegistryError
@@ -90,6 +89,8 @@ class ReportExtras:
 
     previous: dict[str, object] | None
     markdown: str
+    #: The same delta as plain text (`--format text`).
+    text: str = ""
 
 
 @dataclass
@@ -112,7 +113,7 @@ def check(ctx: Context) -> list[Finding]:
 
 def report_extras(ctx: Context) -> ReportExtras:
     result = compute(ctx)
-    return ReportExtras(result.baseline, result.to_markdown())
+    return ReportExtras(result.baseline, result.to_markdown(), result.to_text())
 
 
 def compute(ctx: Context) -> DiffResult:
@@ -257,6 +258,8 @@ def fetch_release(
     url = dist.get("tarball") if isinstance(dist, dict) else None
     if not isinstance(dist, dict) or not isinstance(url, str) or not url:
         raise RegistryError(f"The registry records no tarball for {name}@{version}", "Check the `registry` input")
+    from .._internal.signatures import INVALID, UNAVAILABLE, check_integrity, verify_signatures
+
     info: dict[str, object] = {"name": name, "version": version, "tarball": url, "side": side}
     findings: list[Finding] = []
     label = f"{side} {name}@{version}"

@@ -50,6 +50,29 @@ def to_markdown(result: PullRequestOutcome) -> str:
     return "\n".join(lines)
 
 
+def to_text(result: PullRequestOutcome) -> str:
+    """The report as plain text (`--format text`): this mode's headline, the gates, the commits compared."""
+    from .. import report_text
+
+    info = result.info
+    number = info.get("number")
+    what = f"pull request #{number}" if isinstance(number, int) else "the pull request"
+    d = result.outcome.decision
+    if d.allow:
+        title = f"npm-gatekeeper: ALLOW: {what} changes nothing that runs at install time without approval"
+    elif d.exit_code == 2:
+        title = f"npm-gatekeeper: ERROR: could not check {what} (exit 2)"
+    else:
+        title = f"npm-gatekeeper: BLOCK: {what} changes what runs at install time (exit {d.exit_code})"
+    extra = []
+    if info.get("merge_base"):
+        extra.append(
+            f"compared {str(info['merge_base'])[:12]} (merge base) with {str(info['head_sha'])[:12]} (head) "
+            f"from git objects; policy: {info.get('policy')}"
+        )
+    return report_text.to_text(result.outcome, title=title, extra=extra)
+
+
 def _report(
     result: PullRequestOutcome,
     inputs: Inputs,
@@ -59,6 +82,7 @@ def _report(
     client: GitHubClient | None,
     out: TextIO,
     err: TextIO,
+    fmt: str = "markdown",
 ) -> None:
     outcome = result.outcome
     in_actions = actions.in_actions(env)
@@ -76,9 +100,9 @@ def _report(
                 actions.command("warning", message, {"title": "npm-gatekeeper"}, out=out)
             err.write("npm-gatekeeper: " + message + "\n")
     shown = ""
+    data = report.to_json(outcome)
+    data["pull_request"] = result.info
     if path is not None:
-        data = report.to_json(outcome)
-        data["pull_request"] = result.info
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         shown = str(path.relative_to(workspace)) if path.is_relative_to(workspace) else str(path)
@@ -88,5 +112,5 @@ def _report(
         actions.set_outputs(report.outputs(outcome, shown), env)
     if outcome.error:
         err.write("npm-gatekeeper: " + outcome.error + "\n")
-    out.write(markdown)
+    out.write(to_text(result) if fmt == "text" else report.render(outcome, fmt, markdown, data))
     out.flush()

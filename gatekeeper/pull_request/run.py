@@ -34,6 +34,7 @@ def run_pull_request(
     report_path: Path | None = None,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    fmt: str = "markdown",
 ) -> int:
     """Run pull-request mode; returns the exit code (0 allow, 1 block, 2 could not decide)."""
     out = out or sys.stdout
@@ -62,7 +63,7 @@ def run_pull_request(
         result.info.setdefault("number", pr.number)
         result.info.setdefault("base_sha", pr.base_sha)
         result.info.setdefault("head_sha", pr.head_sha)
-    _report(result, inputs, env, workspace, report_path, client, out, err)
+    _report(result, inputs, env, workspace, report_path, client, out, err, fmt)
     return result.outcome.decision.exit_code
 
 
