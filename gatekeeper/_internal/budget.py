@@ -39,6 +39,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..errors import GatekeeperError
+from . import neterrors
 
 #: Default seconds of one run (the `timeout` input's default).
 DEFAULT_RUN_SECONDS = 600
@@ -279,7 +280,7 @@ def wait_before_retry(deadline: Deadline, seconds: float, service: str, why: str
         raise BudgetExceeded(
             f"{service} asked to wait {seconds:.0f} s before retrying ({why}), but only {max(left, 0):.0f} s of "
             f"{deadline.describe()} were left",
-            "Re-run the job later (rate limit or outage), or raise the `timeout` input",
+            neterrors.try_again().capitalize() + " later (rate limit or outage), or raise the `timeout` input",
         )
     dog = getattr(_ACTIVE, "dog", None)
     if dog is None:
@@ -380,7 +381,7 @@ class BoundedAdapter(HTTPAdapter):
         return BudgetExceeded(
             f"{lim.service} did not answer {target}{during}: {why}",
             "Check that the service is up and reachable (and not throttling), or raise the `timeout` input, then "
-            "re-run the job",
+            + neterrors.try_again(),
         )
 
 
