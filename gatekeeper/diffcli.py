@@ -428,7 +428,7 @@ def _json(c: _Compared | None, gate: Any, decision: Decision) -> str:
     if c is not None:
         data["compared"] = {
             "candidate": c.candidate.describe(),
-            "baseline": c.baseline.describe() if c.baseline else None,
+            "baseline": c.baseline.describe("--against") if c.baseline else None,
             "registries": [{"url": r.shown, "source": r.source} for r in c.registries],
         }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
