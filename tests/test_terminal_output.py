@@ -158,10 +158,10 @@ def _outcome(**kw: Any) -> report.Outcome:
 
 def test_check_text_report_has_no_markdown_entities_escapes_or_zero_width() -> None:
     text = report.render(_outcome(), "text", report.to_markdown(_outcome()))
-    assert text.startswith("npm-gatekeeper: BLOCK: express@4.19.2 NOT published (exit 1)\n")
-    assert "previous release: express@4.19.1" in text  # copy-pasteable into `npm view`
-    assert "[block] lifecycle-script-added (diff) package.json: postinstall `a -> b` <x> [y] c|d @team" in text
-    assert "how to fix:" in text
+    assert text.startswith("npm-gatekeeper: express@4.19.2 blocked - NOT published\n")
+    assert "  previous release: express@4.19.1\n" in text  # copy-pasteable into `npm view`
+    assert "  gate branch: pass\n  gate diff: fail (1 block)\n" in text
+    assert "BLOCK lifecycle-script-added package.json: postinstall `a -> b` <x> [y] c|d @team\n      fix: " in text
     assert not any(a in text for a in MARKDOWN_ARTIFACTS)
 
 
@@ -343,7 +343,7 @@ def test_check_error_before_the_gates_prints_one_paragraph_and_no_empty_table(fm
     proc = _gatekeeper("check", "--package-path", "missing", "--format", fmt, cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "No package.json in" in proc.stderr
-    assert "| Gate |" not in proc.stdout and "gates:" not in proc.stdout
+    assert "| Gate |" not in proc.stdout and "gate " not in proc.stdout
     if fmt == "text":
         assert proc.stdout == ""
     if fmt == "json":
@@ -357,8 +357,9 @@ def test_check_in_text_and_json_against_a_real_registry(verdaccio: Any, tmp_path
     env = {"GATEKEEPER_REGISTRY_RETRIES": "0"}
     text = _gatekeeper("check", "--registry", verdaccio.url, "--format", "text", cwd=pkg, env=env)
     assert text.returncode == 1, text.stderr
-    assert text.stdout.startswith("npm-gatekeeper: BLOCK: ")
-    assert "[block] not-in-ci (branch)" in text.stdout and "how to fix:" in text.stdout
+    assert text.stdout.startswith("npm-gatekeeper: ") and " blocked - NOT published\n" in text.stdout
+    assert "  gate branch: fail (1 block)" in text.stdout and "BLOCK not-in-ci: " in text.stdout
+    assert "\n      fix: " in text.stdout
     assert not any(a in text.stdout for a in MARKDOWN_ARTIFACTS)
     data = json.loads(_gatekeeper("check", "--registry", verdaccio.url, "--format", "json", cwd=pkg, env=env).stdout)
     assert data["decision"] == "block" and data["gates"]["branch"] == "fail"
