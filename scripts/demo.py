@@ -45,7 +45,8 @@ def main() -> int:
         with verdaccio_session(tmp / "registry") as registry, GitHubServer() as github:
             login = registry.add_user("maintainer", "demo-password-1")
             token = registry.create_token(login, "demo-password-1")
-            ws = make_package_repo(tmp / "demo-widget", "demo-widget", "1.0.0")
+            # `files` keeps the repository's CI config (.github/workflows/) out of the published tarball.
+            ws = make_package_repo(tmp / "demo-widget", "demo-widget", "1.0.0", manifest={"files": ["*.js"]})
             repo = github.repo(REPO, default_branch="main")
             home = tmp / "home"
             home.mkdir()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import sys
 from pathlib import Path
@@ -57,7 +58,11 @@ def _calls(log: Path) -> list[dict]:
 
 
 def test_publish_uses_a_private_userconfig_outside_the_workspace(
-    verdaccio: Verdaccio, tmp_path: Path, npm_shim: Path, monkeypatch: pytest.MonkeyPatch
+    verdaccio: Verdaccio,
+    tmp_path: Path,
+    npm_shim: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
     user = verdaccio.unique("npmcli")
     login = verdaccio.add_user(user, "pw-npmcli-1")
@@ -66,6 +71,7 @@ def test_publish_uses_a_private_userconfig_outside_the_workspace(
     monkeypatch.setenv("NODE_AUTH_TOKEN", login)  # must not reach the child
     monkeypatch.setenv("INPUT_NPM-TOKEN", login)
     dest = npm_cli.private_tempdir(ws, "pack-")
+    request.addfinalizer(lambda: shutil.rmtree(dest, ignore_errors=True))  # leave no pack-* dir behind
     packed = npm_cli.pack(ws, dest)
     assert packed.name == name and packed.version == "1.0.0"
     assert packed.integrity.startswith("sha512-") and packed.path.is_file()
@@ -84,13 +90,17 @@ def test_publish_uses_a_private_userconfig_outside_the_workspace(
     assert doc is not None and doc["versions"]["1.0.0"]["dist"]["integrity"] == packed.integrity
 
 
-def test_publish_conflict_is_reported_not_raised(verdaccio: Verdaccio, tmp_path: Path) -> None:
+def test_publish_conflict_is_reported_not_raised(
+    verdaccio: Verdaccio, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     user = verdaccio.unique("npmcli")
     login = verdaccio.add_user(user, "pw-npmcli-2")
     name = verdaccio.unique("npmcli-dup")
     ws = make_package_repo(tmp_path / "ws", name, "1.0.0")
     verdaccio.publish(ws, login)
-    packed = npm_cli.pack(ws, npm_cli.private_tempdir(ws, "pack-"))
+    dest = npm_cli.private_tempdir(ws, "pack-")
+    request.addfinalizer(lambda: shutil.rmtree(dest, ignore_errors=True))
+    packed = npm_cli.pack(ws, dest)
     result = npm_cli.publish(packed.path, registry=verdaccio.url, token=Secret(login), workspace=ws)
     assert not result.ok and result.conflict
     assert login not in result.message

@@ -165,6 +165,22 @@ def test_check_text_report_has_no_markdown_entities_escapes_or_zero_width() -> N
     assert not any(a in text for a in MARKDOWN_ARTIFACTS)
 
 
+def test_pull_request_text_report() -> None:
+    from gatekeeper.pull_request.reporting import PullRequestOutcome, to_text
+
+    f = Finding("lifecycle-script-added", Severity.BLOCK, "postinstall added: node x.js", file="package.json", line=4)
+    outcome = report.Outcome(
+        mode="pull-request", decision=Decision(False, 1, "x"), gates=[GateResult("manifests", "fail", [f])]
+    )
+    info = {"number": 7, "merge_base": "a" * 40, "head_sha": "b" * 40, "policy": ".github/npm-gatekeeper.yml"}
+    text = to_text(PullRequestOutcome(outcome, info))
+    assert text.startswith("npm-gatekeeper: pull request #7 changes what runs at install time\n")
+    assert "  gate manifests: fail (1 block)\nBLOCK lifecycle-script-added package.json:4: postinstall added" in text
+    assert text.endswith(f"compared {'a' * 12} (merge base) with {'b' * 12} (head) from git objects; "
+                         "policy: .github/npm-gatekeeper.yml\n")  # fmt: skip
+    assert not any(a in text for a in MARKDOWN_ARTIFACTS)
+
+
 def test_an_error_before_any_gate_prints_no_empty_gates_table() -> None:
     outcome = report.Outcome(mode="check", decision=Decision(False, 2, "x"), gates=[], error="No package.json in /x")
     assert report_text.to_text(outcome) == ""

@@ -53,22 +53,23 @@ def to_markdown(result: PullRequestOutcome) -> str:
 def to_text(result: PullRequestOutcome) -> str:
     """The report as plain text (`--format text`): this mode's headline, the gates, the commits compared."""
     from .. import report_text
+    from .._internal import terminal
 
     info = result.info
     number = info.get("number")
     what = f"pull request #{number}" if isinstance(number, int) else "the pull request"
     d = result.outcome.decision
     if d.allow:
-        title = f"npm-gatekeeper: ALLOW: {what} changes nothing that runs at install time without approval"
+        title = f"npm-gatekeeper: {what} changes nothing that runs at install time without approval"
     elif d.exit_code == 2:
-        title = f"npm-gatekeeper: ERROR: could not check {what} (exit 2)"
+        title = f"npm-gatekeeper: could not check {what}"
     else:
-        title = f"npm-gatekeeper: BLOCK: {what} changes what runs at install time (exit {d.exit_code})"
+        title = f"npm-gatekeeper: {what} changes what runs at install time"
     extra = []
     if info.get("merge_base"):
         extra.append(
             f"compared {str(info['merge_base'])[:12]} (merge base) with {str(info['head_sha'])[:12]} (head) "
-            f"from git objects; policy: {info.get('policy')}"
+            f"from git objects; policy: {terminal.safe(str(info.get('policy')))}"
         )
     return report_text.to_text(result.outcome, title=title, extra=extra)
 

@@ -1,0 +1,101 @@
+"""Benchmark: start-up of `gatekeeper diff` on two small tarballs, beside `python -c pass` and `npm diff`.
+
+    python bench/bench_startup.py [--repeat 21] [--check]
+
+The pair is the committed real fixture ms 2.1.2 -> 2.1.3 (tests/fixtures/tarballs, 3 kB each), so
+what is timed is almost only start-up: interpreter, imports, reading two tiny tarballs, printing.
+Each row is a whole process (wall time from spawn to exit), rounds interleaved (one of each per
+round) so that load from other processes hits every row alike; best and median are printed:
+
+- python -c pass:  the interpreter's own floor (same interpreter, same site-packages);
+- ours:            `python -m gatekeeper diff ms-2.1.3.tgz --against ms-2.1.2.tgz`;
+- npm diff:        `npm diff --diff=ms-2.1.2.tgz --diff=ms-2.1.3.tgz` on the same two files.
+
+Bytecode is compiled first and used (as an installed package has it), whatever
+PYTHONDONTWRITEBYTECODE says. The modules the diff imports are listed by count, and the heavy
+ones (PyGithub, cryptography, YAML, requests) must be absent. Target: ours under 80 ms (median);
+`--check` exits 1 on a miss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PAIR = ROOT / "tests" / "fixtures" / "tarballs"
+OLD, NEW = "ms-2.1.2.tgz", "ms-2.1.3.tgz"
+TARGET_MS = 80.0
+HEAVY = ("github", "cryptography", "yaml", "requests", "urllib3")
+
+
+def wall(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=PAIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    took = time.perf_counter() - start
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"{argv[:3]} failed ({proc.returncode}): {proc.stderr.decode()[-500:]}")
+    return took
+
+
+def imported(python: str, env: dict[str, str]) -> list[str]:
+    code = (
+        "import sys\nfrom gatekeeper.cli import main\nimport io, contextlib\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main(['diff', {NEW!r}, '--against', {OLD!r}])\n"
+        "print('\\n'.join(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([python, "-c", code], cwd=PAIR, env=env, capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=21)
+    parser.add_argument("--python", default=sys.executable, help="interpreter to time (default: this one)")
+    parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
+    args = parser.parse_args(argv)
+
+    compileall.compile_dir(ROOT / "gatekeeper", quiet=1)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(ROOT)
+    npm_env = {**env, "NPM_CONFIG_UPDATE_NOTIFIER": "false", "NPM_CONFIG_FUND": "false"}
+    rows: dict[str, tuple[list[str], dict[str, str]]] = {
+        "python -c pass": ([args.python, "-c", "pass"], env),
+        "ours (gatekeeper diff)": ([args.python, "-m", "gatekeeper", "diff", NEW, "--against", OLD], env),
+        "npm diff": (["npm", "diff", f"--diff=./{OLD}", f"--diff=./{NEW}"], npm_env),
+    }
+    for cmd, e in rows.values():  # warm-up: file cache, bytecode, npm's own start
+        wall(cmd, e)
+    samples: dict[str, list[float]] = {name: [] for name in rows}
+    for _ in range(args.repeat):
+        for name, (cmd, e) in rows.items():
+            samples[name].append(wall(cmd, e))
+    print(f"start-up, {NEW} --against {OLD} (3 kB each), {args.repeat} interleaved rounds: best (median)")
+    med = {name: statistics.median(v) * 1000 for name, v in samples.items()}
+    for name, runs in samples.items():
+        print(f"  {name:<24} {min(runs) * 1000:7.1f} ms  ({med[name]:.1f} ms)")
+    ours, floor, npm = med["ours (gatekeeper diff)"], med["python -c pass"], med["npm diff"]
+    modules = imported(args.python, env)
+    heavy = sorted({m.split(".")[0] for m in modules if m.split(".")[0] in HEAVY})
+    ours_mods = [m for m in modules if m.startswith("gatekeeper")]
+    checks = [
+        (f"ours, median              = {ours:.1f} ms (target < {TARGET_MS:.0f} ms)", ours < TARGET_MS),
+        (f"ours - python -c pass     = {ours - floor:.1f} ms of our own", True),
+        (f"npm diff / ours           = {npm / ours:.1f}x", True),
+        (f"modules imported          = {len(modules)} ({len(ours_mods)} of ours)", True),
+        (f"heavy modules imported    = {', '.join(heavy) or 'none'}", not heavy),
+    ]
+    for text, ok in checks:
+        print(f"  {'PASS' if ok else 'MISS'}  {text}")
+    return 1 if args.check and not all(ok for _, ok in checks) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
