@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .net import LOOPBACK
+from .net import LOOPBACK, QuietHandler
 
 HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "te", "trailers", "upgrade"}
 
@@ -402,29 +402,9 @@ class FaultProxy:
             conn.close()
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _Handler(QuietHandler):
     proxy: FaultProxy
     scheme = "http"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
     def _serve(self) -> None:
         seen = Seen(

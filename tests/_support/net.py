@@ -6,6 +6,8 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 
 LOOPBACK = "127.0.0.1"
 
@@ -34,3 +36,29 @@ def wait_http(url: str, timeout: float = 30.0, alive: object = None) -> None:
             last = exc
         time.sleep(0.1)
     raise TimeoutError(f"{url} did not answer within {timeout}s (last error: {last})")
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """An HTTP/1.1 request handler for the stand-ins: no access log, no Nagle, a request body reader."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _body(self) -> bytes:
+        """The request body, de-chunked (npm sends chunked uploads) or by Content-Length."""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""

@@ -23,10 +23,10 @@ import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 
-from .net import LOOPBACK
+from .net import LOOPBACK, QuietHandler
 from .oidc_issuer import verify
 
 EXCHANGE_PREFIX = "/-/npm/v1/oidc/token/exchange/package/"
@@ -142,28 +142,8 @@ class NpmFront:
         return 201, {"token": token, "expires": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 900))}
 
 
-class _FrontHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _FrontHandler(QuietHandler):
     front: NpmFront
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
     def _serve(self) -> None:
         front = self.front

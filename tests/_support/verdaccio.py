@@ -25,11 +25,11 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .net import LOOPBACK, free_port, wait_http
+from .net import LOOPBACK, QuietHandler, free_port, wait_http
 
 VERDACCIO_VERSION = "6.8.0"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -372,28 +372,8 @@ def _node() -> str:
     return node
 
 
-class _ProxyHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+class _ProxyHandler(QuietHandler):
     registry: Verdaccio  # set on the bound subclass
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-    def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
     def _forward(self) -> None:
         reg = self.registry
