@@ -15,10 +15,10 @@ from .errors import ConfigError
 from .secret import Secret
 
 PUBLIC_REGISTRY = "https://registry.npmjs.org/"
-MODES = ("publish", "check", "pull-request")
 #: A sha512 Subresource Integrity string, as npm records `dist.integrity`.
 _SRI = re.compile(r"sha512-[A-Za-z0-9+/]{86}==")
 PUBLISH_WITH = ("publish", "stage")
+MODES = ("publish", "check", "pull-request", "watch")
 
 #: Input name -> default, exactly as in action.yml (a test keeps them in step).
 INPUT_DEFAULTS: dict[str, str] = {
@@ -37,10 +37,14 @@ INPUT_DEFAULTS: dict[str, str] = {
     "approved-integrity": "",
     "timeout": "600",
     "publish-with": "publish",
+    "notify-webhook": "",
 }
 
 #: Bounds of the `timeout` input (seconds).
 MIN_TIMEOUT, MAX_TIMEOUT = 1, 6 * 3600
+
+#: Inputs holding a secret: masked first thing, shown only as (set)/(unset).
+SECRET_INPUTS = ("npm-token", "github-token", "notify-webhook")
 
 
 def env_name(input_name: str) -> str:
@@ -68,6 +72,7 @@ class Inputs:
     approved_integrity: str = ""
     timeout: int = 600
     publish_with: str = "publish"
+    notify_webhook: Secret | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Inputs:
@@ -125,6 +130,11 @@ class Inputs:
                 f"Input `approved-integrity` is {approved[:100]!r}",
                 "Pass the check job's `integrity` output (`sha512-` and 88 base64 characters)",
             )
+        webhook = raw["notify-webhook"]
+        if webhook and not webhook.startswith(("https://", "http://")):
+            raise ConfigError(
+                "Input `notify-webhook` is not an http(s) URL", "Pass the webhook's full URL from a secret"
+            )
         return cls(
             mode=mode,
             package_path=raw["package-path"],
@@ -140,12 +150,18 @@ class Inputs:
             approved_integrity=approved,
             timeout=timeout,
             publish_with=publish_with,
+            notify_webhook=Secret(webhook) if webhook else None,
         )
+
+    def secrets(self) -> list[Secret]:
+        """Every secret input that is set (to mask and redact)."""
+        return [s for s in (self.npm_token, self.github_token, self.notify_webhook) if s]
 
     def describe(self) -> dict[str, object]:
         """The inputs for the report, secrets shown only as set/unset."""
         out: dict[str, object] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            out[f.name.replace("_", "-")] = ("(set)" if value else "(unset)") if f.name.endswith("token") else value
+            name = f.name.replace("_", "-")
+            out[name] = ("(set)" if value else "(unset)") if name in SECRET_INPUTS else value
         return out

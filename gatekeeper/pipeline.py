@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import publishing, report, trusted_policy
 from ._internal import actions, budget, git
@@ -114,9 +114,8 @@ def mask_secrets(inputs: Inputs, env: Mapping[str, str], out: TextIO) -> None:
     """Ask the runner to mask the tokens before anything else is printed."""
     if not actions.in_actions(env):
         return
-    for secret in (inputs.npm_token, inputs.github_token):
-        if secret:
-            actions.add_mask(secret.reveal(), out=out)
+    for secret in inputs.secrets():
+        actions.add_mask(secret.reveal(), out=out)
 
 
 def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) -> int:
@@ -140,6 +139,8 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
                         _publish(ctx, outcome, started, opts.out)
                     except GatekeeperError as exc:
                         _publish_failed(outcome, exc)
+                    if outcome.published:
+                        _notify(ctx, outcome)
             except GatekeeperError as exc:
                 outcome = error_outcome(inputs.mode, exc.diagnostic())
                 outcome.publish_uncertain = isinstance(exc, PublishUncertain)
@@ -194,9 +195,8 @@ def cancelled_outcome(
 
 
 def redact(inputs: Inputs, text: str) -> str:
-    for secret in (inputs.npm_token, inputs.github_token):
-        if secret:
-            text = secret.redact(text)
+    for secret in inputs.secrets():
+        text = secret.redact(text)
     return text
 
 
@@ -365,12 +365,19 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
     extras_text: list[str] = []
     previous: dict[str, object] | None = None
     selected = {m.NAME for m in gates} if gates is not None else None
+    delta: dict[str, object] | None = None
     for mod in _gate_modules():
         if selected is not None and mod.NAME not in selected:
             results.append(GateResult(mod.NAME, "skipped", [], "not selected for this run (`--gates`/`--skip-gates`)"))
             continue
         result = run_gate(mod.NAME, mod.check, ctx)
         results.append(result)
+        compute = getattr(mod, "compute", None)
+        if compute is not None and result.status != "error":
+            try:
+                delta = compute(ctx).to_json()
+            except Exception:  # the delta only decorates the report and the Release
+                delta = None
         extra = getattr(mod, "report_extras", None)
         if extra is not None and result.status != "error":
             try:
@@ -394,6 +401,7 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
         extra_markdown=extras,
         extra_text=extras_text,
         error=error,
+        delta=delta,
     )
 
 
@@ -447,6 +455,52 @@ def _publish(
     gate.error = f"`npm publish` failed: {result.message}. Nothing was published"
     outcome.error = gate.error + ". Check the registry and the token, then re-run."
     outcome.decision = Decision(False, EXIT_ERROR, gate.error)
+
+
+def _notify(ctx: Context, outcome: report.Outcome) -> None:
+    """The last step: Release + webhook. A failure is an error (exit 2) but never un-publishes."""
+    from .notify import Published, notify, run_url
+
+    assert ctx.package is not None and ctx.tarball is not None
+    prev = outcome.previous or {}
+    rel = Published(
+        name=ctx.package.name,
+        version=ctx.package.version,
+        integrity=ctx.tarball.integrity,
+        previous_version=str(prev["version"]) if prev.get("version") else None,
+        commit=ctx.run.sha,
+        run_url=run_url(ctx.env),
+        delta=outcome.delta,
+        findings=[dict(f.to_json(), gate=g.name) for g in outcome.gates for f in g.findings],
+    )
+    try:
+        result = notify(
+            rel,
+            ctx.policy.notify,
+            github=ctx.github,
+            registry=ctx.registry,
+            webhook=ctx.inputs.notify_webhook,
+            repository=ctx.run.repository,
+        )
+    except Exception as exc:  # notify must never turn a publish into a crash
+        from .notify import NotifyResult
+
+        result = NotifyResult(errors=[redact(ctx.inputs, f"Internal error in notify: {type(exc).__name__}: {exc}")])
+    apply_notify(outcome, result, f"{rel.name}@{rel.version}")
+
+
+def apply_notify(outcome: report.Outcome, result: Any, label: str) -> None:
+    """Put a NotifyResult into the outcome: published stays true; a failure makes the run exit 2."""
+    outcome.notify = result.to_json()
+    outcome.notified = result.ok
+    if result.ok:
+        return
+    message = (
+        f"{label} WAS published, but the notification failed: " + " ".join(result.errors) + ". The version stays "
+        "published (nothing is un-published); fix the cause and re-run `gatekeeper notify --report` to notify."
+    )
+    outcome.error = message
+    outcome.decision = Decision(True, EXIT_ERROR, message)
 
 
 def _report(outcome: report.Outcome, inputs: Inputs, env: Mapping[str, str], workspace: Path, opts: RunOptions) -> None:

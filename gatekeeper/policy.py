@@ -8,6 +8,7 @@ name the key and its line. Validation is strict so a typo never loosens a gate.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -160,6 +161,30 @@ class ReviewPolicy:
 
 
 @dataclass
+class NotifyPolicy:
+    """What happens after a successful publish (issue 13)."""
+
+    #: Create or update the GitHub Release of the version's tag, with the delta and the gate's record.
+    release: bool = True
+    #: The release tag; `{version}` (required) and `{name}` are replaced.
+    tag_format: str = "v{version}"
+    #: People and teams mentioned in the Release (and in watch issues): `@user`, `@org/team`.
+    mention: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WatchPolicy:
+    """`mode: watch`: catch releases that bypassed the gate."""
+
+    #: Packages to watch (default: the one in `package-path`).
+    packages: list[str] = field(default_factory=list)
+    #: Where the watch begins: a version or an ISO date (default: the oldest gate record).
+    since: str = ""
+    #: Logins whose Releases carry trusted records and whose issues count for deduplication.
+    trusted_authors: list[str] = field(default_factory=lambda: ["github-actions[bot]"])
+
+
+@dataclass
 class Policy:
     """The whole policy. Every key optional."""
 
@@ -171,6 +196,8 @@ class Policy:
     approve: Approvals = field(default_factory=Approvals)
     pull_request: PullRequestPolicy = field(default_factory=PullRequestPolicy)
     review: ReviewPolicy = field(default_factory=ReviewPolicy)
+    notify: NotifyPolicy = field(default_factory=NotifyPolicy)
+    watch: WatchPolicy = field(default_factory=WatchPolicy)
     #: Per-rule severity overrides: rule id -> block | warn | off.
     rules: dict[str, SeverityOverride] = field(default_factory=dict)
     #: Where the policy came from (not a YAML key).
@@ -216,6 +243,7 @@ def parse_policy(data: bytes | str, *, source: str = "policy", check_floors: boo
         return policy
     _fill(policy, node, source, "")
     _check_rule_ids(policy, node, source, check_floors)
+    _check_notify_watch(policy, node, source)
     policy.source = source
     return policy
 
@@ -327,3 +355,59 @@ def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str, check_f
                     f"(`{k.value}` stays at least {known[k.value].severity.value})",
                     f"Remove it from `rules:`; use {floors.knob(k.value)}",
                 )
+
+
+_MENTION = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,99})?$")
+_PACKAGE = re.compile(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def _node_at(node: yaml.Node, *keys: str) -> yaml.Node:
+    """The YAML node at a key path (for error lines); the parent when a key is absent."""
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return node
+        found = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+        if found is None:
+            return node
+        node = found
+    return node
+
+
+def _check_notify_watch(policy: Policy, node: yaml.MappingNode, source: str) -> None:
+    """Values whose type is right but whose content must be too (a typo must never loosen a watch)."""
+    from ._internal import semver
+
+    fmt = policy.notify.tag_format
+    placeholders = set(re.findall(r"{([^{}]*)}", fmt))
+    if "version" not in placeholders or placeholders - {"name", "version"} or re.search(r"\s", fmt):
+        raise _fail(
+            source,
+            _node_at(node, "notify", "tag-format"),
+            "notify.tag-format",
+            f"must contain {{version}}, may contain {{name}}, and no spaces, not {fmt!r}",
+        )
+    for i, mention in enumerate(policy.notify.mention):
+        if not _MENTION.match(mention):
+            raise _fail(
+                source,
+                _node_at(node, "notify", "mention"),
+                f"notify.mention[{i}]",
+                f"expected @user or @org/team, not {mention!r}",
+            )
+    for i, name in enumerate(policy.watch.packages):
+        if not _PACKAGE.match(name) or len(name) > 214:
+            raise _fail(
+                source,
+                _node_at(node, "watch", "packages"),
+                f"watch.packages[{i}]",
+                f"not an npm package name: {name!r}",
+            )
+    since = policy.watch.since
+    if since and semver.parse(since) is None and not _ISO_DATE.match(since):
+        raise _fail(
+            source,
+            _node_at(node, "watch", "since"),
+            "watch.since",
+            f"expected a version (1.2.3) or an ISO date (2026-01-31), not {since!r}",
+        )

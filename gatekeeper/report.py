@@ -36,6 +36,13 @@ class Outcome:
     error: str | None = None
     #: Only clearable findings block, waiting for the review of `review.environment` (check mode).
     needs_review: bool = False
+    #: The release delta (DiffResult.to_json) when the diff gate computed one.
+    delta: dict[str, object] | None = None
+    #: After a publish: the notify step's result (NotifyResult.to_json), and whether it all worked.
+    notify: dict[str, object] | None = None
+    notified: bool = False
+    #: Watch mode: the versions the gate did not publish (`name@version`).
+    unexpected: list[str] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
@@ -56,6 +63,10 @@ def to_json(outcome: Outcome) -> dict[str, object]:
         "publish": outcome.publish,
         "error": outcome.error,
         "needs_review": outcome.needs_review,
+        "notified": outcome.notified,
+        "notify": outcome.notify,
+        "delta": outcome.delta,
+        "unexpected": outcome.unexpected,
     }
 
 
@@ -73,7 +84,17 @@ def to_markdown(outcome: Outcome) -> str:
     d = outcome.decision
     pkg = outcome.package or {}
     name = f"`{pkg.get('name')}@{pkg.get('version')}`" if pkg.get("name") else "the package"
-    if d.allow:
+    if outcome.mode == "watch":
+        head = (
+            "## ✅ npm-gatekeeper watch: every release went through the gate"
+            if d.exit_code == 0
+            else (
+                "## 🛑 npm-gatekeeper watch: releases the gate did not publish"
+                if d.exit_code == 1
+                else "## ⚠️ npm-gatekeeper watch: could not check every release"
+            )
+        )
+    elif d.allow:
         verb = (
             "published"
             if outcome.published
@@ -99,6 +120,14 @@ def to_markdown(outcome: Outcome) -> str:
     if outcome.publish.get("integrity"):
         lines += [f"Tarball integrity: `{outcome.publish['integrity']}`", ""]
     lines += _publish_lines(outcome.publish)
+    if outcome.notify is not None:
+        n = outcome.notify
+        where = f" ({n['release_url']})" if n.get("release_url") else ""
+        lines += [
+            f"Notified: {'✅' if outcome.notified else '❌'} Release {n.get('release')}{where}; "
+            f"webhook {n.get('webhook')}",
+            "",
+        ]
     if outcome.gates:  # an error before any gate ran: the error above says it all, no empty table
         lines += ["| Gate | Result | Findings |", "| --- | --- | --- |"]
         for g in outcome.gates:
@@ -181,6 +210,8 @@ def outputs(outcome: Outcome, report_path: str) -> Mapping[str, str]:
         "integrity": str(outcome.publish.get("integrity", "")),
         "needs-review": "true" if outcome.needs_review else "false",
         "stage-id": str(outcome.publish.get("stage_id", "")),
+        "notified": "true" if outcome.notified else "false",
+        "unexpected": " ".join(outcome.unexpected),
     }
 
 

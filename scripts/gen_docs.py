@@ -1,7 +1,7 @@
 """Regenerate the README's rule reference from the rule registry.
 
-    python scripts/gen_docs.py          # rewrite README.md in place
-    python scripts/gen_docs.py --check  # exit 1 if README.md is stale (the tests run this)
+python scripts/gen_docs.py          # rewrite README.md in place
+python scripts/gen_docs.py --check  # exit 1 if README.md is stale (the tests run this)
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ OUTPUTS = [
     "integrity",
     "needs-review",
     "stage-id",
+    "notified",
+    "unexpected",
 ]
 
 # The ONE deliberate difference between action.yml and INPUT_DEFAULTS: on GitHub the runner evaluates

@@ -78,4 +78,6 @@ def test_outputs() -> None:
         "integrity": "",
         "needs-review": "false",
         "stage-id": "",
+        "notified": "false",
+        "unexpected": "",
     }

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import requests
 from github import Auth, Github, GithubException, GithubRetry
@@ -60,6 +61,58 @@ class Job:
     name: str
     status: str
     runner_name: str
+
+
+def _login(user: Any) -> str:
+    return str(user.get("login") or "") if isinstance(user, dict) else ""
+
+
+@dataclass(frozen=True)
+class Release:
+    """A GitHub Release, as notify and watch need it."""
+
+    id: int
+    tag: str
+    name: str
+    body: str
+    author: str
+    html_url: str
+    draft: bool
+
+    @classmethod
+    def from_json(cls, data: Any) -> Release:
+        return cls(
+            id=int(data["id"]),
+            tag=str(data["tag_name"]),
+            name=str(data.get("name") or ""),
+            body=str(data.get("body") or ""),
+            author=_login(data.get("author")),
+            html_url=str(data.get("html_url") or ""),
+            draft=bool(data.get("draft")),
+        )
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A GitHub issue (not a pull request)."""
+
+    number: int
+    title: str
+    body: str
+    author: str
+    state: str
+    html_url: str
+
+    @classmethod
+    def from_json(cls, data: Any) -> Issue:
+        return cls(
+            number=int(data["number"]),
+            title=str(data.get("title") or ""),
+            body=str(data.get("body") or ""),
+            author=_login(data.get("user")),
+            state=str(data.get("state") or ""),
+            html_url=str(data.get("html_url") or ""),
+        )
 
 
 class _BoundedRetry(GithubRetry):
@@ -311,6 +364,84 @@ class GitHubClient:
             return sorted(set(names))
 
         return self.call(f"reading the rulesets of branch {branch}", fetch)
+
+    # releases and issues (notify and watch) ----------------------------------------------------------
+
+    def _pages(self, path: str, what: str, params: dict[str, Any] | None = None, max_pages: int = 100) -> list[Any]:
+        """Every item of a paginated list endpoint (per_page=100, page by page until a short page)."""
+
+        def fetch() -> list[Any]:
+            items: list[Any] = []
+            for page in range(1, max_pages + 1):
+                _, data = self._gh.requester.requestJsonAndCheck(
+                    "GET", path, parameters={**(params or {}), "per_page": 100, "page": page}
+                )
+                if not isinstance(data, list):
+                    raise ValueError(f"expected a list, got {type(data).__name__}")
+                items.extend(data)
+                if len(data) < 100:
+                    return items
+            raise GitHubError(
+                f"GitHub API: {what} has more than {max_pages * 100} entries", "Report this; the limit is a safety cap"
+            )
+
+        return self.call(what, fetch)
+
+    def release_by_tag(self, tag: str) -> Release | None:
+        """The Release of `tag`, or None when there is none."""
+
+        def fetch() -> Release | None:
+            try:
+                _, data = self._gh.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{self.repository}/releases/tags/{quote(tag, safe='')}"
+                )
+            except GithubException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return Release.from_json(data)
+
+        return self.call(f"reading the release of tag {tag}", fetch)
+
+    def create_release(self, tag: str, sha: str, name: str, body: str) -> Release:
+        """A new Release; GitHub creates the tag at `sha` when it does not exist yet."""
+        payload = {"tag_name": tag, "target_commitish": sha, "name": name, "body": body, "draft": False}
+
+        def post() -> Release:
+            _, data = self._gh.requester.requestJsonAndCheck(
+                "POST", f"/repos/{self.repository}/releases", input=payload
+            )
+            return Release.from_json(data)
+
+        return self.call(f"creating the release of tag {tag}", post)
+
+    def update_release(self, release_id: int, name: str, body: str) -> Release:
+        def patch() -> Release:
+            _, data = self._gh.requester.requestJsonAndCheck(
+                "PATCH", f"/repos/{self.repository}/releases/{release_id}", input={"name": name, "body": body}
+            )
+            return Release.from_json(data)
+
+        return self.call(f"updating release {release_id}", patch)
+
+    def releases(self) -> list[Release]:
+        """Every Release of the repository (paginated)."""
+        items = self._pages(f"/repos/{self.repository}/releases", "listing the releases")
+        return self.call("reading the releases", lambda: [Release.from_json(d) for d in items])
+
+    def issues(self) -> list[Issue]:
+        """Every issue, open and closed (`state=all`, paginated; pull requests left out)."""
+        items = self._pages(f"/repos/{self.repository}/issues", "listing the issues", {"state": "all"})
+        return self.call("reading the issues", lambda: [Issue.from_json(d) for d in items if "pull_request" not in d])
+
+    def create_issue(self, title: str, body: str) -> Issue:
+        def post() -> Issue:
+            _, data = self._gh.requester.requestJsonAndCheck(
+                "POST", f"/repos/{self.repository}/issues", input={"title": title, "body": body}
+            )
+            return Issue.from_json(data)
+
+        return self.call("opening an issue", post)
 
     @property
     def raw(self) -> Github:
