@@ -349,6 +349,9 @@ class Repo:
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     permissions: dict[str, str] = field(default_factory=dict)  # login -> role
     contents: dict[tuple[str | None, str], bytes] = field(default_factory=dict)  # (ref, path) -> bytes
+    releases: list[FakeRelease] = field(default_factory=list)  # see "releases and issues" below
+    issues: list[FakeIssue] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)  # tag -> sha
     _state: FakeGitHub | None = field(default=None, repr=False)
 
     @property
@@ -451,6 +454,14 @@ class Repo:
     def add_file(self, path: str, content: bytes | str, ref: str | None = None) -> None:
         """File content served by GET /contents/{path} (`ref=None`: any ref)."""
         self.contents[(ref, path.strip("/"))] = content.encode() if isinstance(content, str) else content
+
+    def add_release(self, tag: str, body: str = "", author: str = "github-actions[bot]", **kw: Any) -> FakeRelease:
+        """A Release of `tag` (the tag is created at `target_commitish`, default the default branch's head)."""
+        return _new_release(self, tag, body, author, **kw)
+
+    def add_issue(self, title: str, body: str = "", user: str = "github-actions[bot]", **kw: Any) -> FakeIssue:
+        """An issue (numbers are shared with pull requests, as on GitHub)."""
+        return _new_issue(self, title, body, user, **kw)
 
     def resolve(self, ref: str) -> str | None:
         """A branch name, `heads/x`, or known sha -> sha."""
@@ -939,7 +950,253 @@ class GitHubServer:
         return body
 
 
-class _Api:
+# --------------------------------------------------------------------------------------------------
+# releases and issues (issue 13: notify and watch)
+#
+# GET/POST /repos/{o}/{r}/releases, GET /releases/tags/{tag}, GET/PATCH /releases/{id},
+# GET /repos/{o}/{r}/issues?state=open|closed|all (paginated; pull requests included, as GitHub does),
+# POST /repos/{o}/{r}/issues. Bodies from the recorded GitRelease.testGetReleaseByTag, GitRelease.testUpdate,
+# Issue.setUp and Repository.testCreateIssue responses.
+
+
+@dataclass
+class FakeRelease:
+    """A GitHub Release."""
+
+    id: int
+    tag_name: str
+    target_commitish: str
+    name: str | None
+    body: str | None
+    author: User
+    draft: bool = False
+    prerelease: bool = False
+    created_at: str = field(default_factory=_now)
+    published_at: str | None = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+
+
+@dataclass
+class FakeIssue:
+    """A GitHub issue (not a pull request)."""
+
+    number: int
+    title: str
+    body: str | None
+    user: User
+    state: str = "open"  # open | closed
+    labels: list[str] = field(default_factory=list)
+    created_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+    closed_at: str | None = None
+
+
+def _new_release(repo: Repo, tag: str, body: str | None, author: str, **kw: Any) -> FakeRelease:
+    assert repo._state is not None
+    target = kw.pop("target_commitish", None) or repo.default_branch
+    if tag not in repo.tags:
+        sha = repo.resolve(target) or target
+        repo.tags[tag] = sha
+        repo.add_commit(sha)
+    rel = FakeRelease(
+        id=repo._state.next_id(),
+        tag_name=tag,
+        target_commitish=target,
+        name=kw.pop("name", tag),
+        body=body,
+        author=repo._state.user(author),
+        **kw,
+    )
+    repo.releases.append(rel)
+    return rel
+
+
+def _new_issue(repo: Repo, title: str, body: str | None, user: str, **kw: Any) -> FakeIssue:
+    assert repo._state is not None
+    number = max([0, *repo.pulls, *(i.number for i in repo.issues)]) + 1
+    issue = FakeIssue(number=number, title=title, body=body, user=repo._state.user(user), **kw)
+    repo.issues.append(issue)
+    return issue
+
+
+ROUTES.extend(
+    (m, re.compile("^" + p + "$"), h)
+    for m, p, h in [
+        ("GET", rf"/repos/{_R}/releases", "list_releases"),
+        ("POST", rf"/repos/{_R}/releases", "create_release"),
+        ("GET", rf"/repos/{_R}/releases/tags/(?P<tag>.+)", "release_by_tag"),
+        ("GET", rf"/repos/{_R}/releases/(?P<id>\d+)", "get_release"),
+        ("PATCH", rf"/repos/{_R}/releases/(?P<id>\d+)", "edit_release"),
+        ("GET", rf"/repos/{_R}/issues", "list_issues"),
+        ("POST", rf"/repos/{_R}/issues", "create_issue"),
+    ]
+)
+
+
+def _validation_failed(resource: str, code: str, field_name: str) -> Reply:
+    return Reply(
+        422,
+        {
+            "message": "Validation Failed",
+            "errors": [{"resource": resource, "code": code, "field": field_name}],
+            "documentation_url": DOCS,
+            "status": "422",
+        },
+    )
+
+
+class _ReleaseIssueApi:
+    """Release and issue endpoints (mixed into `_Api`)."""
+
+    s: GitHubServer
+    req: RecordedRequest
+    repo: Repo
+    api: str
+    web: str
+
+    def _release_json(self, rel: FakeRelease) -> dict[str, Any]:
+        body = self.s.rehost(template("GitRelease.testGetReleaseByTag"))
+        url = f"{self.api}/releases/{rel.id}"
+        tag = urllib.parse.quote(rel.tag_name, safe="")
+        body.update(
+            url=url,
+            assets_url=f"{url}/assets",
+            upload_url=f"{self.s.url}/uploads/repos/{self.repo.full_name}/releases/{rel.id}/assets{{?name,label}}",
+            html_url=f"{self.web}/releases/tag/{tag}",
+            id=rel.id,
+            author=self.s.user_json(rel.author),
+            node_id=_node_id("Release", rel.id),
+            tag_name=rel.tag_name,
+            target_commitish=rel.target_commitish,
+            name=rel.name,
+            draft=rel.draft,
+            immutable=False,
+            prerelease=rel.prerelease,
+            created_at=rel.created_at,
+            updated_at=rel.updated_at,
+            published_at=None if rel.draft else rel.published_at,
+            tarball_url=f"{self.api}/tarball/{tag}",
+            zipball_url=f"{self.api}/zipball/{tag}",
+            body=rel.body,
+            assets=[],
+        )
+        return body
+
+    def _issue_json(self, issue: FakeIssue | PullRequest) -> dict[str, Any]:
+        body = self.s.rehost(template("Issue.setUp"))
+        n = issue.number
+        url = f"{self.api}/issues/{n}"
+        is_pull = isinstance(issue, PullRequest)
+        body.update(
+            url=url,
+            repository_url=self.api,
+            labels_url=f"{url}/labels{{/name}}",
+            comments_url=f"{url}/comments",
+            events_url=f"{url}/events",
+            timeline_url=f"{url}/timeline",
+            html_url=f"{self.web}/{'pull' if is_pull else 'issues'}/{n}",
+            id=n + 30_000,
+            node_id=_node_id("Issue", n),
+            number=n,
+            title=issue.title,
+            user=self.s.user_json(issue.user),
+            labels=[self._label_json(lb) for lb in issue.labels],  # type: ignore[attr-defined]
+            state=issue.state,
+            state_reason=None if issue.state == "open" else "completed",
+            locked=False,
+            assignee=None,
+            assignees=[],
+            milestone=None,
+            comments=len(issue.comments) if is_pull else 0,  # type: ignore[union-attr]
+            created_at=getattr(issue, "created_at", _now()),
+            updated_at=getattr(issue, "updated_at", _now()),
+            closed_at=getattr(issue, "closed_at", None),
+            author_association="NONE",
+            closed_by=None,
+            type=None,
+            body=issue.body,
+            reactions=dict(body["reactions"], url=f"{url}/reactions", total_count=0, hooray=0),
+        )
+        if is_pull:
+            body["pull_request"] = {
+                "url": f"{self.api}/pulls/{n}",
+                "html_url": f"{self.web}/pull/{n}",
+                "diff_url": f"{self.web}/pull/{n}.diff",
+                "patch_url": f"{self.web}/pull/{n}.patch",
+                "merged_at": None,
+            }
+        return body
+
+    def _release(self, id: str) -> FakeRelease:
+        rel = next((r for r in self.repo.releases if r.id == int(id)), None)
+        if rel is None:
+            raise _Error(_not_found())
+        return rel
+
+    def list_releases(self) -> Reply:
+        items = sorted(self.repo.releases, key=lambda r: r.id, reverse=True)  # newest first
+        chunk, headers = self.paginate(items)  # type: ignore[attr-defined]
+        return Reply(200, [self._release_json(r) for r in chunk], headers)
+
+    def release_by_tag(self, tag: str) -> Reply:
+        rel = next((r for r in self.repo.releases if r.tag_name == tag and not r.draft), None)
+        return Reply(200, self._release_json(rel)) if rel else _not_found()
+
+    def get_release(self, id: str) -> Reply:
+        return Reply(200, self._release_json(self._release(id)))
+
+    def create_release(self) -> Reply:
+        data = self.req.json if isinstance(self.req.json, dict) else {}
+        tag = data.get("tag_name")
+        if not isinstance(tag, str) or not tag:
+            return _validation_failed("Release", "missing_field", "tag_name")
+        if any(r.tag_name == tag for r in self.repo.releases):
+            return _validation_failed("Release", "already_exists", "tag_name")
+        rel = _new_release(
+            self.repo,
+            tag,
+            data.get("body"),
+            self.s.state.viewer.login,
+            target_commitish=data.get("target_commitish") or self.repo.default_branch,
+            name=data.get("name") or tag,
+            draft=bool(data.get("draft", False)),
+            prerelease=bool(data.get("prerelease", False)),
+        )
+        return Reply(201, self._release_json(rel), {"Location": f"{self.api}/releases/{rel.id}"})
+
+    def edit_release(self, id: str) -> Reply:
+        rel = self._release(id)
+        data = self.req.json if isinstance(self.req.json, dict) else {}
+        for key in ("name", "body", "tag_name", "target_commitish", "draft", "prerelease"):
+            if key in data:
+                setattr(rel, key, data[key])
+        rel.updated_at = _now()
+        return Reply(200, self._release_json(rel))
+
+    def list_issues(self) -> Reply:
+        state = self.req.query.get("state", "open")
+        items: list[FakeIssue | PullRequest] = [*self.repo.issues, *self.repo.pulls.values()]
+        if state in ("open", "closed"):
+            items = [i for i in items if i.state == state]
+        elif state != "all":
+            return _validation_failed("Issue", "invalid", "state")
+        items.sort(key=lambda i: i.number, reverse=True)  # sort=created, direction=desc
+        chunk, headers = self.paginate(items)  # type: ignore[attr-defined]
+        return Reply(200, [self._issue_json(i) for i in chunk], headers)
+
+    def create_issue(self) -> Reply:
+        data = self.req.json if isinstance(self.req.json, dict) else {}
+        title = data.get("title")
+        if not isinstance(title, str) or not title:
+            return _validation_failed("Issue", "missing_field", "title")
+        issue = _new_issue(self.repo, title, data.get("body"), self.s.state.viewer.login)
+        return Reply(201, self._issue_json(issue), {"Location": f"{self.api}/issues/{issue.number}"})
+
+    def _label_json(self, name: str) -> dict[str, Any]:  # pragma: no cover - provided by _Api
+        raise NotImplementedError
+
+
+class _Api(_ReleaseIssueApi):
     """Endpoint implementations; each returns a Reply."""
 
     def __init__(self, server: GitHubServer, req: RecordedRequest, repo: Repo | None) -> None:
