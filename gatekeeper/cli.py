@@ -140,11 +140,21 @@ def build_parser() -> argparse.ArgumentParser:
         ("check", "run every gate, never publish"),
         ("action", "run as the GitHub Action (mode from INPUT_MODE)"),
         ("pull-request", "check a pull request for install-time changes"),
+        ("watch", "flag every registry version the gate did not publish (scheduled)"),
     ):
         sp = sub.add_parser(name, help=text, description=text, formatter_class=HelpFormatter)
         _add_input_flags(sp, formats=name != "action")
         if name in ("publish", "check"):
             _add_run_flags(sp)
+    notify = sub.add_parser(
+        "notify",
+        formatter_class=HelpFormatter,
+        help="write the GitHub Release record (+ webhook) for a release another tool published",
+        description="After e.g. semantic-release published the tarball the gate checked: verify the registry "
+        "serves that integrity, then create/update the GitHub Release with the gate's record and send the webhook.",
+    )
+    _add_input_flags(notify, formats=False)
+    notify.add_argument("--from-report", required=True, type=Path, help="the JSON report of the gate's check run")
     from .diffcli import add_diff_arguments
 
     add_diff_arguments(
@@ -176,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .config import Inputs
 
     overrides = {name: getattr(args, name.replace("-", "_"), None) for name in INPUT_DEFAULTS if name != "mode"}
-    if args.command != "action":
+    if args.command not in ("action", "notify"):
         overrides["mode"] = args.command
     try:
         inputs = Inputs.from_env(env, overrides)
@@ -184,6 +194,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr.write(f"npm-gatekeeper: {exc.diagnostic()}\n")
         return 2
     fmt = output_format(getattr(args, "format", None), sys.stdout)
+    if args.command == "notify":
+        from .notify import run_from_report
+
+        return run_from_report(inputs, env, args.from_report, sys.stdout, sys.stderr)
+    if inputs.mode == "watch":
+        from .watch import run_watch
+
+        return run_watch(inputs, env, report_path=args.report)
     if inputs.mode == "pull-request":
         from .pull_request import run_pull_request
 

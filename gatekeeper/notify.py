@@ -363,3 +363,98 @@ def run_url(env: Mapping[str, str]) -> str:
     attempt = env.get("GITHUB_RUN_ATTEMPT", "")
     tail = f"/attempts/{attempt}" if attempt.isdigit() and attempt != "1" else ""
     return f"{server}/{repo}/actions/runs/{run}{tail}"
+
+
+# -- `gatekeeper notify --from-report FILE`: after another tool published (semantic-release) -----------
+
+MAX_REPORT_BYTES = 32 * 1024 * 1024
+
+
+def published_from_report(data: Any, env: Mapping[str, str]) -> Published:
+    """The release a gate report (check or publish mode, decision allow) describes."""
+    if not isinstance(data, dict):
+        raise GatekeeperError("The gate report is not a JSON object", "Pass the report the gate wrote")
+    if data.get("decision") != "allow" or data.get("mode") not in ("check", "publish"):
+        raise GatekeeperError(
+            "The gate report does not allow this release (decision is not `allow`)",
+            "Only a release the gate allowed can be recorded; run the gate first",
+        )
+    pkg = data.get("package") if isinstance(data.get("package"), dict) else {}
+    pub = data.get("publish") if isinstance(data.get("publish"), dict) else {}
+    name, version, integrity = pkg.get("name"), pkg.get("version"), pub.get("integrity")
+    if not (isinstance(name, str) and isinstance(version, str) and isinstance(integrity, str)):
+        raise GatekeeperError("The gate report has no package name, version or integrity", "Pass the gate's report")
+    if not _INTEGRITY.match(integrity):
+        raise GatekeeperError("The gate report's integrity is not a sha512 SRI string", "Pass the gate's report")
+    prev = data.get("previous") if isinstance(data.get("previous"), dict) else {}
+    findings = [f for f in data.get("findings") or [] if isinstance(f, dict)]
+    delta = data.get("delta") if isinstance(data.get("delta"), dict) else None
+    return Published(
+        name=name,
+        version=version,
+        integrity=integrity,
+        previous_version=str(prev["version"]) if prev.get("version") else None,
+        commit=env.get("GITHUB_SHA", ""),
+        run_url=run_url(env),
+        delta=delta,
+        findings=findings,
+    )
+
+
+def run_from_report(inputs: Any, env: Mapping[str, str], report_file: Any, out: Any, err: Any) -> int:
+    """Notify for a release another tool published, from the gate's JSON report; 0 ok, 2 failed."""
+    from pathlib import Path
+
+    from ._internal import actions
+    from ._internal.github import GitHubClient
+    from ._internal.registry import RegistryClient
+    from .context import GitHubRun
+    from .policy import load_policy
+
+    for secret in inputs.secrets():
+        if actions.in_actions(env):
+            actions.add_mask(secret.reveal(), out=out)
+    result = NotifyResult()
+    try:
+        path = Path(report_file)
+        if not path.is_file() or path.stat().st_size > MAX_REPORT_BYTES:
+            raise GatekeeperError(f"No gate report at {path} (or it is too large)", "Pass --from-report FILE")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise GatekeeperError(f"The gate report {path} is not JSON ({type(exc).__name__})") from None
+        rel = published_from_report(data, env)
+        workspace = Path(env.get("GITHUB_WORKSPACE") or ".").resolve()
+        policy = load_policy(workspace / inputs.policy, required=inputs.policy != ".github/npm-gatekeeper.yml")
+        gh_run = GitHubRun.from_env(env)
+        github = None
+        if gh_run.repository and inputs.github_token:
+            github = GitHubClient(gh_run.api_url, gh_run.repository, inputs.github_token)
+        registry = RegistryClient(inputs.registry, inputs.npm_token)
+        result = notify(
+            rel,
+            policy.notify,
+            github=github,
+            registry=registry,
+            webhook=inputs.notify_webhook,
+            repository=gh_run.repository,
+        )
+        label = f"{rel.name}@{rel.version}"
+    except GatekeeperError as exc:
+        result.errors.append(_explain(exc))
+        label = "the release"
+    text = "; ".join(result.errors)
+    for secret in inputs.secrets():
+        text = secret.redact(text)
+    if actions.in_actions(env):
+        actions.set_outputs({"notified": "true" if result.ok else "false"}, env)
+        line = f"npm-gatekeeper notify: {label}: " + ("notified" if result.ok else "FAILED: " + markdown.text(text))
+        actions.append_summary(f"### {line}\n", env)
+    if result.ok:
+        out.write(
+            f"npm-gatekeeper: notified for {label} (Release {result.release_action}"
+            f"{': ' + result.release_url if result.release_url else ''}; webhook {result.webhook})\n"
+        )
+        return 0
+    err.write(f"npm-gatekeeper: the notification for {label} failed: {text}. The version stays published.\n")
+    return 2

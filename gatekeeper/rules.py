@@ -25,6 +25,7 @@ RULE_MODULES = (
     "gatekeeper.pipeline",
     "gatekeeper.lockfile",
     "gatekeeper.pull_request",
+    "gatekeeper.watch",
 )
 
 

@@ -60,7 +60,7 @@ def test_release_permissions_are_least_privilege() -> None:
     release = jobs["release"]
     assert release["needs"] == "test"
     assert release["permissions"] == {
-        "contents": "read",
+        "contents": "write",
         "checks": "read",
         "statuses": "read",
         "actions": "read",

@@ -38,6 +38,8 @@ class ByteLimits:
 
     packument: int = 64 * 1024 * 1024
     json: int = 4 * 1024 * 1024  # whoami, tokens pages, keys, any other JSON answer
+
+
 MAX_ATTESTATIONS_BYTES = 4 * 1024 * 1024
 
 
@@ -98,12 +100,13 @@ class RegistryClient:
         max_bytes: int | None = None,
         request_seconds: float | None = None,
         offsite: bool = False,
+        headers_extra: dict[str, str] | None = None,
     ) -> requests.Response:
         """GET with retries (capped, and never sleeping past the run's deadline); the body is read, bounded.
 
         API answers must come from the registry's own origin: a redirect elsewhere is a fault (the
         request there went without the token). `offsite=True` (tarballs, which CDNs may serve) allows it."""
-        headers = {"Accept": accept, **self._auth(auth and self.same_origin(url))}
+        headers = {"Accept": accept, **(headers_extra or {}), **self._auth(auth and self.same_origin(url))}
         last: str = ""
         answered = False
         what = f"GET {self._safe(url)}"
@@ -187,6 +190,25 @@ class RegistryClient:
         if not isinstance(data, dict) or not isinstance(data.get("versions", {}), dict):
             raise RegistryError(f"The packument of {name} is malformed", "Check the `registry` input")
         return data
+
+    def packument_if_changed(self, name: str, etag: str | None) -> tuple[dict[str, Any] | None, str | None, bool]:
+        """(packument or None, its ETag, not_modified): a conditional GET when an ETag is known.
+
+        `not_modified` True means the registry answered 304: the caller's copy for `etag` is current."""
+        extra = {"If-None-Match": etag} if etag else None
+        resp = self._get(self.url(escape_name(name)), headers_extra=extra, max_bytes=self.limits.packument)
+        if resp.status_code == 304 and etag:
+            return None, etag, True
+        if resp.status_code == 404:
+            return None, None, False
+        if resp.status_code != 200:
+            raise RegistryError(
+                f"GET packument of {name} answered HTTP {resp.status_code}", "Check the registry and the token"
+            )
+        data = self._json(resp, f"the packument of {name}")
+        if not isinstance(data, dict) or not isinstance(data.get("versions", {}), dict):
+            raise RegistryError(f"The packument of {name} is malformed", "Check the `registry` input")
+        return data, resp.headers.get("ETag"), False
 
     def tokens(self) -> list[dict[str, Any]] | None:
         """The account's tokens, or None when this token may not list them (unknown, not a pass)."""

