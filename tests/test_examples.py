@@ -40,7 +40,7 @@ def tool(name: str) -> str | None:
 
 
 def test_both_examples_exist() -> None:
-    assert {p.name for p in WORKFLOWS} == {"release.yml", "pr-guard.yml"}
+    assert {p.name for p in WORKFLOWS} == {"release.yml", "pr-guard.yml", "watch.yml", "watch-matrix.yml"}
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -86,6 +86,27 @@ def test_pr_guard_never_checks_out_the_head() -> None:
         assert "run" not in step, "pr-guard runs no commands (no PR code)"
     [gate] = [s for s in job["steps"] if "npm-gatekeeper" in s.get("uses", "")]
     assert gate["with"] == {"mode": "pull-request"}
+
+
+@pytest.mark.parametrize("name", ["watch.yml", "watch-matrix.yml"])
+def test_watch_is_scheduled_with_least_privilege(name: str) -> None:
+    wf = load(name)
+    assert wf["permissions"] == {}
+    assert "schedule" in wf["on"] and wf["on"]["schedule"][0]["cron"]
+    [job] = wf["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "issues": "write"}
+    [gate] = [s for s in job["steps"] if "npm-gatekeeper" in s.get("uses", "")]
+    assert gate["with"]["mode"] == "watch"
+    assert "npm-token" not in gate["with"]  # a public package needs no npm credential at all
+    for step in job["steps"]:
+        assert "run" not in step
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+
+def test_watch_matrix_spreads_shards_without_cancelling_them() -> None:
+    job = load("watch-matrix.yml")["jobs"]["watch"]
+    assert job["strategy"]["fail-fast"] is False and len(job["strategy"]["matrix"]["shard"]) > 1
 
 
 def _run(argv: list[str]) -> subprocess.CompletedProcess[str]:

@@ -90,6 +90,15 @@ def test_readme_example_is_valid() -> None:
         ("branch: {events: [push]\n", "invalid YAML"),
         ("branch: {}\nbranch: {}\n", "duplicate key"),
         ("- a\n- b\n", "expected a mapping"),
+        ("notify:\n  tag-format: release\n", "line 2: `notify.tag-format`: must contain {version}"),
+        ("notify:\n  tag-format: 'v{version}-{sha}'\n", "`notify.tag-format`: must contain {version}"),
+        ("notify:\n  mention: [someone]\n", "line 2: `notify.mention[0]`: expected @user or @org/team"),
+        ("notify:\n  mention: ['@a b']\n", "`notify.mention[0]`"),
+        ("notify:\n  colour: red\n", "`notify.colour`: unknown key"),
+        ("watch:\n  packages: ['Not A Name']\n", "line 2: `watch.packages[0]`: not an npm package name"),
+        ("watch:\n  since: yesterday\n", "line 2: `watch.since`: expected a version (1.2.3) or an ISO date"),
+        ("watch:\n  since: 2026-01-31\n", "`watch.since`: expected a string"),
+        ("watch:\n  trusted-authors: bot\n", "`watch.trusted-authors`: expected a list"),
     ],
 )
 def test_invalid_policies_name_key_and_line(text: str, needle: str) -> None:
@@ -168,3 +177,16 @@ def test_overrides_never_lower_a_floor_even_if_built_by_hand() -> None:
         [Finding("check-failed", Severity.BLOCK, "a"), Finding("large-change", Severity.WARN, "b")], p
     )
     assert [(f.rule, f.severity) for f in out] == [("check-failed", Severity.BLOCK)]
+
+
+def test_notify_and_watch_keys_parse() -> None:
+    p = parse_policy(
+        "notify:\n  tag-format: '{name}@{version}'\n  mention: ['@acme/release-owners', '@someone']\n"
+        "watch:\n  packages: ['@acme/a', b]\n  since: '2026-01-31'\n  trusted-authors: [release-bot]\n"
+    )
+    assert p.notify.tag_format == "{name}@{version}" and p.notify.release is True
+    assert p.notify.mention == ["@acme/release-owners", "@someone"]
+    assert p.watch.packages == ["@acme/a", "b"] and p.watch.since == "2026-01-31"
+    assert p.watch.trusted_authors == ["release-bot"]
+    assert parse_policy("watch: {since: 1.2.0}\n").watch.since == "1.2.0"
+    assert Policy().watch.trusted_authors == ["github-actions[bot]"] and Policy().notify.tag_format == "v{version}"
