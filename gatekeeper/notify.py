@@ -312,6 +312,7 @@ def notify(
     registry: RegistryClient,
     webhook: Secret | None,
     repository: str,
+    deadline: Any = None,
 ) -> NotifyResult:
     """Write the Release (create or update) and send the webhook event; collect every failure."""
     result = NotifyResult()
@@ -346,7 +347,7 @@ def notify(
                 result.errors.append(_explain(exc) + " (the Release needs `contents: write` for the job's token)")
     if webhook:
         try:
-            post_event(webhook, event(rel, result, repository))
+            post_event(webhook, event(rel, result, repository), deadline=deadline)
             result.webhook = "sent"
         except GatekeeperError as exc:
             result.webhook = "failed"
@@ -406,8 +407,6 @@ def run_from_report(inputs: Any, env: Mapping[str, str], report_file: Any, out: 
     from pathlib import Path
 
     from ._internal import actions
-    from ._internal.github import GitHubClient
-    from ._internal.registry import RegistryClient
     from .context import GitHubRun
     from .policy import load_policy
 
@@ -427,10 +426,7 @@ def run_from_report(inputs: Any, env: Mapping[str, str], report_file: Any, out: 
         workspace = Path(env.get("GITHUB_WORKSPACE") or ".").resolve()
         policy = load_policy(workspace / inputs.policy, required=inputs.policy != ".github/npm-gatekeeper.yml")
         gh_run = GitHubRun.from_env(env)
-        github = None
-        if gh_run.repository and inputs.github_token:
-            github = GitHubClient(gh_run.api_url, gh_run.repository, inputs.github_token)
-        registry = RegistryClient(inputs.registry, inputs.npm_token)
+        registry, github = clients(inputs, env, policy, gh_run)
         result = notify(
             rel,
             policy.notify,
@@ -438,6 +434,7 @@ def run_from_report(inputs: Any, env: Mapping[str, str], report_file: Any, out: 
             registry=registry,
             webhook=inputs.notify_webhook,
             repository=gh_run.repository,
+            deadline=registry.deadline,
         )
         label = f"{rel.name}@{rel.version}"
     except GatekeeperError as exc:
@@ -458,3 +455,30 @@ def run_from_report(inputs: Any, env: Mapping[str, str], report_file: Any, out: 
         return 0
     err.write(f"npm-gatekeeper: the notification for {label} failed: {text}. The version stays published.\n")
     return 2
+
+
+def clients(
+    inputs: Any, env: Mapping[str, str], policy: Any, gh_run: Any
+) -> tuple[RegistryClient, GitHubClient | None]:
+    """The registry and GitHub adapters, bounded like the pipeline's (run deadline, byte budgets)."""
+    from ._internal import budget
+    from ._internal.github import GitHubClient
+    from ._internal.registry import PUBLIC_ALIASES_ENV, ByteLimits, RegistryClient
+
+    deadline = budget.Deadline(inputs.timeout)
+    net = policy.network
+    registry = RegistryClient(
+        inputs.registry,
+        inputs.npm_token,
+        retries=int(env.get("GATEKEEPER_REGISTRY_RETRIES", "3")),
+        backoff=float(env.get("GATEKEEPER_REGISTRY_BACKOFF", "1.0")),
+        deadline=deadline,
+        limits=ByteLimits(packument=net.max_packument_bytes, json=net.max_registry_json_bytes),
+        public_aliases=env.get(PUBLIC_ALIASES_ENV, "").split(","),
+    )
+    github = None
+    if gh_run.repository and inputs.github_token:
+        github = GitHubClient(
+            gh_run.api_url, gh_run.repository, inputs.github_token, deadline=deadline, max_bytes=net.max_github_bytes
+        )
+    return registry, github

@@ -481,6 +481,7 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
             registry=ctx.registry,
             webhook=ctx.inputs.notify_webhook,
             repository=ctx.run.repository,
+            deadline=ctx.deadline,
         )
     except Exception as exc:  # notify must never turn a publish into a crash
         from .notify import NotifyResult

@@ -34,7 +34,7 @@ from .context import GitHubRun
 from .decision import EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
 from .errors import ConfigError, GatekeeperError
 from .findings import Finding, Severity
-from .notify import Record, defuse, record_of
+from .notify import Record, clients, defuse, record_of
 from .policy import Policy, load_policy
 from .rules import rule
 
@@ -392,13 +392,9 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
             "Watch mode reads the gate's records from the repository's Releases and opens issues",
             "Run it in GitHub Actions with `github-token` (permissions: contents: read, issues: write)",
         )
-    github = GitHubClient(gh_run.api_url, gh_run.repository, inputs.github_token)
-    registry = RegistryClient(
-        inputs.registry,
-        inputs.npm_token,
-        retries=int(env.get("GATEKEEPER_REGISTRY_RETRIES", "3")),
-        backoff=float(env.get("GATEKEEPER_REGISTRY_BACKOFF", "1.0")),
-    )
+    registry, maybe_github = clients(inputs, env, policy, gh_run)
+    assert maybe_github is not None
+    github = maybe_github
     names = _packages(policy, inputs, workspace)
     records = load_records(github, policy)
     state_path = workspace / STATE_PATH

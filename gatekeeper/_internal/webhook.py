@@ -17,6 +17,7 @@ import requests
 from .. import __version__
 from ..errors import GatekeeperError
 from ..secret import Secret
+from . import budget
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -32,18 +33,31 @@ def where(url: Secret) -> str:
     return f"{parts.scheme}://{parts.hostname or '?'}{':' + str(parts.port) if parts.port else ''}/…"
 
 
-def post_event(url: Secret, event: dict[str, Any], *, timeout: float = 10.0, retries: int = 2) -> int:
+def post_event(
+    url: Secret,
+    event: dict[str, Any],
+    *,
+    timeout: float = 10.0,
+    retries: int = 2,
+    deadline: budget.Deadline | None = None,
+) -> int:
     """POST `event` as JSON; returns the HTTP status (2xx). Anything else raises WebhookError."""
     data = json.dumps(event, sort_keys=True).encode("utf-8")
     headers = {"Content-Type": "application/json", "User-Agent": f"npm-gatekeeper/{__version__}"}
+    limits = budget.Limits(
+        "the notification webhook", deadline or budget.Deadline(), request_seconds=timeout, max_bytes=MAX_RESPONSE_BYTES
+    )
+    session = budget.bounded_session(limits)
     last = ""
     for attempt in range(retries + 1):
         try:
-            with requests.post(
-                url.reveal(), data=data, headers=headers, timeout=timeout, allow_redirects=False, stream=True
-            ) as resp:
-                resp.raw.read(MAX_RESPONSE_BYTES, decode_content=False)  # drain a little, never trust the size
+            with session.post(url.reveal(), data=data, headers=headers, allow_redirects=False) as resp:
                 status = resp.status_code
+        except GatekeeperError:  # a budget ran out; its message would name the secret URL
+            raise WebhookError(
+                f"The notification webhook at {where(url)} did not answer in time (or answered too much)",
+                "Check the endpoint",
+            ) from None
         except requests.ConnectionError as exc:
             last = f"connection failed ({type(exc).__name__})"
         except requests.RequestException as exc:
