@@ -364,6 +364,8 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?
 
 def _node_at(node: yaml.Node, *keys: str) -> yaml.Node:
     """The YAML node at a key path (for error lines); the parent when a key is absent."""
+    import yaml
+
     for key in keys:
         if not isinstance(node, yaml.MappingNode):
             return node
