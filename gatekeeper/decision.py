@@ -28,9 +28,13 @@ class Decision:
     allow: bool
     exit_code: int
     reason: str
+    #: Check mode: only clearable findings block, a reviewed publish job may clear them (exit 0).
+    pending_review: bool = False
 
     @property
     def label(self) -> str:
+        if self.pending_review:
+            return "review"
         return "allow" if self.allow else "block"
 
 

@@ -18,6 +18,7 @@ from .rules import Rule
 #: Every rule these modules declare is a floor.
 FLOOR_MODULES = (
     "gatekeeper.gates.branch",
+    "gatekeeper.gates.commit",
     "gatekeeper.gates.green_build",
     "gatekeeper.gates.credential",
     "gatekeeper.trusted_publishing",  # the credential gate's OIDC part

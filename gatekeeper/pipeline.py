@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
-from . import publishing, report, trusted_policy
+from . import publishing, report, review, trusted_policy
 from ._internal import actions, budget, git
 from ._internal import npm as npm_cli
 from ._internal.github import GitHubClient
@@ -27,7 +27,7 @@ from ._internal.registry import PUBLIC_ALIASES_ENV, ByteLimits, RegistryClient
 from ._internal.tarball import read_package
 from .config import Inputs
 from .context import Context, GitHubRun, PackageInfo, PackedTarball
-from .decision import EXIT_BLOCK, EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
+from .decision import EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
 from .errors import ConfigError, GatekeeperError, PublishUncertain
 from .findings import Severity
 from .gates import Skip
@@ -40,6 +40,7 @@ from .trusted_policy import PolicyTrust
 GATE_MODULES = (
     "gatekeeper.gates.policy",
     "gatekeeper.gates.branch",
+    "gatekeeper.gates.commit",
     "gatekeeper.gates.green_build",
     "gatekeeper.gates.credential",
     "gatekeeper.gates.diff",
@@ -388,7 +389,13 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
                 previous = info.previous if info.previous is not None else previous
                 extras.append(info.markdown)
                 extras_text.append(getattr(info, "text", ""))
+    reviewed = review.apply(ctx, results)
+    results = reviewed.results
     decision = decide(results)
+    if reviewed.needs_review:
+        decision = Decision(
+            False, EXIT_ALLOW, "only clearable findings block: waiting for the review", pending_review=True
+        )
     error = " ".join(f"[{r.name}] {r.error}" for r in results if r.status == "error") or None
     assert ctx.package is not None and ctx.tarball is not None
     return report.Outcome(
@@ -402,6 +409,7 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
         extra_text=extras_text,
         error=error,
         delta=delta,
+        needs_review=reviewed.needs_review,
     )
 
 

@@ -7,11 +7,14 @@ name the key and its line. Validation is strict so a typo never loosens a gate.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
+import hashlib
 import re
 import types
 import typing
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -119,6 +122,28 @@ class NetworkPolicy:
 
 
 @dataclass
+class FileApproval:
+    """One `approve.files` entry: a path bound to the sha256/sha512 (hex) of its bytes, or a native-binary glob."""
+
+    path: str = ""
+    sha256: str = ""
+    sha512: str = ""
+    #: `path` is a glob over native binaries (`*.node`, `prebuilds/**`): any bytes of a binary there.
+    native: bool = False
+
+    def matches(self, path: str, data: bytes) -> bool:
+        """Does this entry approve `data` at `path`?"""
+        if self.native:
+            binary = path.endswith(".node") or b"\0" in data[:8192]
+            return binary and fnmatchcase(path, self.path)
+        if path != self.path:
+            return False
+        if self.sha512:
+            return hashlib.sha512(data).hexdigest() == self.sha512
+        return bool(self.sha256) and hashlib.sha256(data).hexdigest() == self.sha256
+
+
+@dataclass
 class Approvals:
     """Exact approvals of intended install-time changes: any other text still blocks."""
 
@@ -130,8 +155,9 @@ class Approvals:
     sources: dict[str, str] = field(default_factory=dict)
     #: bin name -> exact target approved.
     bin: dict[str, str] = field(default_factory=dict)
-    #: Package paths approved (e.g. an install script's file, a binary, `binding.gyp`).
-    files: list[str] = field(default_factory=list)
+    #: Files approved by content: `{path, sha256 | sha512}` approves exactly those bytes at that path;
+    #: `{path: <glob>, native: true}` approves native binaries (`*.node`, prebuilds) by glob.
+    files: list[FileApproval] = field(default_factory=list)
     #: Exact `name@version` of packages in the resolved dependency tree (or the shrinkwrap) approved to run
     #: install scripts.
     install_scripts: list[str] = field(default_factory=list)
@@ -241,7 +267,11 @@ def parse_policy(data: bytes | str, *, source: str = "policy", check_floors: boo
     if node is None:
         policy.source = source
         return policy
-    _fill(policy, node, source, "")
+    token = _HISTORICAL.set(not check_floors)
+    try:
+        _fill(policy, node, source, "")
+    finally:
+        _HISTORICAL.reset(token)
     _check_rule_ids(policy, node, source, check_floors)
     _check_notify_watch(policy, node, source)
     policy.source = source
@@ -309,6 +339,8 @@ def _convert(hint: Any, node: yaml.Node, source: str, path: str) -> Any:
                 raise _fail(source, k, f"{path}.{key}", "duplicate key")
             out[key] = _convert(args[1], v, source, f"{path}.{key}")
         return out
+    if hint is FileApproval:
+        return _file_approval(node, source, path)
     if origin in (typing.Union, types.UnionType):
         raise TypeError(f"unsupported policy type {hint}")
     value = _scalar(node, source, path)
@@ -413,3 +445,45 @@ def _check_notify_watch(policy: Policy, node: yaml.MappingNode, source: str) -> 
             "watch.since",
             f"expected a version (1.2.3) or an ISO date (2026-01-31), not {since!r}",
         )
+
+
+#: Parsing a policy from history (the trusted policy): its path-only file approvals approve nothing.
+_HISTORICAL: contextvars.ContextVar[bool] = contextvars.ContextVar("historical_policy", default=False)
+_HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "sha512": re.compile(r"[0-9a-f]{128}")}
+
+
+def _file_approval(node: yaml.Node, source: str, path: str) -> FileApproval:
+    """`{path, sha256|sha512}` or `{path: <native glob>, native: true}`; a bare path is an error."""
+    if isinstance(node, yaml.ScalarNode) and _HISTORICAL.get() and isinstance(node.value, str):
+        return FileApproval(path=node.value)  # an old path-only entry in history: it approves nothing
+    if isinstance(node, yaml.ScalarNode):
+        raise _fail(
+            source,
+            node,
+            path,
+            f"a path-only approval ({node.value!r}) would approve any later bytes at that path; bind it to its "
+            f"content: `- {{path: {node.value}, sha256: <hex>}}` (the blocking finding prints the exact entry), or "
+            f"for native binaries by glob `- {{path: '*.node', native: true}}`",
+        )
+    entry = FileApproval()
+    _fill(entry, node, source, path)
+    if not entry.path:
+        raise _fail(source, node, path, "needs a `path`")
+    if entry.native:
+        if entry.sha256 or entry.sha512:
+            raise _fail(source, node, path, "a `native: true` glob takes no digest")
+        if not (entry.path.endswith(".node") or entry.path.startswith("prebuilds/")):
+            raise _fail(
+                source,
+                node,
+                path,
+                f"`native: true` is only for native binaries (`*.node`, `prebuilds/...`), not {entry.path!r}",
+            )
+        return entry
+    digests = [k for k in ("sha256", "sha512") if getattr(entry, k)]
+    if len(digests) != 1:
+        raise _fail(source, node, path, "give exactly one of `sha256` or `sha512` (hex) for the approved bytes")
+    value = getattr(entry, digests[0])
+    if not _HEX[digests[0]].fullmatch(value):
+        raise _fail(source, node, f"{path}.{digests[0]}", f"expected {digests[0]} in lower-case hex, not {value!r}")
+    return entry

@@ -107,6 +107,8 @@ def to_markdown(outcome: Outcome) -> str:
         head = f"## ✅ npm-gatekeeper: {name} {verb}"
     elif outcome.publish_uncertain:
         head = f"## ⚠️ npm-gatekeeper: stopped during the upload — {name} possibly published, check the registry"
+    elif d.pending_review:
+        head = f"## 👀 npm-gatekeeper: {name} waits for review — only findings a reviewed publish job may clear block"
     elif d.exit_code == 2:
         head = f"## ⚠️ npm-gatekeeper: could not decide — {name} NOT published"
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import json
 import os
@@ -110,7 +111,10 @@ def test_policy_overrides_and_approvals_apply(evil: Path, tmp_path: Path) -> Non
     policy.write_text("approve:\n  scripts:\n    postinstall: node setup.js\n")
     code, out, _ = cli(str(evil), "--against", str(fixture("chalk-5.3.0")), "--policy", str(policy))
     assert code == 1 and "INFO  approved-change" in out and "BLOCK install-script-code-changed setup.js" in out
-    policy.write_text("approve:\n  scripts:\n    postinstall: node setup.js\n  files: [setup.js]\n")
+    digest = hashlib.sha256(b"require('child_process')\n").hexdigest()
+    policy.write_text(
+        f"approve:\n  scripts:\n    postinstall: node setup.js\n  files: [{{path: setup.js, sha256: {digest}}}]\n"
+    )
     code, out, _ = cli(str(evil), "--against", str(fixture("chalk-5.3.0")), "--policy", str(policy))
     assert code == 0 and out.count("INFO  approved-change") == 2
 

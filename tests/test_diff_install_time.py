@@ -3,6 +3,7 @@ code vs data, runtime injection. Each bypass named in the issue is a test here."
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -63,10 +64,19 @@ def test_binary_of_another_architecture_or_over_a_non_binary_is_added(tmp_path: 
     assert "replacing ELF machine 62" in result.findings[0].message
 
 
-def test_binary_changed_is_approvable_by_path(tmp_path: Path) -> None:
+def test_binary_changed_is_approvable_by_content_or_native_glob(tmp_path: Path) -> None:
     base = {"package.json": manifest(), "addon.node": ELF_X64}
-    result = pair(tmp_path, base, {"addon.node": ELF_X64 + b"x"}, "approve: {files: [addon.node]}")
+    digest = hashlib.sha256(ELF_X64 + b"x").hexdigest()
+    result = pair(
+        tmp_path, base, {"addon.node": ELF_X64 + b"x"}, f"approve: {{files: [{{path: addon.node, sha256: {digest}}}]}}"
+    )
     assert rules(result) == ["approved-change"]
+    glob = pair(tmp_path, base, {"addon.node": ELF_X64 + b"y"}, "approve: {files: [{path: '*.node', native: true}]}")
+    assert rules(glob) == ["approved-change"]
+    other = pair(
+        tmp_path, base, {"addon.node": ELF_X64 + b"y"}, f"approve: {{files: [{{path: addon.node, sha256: {digest}}}]}}"
+    )
+    assert rules(other) == ["executable-binary-changed"]
 
 
 # ------------------------------------------------------------------ item 3: the install-code closure

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -276,11 +277,14 @@ def test_npm_run_of_a_changed_script_is_install_code(differ: Differ) -> None:
     assert "setup" in code.message and '"node a.js"' in code.message
 
 
+REVIEWED_JS = hashlib.sha256(b"// reviewed\n").hexdigest()
+
+
 def test_install_file_approval_by_path(differ: Differ) -> None:
     result = differ(
         "esbuild-0.20.1",
         cand="esbuild-0.20.2",
-        policy="approve: {files: [install.js]}",
+        policy=f"approve: {{files: [{{path: install.js, sha256: {REVIEWED_JS}}}]}}",
         files={"install.js": "// reviewed\n"},
     )
     assert [f.rule for f in result.findings] == ["approved-change"]
@@ -293,7 +297,10 @@ def test_binding_gyp_added_without_install_script(differ: Differ) -> None:
     (f,) = only(differ("ms-2.1.2", files={"binding.gyp": "{'targets': []}"}), "native-build-added")
     assert "node-gyp rebuild" in f.message and f.file == "binding.gyp"
     assert differ("ms-2.1.2", files={"binding.gyp": "{}"}, manifest=lambda d: d.update(gypfile=False)).findings == []
-    approved = differ("ms-2.1.2", policy="approve: {files: [binding.gyp]}", files={"binding.gyp": "{}"})
+    gyp = hashlib.sha256(b"{}").hexdigest()
+    approved = differ(
+        "ms-2.1.2", policy=f"approve: {{files: [{{path: binding.gyp, sha256: {gyp}}}]}}", files={"binding.gyp": "{}"}
+    )
     assert [f.rule for f in approved.findings] == ["approved-change"]
 
 
@@ -522,7 +529,10 @@ def test_credentials_already_in_the_baseline_are_not_reported_again(tmp_path: Pa
 def test_executable_binaries(differ: Differ, data: bytes, kind: str) -> None:
     (f,) = only(differ("ms-2.1.2", files={"bin/tool": data}), "executable-binary-added")
     assert kind in f.message and f.file == "bin/tool"
-    ok = differ("ms-2.1.2", files={"bin/tool": data}, policy="approve: {files: [bin/tool]}")
+    digest = hashlib.sha256(data).hexdigest()
+    ok = differ(
+        "ms-2.1.2", files={"bin/tool": data}, policy=f"approve: {{files: [{{path: bin/tool, sha256: {digest}}}]}}"
+    )
     assert [f.rule for f in ok.findings] == ["approved-change"]
 
 

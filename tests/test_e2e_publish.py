@@ -90,6 +90,16 @@ def release(verdaccio: Verdaccio, github_server: GitHubServer, package_repo: Cal
     return make
 
 
+def _recommit(rel: Release, message: str) -> None:
+    """Commit the workspace and make it the green head of main (a workspace must be the released commit)."""
+    rel.sha = commit_all(rel.ws, message)
+    rel.repo.add_commit(rel.sha, "main")
+    rel.repo.add_check_run(rel.sha, "test", "success")
+    rel.repo.runs[4242].head_sha = rel.sha
+    for job in rel.repo.runs[4242].jobs:
+        job.head_sha = rel.sha
+
+
 def _rules(result: ActionResult) -> set[str]:
     assert result.report is not None, result.describe()
     return {f["rule"] for f in result.report["findings"] if f["severity"] == "block"}
@@ -120,6 +130,7 @@ def test_green_default_branch_publishes_the_packed_tarball(release) -> None:
     assert result.report["gates"] == {
         "policy": "pass",
         "branch": "pass",
+        "commit": "pass",
         "green-build": "pass",
         "credential": "pass",
         "diff": "pass",
@@ -228,6 +239,7 @@ def test_other_branch_blocks(release) -> None:
 def test_default_branch_is_read_from_the_api_not_assumed(release) -> None:
     rel = release()
     rel.repo.default_branch = "trunk"
+    rel.repo.add_commit(rel.sha, "trunk")
     _assert_blocked(rel.run(), rel, "not-default-branch")  # main is not the default here
     result = rel.run(env={"GITHUB_REF": "refs/heads/trunk"})
     assert result.returncode == 0, result.describe()
@@ -236,6 +248,7 @@ def test_default_branch_is_read_from_the_api_not_assumed(release) -> None:
 def test_release_branch_from_policy_publishes(release) -> None:
     rel = release()
     rel.ws.joinpath(".github/npm-gatekeeper.yml").write_text("branch:\n  release-branches: ['1.x']\n")
+    rel.repo.add_commit(rel.sha, "1.x")
     result = rel.run(env={"GITHUB_REF": "refs/heads/1.x"})
     assert result.returncode == 0, result.describe()
 
@@ -350,6 +363,7 @@ def test_registry_without_maintainers_warns(release) -> None:
     pkg = json.loads((rel.ws / "package.json").read_text())
     pkg["version"] = "1.1.0"
     (rel.ws / "package.json").write_text(json.dumps(pkg, indent=2) + "\n")
+    _recommit(rel, "1.1.0")
     result = rel.run()
     assert result.returncode == 0, result.describe()
     sev = {f["rule"]: f["severity"] for f in result.report["findings"]}
@@ -358,6 +372,7 @@ def test_registry_without_maintainers_warns(release) -> None:
     rel.ws.joinpath(".github/npm-gatekeeper.yml").write_text("credential:\n  unknown-maintainers: block\n")
     pkg["version"] = "1.2.0"
     (rel.ws / "package.json").write_text(json.dumps(pkg, indent=2) + "\n")
+    _recommit(rel, "1.2.0")
     result = rel.run()
     assert result.returncode == 1 and "maintainers-unknown" in _rules(result)
     assert rel.versions() == ["1.0.0", "1.1.0"]

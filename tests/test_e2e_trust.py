@@ -323,3 +323,292 @@ def test_a_loosened_branch_list_blocks_and_the_trusted_list_decides(release) -> 
     assert result.returncode == 1, result.describe()
     assert {"policy-changed", "not-default-branch"} <= _blocking(result)
     assert rel.versions() == ["1.0.0"]
+
+
+# -- the commit is the branch
+
+
+def test_rerun_of_an_older_commit_blocks_and_a_rerun_of_the_latest_passes(release) -> None:
+    rel: Release = release()
+    old = rel.sha
+    _commit(rel, {"CHANGELOG.md": "revert the bad thing\n"}, "a newer commit on main")
+    # re-run of the old (green) commit: the branch has moved on
+    old_run = rel.repo.add_workflow_run(old, run_id=4999)
+    old_run.add_job("release", status="in_progress")
+    git(rel.ws, "checkout", "-q", old)
+    result = rel.run(env={"GITHUB_SHA": old, "GITHUB_RUN_ID": "4999"})
+    _assert_blocked(result, rel, "not-branch-head")
+    git(rel.ws, "checkout", "-q", "main")
+    result = _run(rel)  # the latest commit, re-run
+    assert result.returncode == 0, result.describe()
+    assert result.report["gates"]["commit"] == "pass"
+
+
+def _release_event(tag: str) -> dict[str, Any]:
+    return {"release": {"tag_name": tag, "target_commitish": "main"}, "repository": {"fork": False}}
+
+
+def test_release_tag_on_an_unmerged_commit_blocks(release) -> None:
+    from tests._support.github_server import load_git_history
+
+    rel: Release = release()
+    (rel.ws / ".github/npm-gatekeeper.yml").write_text("branch:\n  events: [push, release]\n")
+    _commit(rel, {}, "allow release events")
+    main_head = rel.sha
+    git(rel.ws, "checkout", "-q", "-b", "never-merged")
+    _commit(rel, {"index.js": "module.exports = () => 'unreviewed';\n"}, "not merged", branch="never-merged")
+    git(rel.ws, "tag", "v1.0.0")
+    rel.repo.branches["main"] = main_head
+    load_git_history(rel.repo, rel.ws)
+    env = {"GITHUB_EVENT_NAME": "release", "GITHUB_REF": "refs/tags/v1.0.0"}
+    result = _run(rel, env=env, event=_release_event("v1.0.0"))
+    _assert_blocked(result, rel, "not-branch-head")
+    assert "never merged" in json.dumps(result.report["findings"])
+    assert rel.github.requests_to("GET", rf"/compare/{rel.sha}\.\.\.{main_head}")
+
+
+def test_release_tag_on_a_merged_commit_publishes(release) -> None:
+    from tests._support.github_server import load_git_history
+
+    rel: Release = release()
+    (rel.ws / ".github/npm-gatekeeper.yml").write_text("branch:\n  events: [push, release]\n")
+    tagged = _commit(rel, {}, "allow release events")
+    git(rel.ws, "tag", "v1.0.0")
+    git(rel.ws, "commit", "-q", "--allow-empty", "-m", "later work on main")
+    rel.repo.branches["main"] = head_sha(rel.ws)
+    load_git_history(rel.repo, rel.ws)
+    git(rel.ws, "checkout", "-q", "v1.0.0")
+    env = {"GITHUB_EVENT_NAME": "release", "GITHUB_REF": "refs/tags/v1.0.0", "GITHUB_SHA": tagged}
+    result = _run(rel, env=env, event=_release_event("v1.0.0"))
+    assert result.returncode == 0, result.describe()
+    assert rel.versions() == ["1.0.0"]
+
+
+def test_workspace_head_other_than_github_sha_blocks(release) -> None:
+    rel: Release = release()
+    released = rel.sha
+    git(rel.ws, "checkout", "-q", "-b", "other")
+    git(rel.ws, "commit", "-q", "--allow-empty", "-m", "red elsewhere")
+    result = rel.run(env={"GITHUB_SHA": released})
+    _assert_blocked(result, rel, "workspace-not-released-commit")
+
+
+def test_modified_tracked_file_in_the_workspace_blocks(release) -> None:
+    rel: Release = release()
+    (rel.ws / "index.js").write_text("module.exports = () => 'patched by a build step';\n")
+    result = rel.run()
+    _assert_blocked(result, rel, "workspace-not-released-commit")
+    assert "index.js" in json.dumps(result.report["findings"])
+
+
+# -- green build, completely
+
+
+def test_failure_in_the_31st_status_blocks(release) -> None:
+    rel: Release = release()
+    for i in range(30):
+        rel.repo.add_status(rel.sha, f"ci/shard-{i}", "success")
+    rel.repo.add_status(rel.sha, "ci/shard-last", "failure", target_url="https://ci.example.test/31")
+    result = rel.run()
+    _assert_blocked(result, rel, "check-failed")
+    assert "ci/shard-last" in json.dumps(result.report["findings"])
+
+
+def test_statuses_latest_state_per_context_wins(release) -> None:
+    rel: Release = release()
+    rel.repo.add_status(rel.sha, "ci/flaky", "failure")
+    rel.repo.add_status(rel.sha, "ci/flaky", "success")  # re-run, green now
+    result = rel.run()
+    assert result.returncode == 0, result.describe()
+    rel2: Release = release()
+    rel2.repo.add_status(rel2.sha, "ci/flaky", "success")
+    rel2.repo.add_status(rel2.sha, "ci/flaky", "error")  # the latest state is red
+    _assert_blocked(rel2.run(), rel2, "check-failed")
+
+
+def test_status_pagination_is_capped(release) -> None:
+    rel: Release = release()
+    for i in range(1001):
+        rel.repo.add_status(rel.sha, f"ci/{i}", "success")
+    result = rel.run()
+    assert result.returncode == 2, result.describe()
+    assert "more than 1000 commit statuses" in result.stderr
+    assert rel.versions() == []
+    assert len(rel.github.requests_to("GET", r"/statuses$")) <= 10
+
+
+def test_required_check_with_integration_id_is_not_met_by_a_status(release) -> None:
+    rel: Release = release()
+    rel.repo.require_checks("main", ["security-scan"], integration_id=424242)
+    rel.repo.add_status(rel.sha, "security-scan", "success")  # anyone with write access can post this
+    result = rel.run()
+    _assert_blocked(result, rel, "required-check-missing")
+    assert "integration_id" in json.dumps(result.report["findings"])
+    # a same-named check run of another app does not count either; one of that app does
+    rel.repo.add_check_run(rel.sha, "security-scan", "success", app_id=1, app_slug="other")
+    _assert_blocked(rel.run(), rel, "required-check-missing")
+    rel.repo.add_check_run(rel.sha, "security-scan", "success", app_id=424242, app_slug="scanner")
+    result = rel.run()
+    assert result.returncode == 0, result.describe()
+
+
+# -- reviewed two-job releases
+
+REVIEWED = "review:\n  environment: npm-release\n"
+
+
+def _reviewed_release(release, *, trusted: str = REVIEWED, released_policy: str | None = None) -> Release:
+    """1.0.0 released with `trusted` as its policy; the new commit adds an unapproved postinstall (1.0.1)."""
+    rel: Release = release()
+    _commit(rel, {POLICY: trusted}, "reviewed releases")
+    _released(rel)
+    files: dict[str, str | None] = {"package.json": _manifest(rel, "1.0.1", postinstall=POSTINSTALL)}
+    if released_policy is not None:
+        files[POLICY] = released_policy
+    _commit(rel, files, "add a postinstall")
+    return rel
+
+
+def _approve(rel: Release, login: str, environment: str = "npm-release", state: str = "approved") -> None:
+    from tests._support.github_server import approve_run
+
+    run_id = int(rel.run_env["GITHUB_RUN_ID"])  # type: ignore[attr-defined]
+    approve_run(rel.repo, run_id, environment, rel.github.state.user(login), state)
+
+
+def _check_job(rel: Release):
+    result = _run(rel, inputs={"mode": "check"})
+    assert result.returncode == 0, result.describe()
+    assert result.outputs["needs-review"] == "true" and result.outputs["decision"] == "review"
+    assert "lifecycle-script-added" in _blocking(result)
+    return result.outputs["integrity"]
+
+
+def test_two_job_reviewed_release_publishes_the_approved_tarball(release) -> None:
+    rel = _reviewed_release(release)
+    integrity = _check_job(rel)
+    assert rel.versions() == ["1.0.0"]
+    # the publish job, before anyone approved: still blocked
+    result = _run(rel, inputs={"approved-integrity": integrity})
+    assert result.returncode == 1 and "lifecycle-script-added" in _blocking(result), result.describe()
+    assert "review-not-valid" in {f["rule"] for f in result.report["findings"]}
+    _approve(rel, "maintainer-bob")
+    result = _run(rel, inputs={"approved-integrity": integrity})
+    assert result.returncode == 0, result.describe()
+    assert rel.versions() == ["1.0.0", "1.0.1"]
+    cleared = [f for f in result.report["findings"] if f["rule"] == "approved-by-review"]
+    assert cleared and all("maintainer-bob" in f["message"] for f in cleared), cleared
+    assert {f["evidence"]["cleared"] for f in cleared} >= {"lifecycle-script-added"}
+    assert rel.github.requests_to("GET", r"/actions/runs/\d+/approvals")
+    doc = rel.verdaccio.packument(rel.name)
+    assert doc is not None and doc["versions"]["1.0.1"]["dist"]["integrity"] == integrity
+
+
+def test_review_of_another_environment_does_not_clear(release) -> None:
+    rel = _reviewed_release(release)
+    integrity = _check_job(rel)
+    _approve(rel, "maintainer-bob", environment="staging")
+    result = _run(rel, inputs={"approved-integrity": integrity})
+    assert result.returncode == 1, result.describe()
+    assert "lifecycle-script-added" in _blocking(result)
+    assert rel.versions() == ["1.0.0"]
+
+
+def test_review_for_another_integrity_does_not_clear(release) -> None:
+    rel = _reviewed_release(release)
+    _check_job(rel)
+    _approve(rel, "maintainer-bob")
+    result = _run(rel, inputs={"approved-integrity": _sri(b"some other tarball")})
+    assert result.returncode == 1, result.describe()
+    assert "lifecycle-script-added" in _blocking(result)
+    assert "is not the approved one" in json.dumps(result.report["findings"])
+    assert rel.versions() == ["1.0.0"]
+
+
+def test_require_other_reviewer_refuses_the_pusher_as_only_approver(release) -> None:
+    rel = _reviewed_release(release, trusted=REVIEWED + "  require-other-reviewer: true\n")
+    integrity = _check_job(rel)
+    _approve(rel, "octocat")  # GITHUB_ACTOR, who pushed
+    result = _run(rel, inputs={"approved-integrity": integrity})
+    assert result.returncode == 1, result.describe()
+    assert "the only approval" in json.dumps(result.report["findings"])
+    assert rel.versions() == ["1.0.0"]
+    _approve(rel, "maintainer-carol")
+    result = _run(rel, inputs={"approved-integrity": integrity})
+    assert result.returncode == 0, result.describe()
+
+
+def test_policy_change_in_a_reviewed_release_publishes(release) -> None:
+    rel = _reviewed_release(release, released_policy=REVIEWED + APPROVE_POSTINSTALL)
+    integrity = _check_job(rel)
+    _approve(rel, "maintainer-bob")
+    result = _run(rel, inputs={"approved-integrity": integrity})
+    assert result.returncode == 0, result.describe()
+    cleared = {f["evidence"]["cleared"] for f in result.report["findings"] if f["rule"] == "approved-by-review"}
+    assert "policy-changed" in cleared
+    assert rel.versions() == ["1.0.0", "1.0.1"]
+
+
+def test_a_floor_fails_the_check_job_and_is_never_cleared(release) -> None:
+    rel = _reviewed_release(release)
+    rel.repo.add_check_run(rel.sha, "lint", "failure")
+    result = _run(rel, inputs={"mode": "check"})
+    assert result.returncode == 1 and result.outputs["needs-review"] == "false", result.describe()
+    _approve(rel, "maintainer-bob")
+    result = _run(rel, inputs={"approved-integrity": result.outputs["integrity"]})
+    assert result.returncode == 1 and "check-failed" in _blocking(result), result.describe()
+    assert rel.versions() == ["1.0.0"]
+
+
+# -- content-bound file approvals
+
+INSTALL_JS = "console.log('reviewed install step');\n"
+
+
+def _approval_for_install_js(content: str) -> str:
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    return (
+        "approve:\n  scripts:\n    postinstall: node install.js\n"
+        f"  files:\n    - {{path: install.js, sha256: {digest}}}\n"
+    )
+
+
+def test_content_bound_approval_in_the_trusted_policy_publishes_exactly_those_bytes(release) -> None:
+    rel: Release = release()
+    _commit(rel, {POLICY: _approval_for_install_js(INSTALL_JS)}, "approve install.js by content")
+    _released(rel)
+    files = {"package.json": _manifest(rel, "1.0.1", postinstall="node install.js"), "install.js": INSTALL_JS}
+    _commit(rel, files, "add the reviewed install step")
+    result = _run(rel)
+    assert result.returncode == 0, result.describe()
+    assert rel.versions() == ["1.0.0", "1.0.1"]
+    git(rel.ws, "tag", "v1.0.1")
+    # later bytes at the same path are not approved by that entry (nor by the policy at v1.0.1)
+    files = {"package.json": _manifest(rel, "1.0.2"), "install.js": INSTALL_JS + "require('https').get('x');\n"}
+    _commit(rel, files, "change install.js")
+    result = _run(rel)
+    assert result.returncode == 1, result.describe()
+    assert "install-script-code-changed" in _blocking(result)
+    finding = next(f for f in result.report["findings"] if f["rule"] == "install-script-code-changed")
+    new_digest = hashlib.sha256((INSTALL_JS + "require('https').get('x');\n").encode()).hexdigest()
+    assert f"sha256: {new_digest}" in finding["evidence"]["approve"], finding
+    assert "To approve in the policy" in result.summary and new_digest in result.summary
+    assert rel.versions() == ["1.0.0", "1.0.1"]
+
+
+def test_path_only_file_approval_is_a_policy_error(release) -> None:
+    rel: Release = release()
+    _commit(rel, {POLICY: "approve:\n  scripts:\n    postinstall: node install.js\n  files: [install.js]\n"}, "x")
+    _released(rel)
+    files = {"package.json": _manifest(rel, "1.0.1", postinstall="node install.js"), "install.js": "evil();\n"}
+    _commit(rel, files, "any bytes at install.js")
+    result = _run(rel)
+    assert result.returncode == 2 and result.outputs["published"] == "false", result.describe()
+    assert "path-only approval" in result.stderr and "sha256" in result.stderr
+    assert rel.versions() == ["1.0.0"]
+    # fixed in the released commit: the old path-only entry of the trusted policy approves nothing
+    _commit(rel, {POLICY: "approve:\n  scripts:\n    postinstall: node install.js\n"}, "drop the path-only entry")
+    result = _run(rel)
+    assert result.returncode == 1, result.describe()
+    assert "install-script-code-changed" in _blocking(result)
+    assert rel.versions() == ["1.0.0"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,32 @@ def test_notify_and_watch_keys_parse() -> None:
     assert p.watch.trusted_authors == ["release-bot"]
     assert parse_policy("watch: {since: 1.2.0}\n").watch.since == "1.2.0"
     assert Policy().watch.trusted_authors == ["github-actions[bot]"] and Policy().notify.tag_format == "v{version}"
+
+
+def test_file_approvals_bind_to_content() -> None:
+    import hashlib
+
+    digest = hashlib.sha256(b"x").hexdigest()
+    p = parse_policy(f"approve:\n  files:\n    - {{path: install.js, sha256: {digest}}}\n")
+    (entry,) = p.approve.files
+    assert entry.matches("install.js", b"x") and not entry.matches("install.js", b"y")
+    assert not entry.matches("other.js", b"x")
+    p512 = parse_policy(f"approve: {{files: [{{path: a.js, sha512: {hashlib.sha512(b'x').hexdigest()}}}]}}\n")
+    assert p512.approve.files[0].matches("a.js", b"x")
+    native = parse_policy("approve: {files: [{path: 'prebuilds/**', native: true}]}\n").approve.files[0]
+    assert native.matches("prebuilds/linux-x64/a.node", b"\x7fELF") and not native.matches("prebuilds/x.js", b"js")
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("approve:\n  files: [install.js]\n", "line 2: `approve.files[0]`: a path-only approval"),
+        ("approve:\n  files:\n    - {path: install.js}\n", "exactly one of `sha256` or `sha512`"),
+        ("approve:\n  files:\n    - {path: a.js, sha256: abc}\n", "expected sha256 in lower-case hex"),
+        ("approve:\n  files:\n    - {path: '*.js', native: true}\n", "only for native binaries"),
+        ("approve:\n  files:\n    - {sha256: " + "a" * 64 + "}\n", "needs a `path`"),
+    ],
+)
+def test_bad_file_approvals_fail_with_key_and_line(text: str, needle: str) -> None:
+    with pytest.raises(PolicyError, match=re.escape(needle)):
+        parse_policy(text)

@@ -4,6 +4,7 @@ runner runs it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -219,7 +220,10 @@ def test_head_that_approves_itself_in_the_policy_still_blocks(tmp_path: Path, gi
 
 
 def test_base_policy_approval_is_exact(tmp_path: Path, github_server: GitHubServer):
-    policy = "approve:\n  scripts:\n    postinstall: node install.js\n  files: [install.js]\n"
+    digest = hashlib.sha256(b"1;\n").hexdigest()
+    policy = (
+        f"approve:\n  scripts:\n    postinstall: node install.js\n  files: [{{path: install.js, sha256: {digest}}}]\n"
+    )
     repo = simple_repo(
         tmp_path,
         {"package.json": manifest(), POLICY: policy},

@@ -3,6 +3,7 @@ and the dependency tree resolved as a consumer's fresh install would (real npm a
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -162,10 +163,13 @@ def test_shrinkwrap_approvals(tmp_path: Path) -> None:
         },
         manifest=lambda d: d.update(version="4.3.6"),
     )
-    policy = parse_policy("approve: {files: [npm-shrinkwrap.json], install-scripts: [ms@2.1.2]}")
+    wrap = hashlib.sha256(load(cand).files["npm-shrinkwrap.json"].data).hexdigest()
+    policy = parse_policy(
+        f"approve: {{files: [{{path: npm-shrinkwrap.json, sha256: {wrap}}}], install-scripts: [ms@2.1.2]}}"
+    )
     result = diff_packages(load(fixture("debug-4.3.5")), load(cand), policy)
     assert not result.blocked, result.findings
-    bare = parse_policy("approve: {files: [npm-shrinkwrap.json], install-scripts: [ms]}")
+    bare = parse_policy(f"approve: {{files: [{{path: npm-shrinkwrap.json, sha256: {wrap}}}], install-scripts: [ms]}}")
     assert diff_packages(load(fixture("debug-4.3.5")), load(cand), bare).blocked  # exact name@version only
 
 

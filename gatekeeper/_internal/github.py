@@ -32,6 +32,9 @@ from . import budget
 T = TypeVar("T")
 
 OK_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})
+#: Caps on listed items: past them the gate errors (fail closed) instead of deciding on a partial list.
+MAX_LISTED = 1000
+MAX_PAGES = 10
 #: Byte budget (decoded) of one GitHub answer; the policy's `network.max-github-bytes` sets it.
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 #: Requests one call may make (pages of 100, retries, redirects) and its wall-clock budget.
@@ -51,6 +54,17 @@ class Check:
     detail: str  # the raw conclusion / state
     url: str
     id: int | None = None
+    app_id: int | None = None  # the GitHub App that created a check run
+
+
+@dataclass(frozen=True)
+class Review:
+    """One deployment review of a workflow run."""
+
+    state: str  # approved | rejected
+    environments: tuple[str, ...]
+    login: str
+    user_id: int
 
 
 @dataclass(frozen=True)
@@ -292,28 +306,56 @@ class GitHubClient:
         return bool(self.call("reading the repository", lambda: self.repo.fork))
 
     def checks(self, sha: str) -> list[Check]:
-        """All check runs (latest per name) and commit statuses on `sha`."""
+        """All check runs (latest per name) and commit statuses (latest per context, every page) on `sha`."""
 
         def fetch() -> list[Check]:
             commit = self.repo.get_commit(sha)
             out: list[Check] = []
-            for run in commit.get_check_runs():
+            for n, run in enumerate(commit.get_check_runs()):
+                if n >= MAX_LISTED:
+                    raise GitHubError(
+                        f"GitHub API: commit {sha[:12]} has more than {MAX_LISTED} check runs",
+                        "Nothing was decided on a partial list; reduce the checks on the release commit",
+                    )
                 if run.status != "completed":
                     state = "pending"
                 elif run.conclusion in OK_CONCLUSIONS:
                     state = "success"
                 else:
                     state = "failure"
+                app = run.raw_data.get("app") if isinstance(run.raw_data, dict) else None
+                app_id = app.get("id") if isinstance(app, dict) and isinstance(app.get("id"), int) else None
                 out.append(
-                    Check("check-run", run.name, state, run.conclusion or run.status, run.html_url or "", run.id)
+                    Check(
+                        "check-run", run.name, state, run.conclusion or run.status, run.html_url or "", run.id, app_id
+                    )
                 )
-            combined = commit.get_combined_status()
-            for status in combined.statuses:
-                state = {"success": "success", "pending": "pending"}.get(status.state, "failure")
-                out.append(Check("status", status.context, state, status.state, status.target_url or ""))
+            out.extend(self._statuses(sha))
             return out
 
         return self.call(f"reading checks of commit {sha[:12]}", fetch)
+
+    def _statuses(self, sha: str) -> list[Check]:
+        """Every page of `/commits/{sha}/statuses` (newest first): the latest state per context, capped."""
+        latest: dict[str, Check] = {}
+        path = f"/repos/{self.repository}/commits/{sha}/statuses"
+        for page in range(1, MAX_PAGES + 2):
+            if page > MAX_PAGES:
+                raise GitHubError(
+                    f"GitHub API: commit {sha[:12]} has more than {MAX_PAGES * 100} commit statuses",
+                    "Nothing was decided on a partial list; reduce the statuses posted on the release commit",
+                )
+            _, data = self._gh.requester.requestJsonAndCheck("GET", path, parameters={"per_page": 100, "page": page})
+            if not isinstance(data, list):
+                raise ValueError("the statuses are not a list")
+            for st in data:
+                context, raw = str(st["context"]), str(st["state"])
+                if context not in latest:  # newest first: the first one seen is the current state
+                    state = {"success": "success", "pending": "pending"}.get(raw, "failure")
+                    latest[context] = Check("status", context, state, raw, str(st.get("target_url") or ""))
+            if len(data) < 100:
+                break
+        return list(latest.values())
 
     def run_jobs(self, run_id: int, attempt: int | None) -> list[Job]:
         """The jobs of a workflow run attempt."""
@@ -346,8 +388,12 @@ class GitHubClient:
 
     def required_checks(self, branch: str) -> list[str]:
         """Status-check contexts required by the rulesets that apply to `branch`."""
+        return sorted({name for name, _ in self.required_check_specs(branch)})
 
-        def fetch() -> list[str]:
+    def required_check_specs(self, branch: str) -> list[tuple[str, int | None]]:
+        """(context, integration_id) pairs required by the rulesets of `branch` (None: any source)."""
+
+        def fetch() -> list[tuple[str, int | None]]:
             try:
                 _, data = self._gh.requester.requestJsonAndCheck(
                     "GET", f"/repos/{self.repository}/rules/branches/{branch}"
@@ -356,12 +402,13 @@ class GitHubClient:
                 if exc.status == 404:
                     return []
                 raise
-            names: list[str] = []
+            specs: set[tuple[str, int | None]] = set()
             for r in data if isinstance(data, list) else []:
                 if r.get("type") == "required_status_checks":
                     for c in r.get("parameters", {}).get("required_status_checks", []):
-                        names.append(str(c["context"]))
-            return sorted(set(names))
+                        app = c.get("integration_id")
+                        specs.add((str(c["context"]), int(app) if isinstance(app, int) else None))
+            return sorted(specs, key=lambda x: (x[0], x[1] or 0))
 
         return self.call(f"reading the rulesets of branch {branch}", fetch)
 
@@ -442,6 +489,64 @@ class GitHubClient:
             return Issue.from_json(data)
 
         return self.call("opening an issue", post)
+
+    # -- issue 8: the commit bound to its branch, deployment reviews
+
+    def branch_head(self, branch: str) -> str | None:
+        """The sha at the head of `branch` now (None: no such branch)."""
+
+        def fetch() -> str | None:
+            try:
+                _, data = self._gh.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{self.repository}/branches/{quote(branch, safe='')}"
+                )
+            except GithubException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            sha = data["commit"]["sha"]
+            if not isinstance(sha, str) or len(sha) != 40:
+                raise ValueError(f"branch {branch!r} has no commit sha")
+            return sha
+
+        return self.call(f"reading the head of branch {branch}", fetch)
+
+    def compare_status(self, base: str, head: str) -> str:
+        """`ahead` | `identical` | `behind` | `diverged` of `head` relative to `base`; `unrelated` on 404."""
+
+        def fetch() -> str:
+            try:
+                _, data = self._gh.requester.requestJsonAndCheck(
+                    "GET", f"/repos/{self.repository}/compare/{base}...{head}", parameters={"per_page": 1}
+                )
+            except GithubException as exc:
+                if exc.status == 404:
+                    return "unrelated"
+                raise
+            status = data["status"]
+            if status not in ("ahead", "identical", "behind", "diverged"):
+                raise ValueError(f"unknown compare status {status!r}")
+            return str(status)
+
+        return self.call(f"comparing {base[:12]}...{head[:12]}", fetch)
+
+    def run_approvals(self, run_id: int) -> list[Review]:
+        """The deployment review log of a workflow run (who approved or rejected which environments)."""
+
+        def fetch() -> list[Review]:
+            _, data = self._gh.requester.requestJsonAndCheck(
+                "GET", f"/repos/{self.repository}/actions/runs/{run_id}/approvals"
+            )
+            if not isinstance(data, list):
+                raise ValueError("the approvals are not a list")
+            out = []
+            for item in data[:1000]:
+                envs = tuple(str(e["name"]) for e in item.get("environments") or [])
+                user = item.get("user") or {}
+                out.append(Review(str(item["state"]), envs, str(user.get("login") or ""), int(user.get("id") or 0)))
+            return out
+
+        return self.call(f"reading the deployment reviews of run {run_id}", fetch)
 
     @property
     def raw(self) -> Github:

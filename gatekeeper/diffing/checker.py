@@ -70,4 +70,6 @@ class Checker:
         self.emit(r, text, **kw)
 
     def file_approved(self, path: str) -> bool:
-        return path in self.approve.files
+        """`approve.files` approves exactly these bytes at `path` (content-bound, or a native-binary glob)."""
+        entry = self.new.files.get(path)
+        return entry is not None and any(a.matches(path, entry.data) for a in self.approve.files)

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._internal import semver
 from .._internal.tarball import Package, read_package
+from ..approval_snippets import add_snippets
+from ..approval_snippets import markdown as approval_snippets_markdown
 from ..diffing import PUBLIC_REGISTRY, DiffResult, Resolver, diff_packages
 from ..errors import ConfigError, RegistryError
 from ..findings import Finding, Severity
@@ -113,7 +115,9 @@ def check(ctx: Context) -> list[Finding]:
 
 def report_extras(ctx: Context) -> ReportExtras:
     result = compute(ctx)
-    return ReportExtras(result.baseline, result.to_markdown(), result.to_text())
+    return ReportExtras(
+        result.baseline, result.to_markdown() + approval_snippets_markdown(result.findings), result.to_text()
+    )
 
 
 def compute(ctx: Context) -> DiffResult:
@@ -137,7 +141,9 @@ def _compute(ctx: Context) -> DiffResult:
         return diff_packages(None, candidate, policy)
     name = candidate.name or (ctx.package.name if ctx.package else "")
     resolve = tree_resolver(registry_url_of(ctx.registry), policy, ctx.workspace)
-    return diff_against_registry(ctx.registry, candidate, policy, name=name, check_exists=True, resolver=resolve)
+    result = diff_against_registry(ctx.registry, candidate, policy, name=name, check_exists=True, resolver=resolve)
+    result.findings = add_snippets(result.findings, candidate)  # the exact YAML that would approve each one
+    return result
 
 
 def registry_url_of(registry: RegistryClient) -> str:

@@ -84,9 +84,20 @@ def check(ctx: Context) -> list[Finding]:
             )
 
     required = set(policy.required)
+    apps: dict[str, set[int]] = {}  # required context -> the apps (integration_id) that alone may satisfy it
     branch = run.ref.removeprefix("refs/heads/") if run.ref.startswith("refs/heads/") else ""
     if branch:
-        required |= set(gh.required_checks(branch))
+        for name, app in gh.required_check_specs(branch):
+            required.add(name)
+            if app is not None:
+                apps.setdefault(name, set()).add(app)
+
+    def satisfies(c: Check, name: str) -> bool:
+        if c.name != name:
+            return False
+        if name in apps:  # a ruleset pins the source: only a check run of that app counts
+            return c.kind == "check-run" and c.app_id in apps[name]
+        return True
 
     deadline = monotonic() + _wait_seconds(ctx)
     while True:
@@ -97,7 +108,7 @@ def check(ctx: Context) -> list[Finding]:
             and not any(fnmatchcase(c.name, p) for p in policy.ignore)
         ]
         pending = [c for c in checks if c.state == "pending"]
-        pending_required = [r for r in required if not any(c.name == r for c in checks)]
+        pending_required = [r for r in required if not any(satisfies(c, r) for c in checks)]
         remaining = deadline - monotonic()
         if not (pending or pending_required) or remaining <= 0:
             break
@@ -123,10 +134,20 @@ def check(ctx: Context) -> list[Finding]:
                 )
             )
     for name in sorted(required):
-        if not any(c.name == name for c in checks):
-            findings.append(
-                REQUIRED_CHECK_MISSING(f"Required check `{name}` did not run on {run.sha[:12]}.", name=name)
-            )
+        if not any(satisfies(c, name) for c in checks):
+            others = [c for c in checks if c.name == name]
+            if name in apps and others:
+                app_list = ", ".join(str(a) for a in sorted(apps[name]))
+                found = ", ".join(
+                    "a commit status" if c.kind == "status" else f"a check run of app {c.app_id}" for c in others
+                )
+                text = (
+                    f"Required check `{name}` must be a check run of app {app_list} (the ruleset's integration_id); "
+                    f"on {run.sha[:12]} it is only {found}, which anyone with write access can post."
+                )
+            else:
+                text = f"Required check `{name}` did not run on {run.sha[:12]}."
+            findings.append(REQUIRED_CHECK_MISSING(text, name=name))
     if not checks and not required:
         severity = Severity.BLOCK if policy.require_checks else Severity.WARN
         findings.append(

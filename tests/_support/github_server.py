@@ -352,6 +352,8 @@ class Repo:
     releases: list[FakeRelease] = field(default_factory=list)  # see "releases and issues" below
     issues: list[FakeIssue] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)  # tag -> sha
+    parents: dict[str, list[str]] = field(default_factory=dict)  # sha -> parent shas (compare); issue 8
+    reviews: dict[int, list[DeploymentReview]] = field(default_factory=dict)  # run id -> reviews; issue 8
     _state: FakeGitHub | None = field(default=None, repr=False)
 
     @property
@@ -401,13 +403,21 @@ class Repo:
         self.runs[run.id] = run
         return run
 
-    def require_checks(self, branch: str, contexts: list[str], strict: bool = False, ruleset_id: int = 1) -> None:
-        """Add a ruleset rule requiring status checks `contexts` on `branch`."""
+    def require_checks(
+        self,
+        branch: str,
+        contexts: list[str],
+        strict: bool = False,
+        ruleset_id: int = 1,
+        integration_id: int | None = None,
+    ) -> None:
+        """Add a ruleset rule requiring status checks `contexts` on `branch` (from app `integration_id`, if set)."""
+        pin = {} if integration_id is None else {"integration_id": integration_id}
         self.rules.setdefault(branch, []).append(
             {
                 "type": "required_status_checks",
                 "parameters": {
-                    "required_status_checks": [{"context": c} for c in contexts],
+                    "required_status_checks": [{"context": c, **pin} for c in contexts],
                     "strict_required_status_checks_policy": strict,
                 },
                 "ruleset_source_type": "Repository",
@@ -633,6 +643,9 @@ ROUTES: list[Route] = [
         ("GET", rf"/repos/{_R}/issues/(?P<number>\d+)/labels", "list_labels"),
         ("GET", rf"/repos/{_R}/collaborators/(?P<login>[^/]+)/permission", "permission"),
         ("GET", rf"/repos/{_R}/contents/(?P<path>.*)", "contents"),
+        # issue 8 (see "trust endpoints" below)
+        ("GET", rf"/repos/{_R}/actions/runs/(?P<run>\d+)/approvals", "run_approvals"),
+        ("GET", rf"/repos/{_R}/compare/(?P<base>[^/.]+(?:\.[^/.]+)*?)\.\.\.(?P<head>[^/]+)", "compare"),
     ]
 ]
 
@@ -1048,6 +1061,56 @@ def _validation_failed(resource: str, code: str, field_name: str) -> Reply:
 class _ReleaseIssueApi:
     """Release and issue endpoints (mixed into `_Api`)."""
 
+
+# trust endpoints (issue 8): branches, compare, deployment reviews of a run
+
+
+@dataclass
+class DeploymentReview:
+    """One entry of a run's deployment review log (`GET /actions/runs/{id}/approvals`)."""
+
+    environments: list[str]
+    user: User
+    state: str = "approved"  # approved | rejected
+    comment: str = ""
+
+
+def load_git_history(repo: Repo, workspace: Path) -> None:
+    """Teach `repo` the commit graph of a real git checkout (for `/compare`)."""
+    import subprocess
+
+    out = subprocess.run(
+        ["git", "rev-list", "--all", "--parents"], cwd=workspace, capture_output=True, text=True, check=True
+    ).stdout
+    for line in out.splitlines():
+        sha, *parents = line.split()
+        repo.parents[sha] = parents
+        repo.commits.add(sha)
+
+
+def approve_run(repo: Repo, run_id: int, environment: str, user: User, state: str = "approved") -> DeploymentReview:
+    """Record a review of run `run_id`'s deployment to `environment` by `user`."""
+    review = DeploymentReview([environment], user, state, comment="LGTM" if state == "approved" else "no")
+    repo.reviews.setdefault(run_id, []).append(review)
+    return review
+
+
+def _ancestors(repo: Repo, sha: str) -> dict[str, int]:
+    """sha -> distance for every commit reachable from `sha` (itself at 0)."""
+    seen = {sha: 0}
+    todo = [sha]
+    while todo:
+        cur = todo.pop(0)
+        for p in repo.parents.get(cur, []):
+            if p not in seen:
+                seen[p] = seen[cur] + 1
+                todo.append(p)
+    return seen
+
+
+class _TrustApi:
+    """`/branches/{b}` and `/compare/{base}...{head}` in the recorded/documented shapes, and run approvals."""
+
     s: GitHubServer
     req: RecordedRequest
     repo: Repo
@@ -1197,6 +1260,111 @@ class _ReleaseIssueApi:
 
 
 class _Api(_ReleaseIssueApi):
+    def get_branch(self, branch: str) -> Reply:
+        sha = self.repo.branches.get(branch)
+        if sha is None:
+            return Reply(404, {"message": "Branch not found", "documentation_url": DOCS, "status": "404"})
+        body = self.s.rehost(template("Branch.setUp", 2))
+        old_name, old_sha = body["name"], body["commit"]["sha"]
+        body = _rewrite(
+            body,
+            lambda v: (
+                v.replace("jacquev6/PyGithub", self.repo.full_name).replace(old_sha, sha).replace(old_name, branch)
+            ),
+        )
+        body["name"] = branch
+        body["commit"]["sha"] = sha
+        body["commit"]["node_id"] = _node_id("Commit", int(sha[:8], 16) if re.fullmatch(r"[0-9a-f]{8,}", sha) else 0)
+        body["commit"]["parents"] = [
+            {"sha": p, "url": f"{self.api}/commits/{p}", "html_url": f"{self.web}/commit/{p}"}
+            for p in self.repo.parents.get(sha, [])
+        ]
+        body["protected"] = bool(self.repo.rules.get(branch))
+        return Reply(200, body)
+
+    def compare(self, base: str, head: str) -> Reply:
+        base_sha, head_sha = self.repo.resolve(base), self.repo.resolve(head)
+        if base_sha is None or head_sha is None:
+            return _not_found()
+        up_head, up_base = _ancestors(self.repo, head_sha), _ancestors(self.repo, base_sha)
+        common = [c for c in up_head if c in up_base]
+        if not common:
+            return _not_found()  # GitHub: "No common ancestor between ..." is a 404
+        merge_base = min(common, key=lambda c: up_head[c] + up_base[c])
+        ahead = [c for c in up_head if c not in up_base]
+        behind = [c for c in up_base if c not in up_head]
+        if base_sha == head_sha:
+            status = "identical"
+        elif not behind:
+            status = "ahead"
+        elif not ahead:
+            status = "behind"
+        else:
+            status = "diverged"
+
+        def commit(sha: str) -> dict[str, Any]:
+            body = template("Commit.setUp", 2)
+            old = body["sha"]
+            body = self.s.rehost(
+                _rewrite(body, lambda v: v.replace(old, sha).replace("jacquev6/PyGithub", self.repo.full_name))
+            )
+            body.update(sha=sha, files=[], parents=[{"sha": p} for p in self.repo.parents.get(sha, [])])
+            body.pop("stats", None)
+            return body
+
+        spec = f"{base}...{head}"
+        owner = self.repo.owner.login
+        return Reply(
+            200,
+            {
+                "url": f"{self.api}/compare/{spec}",
+                "html_url": f"{self.web}/compare/{spec}",
+                "permalink_url": f"{self.web}/compare/{owner}:{base_sha[:7]}...{owner}:{head_sha[:7]}",
+                "diff_url": f"{self.web}/compare/{spec}.diff",
+                "patch_url": f"{self.web}/compare/{spec}.patch",
+                "base_commit": commit(base_sha),
+                "merge_base_commit": commit(merge_base),
+                "status": status,
+                "ahead_by": len(ahead),
+                "behind_by": len(behind),
+                "total_commits": len(ahead),
+                "commits": [commit(c) for c in sorted(ahead, key=lambda c: -up_head[c])[:250]],
+                "files": [],
+            },
+        )
+
+    def run_approvals(self, run: str) -> Reply:
+        if int(run) not in self.repo.runs:
+            return _not_found()
+        items = []
+        for review in self.repo.reviews.get(int(run), []):
+            envs = []
+            for name in review.environments:
+                ident = zlib.crc32(name.encode()) % 100_000_000
+                quoted = urllib.parse.quote(name)
+                envs.append(
+                    {
+                        "id": ident,
+                        "node_id": _node_id("Environment", ident),
+                        "name": name,
+                        "url": f"{self.api}/environments/{quoted}",
+                        "html_url": f"{self.web}/deployments/activity_log?environments_filter={quoted}",
+                        "created_at": "2026-01-05T10:00:00Z",
+                        "updated_at": "2026-01-05T10:00:00Z",
+                    }
+                )
+            items.append(
+                {
+                    "environments": envs,
+                    "state": review.state,
+                    "user": self.s.user_json(review.user),
+                    "comment": review.comment,
+                }
+            )
+        return Reply(200, items)
+
+
+class _Api(_TrustApi):
     """Endpoint implementations; each returns a Reply."""
 
     def __init__(self, server: GitHubServer, req: RecordedRequest, repo: Repo | None) -> None:
@@ -1377,20 +1545,6 @@ class _Api(_ReleaseIssueApi):
 
     def get_repo(self) -> Reply:
         return Reply(200, self.s.repo_json(self.repo))
-
-    def get_branch(self, branch: str) -> Reply:
-        sha = self.repo.branches.get(branch)
-        if sha is None:
-            return Reply(404, {"message": "Branch not found", "documentation_url": DOCS, "status": "404"})
-        return Reply(
-            200,
-            {
-                "name": branch,
-                "commit": {"sha": sha, "url": f"{self.api}/commits/{sha}"},
-                "protected": bool(self.repo.rules.get(branch)),
-                "_links": {"self": f"{self.api}/branches/{branch}", "html": f"{self.web}/tree/{branch}"},
-            },
-        )
 
     def get_commit(self, ref: str) -> Reply:
         sha = self._sha(ref)
