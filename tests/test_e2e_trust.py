@@ -477,7 +477,8 @@ def _approve(rel: Release, login: str, environment: str = "npm-release", state: 
 
 
 def _check_job(rel: Release):
-    result = _run(rel, inputs={"mode": "check"})
+    """The check job of a reviewed release: no npm credential (the publish job's environment holds it)."""
+    result = _run(rel, inputs={"mode": "check"}, token="")
     assert result.returncode == 0, result.describe()
     assert result.outputs["needs-review"] == "true" and result.outputs["decision"] == "review"
     assert "lifecycle-script-added" in _blocking(result)

@@ -40,7 +40,13 @@ def tool(name: str) -> str | None:
 
 
 def test_both_examples_exist() -> None:
-    assert {p.name for p in WORKFLOWS} == {"release.yml", "pr-guard.yml", "watch.yml", "watch-matrix.yml"}
+    assert {p.name for p in WORKFLOWS} == {
+        "release.yml",
+        "pr-guard.yml",
+        "watch.yml",
+        "watch-matrix.yml",
+        "release-reviewed.yml",
+    }
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -70,6 +76,24 @@ def test_release_permissions_are_least_privilege() -> None:
     # OIDC trusted publishing is the recommended path: no long-lived npm token in the workflow
     assert "npm-token" not in gate.get("with", {})
     assert release["environment"] == "npm"
+
+
+def test_reviewed_release_has_two_jobs_bound_by_integrity() -> None:
+    wf = load("release-reviewed.yml")
+    assert wf["permissions"] == {}
+    jobs = wf["jobs"]
+    check, publish = jobs["check"], jobs["publish"]
+    [gate] = [s for s in check["steps"] if "npm-gatekeeper" in s.get("uses", "")]
+    assert gate["with"] == {"mode": "check"}, "the check job holds no npm token"
+    assert check["outputs"]["integrity"] == "${{ steps.gate.outputs.integrity }}"
+    assert publish["needs"] == "check" and publish["environment"] == "npm-release"
+    [gate] = [s for s in publish["steps"] if "npm-gatekeeper" in s.get("uses", "")]
+    assert gate["with"]["approved-integrity"] == "${{ needs.check.outputs.integrity }}"
+    assert gate["with"]["npm-token"] == "${{ secrets.NPM_TOKEN }}"
+    for job in (check, publish):
+        [co] = [s for s in job["steps"] if s.get("uses", "").startswith("actions/checkout@")]
+        assert co["with"]["fetch-depth"] == 0, "the tags find the trusted policy"
+        assert "id-token" not in job["permissions"]
 
 
 def test_pr_guard_never_checks_out_the_head() -> None:

@@ -323,7 +323,8 @@ class GitHubClient:
                     state = "success"
                 else:
                     state = "failure"
-                app = run.raw_data.get("app") if isinstance(run.raw_data, dict) else None
+                raw = getattr(run, "_rawData", None)  # (not `raw_data`: that re-fetches each check run)
+                app = raw.get("app") if isinstance(raw, dict) else None
                 app_id = app.get("id") if isinstance(app, dict) and isinstance(app.get("id"), int) else None
                 out.append(
                     Check(
@@ -355,7 +356,7 @@ class GitHubClient:
                     latest[context] = Check("status", context, state, raw, str(st.get("target_url") or ""))
             if len(data) < 100:
                 break
-        return list(latest.values())
+        return list(reversed(latest.values()))  # oldest context first, as the combined status lists them
 
     def run_jobs(self, run_id: int, attempt: int | None) -> list[Job]:
         """The jobs of a workflow run attempt."""
