@@ -3,6 +3,7 @@ of the PR runs. Real git repositories read through the same git-object adapter a
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,10 @@ def test_local_install_hook_approved_by_exact_path_in_the_base_policy(tmp_path: 
         tmp_path,
         {"package.json": pkg()},
         {".pnpmfile.cjs": "module.exports = {}\n"},
-        parse_policy("approve: {files: [.pnpmfile.cjs]}"),
+        parse_policy(
+            "approve: {files: [{path: .pnpmfile.cjs, sha256: "
+            + hashlib.sha256(b"module.exports = {}\n").hexdigest()
+            + "}]}"
+        ),
     )
     assert rules(found) == [("approved-change", False)]

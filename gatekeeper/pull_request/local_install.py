@@ -7,7 +7,7 @@ A maintainer's or CI's `npm install` / `pnpm install` / `yarn` in a checkout of 
 - `.yarnrc.yml` `yarnPath` (the yarn release that runs: a file in the repository) and `plugins`;
   `.yarnrc` `yarn-path`; and the file such a path names.
 Each new or changed one is `local-install-hook-changed` (block; the approval label or an exact
-`approve.files` path in the base policy lets it pass).
+`approve.files` entry bound to its content in the base policy lets it pass).
 """
 
 from __future__ import annotations
@@ -51,7 +51,14 @@ def _yarn(text: str, name: str) -> dict[str, str]:
 def local_install_findings(check: PullRequestCheck) -> list[Finding]:
     """`local-install-hook-changed` for each changed setting/file a local install runs."""
     old_tree, new_tree = check.old, check.new
-    approved = set(check.policy.approve.files)
+    approvals = check.policy.approve.files  # content-bound: exactly the approved bytes at that path
+
+    def approved_file(rel: str) -> bool:
+        entry = new_tree.get(rel)
+        if not approvals or entry is None or entry.kind != "blob" or (entry.size or 0) > MAX_CONFIG_BYTES:
+            return False
+        blob = check.git.blobs([entry.oid]).get(entry.oid, b"")
+        return any(a.matches(rel, blob) for a in approvals)
     findings: list[Finding] = []
     candidates = sorted(
         p
@@ -92,14 +99,15 @@ def local_install_findings(check: PullRequestCheck) -> list[Finding]:
                     + (": a local install runs it")
                 )
             line = next((i + 1 for i, ln in enumerate(new_text.splitlines()) if key in ln), 1)
-            rule = APPROVED if path in approved else LOCAL_INSTALL_HOOK
+            approved = any(a.matches(path, data.get(new.oid, b"")) for a in approvals)
+            rule = APPROVED if approved else LOCAL_INSTALL_HOOK
             findings.append(
-                rule(text + (" — approved by `approve.files`" if path in approved else ""), file=path, line=line)
+                rule(text + (" — approved by `approve.files`" if approved else ""), file=path, line=line)
             )
     for folder, target in yarn_paths:
         rel = posixpath.normpath(posixpath.join(folder, target))
         if rel in check.changed and rel not in candidates:
-            rule = APPROVED if rel in approved else LOCAL_INSTALL_HOOK
+            rule = APPROVED if approved_file(rel) else LOCAL_INSTALL_HOOK
             findings.append(rule(f"`{rel}` (the yarn release yarnPath runs) was changed", file=rel, line=1))
     # the file a yarnPath already in place names, changed by the PR
     for path in sorted(
@@ -114,7 +122,7 @@ def local_install_findings(check: PullRequestCheck) -> list[Finding]:
                 continue
             rel = posixpath.normpath(posixpath.join(posixpath.dirname(path), value))
             if rel in check.changed:
-                rule = APPROVED if rel in approved else LOCAL_INSTALL_HOOK
+                rule = APPROVED if approved_file(rel) else LOCAL_INSTALL_HOOK
                 findings.append(
                     rule(f"`{rel}` (the yarn release `{path}` yarnPath runs) was changed", file=rel, line=1)
                 )
