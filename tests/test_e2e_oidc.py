@@ -18,7 +18,7 @@ from tests._support.github_server import GitHubServer
 from tests._support.npm_front import EXCHANGE_PREFIX, STAGE_PREFIX, NpmFront, slsa_statement
 from tests._support.verdaccio import Verdaccio
 from tests._support.workspace import ActionResult, assert_no_leak
-from tests.test_e2e_publish import REPO, Release
+from tests.test_e2e_publish import REPO, Release, _recommit
 from tests.test_e2e_publish import release as _release_fixture  # noqa: F401  (registers the `release` fixture)
 
 
@@ -74,7 +74,8 @@ def _rules(result: ActionResult, severity: str = "block") -> set[str]:
 def _bump(rel: Release, version: str) -> None:
     pkg = json.loads((rel.ws / "package.json").read_text())
     pkg["version"] = version
-    (rel.ws / "package.json").write_text(json.dumps(pkg, indent=2) + "\n")  # packed from the work tree
+    (rel.ws / "package.json").write_text(json.dumps(pkg, indent=2) + "\n")
+    _recommit(rel, version)  # the workspace must be the released commit, the head of main (issue 8)
 
 
 def _released_with_provenance(rel: Release, front: NpmFront, statement_repo: str, workflow: str) -> None:
