@@ -454,6 +454,7 @@ _HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "sha512": re.compile(r"[0-9a-f]{1
 
 def _file_approval(node: yaml.Node, source: str, path: str) -> FileApproval:
     """`{path, sha256|sha512}` or `{path: <native glob>, native: true}`; a bare path is an error."""
+    import yaml
     if isinstance(node, yaml.ScalarNode) and _HISTORICAL.get() and isinstance(node.value, str):
         return FileApproval(path=node.value)  # an old path-only entry in history: it approves nothing
     if isinstance(node, yaml.ScalarNode):
