@@ -1061,56 +1061,6 @@ def _validation_failed(resource: str, code: str, field_name: str) -> Reply:
 class _ReleaseIssueApi:
     """Release and issue endpoints (mixed into `_Api`)."""
 
-
-# trust endpoints (issue 8): branches, compare, deployment reviews of a run
-
-
-@dataclass
-class DeploymentReview:
-    """One entry of a run's deployment review log (`GET /actions/runs/{id}/approvals`)."""
-
-    environments: list[str]
-    user: User
-    state: str = "approved"  # approved | rejected
-    comment: str = ""
-
-
-def load_git_history(repo: Repo, workspace: Path) -> None:
-    """Teach `repo` the commit graph of a real git checkout (for `/compare`)."""
-    import subprocess
-
-    out = subprocess.run(
-        ["git", "rev-list", "--all", "--parents"], cwd=workspace, capture_output=True, text=True, check=True
-    ).stdout
-    for line in out.splitlines():
-        sha, *parents = line.split()
-        repo.parents[sha] = parents
-        repo.commits.add(sha)
-
-
-def approve_run(repo: Repo, run_id: int, environment: str, user: User, state: str = "approved") -> DeploymentReview:
-    """Record a review of run `run_id`'s deployment to `environment` by `user`."""
-    review = DeploymentReview([environment], user, state, comment="LGTM" if state == "approved" else "no")
-    repo.reviews.setdefault(run_id, []).append(review)
-    return review
-
-
-def _ancestors(repo: Repo, sha: str) -> dict[str, int]:
-    """sha -> distance for every commit reachable from `sha` (itself at 0)."""
-    seen = {sha: 0}
-    todo = [sha]
-    while todo:
-        cur = todo.pop(0)
-        for p in repo.parents.get(cur, []):
-            if p not in seen:
-                seen[p] = seen[cur] + 1
-                todo.append(p)
-    return seen
-
-
-class _TrustApi:
-    """`/branches/{b}` and `/compare/{base}...{head}` in the recorded/documented shapes, and run approvals."""
-
     s: GitHubServer
     req: RecordedRequest
     repo: Repo
@@ -1259,7 +1209,62 @@ class _TrustApi:
         raise NotImplementedError
 
 
-class _Api(_ReleaseIssueApi):
+# --------------------------------------------------------------------------------------------------
+# trust endpoints (issue 8): branches, compare, deployment reviews of a run
+
+
+@dataclass
+class DeploymentReview:
+    """One entry of a run's deployment review log (`GET /actions/runs/{id}/approvals`)."""
+
+    environments: list[str]
+    user: User
+    state: str = "approved"  # approved | rejected
+    comment: str = ""
+
+
+def load_git_history(repo: Repo, workspace: Path) -> None:
+    """Teach `repo` the commit graph of a real git checkout (for `/compare`)."""
+    import subprocess
+
+    out = subprocess.run(
+        ["git", "rev-list", "--all", "--parents"], cwd=workspace, capture_output=True, text=True, check=True
+    ).stdout
+    for line in out.splitlines():
+        sha, *parents = line.split()
+        repo.parents[sha] = parents
+        repo.commits.add(sha)
+
+
+def approve_run(repo: Repo, run_id: int, environment: str, user: User, state: str = "approved") -> DeploymentReview:
+    """Record a review of run `run_id`'s deployment to `environment` by `user`."""
+    review = DeploymentReview([environment], user, state, comment="LGTM" if state == "approved" else "no")
+    repo.reviews.setdefault(run_id, []).append(review)
+    return review
+
+
+def _ancestors(repo: Repo, sha: str) -> dict[str, int]:
+    """sha -> distance for every commit reachable from `sha` (itself at 0)."""
+    seen = {sha: 0}
+    todo = [sha]
+    while todo:
+        cur = todo.pop(0)
+        for p in repo.parents.get(cur, []):
+            if p not in seen:
+                seen[p] = seen[cur] + 1
+                todo.append(p)
+    return seen
+
+
+class _TrustApi:
+    """`/branches/{b}` and `/compare/{base}...{head}` in the recorded/documented shapes, and run approvals."""
+
+    s: GitHubServer
+    req: RecordedRequest
+    repo: Repo
+    api: str
+    web: str
+
     def get_branch(self, branch: str) -> Reply:
         sha = self.repo.branches.get(branch)
         if sha is None:
@@ -1364,7 +1369,7 @@ class _Api(_ReleaseIssueApi):
         return Reply(200, items)
 
 
-class _Api(_TrustApi):
+class _Api(_ReleaseIssueApi, _TrustApi):
     """Endpoint implementations; each returns a Reply."""
 
     def __init__(self, server: GitHubServer, req: RecordedRequest, repo: Repo | None) -> None:
