@@ -542,7 +542,7 @@ def test_the_suite_uses_a_private_store_and_no_official_image_name(image: str) -
     assert Path(graphroot) == PODMAN_STATE / "storage" and Path(runroot) == PODMAN_STATE / "run"
     names = podman("images", "--format", "{{.Repository}}:{{.Tag}}")
     assert names.returncode == 0, names.stderr
-    listed = set(names.stdout.split())
+    listed = set(names.stdout.split()) - {"<none>:<none>"}  # untagged layers of an earlier build carry no name
     assert image in listed
     if os.environ.get("GATEKEEPER_REAL_BASE") != "1":
         assert BASE_STANDIN in listed, listed
