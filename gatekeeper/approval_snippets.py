@@ -11,8 +11,6 @@ import hashlib
 from dataclasses import replace
 from typing import Any
 
-import yaml
-
 from ._internal.tarball import Package
 from .findings import Finding
 
@@ -50,6 +48,8 @@ def approval_for(f: Finding, candidate: Package) -> dict[str, Any] | None:
 
 
 def snippet(approval: dict[str, Any]) -> str:
+    import yaml  # lazily: `gatekeeper diff` with nothing to approve never loads YAML
+
     return yaml.safe_dump({"approve": approval}, sort_keys=False, default_flow_style=False, width=1000)
 
 
