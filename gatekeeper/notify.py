@@ -458,14 +458,15 @@ def run_from_report(inputs: Any, env: Mapping[str, str], report_file: Any, out: 
 
 
 def clients(
-    inputs: Any, env: Mapping[str, str], policy: Any, gh_run: Any
+    inputs: Any, env: Mapping[str, str], policy: Any, gh_run: Any, deadline: Any = None
 ) -> tuple[RegistryClient, GitHubClient | None]:
-    """The registry and GitHub adapters, bounded like the pipeline's (run deadline, byte budgets)."""
+    """The registry and GitHub adapters of a run, bounded by its deadline (a new one from `inputs.timeout`
+    when none is given) and the policy's byte budgets; the pipeline, notify and watch all build them here."""
     from ._internal import budget
     from ._internal.github import GitHubClient
     from ._internal.registry import PUBLIC_ALIASES_ENV, ByteLimits, RegistryClient
 
-    deadline = budget.Deadline(inputs.timeout)
+    deadline = deadline or budget.Deadline(inputs.timeout)
     net = policy.network
     registry = RegistryClient(
         inputs.registry,

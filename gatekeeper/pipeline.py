@@ -18,12 +18,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
-from . import publishing, report, review, trusted_policy
+from . import notify, publishing, report, review, trusted_policy
 from ._internal import actions, budget, git
 from ._internal import npm as npm_cli
-from ._internal.github import GitHubClient
 from ._internal.proc import Cancelled, cancel_on_signals
-from ._internal.registry import PUBLIC_ALIASES_ENV, ByteLimits, RegistryClient
+from ._internal.registry import RegistryClient
 from ._internal.tarball import read_package
 from .config import Inputs
 from .context import Context, GitHubRun, PackageInfo, PackedTarball
@@ -219,21 +218,7 @@ def _build_context(
     policy_path = workspace / inputs.policy
     policy: Policy = load_policy(policy_path, required=inputs.policy != ".github/npm-gatekeeper.yml")
     deadline = deadline or budget.Deadline(inputs.timeout)
-    net = policy.network
-    registry = RegistryClient(
-        inputs.registry,
-        inputs.npm_token,
-        retries=int(env.get("GATEKEEPER_REGISTRY_RETRIES", "3")),
-        backoff=float(env.get("GATEKEEPER_REGISTRY_BACKOFF", "1.0")),
-        deadline=deadline,
-        limits=ByteLimits(packument=net.max_packument_bytes, json=net.max_registry_json_bytes),
-        public_aliases=env.get(PUBLIC_ALIASES_ENV, "").split(","),
-    )
-    github = None
-    if gh_run.repository and inputs.github_token:
-        github = GitHubClient(
-            gh_run.api_url, gh_run.repository, inputs.github_token, deadline=deadline, max_bytes=net.max_github_bytes
-        )
+    registry, github = notify.clients(inputs, env, policy, gh_run, deadline)
     packed, tmp = _tarball(inputs, workspace, package_dir, policy, opts or RunOptions(), deadline)
     try:
         trust = _trusted_policy(policy, registry, inputs, gh_run, workspace, packed)
