@@ -106,15 +106,28 @@ def resolve(
         commit, how = find_release_commit(workspace, sha, name, baseline, git_head)
     if commit is None:
         tried = ", ".join(f"`{t}`" for t in tag_names(name, baseline))
+        decides = untrusted(released)
+        # The released commit can make the last release's commit unfindable (a shallow checkout, a deleted tag):
+        # then nothing it loosens relative to the safe defaults may decide either (floor knobs such as
+        # `checks.ignore` or `branch.release-branches`, `review.environment`, limits): the defaults decide.
+        loosened, _ = compare(Policy(), decides)
+        said = "the policy's `approve:` entries and lowered severities are ignored"
+        if loosened:
+            decides = replace(Policy(), source="the safe defaults (the released policy loosens them; not trusted)")
+            said = (
+                "the released policy loosens the safe defaults (" + "; ".join(loosened) + "), so the safe defaults "
+                "decide instead (no approvals, no loosened knobs)"
+            )
         return PolicyTrust(
-            untrusted(released),
+            decides,
             released,
             how="not found",
+            loosened=tuple(loosened),
             findings=(
                 POLICY_UNTRUSTED(
                     f"The commit of the last release {name}@{baseline} is not in the checkout (no tag {tried} that is "
-                    f"an ancestor of {sha[:12] or 'HEAD'}, no usable gitHead): the policy's `approve:` entries and "
-                    "lowered severities are ignored, so install-time changes block as unapproved.",
+                    f"an ancestor of {sha[:12] or 'HEAD'}, no usable gitHead): {said}, so install-time changes "
+                    "block as unapproved.",
                     file=policy_path,
                     version=baseline,
                 ),

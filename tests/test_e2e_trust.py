@@ -613,3 +613,41 @@ def test_path_only_file_approval_is_a_policy_error(release) -> None:
     assert result.returncode == 1, result.describe()
     assert "install-script-code-changed" in _blocking(result)
     assert rel.versions() == ["1.0.0"]
+
+
+# -- cross-issue attacks (the released commit choosing which policy decides)
+
+
+def test_a_version_below_every_release_with_an_unknown_baseline_tag_is_not_a_first_release(release) -> None:
+    """The released policy names a dist-tag that does not exist and the version is below every release, so
+    no baseline is found: that must not make it a "first release" in which the released policy decides (it
+    would approve its own postinstall)."""
+    rel: Release = release()
+    _released(rel)
+    policy = "diff:\n  baseline-tag: nothing-here\n" + APPROVE_POSTINSTALL
+    _commit(rel, {"package.json": _manifest(rel, "0.0.1", postinstall=POSTINSTALL), POLICY: policy}, "go low")
+    result = _run(rel, inputs={"tag": "legacy"})
+    assert result.returncode == 1, result.describe()
+    assert "policy-changed" in _blocking(result)
+    trusted = next(f for f in result.report["findings"] if f["rule"] == "policy-trusted")
+    assert "tag `v1.0.0`" in trusted["message"], trusted
+    assert rel.versions() == ["1.0.0"]
+
+
+def test_release_commit_not_found_does_not_let_the_released_policy_loosen_a_floor_knob(release) -> None:
+    """A released commit can make the last release's commit unfindable (a shallow checkout, no tag): its own
+    `checks.ignore` (a floor's knob) must not decide then; the safe defaults do."""
+    rel: Release = release()
+    _released(rel, tag=None)
+    rel.verdaccio.patch_packument(rel.name, lambda doc: doc["versions"]["1.0.0"].pop("gitHead", None))
+    try:
+        _commit(rel, {"package.json": _manifest(rel, "1.0.1"), POLICY: "checks:\n  ignore: [lint]\n"}, "ignore lint")
+        rel.repo.add_check_run(rel.sha, "lint", "failure")
+        result = _run(rel)
+    finally:
+        rel.verdaccio.clear_patches(rel.name)
+    assert result.returncode == 1, result.describe()
+    assert "check-failed" in _blocking(result)
+    untrusted = next(f for f in result.report["findings"] if f["rule"] == "policy-untrusted")
+    assert "checks.ignore" in untrusted["message"], untrusted
+    assert rel.versions() == ["1.0.0"]

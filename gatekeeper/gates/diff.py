@@ -231,6 +231,11 @@ def select_baseline(packument: Mapping[str, Any], candidate: str, tag: str) -> t
     tags: dict[str, Any] = raw_tags if isinstance(raw_tags, dict) else {}
     value = tags.get(tag)
     tagged = value if isinstance(value, str) and value in versions else None
+    if tagged is None and versions:
+        # The policy's dist-tag names nothing (a released policy can name any tag): fall back to `latest`, then
+        # the highest version, so a version below every release is never taken for a first release.
+        latest = tags.get("latest")
+        tagged = latest if isinstance(latest, str) and latest in versions else _highest(versions)
     cand = semver.parse(candidate)
     if cand is None:
         return tagged, f"dist-tag `{tag}`"
@@ -245,6 +250,11 @@ def select_baseline(packument: Mapping[str, Any], candidate: str, tag: str) -> t
     if tagged:
         return tagged, f"dist-tag `{tag}` (no published version is below {candidate})"
     return None, ""
+
+
+def _highest(versions: Sequence[str]) -> str | None:
+    parsed = [(p, v) for v in versions if (p := semver.parse(v)) is not None]
+    return max(parsed)[1] if parsed else None
 
 
 def fetch_release(
