@@ -651,3 +651,22 @@ def test_release_commit_not_found_does_not_let_the_released_policy_loosen_a_floo
     untrusted = next(f for f in result.report["findings"] if f["rule"] == "policy-untrusted")
     assert "checks.ignore" in untrusted["message"], untrusted
     assert rel.versions() == ["1.0.0"]
+
+
+def test_given_tarball_with_entries_npm_reads_but_a_naive_reader_misses_is_not_published(release) -> None:
+    """A poisoned build hands the `tarball` input a second gzip member: npm would install its postinstall."""
+    from tests._support.tarballs import Entry, gz, tar_bytes
+
+    rel: Release = release()
+    (rel.ws / "dist").mkdir()
+    manifest = (rel.ws / "package.json").read_bytes()
+    hidden = json.loads(manifest)
+    hidden["scripts"]["postinstall"] = "node evil.js"
+    data = gz(tar_bytes([Entry("package/package.json", manifest)], end=False)) + gz(
+        tar_bytes([Entry("package/package.json", json.dumps(hidden).encode()), Entry("package/evil.js", b"x\n")])
+    )
+    (rel.ws / "dist" / "poisoned.tgz").write_bytes(data)
+    result = rel.run(inputs={"tarball": "dist/poisoned.tgz"})
+    assert result.returncode in (1, 2), result.describe()
+    assert rel.versions() == []
+    assert "gzip stream" in result.summary + result.stderr, result.describe()

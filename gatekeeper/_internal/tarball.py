@@ -166,6 +166,14 @@ class _Inflater:
         """The input ended before the gzip stream did."""
         return self._d is not None and not self._d.eof
 
+    def trailing_data(self) -> bool:
+        """Non-zero bytes follow the end of the (first) gzip member: Node's zlib, and so npm, reads them as another
+        member (more tar entries); only trailing zero bytes are padding it skips."""
+        if self._d is None or not self._d.eof:
+            return False
+        rest = (self._d.unused_data, self._tail, self._src[self._pos :])
+        return any(bytes(part).strip(b"\0") for part in rest)
+
     def read(self, n: int) -> bytes:
         """Exactly `n` bytes, or fewer at the end of the stream."""
         end = self._off + n
@@ -295,11 +303,23 @@ class _Reader:
             if not hdr:
                 if self.s.cut_short:
                     self.fail("is truncated (the gzip stream ends early)", fatal=True, corrupt=True)
+                self.end_of_stream()
                 return  # no end-of-archive blocks: accepted, as tar and node-tar do
             if len(hdr) < BLOCK:
                 self.fail("is truncated (a partial tar header)", fatal=True, corrupt=True)
             if hdr == _ZERO_BLOCK:
-                return  # end of archive; anything after it is never read
+                # node-tar (npm's extractor) ends the archive only at TWO zero blocks: after a single one it reads
+                # the next header on, so entries hidden there would be installed but not diffed.
+                after = self.s.read(BLOCK)
+                if after.strip(b"\0"):
+                    self.fail(
+                        f"has tar data after a single zero block (after entry {self.entries}); npm reads on past it, "
+                        "so the entries there would be installed without being checked",
+                        fatal=True,
+                    )
+                if not after:
+                    self.end_of_stream()
+                return  # end of archive; anything after two zero blocks is never read (node-tar stops too)
             try:
                 checksum, size, mode = _number(hdr[148:156]), _number(hdr[124:136]), _number(hdr[100:108])
             except ValueError:
@@ -334,6 +354,15 @@ class _Reader:
             name = pax.get("path") or long_name or _ustar_name(hdr)
             local_pax, long_name = {}, None
             self.entry(name, kind, size, mode)
+
+    def end_of_stream(self) -> None:
+        """The tar ended with the first gzip member: a second member would still be read by npm."""
+        if self.s.trailing_data():
+            self.fail(
+                "has data after the end of its gzip stream (a second gzip member?); npm reads it as more of the "
+                "archive, so what is there would be installed without being checked",
+                fatal=True,
+            )
 
     def entry(self, name: str, kind: bytes, size: int, mode: int) -> None:
         self.entries += 1
