@@ -81,6 +81,24 @@ def markdown(findings: list[Finding]) -> str:
     return "\n".join(lines)
 
 
+def text(findings: list[Finding]) -> str:
+    """The same section as plain text (`--format text`): each snippet indented, made visible."""
+    from ._internal import terminal
+
+    blocks = [(f, str(f.evidence["approve"])) for f in findings if isinstance(f.evidence.get("approve"), str)]
+    if not blocks:
+        return ""
+    lines = [
+        "to approve in the policy (each entry approves exactly what this release contains; put it in the policy "
+        "of an earlier release, or ship it in a reviewed release: in the released commit alone it is a loosening, "
+        "policy-changed):"
+    ]
+    for f, snippet_text in blocks:
+        lines.append(f"  {f.rule}:")
+        lines += [f"    {terminal.safe(line)}" for line in snippet_text.rstrip("\n").split("\n")]
+    return "\n".join(lines) + "\n"
+
+
 def _longest_run(text: str) -> int:
     best = cur = 0
     for ch in text:

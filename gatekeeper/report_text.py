@@ -7,6 +7,7 @@ visible). Generic over findings: any rule id renders, with its fix when its rule
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ._internal import terminal
@@ -36,18 +37,83 @@ def finding_lines(findings: list[Finding], *, fixes: bool = True) -> list[str]:
 
 
 def headline(outcome: Outcome) -> str:
-    """The decision in one line, as the Markdown summary's heading says it."""
+    """The decision in one line, as the Markdown summary's heading says it (same cases, same facts)."""
     d = outcome.decision
     pkg = outcome.package or {}
     name = terminal.safe(f"{pkg.get('name')}@{pkg.get('version')}") if pkg.get("name") else "the package"
+    if outcome.mode == "watch":
+        if d.exit_code == 0:
+            return "npm-gatekeeper watch: every release went through the gate"
+        if d.exit_code == 1:
+            return "npm-gatekeeper watch: releases the gate did not publish"
+        return "npm-gatekeeper watch: could not check every release"
     if d.allow:
-        verb = "published" if outcome.published else "allowed (not published)"
+        if outcome.published:
+            verb = "published"
+        else:
+            verb = "allowed (not published: check mode)" if outcome.mode == "check" else "allowed (not published)"
+        if outcome.publish.get("staged"):
+            verb = "staged - waiting for a maintainer's approval (not public yet)"
         if outcome.publish.get("dry_run"):
             verb = "allowed (dry run: not uploaded)"
         return f"npm-gatekeeper: {name} {verb}"
+    if outcome.publish_uncertain:
+        return f"npm-gatekeeper: stopped during the upload - {name} possibly published, check the registry"
+    if d.pending_review:
+        return f"npm-gatekeeper: {name} waits for review - only findings a reviewed publish job may clear block"
     if d.exit_code == 2:
         return f"npm-gatekeeper: could not decide - {name} NOT published"
     return f"npm-gatekeeper: {name} blocked - NOT published"
+
+
+def publish_lines(publish: Mapping[str, object]) -> list[str]:
+    """Which credential published, provenance, and a staged release's id and approval commands
+    (the facts of the Markdown summary's publish lines, one per line, values made visible)."""
+    lines: list[str] = []
+    cred = publish.get("credential")
+    if isinstance(cred, dict) and cred.get("type") == "oidc":
+        claims = cred.get("claims") if isinstance(cred.get("claims"), dict) else {}
+        shown = ", ".join(f"{k} {v}" for k, v in claims.items())
+        lines.append(
+            terminal.safe(f"  credential: OIDC trusted publishing (short-lived token; claims matched: {shown})")
+        )
+    elif isinstance(cred, dict) and cred.get("type") == "token":
+        lines.append(terminal.safe(f"  credential: {cred.get('token_type')}"))
+    if "provenance" in publish:
+        state = "on (--provenance)" if publish.get("provenance") else "off"
+        lines.append(terminal.safe(f"  provenance: {state} - {publish.get('provenance_reason', '')}"))
+    if publish.get("stage_id"):
+        lines.append(
+            terminal.safe(
+                f"  staged with id {publish['stage_id']}: nothing is public until a maintainer approves it with 2FA"
+            )
+        )
+        lines.append(terminal.safe(f"    approve: {publish.get('approve')}"))
+        lines.append(terminal.safe(f"    reject:  {publish.get('reject')}"))
+        if publish.get("approve_url"):
+            lines.append(terminal.safe(f"    or on npmjs.com: {publish['approve_url']}"))
+    return lines
+
+
+def notify_line(outcome: Outcome) -> list[str]:
+    """After a publish: whether the Release and the webhook were written."""
+    n = outcome.notify
+    if n is None:
+        return []
+    where = f" ({n['release_url']})" if n.get("release_url") else ""
+    state = "ok" if outcome.notified else "FAILED"
+    return [terminal.safe(f"  notified: {state} - Release {n.get('release')}{where}; webhook {n.get('webhook')}")]
+
+
+def _error_lines(outcome: Outcome) -> list[str]:
+    """The run's error when the gate lines do not already say it (a publish or notify failure)."""
+    if not outcome.error:
+        return []
+    errors = [g for g in outcome.gates if g.status == "error" and g.error]
+    shown = {" ".join(f"[{g.name}] {g.error}" for g in errors), *(g.error for g in errors)}
+    if outcome.error in shown:
+        return []
+    return [f"  error: {terminal.safe(outcome.error)}"]
 
 
 def to_text(outcome: Outcome, *, title: str | None = None, extra: list[str] | None = None) -> str:
@@ -59,7 +125,7 @@ def to_text(outcome: Outcome, *, title: str | None = None, extra: list[str] | No
     """
     if not outcome.gates:
         return ""
-    lines = [title or headline(outcome)]
+    lines = [title or headline(outcome), *_error_lines(outcome)]
     prev = outcome.previous
     pkg = outcome.package or {}
     if prev:
@@ -67,6 +133,8 @@ def to_text(outcome: Outcome, *, title: str | None = None, extra: list[str] | No
         lines.append(f"  previous release: {terminal.safe(shown)}")
     if outcome.publish.get("integrity"):
         lines.append(f"  tarball integrity: {outcome.publish['integrity']}")
+    lines += publish_lines(outcome.publish)
+    lines += notify_line(outcome)
     for g in outcome.gates:
         counts = ", ".join(f"{n} {s.value}" for s in Severity if (n := sum(1 for f in g.findings if f.severity is s)))
         detail = terminal.safe(g.error) if g.error else counts

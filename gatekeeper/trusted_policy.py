@@ -55,6 +55,18 @@ class PolicyTrust:
         lines += ["```diff", body.rstrip("\n"), "```", ""]
         return "\n".join(lines)
 
+    def text(self) -> str:
+        """The policy diff as plain text (`--format text`): every line made visible."""
+        from ._internal import terminal
+
+        lines = ["policy diff (last release -> this commit):"]
+        if self.loosened:
+            lines += ["  loosens:"] + [f"    - {terminal.safe(item)}" for item in self.loosened]
+        if self.tightened:
+            lines += ["  tightens:"] + [f"    - {terminal.safe(item)}" for item in self.tightened]
+        lines += [f"  {terminal.safe(line)}" for line in self.diff.rstrip("\n").split("\n")]
+        return "\n".join(lines) + "\n"
+
 
 def tag_names(name: str, version: str) -> list[str]:
     """Git tags a release of `name@version` may carry."""

@@ -25,6 +25,7 @@ from .._internal import semver
 from .._internal.tarball import Package, read_package
 from ..approval_snippets import add_snippets
 from ..approval_snippets import markdown as approval_snippets_markdown
+from ..approval_snippets import text as approval_snippets_text
 from ..diffing import PUBLIC_REGISTRY, DiffResult, Resolver, diff_packages
 from ..errors import ConfigError, RegistryError
 from ..findings import Finding, Severity
@@ -116,7 +117,9 @@ def check(ctx: Context) -> list[Finding]:
 def report_extras(ctx: Context) -> ReportExtras:
     result = compute(ctx)
     return ReportExtras(
-        result.baseline, result.to_markdown() + approval_snippets_markdown(result.findings), result.to_text()
+        result.baseline,
+        result.to_markdown() + approval_snippets_markdown(result.findings),
+        "\n".join(t for t in (result.to_text(), approval_snippets_text(result.findings)) if t),
     )
 
 

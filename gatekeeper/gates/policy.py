@@ -36,6 +36,8 @@ POLICY_UNTRUSTED = rule(
 class ReportExtras:
     previous: dict[str, object] | None
     markdown: str
+    #: The same policy diff as plain text (`--format text`).
+    text: str = ""
 
 
 def check(ctx: Context) -> list[Finding]:
@@ -46,4 +48,4 @@ def check(ctx: Context) -> list[Finding]:
 def report_extras(ctx: Context) -> ReportExtras | None:
     if ctx.trust is None or not ctx.trust.diff:
         return None
-    return ReportExtras(None, ctx.trust.markdown())
+    return ReportExtras(None, ctx.trust.markdown(), ctx.trust.text())
