@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +148,7 @@ def _diff(*argv: str) -> tuple[int, str, str]:
 
 
 def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    for key in list(__import__("os").environ):
+    for key in list(os.environ):
         if key.lower().startswith("npm_config_"):
             monkeypatch.delenv(key)
     home = tmp_path / "home"
@@ -202,3 +205,97 @@ def test_a_package_missing_from_the_configured_registry_names_it(
     assert code == 2 and out == ""
     assert "is not on the registry" in err and "(from env npm_config_registry)" in err
     assert "no file or directory gk-no-such-package-anywhere here" in err
+
+
+# ------------------------------------------------------------------ global and builtin config, checked against npm
+
+
+def _npm_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A clean env for npm and for us: temp HOME, PATH (the real node/npm), no npm_config_* of the host."""
+    base = {"PATH": os.environ["PATH"], "HOME": str(tmp_path / "home"), "LANG": "C.UTF-8"}
+    return {**base, "npm_config_cache": str(tmp_path / "npm-cache"), "npm_config_update_notifier": "false", **extra}
+
+
+def _npm_registry(env: dict[str, str], cwd: Path) -> str:
+    proc = subprocess.run(
+        ["npm", "config", "get", "registry"], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+GLOBAL = "https://global.test/"
+#: npm's default global prefix here: two folders up from the real path of the node on PATH.
+NODE_PREFIX = Path(os.path.realpath(shutil.which("node") or "/usr/bin/node")).parent.parent
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["PREFIX", "npm_config_prefix", "npm_config_globalconfig", "user prefix", "user globalconfig", "DESTDIR"],
+)
+def test_global_npmrc_is_found_where_npm_finds_it(where: str, project: Path, tmp_path: Path) -> None:
+    """The global config at `$PREFIX/etc/npmrc` (or `globalconfig`), located as npm does: each case is also
+    asked of the real npm (`npm config get registry` with the same env, from the same folder)."""
+    target = {
+        "PREFIX": tmp_path / "pfx-env" / "etc" / "npmrc",
+        "npm_config_prefix": tmp_path / "pfx-cfg" / "etc" / "npmrc",
+        "npm_config_globalconfig": tmp_path / "g" / "global-npmrc",
+        "user prefix": tmp_path / "home" / "pfx-user" / "etc" / "npmrc",
+        "user globalconfig": tmp_path / "g2" / "npmrc",
+        # no setting: two folders up from the real node on PATH, under DESTDIR (never the host's own file)
+        "DESTDIR": tmp_path / "dest" / NODE_PREFIX.relative_to("/") / "etc" / "npmrc",
+    }[where]
+    extra = {
+        "PREFIX": {"PREFIX": str(tmp_path / "pfx-env")},
+        "npm_config_prefix": {"npm_config_prefix": str(tmp_path / "pfx-cfg")},
+        "npm_config_globalconfig": {"npm_config_globalconfig": str(target)},
+        "user prefix": {},
+        "user globalconfig": {},
+        "DESTDIR": {"DESTDIR": str(tmp_path / "dest")},
+    }[where]
+    if where == "user prefix":
+        (tmp_path / "home" / ".npmrc").write_text("prefix=~/pfx-user\n")
+    if where == "user globalconfig":
+        (tmp_path / "home" / ".npmrc").write_text(f"globalconfig={target}\n")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(f"registry={GLOBAL}\n")
+    env = _npm_env(tmp_path, **extra)
+    reg = resolve_registry(None, "x", env=env, cwd=project)
+    assert (reg.url, reg.source) == (GLOBAL, f"{target} (registry)")
+    assert _npm_registry(env, project) == GLOBAL  # npm reads the same file
+
+
+def test_precedence_env_project_user_global_builtin(project: Path, tmp_path: Path) -> None:
+    """Each level hides the ones below it; npm's builtin `npmrc` (in the npm package on PATH) is the lowest."""
+    npm_root = tmp_path / "fake-npm"
+    (npm_root / "bin").mkdir(parents=True)
+    (npm_root / "package.json").write_text('{"name": "npm", "version": "99.0.0"}')
+    (npm_root / "bin" / "npm-cli.js").write_text("#!/bin/sh\n")
+    (npm_root / "bin" / "npm-cli.js").chmod(0o755)
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "npm").symlink_to(npm_root / "bin" / "npm-cli.js")
+    env = {"HOME": str(tmp_path / "home"), "PATH": str(bindir), "PREFIX": str(tmp_path / "pfx")}
+    (npm_root / "npmrc").write_text("registry=https://builtin.test/\n")
+    assert resolve_registry(None, "x", env=env, cwd=project).source == f"{npm_root / 'npmrc'} (registry)"
+    (tmp_path / "pfx" / "etc").mkdir(parents=True)
+    (tmp_path / "pfx" / "etc" / "npmrc").write_text("registry=https://global.test/\n")
+    assert resolve_registry(None, "x", env=env, cwd=project).url == "https://global.test/"
+    (tmp_path / "home" / ".npmrc").write_text("registry=https://user.test/\n")
+    assert resolve_registry(None, "x", env=env, cwd=project).url == "https://user.test/"
+    (project / ".npmrc").write_text("registry=https://project.test/\n")
+    assert resolve_registry(None, "x", env=env, cwd=project).url == "https://project.test/"
+    env["npm_config_registry"] = "https://env.test/"
+    assert resolve_registry(None, "x", env=env, cwd=project).url == "https://env.test/"
+    # the builtin config may move the global config (as Debian's npm does with globalconfig=/etc/npmrc)
+    moved = tmp_path / "debian-npmrc"
+    moved.write_text("@acme:registry=https://acme-global.test/\n")
+    (npm_root / "npmrc").write_text(f"globalconfig={moved}\n")
+    reg = resolve_registry(None, "@acme/x", env=env, cwd=project)
+    assert (reg.url, reg.source) == ("https://acme-global.test/", f"{moved} (@acme:registry)")
+    assert os.path.realpath(bindir / "npm") == str(npm_root / "bin" / "npm-cli.js")
+
+
+def test_an_env_without_path_reads_no_global_config(project: Path, tmp_path: Path) -> None:
+    """No PATH, no PREFIX: no node to derive the prefix from, so no global file (never the host's)."""
+    assert resolve_registry(None, "x", env=env_for(tmp_path), cwd=project).source == "default"

@@ -323,7 +323,8 @@ def test_every_input_flag_names_its_env_var_and_default() -> None:
 
 def test_diff_registry_help_names_npms_config_sources() -> None:
     text = _flag_help("diff", "--registry")
-    for source in ("npm_config_registry", "project .npmrc", "user .npmrc", "~/.npmrc", "@scope:registry"):
+    sources = ("npm_config_registry", "project .npmrc", "user .npmrc", "~/.npmrc", "@scope:registry")
+    for source in (*sources, "npm_config_globalconfig", "$PREFIX/etc/npmrc", "builtin"):
         assert source in text
     assert "NODE_AUTH_TOKEN" in text and "GITHUB_TOKEN" not in text
 

@@ -3,13 +3,17 @@
 Precedence, highest first (as `@npmcli/config`): the `--registry` flag; the environment
 (`npm_config_*`, any case, empty values ignored); the project `.npmrc` (in the nearest
 folder up from the cwd holding a `package.json` or `node_modules`); the user `.npmrc`
-(`npm_config_userconfig`, else `~/.npmrc`). For a scoped name `@scope/x`, a
+(`userconfig`: env/project/builtin, else `~/.npmrc`); the global config (`globalconfig`:
+env/project/user/builtin, else `$PREFIX/etc/npmrc`, PREFIX being the `prefix` setting, else
+env `PREFIX`, else two folders up from the real path of the `node` on PATH, with `DESTDIR`);
+npm's builtin config (`npmrc` in the npm package found on PATH). For a scoped name `@scope/x`, a
 `@scope:registry` key at any level wins over `registry` (as npm-registry-fetch does).
-`${VAR}` in values is replaced from the environment (`${VAR?}`: empty when unset).
+`${VAR}` in values is replaced from the environment (`${VAR?}`: empty when unset); path values
+(`userconfig`, `globalconfig`, `prefix`) expand `~/` and are made absolute like npm's.
 
 Files are read in memory with a size cap and parsed as ini; only the keys asked for
 are kept, so no other value (tokens: `//host/:_authToken`, `_auth`, `_password`) is
-ever held, shown or logged. Entry point: `resolve_registry`.
+ever held, shown or logged. Entry points: `resolve_registry`, `config_layers`.
 """
 
 from __future__ import annotations
@@ -59,20 +63,111 @@ def resolve_registry(
     scope = name.split("/", 1)[0] if name and name.startswith("@") and "/" in name else None
     if scope:
         keys.insert(0, f"{scope}:registry")
-    levels = [("env", _env_config(env, keys))]
-    project = project_npmrc(cwd or Path.cwd())
-    user = user_npmrc(env)
-    # npm skips the project config when it is the user config (a project in the home folder).
-    if project is not None and (user is None or project.resolve() != user.resolve()):
-        levels.append((str(project), read_npmrc(project, keys, env)))
-    if user is not None:
-        levels.append((str(user), read_npmrc(user, keys, env)))
+    levels = config_layers(keys, env=env, cwd=cwd or Path.cwd())
     for key in keys:  # the scoped key wins at any level, then the plain one
-        for where, values in levels:
-            if key in values:
-                source = f"env npm_config_{key}" if where == "env" else f"{where} ({key})"
-                return Registry(_check_url(values[key], source), source)
+        for layer in levels:
+            if key in layer.values:
+                source = f"env npm_config_{key}" if layer.where == "env" else f"{layer.where} ({key})"
+                return Registry(_check_url(layer.values[key], source), source)
     return Registry(PUBLIC_REGISTRY, "default")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One level of npm's config: `env` or the file it came from, and the asked keys it sets."""
+
+    where: str
+    values: dict[str, str]
+    #: project | user | global | builtin (env: "env").
+    kind: str = "env"
+
+
+#: Keys that locate the other config files (read at every level along with the asked keys).
+_LOCATORS = ("userconfig", "globalconfig", "prefix")
+
+
+def config_layers(keys: list[str], *, env: Mapping[str, str], cwd: Path) -> list[Layer]:
+    """npm's config levels holding `keys`, highest precedence first: env, project, user, global, builtin.
+
+    Files are located as `@npmcli/config` does (builtin, then env, then project: userconfig; then user:
+    globalconfig/prefix); only `keys` (and the three locator keys) are ever read from them."""
+    wanted = [*keys, *(k for k in _LOCATORS if k not in keys)]
+    home = Path(env.get("HOME") or Path.home())
+    builtin_rc = builtin_npmrc(env)
+    builtin = Layer(str(builtin_rc), read_npmrc(builtin_rc, wanted, env), "builtin") if builtin_rc else None
+    env_layer = Layer("env", _env_config(env, wanted))
+    early = [env_layer, *([builtin] if builtin else [])]
+    user = _path_setting("userconfig", early, home, cwd) or home / ".npmrc"
+    layers = [env_layer]
+    project = project_npmrc(cwd)
+    # npm skips the project config when it is the user config (a project in the home folder).
+    if project is not None and project.resolve() != user.resolve():
+        layers.append(Layer(str(project), read_npmrc(project, wanted, env), "project"))
+        user = _path_setting("userconfig", [*layers, *early[1:]], home, cwd) or user
+    if user.is_file():
+        layers.append(Layer(str(user), read_npmrc(user, wanted, env), "user"))
+    located = [*layers, *([builtin] if builtin else [])]
+    global_rc = _path_setting("globalconfig", located, home, cwd)
+    if global_rc is None:
+        prefix = _path_setting("prefix", located, home, cwd) or global_prefix(env)
+        global_rc = prefix / "etc" / "npmrc" if prefix is not None else None
+    if global_rc is not None and global_rc.is_file():
+        layers.append(Layer(str(global_rc), read_npmrc(global_rc, wanted, env), "global"))
+    if builtin is not None:
+        layers.append(builtin)
+    return [Layer(layer.where, {k: v for k, v in layer.values.items() if k in keys}, layer.kind) for layer in layers]
+
+
+def _path_setting(key: str, layers: list[Layer], home: Path, cwd: Path) -> Path | None:
+    """A path-typed setting from the first layer that has it: `~/` is the home folder, else relative to cwd."""
+    for layer in layers:
+        value = layer.values.get(key)
+        if value:
+            if value.startswith("~/"):
+                return home / value[2:]
+            return Path(value) if Path(value).is_absolute() else cwd / value
+    return None
+
+
+def global_prefix(env: Mapping[str, str]) -> Path | None:
+    """npm's default global prefix: env PREFIX, else two folders up from the real `node` on PATH (+ DESTDIR)."""
+    if env.get("PREFIX"):
+        return Path(env["PREFIX"])
+    node = _on_path("node", env)
+    if node is None:
+        return None
+    prefix = node.parent.parent
+    if env.get("DESTDIR"):
+        prefix = Path(env["DESTDIR"]) / prefix.relative_to(prefix.anchor)
+    return prefix
+
+
+def builtin_npmrc(env: Mapping[str, str]) -> Path | None:
+    """`npmrc` in the root of the npm package that `npm` on PATH runs (npm's builtin config), if any."""
+    npm = _on_path("npm", env)
+    if npm is None:
+        return None
+    for folder in npm.parents:
+        manifest = folder / "package.json"
+        if manifest.is_file():
+            try:
+                is_npm = json.loads(manifest.read_bytes()[:MAX_NPMRC_BYTES]).get("name") == "npm"
+            except (OSError, ValueError, AttributeError):
+                is_npm = False
+            rc = folder / "npmrc"
+            return rc if is_npm and rc.is_file() else None
+    return None
+
+
+def _on_path(program: str, env: Mapping[str, str]) -> Path | None:
+    """The real path of `program` on the env's PATH (an env without PATH finds nothing)."""
+    path = env.get("PATH")
+    if not path:
+        return None
+    import shutil  # lazily: shutil pulls in bz2/lzma, and a local diff never needs it
+
+    found = shutil.which(program, path=path)
+    return Path(os.path.realpath(found)) if found else None
 
 
 def project_npmrc(cwd: Path) -> Path | None:
@@ -84,12 +179,6 @@ def project_npmrc(cwd: Path) -> Path | None:
             return rc if rc.is_file() else None
     rc = start / ".npmrc"
     return rc if rc.is_file() else None
-
-
-def user_npmrc(env: Mapping[str, str]) -> Path | None:
-    configured = _env_config(env, ["userconfig"]).get("userconfig")
-    path = Path(configured).expanduser() if configured else Path(env.get("HOME") or Path.home()) / ".npmrc"
-    return path if path.is_file() else None
 
 
 def _env_config(env: Mapping[str, str], keys: list[str]) -> dict[str, str]:
