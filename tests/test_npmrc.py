@@ -154,6 +154,7 @@ def _isolate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("npm_config_globalconfig", str(tmp_path / "no-global-npmrc"))  # never the host's own
     monkeypatch.setenv("GATEKEEPER_REGISTRY_RETRIES", "0")
     proj = tmp_path / "proj"
     proj.mkdir(exist_ok=True)
