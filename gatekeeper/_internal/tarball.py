@@ -8,6 +8,12 @@ is read. Like pacote (`tar.x({strip: 1})`), the first path component -- the top
 folder, whatever its name -- is stripped; files at the root of the archive would
 be dropped by npm and are ignored here too.
 
+What npm installs is what node-tar extracts, so the reader reads an archive the way node-tar does or rejects
+it: the archive ends at two zero blocks (not one), a second gzip member is rejected, pax fields apply to the
+next file entry only (never a global `path`, the later of `x`/`L` wins), the ustar prefix counts only with
+the `ustar\0` `00` magic, checksums are node-tar's (unsigned), numbers and pax records are strict, and a
+folder with data or an entry without a path (whose data node-tar would read as more entries) is rejected.
+
 A rejection never raises: it is recorded in `Package.problems`, which the diff
 gate turns into blocking `tarball-unsafe` findings. Entry point: `read_package`.
 """
@@ -297,7 +303,6 @@ class _Reader:
 
     def run(self) -> None:
         local_pax: dict[str, str] = {}
-        long_name: str | None = None
         while True:
             hdr = self.s.read(BLOCK)
             if not hdr:
@@ -321,26 +326,24 @@ class _Reader:
                     self.end_of_stream()
                 return  # end of archive; anything after two zero blocks is never read (node-tar stops too)
             try:
-                checksum, size, mode = _number(hdr[148:156]), _number(hdr[124:136]), _number(hdr[100:108])
+                size, mode = _number(hdr[124:136]), _number(hdr[100:108])
             except ValueError:
                 self.fail(
                     f"has a corrupt tar header after entry {self.entries} (bad number field)", fatal=True, corrupt=True
                 )
-            if checksum not in _checksums(hdr):
+            if _node_checksum(hdr) != _checksums(hdr)[0]:
+                # node-tar skips a header whose (unsigned) checksum it does not accept and reads the entry's data as
+                # more headers: whatever we would take for data there, npm would install as entries.
                 self.fail(
                     f"has a corrupt tar header after entry {self.entries} (bad checksum)", fatal=True, corrupt=True
                 )
             kind = hdr[156:157]
-            pax = {**self.global_pax, **local_pax}
-            if "size" in pax:
-                size = _pax_int(pax["size"], self)
-            if size < 0:
-                self.fail("has a tar entry with a negative size", fatal=True)
             if kind in _PAX_TYPES or kind in _GNU_LONG:
+                # As node-tar: pending pax fields describe the next *file* entry, never an intervening record.
                 self.meta += 1
                 if self.meta > 2 * self.limits.max_entries + 16:
                     self.fail("has more tar metadata records than entries allow", fatal=True)
-                if size > MAX_META_BYTES:
+                if size < 0 or size > MAX_META_BYTES:
                     self.fail(f"has a {size}-byte tar metadata record (limit {MAX_META_BYTES})", fatal=True)
                 body = self.read_exact(size, "a metadata record")
                 self.skip_padding(size)
@@ -349,10 +352,16 @@ class _Reader:
                 elif kind in _PAX_TYPES:
                     local_pax.update(_parse_pax(body, self))
                 elif kind == _Tar.GNUTYPE_LONGNAME:
-                    long_name = body.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+                    local_pax["path"] = _name_field(body, self, "a GNU long name")  # the later of `x`/`L` wins
                 continue
-            name = pax.get("path") or long_name or _ustar_name(hdr)
-            local_pax, long_name = {}, None
+            if "size" in local_pax or "size" in self.global_pax:
+                size = _pax_int(local_pax.get("size", self.global_pax.get("size", "")), self)
+            if size < 0:
+                self.fail("has a tar entry with a negative size", fatal=True)
+            # node-tar takes the path of a local pax header or GNU long name, else the header's; a *global* pax
+            # `path` is never applied to entries.
+            name = local_pax["path"] if "path" in local_pax else _ustar_name(hdr, self)
+            local_pax = {}
             self.entry(name, kind, size, mode)
 
     def end_of_stream(self) -> None:
@@ -369,8 +378,20 @@ class _Reader:
         if self.entries > self.limits.max_entries:
             self.fail(f"has more than {self.limits.max_entries} entries (limit diff.limits.max-entries)", fatal=True)
         shown = _show(name)
+        if not name:
+            # node-tar skips a header without a path and reads the entry's data as more headers.
+            self.fail(
+                f"has a tar entry without a path (entry {self.entries}); npm would read its data as entries", fatal=True
+            )
         if kind in _FILE_TYPES and name.endswith("/"):
+            if kind == _Tar.CONTTYPE:
+                self.fail(f"has a contiguous-file entry named like a folder {shown}", fatal=True)
             kind = _Tar.DIRTYPE
+        if kind == _Tar.DIRTYPE and size:
+            # node-tar reads no data for a folder: the bytes it declares would be read as more entries.
+            self.fail(
+                f"has a folder entry {shown} declaring {size} bytes of data; npm reads them as entries", fatal=True
+            )
         reject = ""
         if kind == _Tar.SYMTYPE:
             reject = f"has a symlink {shown}; npm packages may hold regular files only"
@@ -485,17 +506,27 @@ def _sniff(data: bytes) -> str:
     return "its first bytes are not the gzip magic 1f 8b"
 
 
-def _text(field: bytes) -> str:
-    return field.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
-
-
 def _number(field: bytes) -> int:
-    """A tar number field: octal text, or GNU base-256 (first byte 0x80 / 0xff); ValueError if neither."""
+    """A tar number field: octal text, or GNU base-256 (first byte 0x80 / 0xff); ValueError if neither.
+
+    Strict (octal digits between optional spaces/NULs only) so the value is the one node-tar reads too."""
     if field[:1] in (b"\x80", b"\xff"):
         value = int.from_bytes(field[1:], "big")
         return value - (1 << (8 * (len(field) - 1))) if field[:1] == b"\xff" else value
     text = field.split(b"\0", 1)[0].strip(b" ")
+    if not re.fullmatch(rb"[0-7]*", text):
+        raise ValueError(f"not an octal number: {text[:20]!r}")
     return int(text or b"0", 8)
+
+
+def _node_checksum(hdr: bytes) -> int | None:
+    """The checksum as node-tar reads it: 12 bytes from offset 148 up to a NUL, trimmed, `parseInt(_, 8)`."""
+    raw = hdr[148:160]
+    if raw[0] & 0x80:
+        return None
+    text = raw.decode("utf-8", "replace").split("\0", 1)[0].strip()
+    m = re.match(r"[+-]?[0-7]+", text)
+    return int(m.group(), 8) if m else None
 
 
 def _checksums(hdr: bytes) -> tuple[int, int]:
@@ -505,38 +536,55 @@ def _checksums(hdr: bytes) -> tuple[int, int]:
     return unsigned, signed
 
 
-def _ustar_name(hdr: bytes) -> str:
-    name = _text(hdr[0:100])
-    if hdr[257:263] == b"ustar\0":  # POSIX ustar: a prefix field holds the leading part of long paths
-        prefix = _text(hdr[345:500])
+def _name_field(raw: bytes, reader: _Reader, what: str) -> str:
+    """A name as node-tar decodes it (UTF-8, cut at the first NUL); anything it could read otherwise is rejected."""
+    text, _, rest = raw.partition(b"\0")
+    if rest.strip(b"\0"):
+        reader.fail(f"has {what} with data after its terminating NUL", fatal=True)
+    try:
+        return text.decode("utf-8")
+    except UnicodeDecodeError:
+        reader.fail(f"has {what} that is not UTF-8", fatal=True)
+        raise AssertionError from None  # unreachable: fail(fatal=True) raises
+
+
+def _ustar_name(hdr: bytes, reader: _Reader) -> str:
+    name = _name_field(hdr[0:100], reader, "a tar entry name")
+    if hdr[257:265] == b"ustar\x0000":  # POSIX ustar (magic and version, as node-tar checks): the prefix field
+        prefix = _name_field(hdr[345:500] if hdr[475] else hdr[345:475], reader, "a tar name prefix")
         if prefix:
             name = prefix + "/" + name
     return name
 
 
 def _parse_pax(body: bytes, reader: _Reader) -> dict[str, str]:
-    """Pax records `LEN key=value\\n`; a malformed record is a rejection."""
+    """Pax records `LEN key=value\\n`, strictly: node-tar splits the body at newlines and drops records whose
+    length does not match, so a value holding a newline, non-UTF-8 text or a NUL would be read differently there
+    and is a rejection, as is any malformed record."""
     out: dict[str, str] = {}
     pos = 0
     while pos < len(body):
         if body[pos] == 0:
+            if body[pos:].strip(b"\0"):
+                reader.fail("has a malformed pax header record", fatal=True)
             break
         sp = body.find(b" ", pos)
-        try:
-            length = int(body[pos:sp])
-        except ValueError:
-            length = 0
-        record = body[sp + 1 : pos + length] if sp > pos and length > 0 else b""
-        if not record.endswith(b"\n") or b"=" not in record:
+        digits = body[pos:sp] if sp > pos else b""
+        length = int(digits) if re.fullmatch(rb"[0-9]{1,9}", digits) else 0
+        record = body[sp + 1 : pos + length] if length > 0 else b""
+        if not record.endswith(b"\n") or b"=" not in record or b"\n" in record[:-1] or b"\0" in record:
             reader.fail("has a malformed pax header record", fatal=True)
         key, _, value = record[:-1].partition(b"=")
-        out[key.decode("utf-8", "surrogateescape")] = value.decode("utf-8", "surrogateescape")
+        try:
+            out[key.decode("utf-8")] = value.decode("utf-8")
+        except UnicodeDecodeError:
+            reader.fail("has a pax header record that is not UTF-8", fatal=True)
         pos += length
     return out
 
 
 def _pax_int(text: str, reader: _Reader) -> int:
-    if not text.isdigit():
+    if not re.fullmatch(r"[0-9]{1,19}", text):
         reader.fail(f"has a pax size that is not a number: {text[:40]!r}", fatal=True)
     return int(text)
 
