@@ -32,7 +32,7 @@ from .errors import ConfigError, GatekeeperError, RegistryError
 from .findings import Finding, Severity
 
 if TYPE_CHECKING:
-    from ._internal.npmrc import Registry
+    from ._internal.npmrc import Registry, RegistryAuth
     from ._internal.registry import RegistryClient
     from ._internal.tarball import Package
     from .decision import Decision
@@ -53,7 +53,9 @@ REGISTRY_HELP = (
     "$PREFIX/etc/npmrc: npm_config_prefix, else PREFIX, else derived from the node on PATH), npm's builtin "
     "npmrc; for a scoped name @scope/x its @scope:registry key wins; else "
     "https://registry.npmjs.org/. The registry used and where it came from are printed in the header. "
-    "A token for it is read from NODE_AUTH_TOKEN, else NPM_TOKEN (never from this flag)"
+    "Its credential (never from this flag, never printed, sent only to that registry's origin): npm's "
+    "//host[:port]/path/:_authToken (or :_auth, :username + :_password) entry for that URL in the same "
+    "config files and npm_config_ variables, else NODE_AUTH_TOKEN, else NPM_TOKEN"
 )
 
 
@@ -120,6 +122,8 @@ class _Registries:
     flag: str | None
     env: Mapping[str, str]
     used: list[Registry] = field(default_factory=list)
+    #: Registry URL -> where its credential came from ("" none); never a value.
+    auth_sources: dict[str, str] = field(default_factory=dict)
     _clients: dict[str, RegistryClient] = field(default_factory=dict)
 
     def resolve(self, name: str, *, record: bool = True) -> Registry:
@@ -145,16 +149,31 @@ class _Registries:
         reg = self.resolve(name)
         if reg.url not in self._clients:
             from ._internal.registry import RegistryClient
-            from .secret import Secret
 
-            token = self.env.get("NODE_AUTH_TOKEN") or self.env.get("NPM_TOKEN") or ""
+            auth = self.auth(reg)
             self._clients[reg.url] = RegistryClient(
                 reg.url,
-                Secret(token) if token else None,
+                auth.secret if auth else None,
                 retries=int(self.env.get("GATEKEEPER_REGISTRY_RETRIES", "3")),
                 backoff=float(self.env.get("GATEKEEPER_REGISTRY_BACKOFF", "1.0")),
+                auth_scheme=auth.scheme if auth else "Bearer",
             )
+            self.auth_sources[reg.url] = auth.source if auth else ""
         return self._clients[reg.url], reg
+
+    def auth(self, reg: Registry) -> RegistryAuth | None:
+        """The credential for exactly `reg`'s URL: its npm-config entry (`//host/path/:_authToken`, `_auth`),
+        else NODE_AUTH_TOKEN / NPM_TOKEN. Sent only to that registry's origin (RegistryClient pins it)."""
+        from ._internal.npmrc import RegistryAuth, registry_auth
+        from .secret import Secret
+
+        found = registry_auth(reg.url, env=self.env)
+        if found is not None:
+            return found
+        for var in ("NODE_AUTH_TOKEN", "NPM_TOKEN"):
+            if self.env.get(var):
+                return RegistryAuth("Bearer", Secret(self.env[var]), f"env {var}")
+        return None
 
 
 @dataclass
@@ -165,6 +184,8 @@ class _Compared:
     candidate: _Side
     baseline: _Side | None
     registries: list[Registry]
+    #: Registry URL -> where the credential sent to it came from ("": none). Never a value.
+    auth_sources: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -184,7 +205,9 @@ def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = N
         from .policy import Policy, load_policy
 
         policy = load_policy(args.policy, required=True) if args.policy else Policy()
-        compared = _diff(args.candidate, args.against, _Registries(args.registry, os.environ), policy)
+        registries = _Registries(args.registry, os.environ)
+        compared = _diff(args.candidate, args.against, registries, policy)
+        compared.auth_sources = registries.auth_sources
         findings = apply_overrides(compared.result.findings, policy)
         status = gate_status(findings)
         gate = GateResult("diff", status, findings)
@@ -375,7 +398,8 @@ def _header(c: _Compared) -> list[str]:
     elif c.candidate.package is not None and not c.candidate.package.unsafe:
         lines.append("baseline:  (nothing: first release) - no earlier version on the registry")
     for reg in c.registries:
-        lines.append(f"registry:  {reg.shown} (from {reg.source})")
+        cred = c.auth_sources.get(reg.url)
+        lines.append(f"registry:  {reg.shown} (from {reg.source}" + (f"; credential from {cred})" if cred else ")"))
     return [terminal.safe(line) for line in lines]
 
 
@@ -431,7 +455,10 @@ def _json(c: _Compared | None, gate: Any, decision: Decision) -> str:
         data["compared"] = {
             "candidate": c.candidate.describe(),
             "baseline": c.baseline.describe("--against") if c.baseline else None,
-            "registries": [{"url": r.shown, "source": r.source} for r in c.registries],
+            "registries": [
+                {"url": r.shown, "source": r.source, "credential": c.auth_sources.get(r.url) or None}
+                for r in c.registries
+            ],
         }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from gatekeeper._internal.npmrc import PUBLIC_REGISTRY, read_npmrc, resolve_registry
+from gatekeeper._internal.npmrc import PUBLIC_REGISTRY, nerf_darts, read_npmrc, registry_auth, resolve_registry
 from gatekeeper.diffcli import run_diff
 from gatekeeper.errors import ConfigError
 
@@ -300,3 +300,153 @@ def test_precedence_env_project_user_global_builtin(project: Path, tmp_path: Pat
 def test_an_env_without_path_reads_no_global_config(project: Path, tmp_path: Path) -> None:
     """No PATH, no PREFIX: no node to derive the prefix from, so no global file (never the host's)."""
     assert resolve_registry(None, "x", env=env_for(tmp_path), cwd=project).source == "default"
+
+
+# ------------------------------------------------------------------ the registry's own token from npm's config
+
+TOKEN = "npm_" + "R1ghtH0stT0k3n" * 3
+OTHER = "npm_" + "0th3rH0stT0k3n" * 3
+
+
+def test_nerf_darts_walk_up_the_path_scheme_less_with_the_port() -> None:
+    assert nerf_darts("https://npm.ACME.test/api/npm/") == [
+        "//npm.acme.test/api/npm/",
+        "//npm.acme.test/api/npm",
+        "//npm.acme.test/api/",
+        "//npm.acme.test/api",
+        "//npm.acme.test/",
+        "//npm.acme.test",
+    ]
+    assert nerf_darts("http://127.0.0.1:4873/") == ["//127.0.0.1:4873/", "//127.0.0.1:4873"]
+    assert nerf_darts("https://r.test:443/") == nerf_darts("http://r.test/") == ["//r.test/", "//r.test"]
+
+
+def test_the_token_of_exactly_this_registry_url_is_used(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As npm-registry-fetch's getAuth: the longest matching path wins, the host's own entry else; another
+    host, another port or a sibling path never matches, and their values are never even read."""
+    from gatekeeper._internal import npmrc
+
+    (project / ".npmrc").write_text(
+        f"//npm.acme.test/api/npm/:_authToken={TOKEN}\n//npm.acme.test/:_authToken=host-wide-{TOKEN}\n"
+        f"//npm.acme.test:8443/:_authToken={OTHER}\n//evil.test/:_authToken={OTHER}\n"
+        f"//npm.acme.test.evil.test/:_authToken={OTHER}\n//npm.acme.test/api/npm-other/:_authToken={OTHER}\n"
+    )
+    held: list[dict[str, str]] = []
+    real = npmrc.read_npmrc
+
+    def spy(path: Path, keys: list[str], env: Any) -> dict[str, str]:
+        held.append(real(path, keys, env))
+        return held[-1]
+
+    monkeypatch.setattr(npmrc, "read_npmrc", spy)
+    env = env_for(tmp_path)
+    auth = registry_auth("https://npm.acme.test/api/npm/", env=env, cwd=project)
+    assert auth is not None and (auth.scheme, auth.secret.reveal()) == ("Bearer", TOKEN)
+    assert auth.source == f"{project / '.npmrc'} (//npm.acme.test/api/npm/:_authToken)"
+    assert TOKEN not in repr(auth) and TOKEN not in str(auth)
+    http = registry_auth("http://npm.acme.test/api/npm/", env=env, cwd=project)  # scheme-less, as npm
+    assert http is not None and http.secret.reveal() == TOKEN
+    host_wide = registry_auth("https://npm.acme.test/other/", env=env, cwd=project)
+    assert host_wide is not None and host_wide.secret.reveal() == f"host-wide-{TOKEN}"
+    assert registry_auth("https://npm.acme.test:9999/", env=env, cwd=project) is None
+    assert registry_auth("https://acme.test/", env=env, cwd=project) is None
+    assert not any(OTHER in value for values in held for value in values.values()), "another host's token was read"
+
+
+def test_env_references_env_entries_and_precedence(project: Path, tmp_path: Path) -> None:
+    (tmp_path / "home" / ".npmrc").write_text("//r.test/:_authToken=${GK_USER_TOKEN}\n")
+    env = env_for(tmp_path, GK_USER_TOKEN=TOKEN)
+    auth = registry_auth("https://r.test/", env=env, cwd=project)
+    assert auth is not None and auth.secret.reveal() == TOKEN and "(//r.test/:_authToken)" in auth.source
+    assert registry_auth("https://r.test/", env=env_for(tmp_path), cwd=project) is None  # ${VAR} unset: skipped
+    (project / ".npmrc").write_text(f"//r.test/:_authToken=project-{TOKEN}\n")
+    assert registry_auth("https://r.test/", env=env, cwd=project).secret.reveal() == f"project-{TOKEN}"  # type: ignore[union-attr]
+    env["npm_config_//r.test/:_authToken"] = f"env-{TOKEN}"
+    auth = registry_auth("https://r.test/", env=env, cwd=project)
+    assert auth is not None and auth.secret.reveal() == f"env-{TOKEN}"
+    assert auth.source == "env npm_config_//r.test/:_authToken"
+
+
+def test_auth_and_username_password_are_basic(project: Path, tmp_path: Path) -> None:
+    import base64
+
+    (project / ".npmrc").write_text(
+        "//basic.test/:_auth=dXNlcjpwdw==\n"
+        f"//login.test/:username=alice\n//login.test/:_password={base64.b64encode(b'pw-1').decode()}\n"
+        "//bad.test/:username=alice\n//bad.test/:_password=not base64!\n"
+    )
+    env = env_for(tmp_path)
+    basic = registry_auth("https://basic.test/", env=env, cwd=project)
+    assert basic is not None and (basic.scheme, basic.secret.reveal()) == ("Basic", "dXNlcjpwdw==")
+    login = registry_auth("https://login.test/", env=env, cwd=project)
+    assert login is not None and login.scheme == "Basic"
+    assert base64.b64decode(login.secret.reveal()) == b"alice:pw-1"
+    with pytest.raises(ConfigError, match="not base64") as exc:
+        registry_auth("https://bad.test/", env=env, cwd=project)
+    assert "not base64!" not in exc.value.diagnostic()
+
+
+@pytest.fixture
+def front(releases: dict[str, Any]) -> Any:
+    """A loopback proxy in front of Verdaccio that records every request's headers."""
+    from tests._support.faultproxy import FaultProxy
+
+    proxy = FaultProxy(releases["url"]).start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
+
+
+def test_diff_sends_the_npmrc_token_to_its_registry_only_and_never_prints_it(
+    releases: dict[str, Any], front: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    proj = _isolate(monkeypatch, tmp_path)
+    port = front.port
+    (proj / ".npmrc").write_text(
+        f"registry={front.url}\n//127.0.0.1:{port}/:_authToken=${{GK_REG_TOKEN}}\n"
+        f"//127.0.0.1:1/:_authToken={OTHER}\n//localhost:{port}/:_authToken={OTHER}\n"
+    )
+    monkeypatch.setenv("GK_REG_TOKEN", TOKEN)
+    monkeypatch.setenv("NODE_AUTH_TOKEN", OTHER)  # the registry's own npmrc entry wins over the generic one
+    code, out, err = _diff(f"{releases['plain']}@1.1.0")
+    assert code == 0, err
+    seen = front.seen(releases["plain"])
+    assert seen and all(r.headers.get("authorization") == f"Bearer {TOKEN}" for r in seen), seen
+    assert f"; credential from {proj / '.npmrc'} (//127.0.0.1:{port}/:_authToken))" in out
+    assert TOKEN not in out + err and OTHER not in out + err
+    code, out, _ = _diff(f"{releases['plain']}@1.1.0", "--format", "json")
+    (reg,) = json.loads(out)["compared"]["registries"]
+    assert reg["credential"].endswith(f"(//127.0.0.1:{port}/:_authToken)") and TOKEN not in out
+
+
+def test_diff_basic_auth_from_npmrc(
+    releases: dict[str, Any], front: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    proj = _isolate(monkeypatch, tmp_path)
+    (proj / ".npmrc").write_text(f"registry={front.url}\n//127.0.0.1:{front.port}/:_auth=Z2s6cHctMQ==\n")
+    code, _, err = _diff(f"{releases['plain']}@1.1.0")
+    assert code == 0, err
+    assert {r.headers.get("authorization") for r in front.seen(releases["plain"])} == {"Basic Z2s6cHctMQ=="}
+
+
+def test_a_redirect_to_another_host_never_carries_the_npmrc_token(
+    releases: dict[str, Any], front: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests._support.faultproxy import Capture, Redirect
+
+    proj = _isolate(monkeypatch, tmp_path)
+    (proj / ".npmrc").write_text(f"registry={front.url}\n//127.0.0.1:{front.port}/:_authToken={TOKEN}\n")
+    capture = Capture().start()
+    try:
+        front.add(rf"^/{releases['plain']}$", Redirect(lambda seen: capture.url.rstrip("/") + seen.path), method="GET")
+        code, out, err = _diff(f"{releases['plain']}@1.1.0")
+    finally:
+        capture.stop()
+    assert code == 2 and out == "" and "redirected" in err, err
+    assert front.seen(releases["plain"])[0].headers.get("authorization") == f"Bearer {TOKEN}"
+    assert capture.requests, "the redirect was followed (so the absence of the token below means something)"
+    assert all("authorization" not in r.headers for r in capture.requests), capture.requests
+    assert TOKEN not in err

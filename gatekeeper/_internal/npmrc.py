@@ -14,10 +14,19 @@ npm's builtin config (`npmrc` in the npm package found on PATH). For a scoped na
 Files are read in memory with a size cap and parsed as ini; only the keys asked for
 are kept, so no other value (tokens: `//host/:_authToken`, `_auth`, `_password`) is
 ever held, shown or logged. Entry points: `resolve_registry`, `config_layers`.
+
+`registry_auth(url)` reads the one credential npm-registry-fetch would send to that registry
+URL: `//host[:port]/path/:_authToken` (Bearer), `:_auth` or `:username` + `:_password` (Basic),
+matched scheme-less from the longest path down to `//host[:port]`, as its `getAuth` does. Only
+the keys of that URL's own nerf-darts are read, so a token for another host is never held; the
+value is a `Secret` at once, and only where it came from is ever shown. An entry whose `${VAR}`
+is not set is skipped (npm would send the literal text).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -27,6 +36,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
+from ..secret import Secret
 
 PUBLIC_REGISTRY = "https://registry.npmjs.org/"
 #: Largest .npmrc read (npm has no limit; a real one is a few hundred bytes).
@@ -168,6 +178,71 @@ def _on_path(program: str, env: Mapping[str, str]) -> Path | None:
 
     found = shutil.which(program, path=path)
     return Path(os.path.realpath(found)) if found else None
+
+
+@dataclass(frozen=True)
+class RegistryAuth:
+    """The credential npm would send to one registry: `Authorization: <scheme> <secret>`."""
+
+    scheme: str  # "Bearer" (_authToken) | "Basic" (_auth, username + _password)
+    secret: Secret
+    #: Where it came from, never the value: e.g. "/home/me/.npmrc (//npm.acme.test/:_authToken)".
+    source: str
+
+
+_AUTH_KINDS = ("_authToken", "_auth", "username", "_password")
+
+
+def nerf_darts(url: str) -> list[str]:
+    """npm's auth keys for `url`, longest first: `//host[:port]/a/b/`, `//host[:port]/a/b`, … `//host[:port]`.
+
+    Scheme-less (an http and an https registry on one host share them); the default port is dropped
+    and the host lower-cased, as WHATWG's URL.host gives it."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    if port is not None and (parts.scheme, port) not in (("http", 80), ("https", 443)):
+        host += f":{port}"
+    key = f"//{host}{parts.path or '/'}"
+    out: list[str] = []
+    while len(key) > 2:
+        out.append(key)
+        key = re.sub(r"([^/]+|/)$", "", key)
+    return out
+
+
+def registry_auth(url: str, *, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> RegistryAuth | None:
+    """The credential npm-registry-fetch's `getAuth` finds for registry `url` in npm's config, or None."""
+    env = os.environ if env is None else env
+    darts = nerf_darts(url)
+    keys = [f"{dart}:{kind}" for dart in darts for kind in _AUTH_KINDS]
+    merged: dict[str, tuple[str, str]] = {}
+    for layer in config_layers(keys, env=env, cwd=cwd or Path.cwd()):
+        for key, value in layer.values.items():
+            if key not in merged and value and not _ENV_REF.search(value):  # unset ${VAR}: not a credential
+                where = f"env npm_config_{key}" if layer.where == "env" else f"{layer.where} ({key})"
+                merged[key] = (value, where)
+    for dart in darts:
+        if f"{dart}:_authToken" in merged:
+            value, where = merged[f"{dart}:_authToken"]
+            return RegistryAuth("Bearer", Secret(value), where)
+        if f"{dart}:_auth" in merged:
+            value, where = merged[f"{dart}:_auth"]
+            return RegistryAuth("Basic", Secret(value), where)
+        if f"{dart}:username" in merged and f"{dart}:_password" in merged:
+            user, _ = merged[f"{dart}:username"]
+            encoded, where = merged[f"{dart}:_password"]
+            try:  # npm keeps _password base64-encoded
+                password = base64.b64decode(encoded, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError):
+                raise ConfigError(
+                    f"The npm setting {where} is not base64 (npm stores `_password` base64-encoded)",
+                    "Set it with `npm login`, or write the base64 of the password",
+                ) from None
+            return RegistryAuth("Basic", Secret(base64.b64encode(f"{user}:{password}".encode()).decode()), where)
+    return None
 
 
 def project_npmrc(cwd: Path) -> Path | None:

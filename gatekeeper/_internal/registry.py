@@ -57,9 +57,12 @@ class RegistryClient:
         deadline: budget.Deadline | None = None,
         limits: ByteLimits | None = None,
         public_aliases: Sequence[str] = (),
+        auth_scheme: str = "Bearer",
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.token = token
+        #: "Bearer" (a token) or "Basic" (npm's `_auth` / username + _password), only to `origin`.
+        self.auth_scheme = auth_scheme
         self.timeout = timeout
         self.retries = min(max(retries, 0), 10)
         self.backoff = backoff
@@ -87,7 +90,7 @@ class RegistryClient:
 
     def _auth(self, auth: bool) -> dict[str, str]:
         if auth and self.token:
-            return {"Authorization": f"Bearer {self.token.reveal()}"}
+            return {"Authorization": f"{self.auth_scheme} {self.token.reveal()}"}
         return {}
 
     def _get(
