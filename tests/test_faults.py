@@ -400,3 +400,20 @@ def test_sigterm_before_the_upload_reports_nothing_published(setup: Setup) -> No
     assert result.outputs["published"] == "false"
     assert result.wall < 20, result.wall
     assert setup.versions() == []
+
+
+def test_publish_redirected_to_another_host_gets_no_token(setup: Setup) -> None:
+    """The upload itself (npm publish's PUT, done by npm, not our adapters) redirected to another host name: the
+    token must not follow it. (npm keeps it for a redirect to the same host name on another port or scheme:
+    a known limitation, see the attack notes.)"""
+    capture = Capture().start()
+    try:
+        elsewhere = capture.url.replace("127.0.0.1", "localhost").rstrip("/")
+        setup.reg.add(rf"^/{setup.name}$", Redirect(lambda seen: elsewhere + seen.path, status=307), method="PUT")
+        result = setup.run("redirect of the upload to another host", inputs={"timeout": "60"})
+    finally:
+        capture.stop()
+    assert result.returncode == 2, result.describe()
+    assert setup.versions() == []
+    assert capture.requests, "npm followed the redirect (so the absence of the token below means something)"
+    assert all("authorization" not in r.headers for r in capture.requests), capture.requests
