@@ -119,6 +119,12 @@ class Inputs:
             raise ConfigError(
                 f"Input `registry` is {registry!r}", "Give the registry's full URL, e.g. https://registry.npmjs.org/"
             )
+        if "@" in registry.split("://", 1)[1].split("/", 1)[0]:
+            # The registry URL is printed (report, summary, watch issues): credentials in it would leak.
+            raise ConfigError(
+                "Input `registry` carries credentials in its URL (user:password@host)",
+                "Remove them from the URL and pass the token as `npm-token` from a secret",
+            )
         if not registry.endswith("/"):
             registry += "/"
         tarball = raw["tarball"]

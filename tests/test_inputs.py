@@ -55,3 +55,12 @@ def test_bad_inputs_fail_closed(name: str, value: str, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle) as exc:
         Inputs.from_env({env_name(name): value})
     assert "Nothing was published" in exc.value.diagnostic()
+
+
+@pytest.mark.parametrize("url", ["https://ci:s3cr3t-pw@npm.example.com/", "https://s3cr3t-pw@npm.example.com/"])
+def test_registry_with_credentials_in_the_url_is_refused_without_echoing_them(url: str) -> None:
+    """The registry URL is printed (report inputs, summary, watch issues): a password in it would leak."""
+    with pytest.raises(ConfigError, match="registry") as exc:
+        Inputs.from_env({env_name("registry"): url})
+    assert "s3cr3t-pw" not in exc.value.diagnostic()
+    assert "npm-token" in exc.value.diagnostic()
