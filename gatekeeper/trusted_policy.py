@@ -7,7 +7,8 @@ version (also an ancestor). Then:
 
 - nothing published yet: the released commit's policy decides (`policy-trusted`, info);
 - the commit is not found: the released policy decides without its `approve:` entries and without
-  severities lowered below the defaults (`policy-untrusted`, warn, says how to make it findable);
+  severities lowered below the defaults (`policy-untrusted`, warn, says how to make it findable); if it
+  loosens the safe defaults in any other key, the safe defaults decide;
 - the released policy loosens the trusted one: the trusted policy decides and `policy-changed`
   blocks (clearable by a reviewed release), the summary shows the policy diff;
 - it only tightens (or is equal): the released, stricter policy decides at once.
