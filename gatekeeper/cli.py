@@ -201,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if inputs.mode == "watch":
         from .watch import run_watch
 
-        return run_watch(inputs, env, report_path=args.report)
+        return run_watch(inputs, env, report_path=args.report, fmt=fmt)
     if inputs.mode == "pull-request":
         from .pull_request import run_pull_request
 

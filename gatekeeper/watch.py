@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from . import report
-from ._internal import markdown, semver
+from ._internal import markdown, semver, terminal
 from ._internal.github import GitHubClient, Issue
 from ._internal.registry import RegistryClient
 from .config import Inputs
@@ -98,6 +98,7 @@ class Unexpected:
     reason: str
     findings: list[Finding] = field(default_factory=list)
     delta_markdown: str = ""
+    delta_text: str = ""
     issue: str = ""  # "#12 (new)" / "#7 (already open)"
 
     @property
@@ -277,8 +278,16 @@ class PackageWatch:
 
 def diff_unexpected(registry: RegistryClient, doc: Mapping[str, Any], item: Unexpected, policy: Policy) -> str:
     """The release-diff delta of an unexpected version against the version before it (Markdown)."""
+    return unexpected_delta(registry, doc, item, policy)[0]
+
+
+def unexpected_delta(
+    registry: RegistryClient, doc: Mapping[str, Any], item: Unexpected, policy: Policy
+) -> tuple[str, str]:
+    """That delta as (Markdown, plain text for `--format text`)."""
     from .diffing import diff_packages
     from .gates.diff import combine, fetch_release
+    from .report_text import finding_lines
 
     versions = [v for v in (doc.get("versions") or {}) if isinstance(v, str)]
     parsed = semver.parse(item.version)
@@ -286,13 +295,17 @@ def diff_unexpected(registry: RegistryClient, doc: Mapping[str, Any], item: Unex
     try:
         cand = fetch_release(registry, doc, item.name, item.version, policy)
         if cand.package is None:
-            return "The tarball on the registry does not match its own `dist.integrity`: not diffed.\n"
+            said = "The tarball on the registry does not match its own `dist.integrity`: not diffed.\n"
+            return said, said.replace("`", "")
         if prev is None:
             result = diff_packages(None, cand.package, policy)
         else:
             result = combine(fetch_release(registry, doc, item.name, prev, policy), cand.package, policy)
     except GatekeeperError as exc:
-        return f"The delta could not be computed: {markdown.text(exc.what)}.\n"
+        return (
+            f"The delta could not be computed: {markdown.text(exc.what)}.\n",
+            f"The delta could not be computed: {terminal.safe(exc.what)}.\n",
+        )
     lines = [result.to_markdown(max_files=150)]
     blocking = [f for f in apply_overrides(result.findings, policy) if f.severity is not Severity.INFO]
     if blocking:
@@ -301,7 +314,8 @@ def diff_unexpected(registry: RegistryClient, doc: Mapping[str, Any], item: Unex
             where = markdown.code(f.file) if f.file else ""
             lines.append(f"| {f.severity.value} | `{f.rule}` | {where} | {markdown.text(f.message, 500)} |")
         lines.append("")
-    return "\n".join(lines)
+    text = [result.to_text(max_files=150).rstrip("\n"), *finding_lines(blocking[:100], fixes=False)]
+    return "\n".join(lines), "\n".join(text) + "\n"
 
 
 def issue_body(item: Unexpected, doc: Mapping[str, Any], mentions: list[str], registry_url: str) -> str:
@@ -430,12 +444,13 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
     issues: list[Issue] | None = None
     trusted = set(policy.watch.trusted_authors)
     sections: list[str] = []
+    sections_text: list[str] = []  # the same, as plain text (`--format text`)
     for item, doc in unexpected:
         gate = next(r for r in results if r.name == item.name)
         try:
             if issues is None:
                 issues = github.issues()
-            item.delta_markdown = diff_unexpected(registry, doc, item, policy)
+            item.delta_markdown, item.delta_text = unexpected_delta(registry, doc, item, policy)
             existing = find_issue(issues, item, trusted)
             if existing is not None:
                 item.issue = f"#{existing.number} (already {existing.state or 'open'})"
@@ -448,6 +463,7 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
             gate.status, gate.error = "error", f"{item.spec}: {exc.what.rstrip('.')}. {exc.remedy}"
             item.issue = "not opened (error)"
         sections.append(f"### {markdown.code(item.spec)}: {item.reason}; issue {item.issue}\n\n{item.delta_markdown}")
+        sections_text.append(terminal.safe(f"{item.spec}: {item.reason}; issue {item.issue}") + "\n" + item.delta_text)
     try:
         state_path.parent.mkdir(parents=True, exist_ok=True)
         state_path.write_text(json.dumps(state), encoding="utf-8")
@@ -460,16 +476,17 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
         decision=decision,
         gates=results,
         extra_markdown=sections,
+        extra_text=sections_text,
         error=error,
         unexpected=[u.spec for u, _ in unexpected],
     )
 
 
-def run_watch(inputs: Inputs, env: Mapping[str, str], *, report_path: Path | None = None) -> int:
+def run_watch(inputs: Inputs, env: Mapping[str, str], *, report_path: Path | None = None, fmt: str = "markdown") -> int:
     """Watch mode's entry: 0 all accounted for, 1 unexpected releases (or other blocks), 2 could not check."""
     from .pipeline import RunOptions, _report, mask_secrets, redact
 
-    opts = RunOptions(report_path=report_path)
+    opts = RunOptions(report_path=report_path, output_format=fmt)
     mask_secrets(inputs, env, opts.out)
     workspace = Path(env.get("GITHUB_WORKSPACE") or ".").resolve()
     try:

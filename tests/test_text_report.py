@@ -4,8 +4,8 @@ Field by field: the headline's cases (staged, check mode, stopped during the upl
 review, watch), the publish step's credential (OIDC claims / token type), provenance, a staged
 release's id and approve/reject commands, the notify result, an error the gate lines do not say, the
 policy diff and the approval snippets. Readable in a terminal: no Markdown artefacts, hostile text
-made visible. The real runs go through `gatekeeper check|publish --format text` against the session
-Verdaccio (and the npm front for staging / OIDC).
+made visible. The real runs go through `gatekeeper check|publish|watch --format text` against the
+session Verdaccio (and the npm front for staging).
 """
 
 from __future__ import annotations
@@ -274,3 +274,19 @@ def test_publish_text_of_a_staged_release_says_how_to_approve_it(release, front:
     assert f"    approve: npm stage approve {stage_id} --registry {front.url}\n" in text
     assert "  credential: " in text and "  provenance: " in text
     assert result.report is not None and result.report["publish"]["stage_id"] == stage_id
+
+
+def test_watch_text_names_each_unexpected_release_with_its_delta(release) -> None:  # noqa: F811
+    """`gatekeeper watch --format text` was Markdown whatever the flag said; now the same facts as text."""
+    from tests.test_watch import _attacker_publishes
+
+    rel: Release = release()
+    (rel.ws / POLICY).write_text("watch:\n  since: 1.0.0\n")
+    _attacker_publishes(rel, "1.0.0")  # straight to the registry: no Release record of the gate
+    inputs = {"mode": "watch", "github-token": rel.github.token or "", "registry": rel.verdaccio.url}
+    result, text = _cli(rel, "watch", "--format", "text", inputs=inputs, env={"GITHUB_EVENT_NAME": "schedule"})
+    assert result.returncode == 1, result.describe()
+    assert text.startswith("npm-gatekeeper watch: releases the gate did not publish\n"), text
+    assert f"\n{rel.name}@1.0.0: " in text and "; issue #" in text
+    assert "postinstall" in text and "BLOCK unexpected-release" in text
+    assert result.summary.startswith("## ")  # the job summary stays Markdown
