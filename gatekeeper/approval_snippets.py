@@ -7,12 +7,13 @@ snippet approves exactly what was reviewed. Pasting it into the released commit'
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import replace
-from typing import Any
-
+from ._internal.records import replace
 from ._internal.tarball import Package
 from .findings import Finding
+
+TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 _SCRIPTS = {"lifecycle-script-added", "lifecycle-script-changed", "lifecycle-script-removed"}
 _DEPENDENCIES = {"dependency-added", "bundled-dependencies-changed"}
@@ -43,6 +44,8 @@ def approval_for(f: Finding, candidate: Package) -> dict[str, Any] | None:
         path = ev.get("target") if f.rule == "entrypoint-changed" else f.file
         entry = candidate.files.get(path) if isinstance(path, str) else None
         if entry is not None:
+            import hashlib  # on use: loading OpenSSL is a measurable share of start-up
+
             return {"files": [{"path": path, "sha256": hashlib.sha256(entry.data).hexdigest()}]}
     return None
 

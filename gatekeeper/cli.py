@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import INPUT_DEFAULTS, env_name
 from .errors import GatekeeperError
 
 OUTPUT_FORMATS = ("text", "markdown", "json")
@@ -44,11 +43,15 @@ _TOKEN_HELP: dict[str, str] = {
 
 
 def _sources(name: str, default: str) -> str:
+    from .config import env_name
+
     shown = f"default: {default}" if default else "default: empty"
     return f"Read from: --{name}, else the env var {env_name(name)}, else the {shown}"
 
 
 def _add_input_flags(p: argparse.ArgumentParser, *, formats: bool) -> None:
+    from .config import INPUT_DEFAULTS
+
     for name, default in INPUT_DEFAULTS.items():
         if name == "mode":
             continue
@@ -127,7 +130,31 @@ def _columns() -> int:
         return 80
 
 
-def build_parser() -> argparse.ArgumentParser:
+_COMMANDS: dict[str, str] = {
+    "publish": "run every gate, then publish the packed tarball",
+    "check": "run every gate, never publish",
+    "action": "run as the GitHub Action (mode from INPUT_MODE)",
+    "pull-request": "check a pull request for install-time changes",
+    "watch": "flag every registry version the gate did not publish (scheduled)",
+    "notify": "write the GitHub Release record (+ webhook) for a release another tool published",
+    "diff": "diff a package against its last release",
+}
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole parser; given the `argv` to parse, only the subcommand it names gets its flags declared.
+
+    Declaring every subcommand's ~120 flags took about a third of `gatekeeper diff`'s start-up
+    (argparse looks up a translation for each help text). The top-level flags (`--version`,
+    `--help`), a missing or unknown subcommand and `gatekeeper X --help` parse exactly as with the
+    whole parser: every subcommand is still declared, the others just without their flags.
+    """
+    first = next(iter(argv), None) if argv is not None else None
+    only = first if first in _COMMANDS else None
+
+    def wanted(name: str) -> bool:
+        return only is None or only == name
+
     parser = argparse.ArgumentParser(
         prog="gatekeeper",
         description="Gate `npm publish` behind CI, a green build and a reviewed diff.",
@@ -135,36 +162,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"npm-gatekeeper {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (
-        ("publish", "run every gate, then publish the packed tarball"),
-        ("check", "run every gate, never publish"),
-        ("action", "run as the GitHub Action (mode from INPUT_MODE)"),
-        ("pull-request", "check a pull request for install-time changes"),
-        ("watch", "flag every registry version the gate did not publish (scheduled)"),
-    ):
-        sp = sub.add_parser(name, help=text, description=text, formatter_class=HelpFormatter)
-        _add_input_flags(sp, formats=name != "action")
-        if name in ("publish", "check"):
-            _add_run_flags(sp)
+    for name in ("publish", "check", "action", "pull-request", "watch"):
+        sp = sub.add_parser(name, help=_COMMANDS[name], description=_COMMANDS[name], formatter_class=HelpFormatter)
+        if wanted(name):
+            _add_input_flags(sp, formats=name != "action")
+            if name in ("publish", "check"):
+                _add_run_flags(sp)
     notify = sub.add_parser(
         "notify",
         formatter_class=HelpFormatter,
-        help="write the GitHub Release record (+ webhook) for a release another tool published",
+        help=_COMMANDS["notify"],
         description="After e.g. semantic-release published the tarball the gate checked: verify the registry "
         "serves that integrity, then create/update the GitHub Release with the gate's record and send the webhook.",
     )
-    _add_input_flags(notify, formats=False)
-    notify.add_argument("--from-report", required=True, type=Path, help="the JSON report of the gate's check run")
-    from .diffcli import add_diff_arguments
-
-    add_diff_arguments(
-        sub.add_parser(
-            "diff",
-            formatter_class=HelpFormatter,
-            help="diff a package against its last release",
-            description="diff a package against its last release (or --against another package)",
-        )
+    if wanted("notify"):
+        _add_input_flags(notify, formats=False)
+        notify.add_argument("--from-report", required=True, type=Path, help="the JSON report of the gate's check run")
+    diff = sub.add_parser(
+        "diff",
+        formatter_class=HelpFormatter,
+        help=_COMMANDS["diff"],
+        description="diff a package against its last release (or --against another package)",
     )
+    if wanted("diff"):
+        from .diffcli import add_diff_arguments
+
+        add_diff_arguments(diff)
     return parser
 
 
@@ -177,13 +200,14 @@ def output_format(requested: str | None, stream: object) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     env = dict(os.environ)
     if args.command == "diff":
         from .diffcli import run_diff
 
         return run_diff(args)
-    from .config import Inputs
+    from .config import INPUT_DEFAULTS, Inputs
 
     overrides = {name: getattr(args, name.replace("-", "_"), None) for name in INPUT_DEFAULTS if name != "mode"}
     if args.command not in ("action", "notify"):

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-
 from . import floors
+from ._internal.records import field, record, replace
 from .findings import Finding, Severity
 from .policy import Policy
 
 EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR = 0, 1, 2
 
 
-@dataclass
+@record
 class GateResult:
     """One gate's outcome: pass | fail | skipped | error."""
 
@@ -21,7 +20,7 @@ class GateResult:
     error: str | None = None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Decision:
     """allow or block, and the exit code (2 when a gate could not decide)."""
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from enum import StrEnum
+
+from ._internal.records import asdict, field, record
 
 
 class Severity(StrEnum):
@@ -14,7 +15,7 @@ class Severity(StrEnum):
     INFO = "info"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Finding:
     """One observation of a gate, tied to a rule id and optionally a file/line."""
 

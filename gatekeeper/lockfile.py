@@ -17,12 +17,15 @@ import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from ._internal.records import record
 from .findings import Finding, Severity
 from .rules import rule
+
+TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 NPM_LOCKFILES = frozenset({"package-lock.json", "npm-shrinkwrap.json"})
 OTHER_LOCKFILES = frozenset({"yarn.lock", "pnpm-lock.yaml", "bun.lock", "bun.lockb"})
@@ -65,7 +68,7 @@ class LockfileError(ValueError):
     """A lockfile that cannot be read (not JSON, not an object, malformed `packages`)."""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LockEntry:
     """One `packages[...]` entry of an npm lockfile."""
 
@@ -90,7 +93,7 @@ class LockEntry:
         return f"{self.name}@{self.version}" if self.version else self.name
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NpmLockfile:
     """A parsed package-lock.json / npm-shrinkwrap.json (v2/v3; v1 has no `packages`)."""
 
@@ -138,7 +141,7 @@ class NpmLockfile:
         return [self.entries[k].spec for k in reversed(chain)]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LockfileApprovals:
     """Exact approvals from the base policy (`pull-request.install-scripts`, `pull-request.lockfile-sources`)."""
 

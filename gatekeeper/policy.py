@@ -1,6 +1,6 @@
 """The policy file (`.github/npm-gatekeeper.yml`): every key optional, safe defaults.
 
-The schema *is* the dataclasses below: a YAML key `release-branches` maps to the
+The schema *is* the record classes below: a YAML key `release-branches` maps to the
 field `release_branches`. Unknown keys, wrong types and bad values are errors that
 name the key and its line. Validation is strict so a typo never loosens a gate.
 """
@@ -8,26 +8,26 @@ name the key and its line. Validation is strict so a typo never loosens a gate.
 from __future__ import annotations
 
 import contextvars
-import dataclasses
-import hashlib
 import re
 import types
-import typing
-from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
 
+from ._internal import records
+from ._internal.patterns import lazy
+from ._internal.records import field, record
 from .errors import PolicyError
 
+TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:  # PyYAML is imported only when a policy file is parsed (start-up time)
+    from typing import Any, Literal
+
     import yaml
 
-SeverityOverride = Literal["block", "warn", "off"]
 MAX_POLICY_BYTES = 256 * 1024
 
 
-@dataclass
+@record
 class BranchPolicy:
     """Where a release may come from."""
 
@@ -40,7 +40,7 @@ class BranchPolicy:
     allow_forks: bool = False
 
 
-@dataclass
+@record
 class ChecksPolicy:
     """What counts as a green build."""
 
@@ -54,7 +54,7 @@ class ChecksPolicy:
     poll_interval: int = 10
 
 
-@dataclass
+@record
 class CredentialPolicy:
     """What makes a credential CI-scoped."""
 
@@ -74,7 +74,7 @@ class CredentialPolicy:
     provenance: Literal["auto", "always", "never"] = "auto"
 
 
-@dataclass
+@record
 class LimitsPolicy:
     """Limits of the safe tarball reader."""
 
@@ -85,7 +85,7 @@ class LimitsPolicy:
     max_compressed_bytes: int = 256 * 1024 * 1024
 
 
-@dataclass
+@record
 class LargeChangePolicy:
     """Thresholds of the `large-change` warning."""
 
@@ -93,7 +93,7 @@ class LargeChangePolicy:
     added_bytes: int = 5 * 1024 * 1024
 
 
-@dataclass
+@record
 class DiffPolicy:
     """The release diff."""
 
@@ -107,7 +107,7 @@ class DiffPolicy:
     resolve_timeout: int = 180
 
 
-@dataclass
+@record
 class NetworkPolicy:
     """Byte budgets (decoded size) of what is read from the network; a larger answer is a fault (exit 2).
 
@@ -121,7 +121,7 @@ class NetworkPolicy:
     max_github_bytes: int = 8 * 1024 * 1024
 
 
-@dataclass
+@record
 class FileApproval:
     """One `approve.files` entry: a path bound to the sha256/sha512 (hex) of its bytes, or a native-binary glob."""
 
@@ -138,12 +138,14 @@ class FileApproval:
             return binary and fnmatchcase(path, self.path)
         if path != self.path:
             return False
+        import hashlib  # on use: loading OpenSSL is a measurable share of start-up
+
         if self.sha512:
             return hashlib.sha512(data).hexdigest() == self.sha512
         return bool(self.sha256) and hashlib.sha256(data).hexdigest() == self.sha256
 
 
-@dataclass
+@record
 class Approvals:
     """Exact approvals of intended install-time changes: any other text still blocks."""
 
@@ -163,7 +165,7 @@ class Approvals:
     install_scripts: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class PullRequestPolicy:
     """Pull-request mode."""
 
@@ -175,7 +177,7 @@ class PullRequestPolicy:
     lockfile_sources: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass
+@record
 class ReviewPolicy:
     """Reviewed two-job releases: the approval the released commit cannot write (a protected environment)."""
 
@@ -186,7 +188,7 @@ class ReviewPolicy:
     require_other_reviewer: bool = False
 
 
-@dataclass
+@record
 class NotifyPolicy:
     """What happens after a successful publish (issue 13)."""
 
@@ -198,7 +200,7 @@ class NotifyPolicy:
     mention: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class WatchPolicy:
     """`mode: watch`: catch releases that bypassed the gate."""
 
@@ -210,7 +212,7 @@ class WatchPolicy:
     trusted_authors: list[str] = field(default_factory=lambda: ["github-actions[bot]"])
 
 
-@dataclass
+@record
 class Policy:
     """The whole policy. Every key optional."""
 
@@ -225,7 +227,7 @@ class Policy:
     notify: NotifyPolicy = field(default_factory=NotifyPolicy)
     watch: WatchPolicy = field(default_factory=WatchPolicy)
     #: Per-rule severity overrides: rule id -> block | warn | off.
-    rules: dict[str, SeverityOverride] = field(default_factory=dict)
+    rules: dict[str, Literal["block", "warn", "off"]] = field(default_factory=dict)
     #: Where the policy came from (not a YAML key).
     source: str = field(default="(defaults)", metadata={"yaml": False})
 
@@ -294,8 +296,11 @@ def _fill(obj: Any, node: yaml.Node, source: str, prefix: str) -> None:
 
     if not isinstance(node, yaml.MappingNode):
         raise _fail(source, node, prefix, "expected a mapping")
-    hints = typing.get_type_hints(type(obj))
-    fields = {f.name.replace("_", "-"): f for f in dataclasses.fields(obj) if f.metadata.get("yaml", True)}
+    import typing
+
+    # the annotations are strings (PEP 563) naming typing's Any/Literal, imported only for type checkers
+    hints = typing.get_type_hints(type(obj), {**globals(), "Any": typing.Any, "Literal": typing.Literal})
+    fields = {f.name.replace("_", "-"): f for f in records.fields(obj) if f.metadata.get("yaml", True)}
     seen: set[str] = set()
     for key_node, value_node in node.value:
         key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
@@ -308,13 +313,16 @@ def _fill(obj: Any, node: yaml.Node, source: str, prefix: str) -> None:
         seen.add(key)
         f = fields[key]
         hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
+        if records.is_record(hint):
             _fill(getattr(obj, f.name), value_node, source, path)
         else:
             setattr(obj, f.name, _convert(hint, value_node, source, path))
 
 
 def _convert(hint: Any, node: yaml.Node, source: str, path: str) -> Any:
+    import typing
+    from typing import Literal
+
     import yaml
 
     origin = typing.get_origin(hint)
@@ -389,9 +397,9 @@ def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str, check_f
                 )
 
 
-_MENTION = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,99})?$")
-_PACKAGE = re.compile(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+_MENTION = lazy(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,99})?$")
+_PACKAGE = lazy(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
+_ISO_DATE = lazy(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
 
 def _node_at(node: yaml.Node, *keys: str) -> yaml.Node:
@@ -449,7 +457,7 @@ def _check_notify_watch(policy: Policy, node: yaml.MappingNode, source: str) -> 
 
 #: Parsing a policy from history (the trusted policy): its path-only file approvals approve nothing.
 _HISTORICAL: contextvars.ContextVar[bool] = contextvars.ContextVar("historical_policy", default=False)
-_HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "sha512": re.compile(r"[0-9a-f]{128}")}
+_HEX = {"sha256": lazy(r"[0-9a-f]{64}"), "sha512": lazy(r"[0-9a-f]{128}")}
 
 
 def _file_approval(node: yaml.Node, source: str, path: str) -> FileApproval:

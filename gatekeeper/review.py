@@ -15,9 +15,8 @@ with `needs-review: true` (decision `review`) so the publish job can start and w
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-
 from . import floors
+from ._internal.records import record, replace
 from .context import Context
 from .decision import GateResult, gate_status
 from .findings import Finding, Severity
@@ -42,7 +41,7 @@ REVIEW_NOT_VALID = rule(
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReviewOutcome:
     """What the review step did: the (possibly rewritten) results and whether a review is awaited."""
 

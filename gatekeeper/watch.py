@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 from . import report
 from ._internal import markdown, semver, terminal
 from ._internal.github import GitHubClient, Issue
+from ._internal.records import field, record
 from ._internal.registry import RegistryClient
 from .config import Inputs
 from .context import GitHubRun
@@ -89,7 +89,7 @@ NO_RECORDS = rule(
 )
 
 
-@dataclass
+@record
 class Unexpected:
     """One version the gate did not publish (or whose bytes differ from its record)."""
 
@@ -110,7 +110,7 @@ class Unexpected:
         return f"<!-- npm-gatekeeper:unexpected {self.spec} -->"
 
 
-@dataclass
+@record
 class Records:
     """The gate's records from the Releases, by (name, version)."""
 

@@ -994,8 +994,7 @@ def test_gate_unsafe_candidate_never_reaches_the_registry(tmp_path: Path) -> Non
 
 
 def test_gate_faults_raise_gatekeeper_errors(tmp_path: Path) -> None:
-    from dataclasses import replace
-
+    from gatekeeper._internal.records import replace
     from gatekeeper.errors import GatekeeperError, RegistryError
     from gatekeeper.gates import diff as gate
 

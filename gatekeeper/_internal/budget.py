@@ -29,7 +29,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -40,6 +39,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..errors import GatekeeperError
 from . import neterrors
+from .records import field, record
 
 #: Default seconds of one run (the `timeout` input's default).
 DEFAULT_RUN_SECONDS = 600
@@ -87,7 +87,7 @@ class Deadline:
         return "no run deadline" if self.seconds is None else f"the run's `timeout` of {self.seconds:g} s"
 
 
-@dataclass
+@record
 class _Scope:
     what: str
     at: float | None
@@ -290,7 +290,7 @@ def wait_before_retry(deadline: Deadline, seconds: float, service: str, why: str
         time.sleep(max(seconds, 0.0))
 
 
-@dataclass
+@record
 class Limits:
     """What one session may spend per request."""
 

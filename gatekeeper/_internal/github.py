@@ -1,4 +1,4 @@
-"""Thin, typed adapter over PyGithub: only what the gates need, as plain dataclasses.
+"""Thin, typed adapter over PyGithub: only what the gates need, as plain records (`_internal/records.py`).
 
 Retries 5xx and rate limits (403/429 with Retry-After or rate-limit headers) with
 `GithubRetry`; anything that still fails raises `GitHubError` (fail closed).
@@ -16,7 +16,6 @@ import os
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -28,6 +27,7 @@ from .. import __version__
 from ..errors import GitHubError
 from ..secret import Secret
 from . import budget
+from .records import record
 
 T = TypeVar("T")
 
@@ -44,7 +44,7 @@ CALL_SECONDS = 180.0
 MAX_ERROR_BYTES = 256 * 1024
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Check:
     """A check run or a commit status, normalised."""
 
@@ -57,7 +57,7 @@ class Check:
     app_id: int | None = None  # the GitHub App that created a check run
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Review:
     """One deployment review of a workflow run."""
 
@@ -67,7 +67,7 @@ class Review:
     user_id: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Job:
     """A job of a workflow run (its id is its check-run id)."""
 
@@ -81,7 +81,7 @@ def _login(user: Any) -> str:
     return str(user.get("login") or "") if isinstance(user, dict) else ""
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Release:
     """A GitHub Release, as notify and watch need it."""
 
@@ -106,7 +106,7 @@ class Release:
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Issue:
     """A GitHub issue (not a pull request)."""
 

@@ -25,27 +25,26 @@ is not set is skipped (npm would send the literal text).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
 from ..secret import Secret
+from .patterns import lazy
+from .records import record
 
 PUBLIC_REGISTRY = "https://registry.npmjs.org/"
 #: Largest .npmrc read (npm has no limit; a real one is a few hundred bytes).
 MAX_NPMRC_BYTES = 256 * 1024
 _ENV_PREFIX = "npm_config_"
-_ENV_REF = re.compile(r"(?<!\\)(\\*)\$\{([^${}?]+)(\?)?\}")
+_ENV_REF = lazy(r"(?<!\\)(\\*)\$\{([^${}?]+)(\?)?\}")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Registry:
     """The registry URL for a package and where that setting came from."""
 
@@ -82,7 +81,7 @@ def resolve_registry(
     return Registry(PUBLIC_REGISTRY, "default")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Layer:
     """One level of npm's config: `env` or the file it came from, and the asked keys it sets."""
 
@@ -180,7 +179,7 @@ def _on_path(program: str, env: Mapping[str, str]) -> Path | None:
     return Path(os.path.realpath(found)) if found else None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RegistryAuth:
     """The credential npm would send to one registry: `Authorization: <scheme> <secret>`."""
 
@@ -215,6 +214,9 @@ def nerf_darts(url: str) -> list[str]:
 
 def registry_auth(url: str, *, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> RegistryAuth | None:
     """The credential npm-registry-fetch's `getAuth` finds for registry `url` in npm's config, or None."""
+    import base64  # here, not at module level: start-up (docs/DESIGN.md)
+    import binascii
+
     env = os.environ if env is None else env
     darts = nerf_darts(url)
     keys = [f"{dart}:{kind}" for dart in darts for kind in _AUTH_KINDS]

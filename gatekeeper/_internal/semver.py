@@ -7,11 +7,12 @@ ordering.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from functools import total_ordering
 
-_SEMVER = re.compile(
+from .patterns import lazy
+from .records import record
+
+_SEMVER = lazy(
     r"^[v=]?\s*(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
     r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
@@ -20,7 +21,7 @@ MAX_LENGTH = 256
 
 
 @total_ordering
-@dataclass(frozen=True)
+@record(frozen=True)
 class Version:
     """A parsed version; compares by semver precedence."""
 

@@ -17,9 +17,10 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from .records import record
 
 if TYPE_CHECKING:  # cryptography is imported only when a signature is verified (start-up time)
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -30,7 +31,7 @@ MISSING_TIME_CUTOFF = "2015-01-01T00:00:00.000Z"
 VERIFIED, UNAVAILABLE, INVALID = "verified", "unavailable", "invalid"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IntegrityResult:
     """Whether downloaded bytes match the recorded integrity."""
 
@@ -40,7 +41,7 @@ class IntegrityResult:
     message: str
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class SignatureResult:
     """`verified`, `unavailable` (no keys served) or `invalid` (with the reason)."""
 

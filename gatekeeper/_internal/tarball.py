@@ -25,12 +25,16 @@ import re
 import struct
 import unicodedata
 import zlib
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
 from ..policy import LimitsPolicy
+from .patterns import lazy
+from .records import field, record
+
+TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
+if TYPE_CHECKING:
+    from typing import Any
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
@@ -55,10 +59,10 @@ _FILE_TYPES = {_Tar.REGTYPE, _Tar.AREGTYPE, _Tar.CONTTYPE}
 _DEVICE_TYPES = {_Tar.CHRTYPE: "character device", _Tar.BLKTYPE: "block device", _Tar.FIFOTYPE: "FIFO"}
 _PAX_TYPES = {_Tar.XHDTYPE, _Tar.XGLTYPE, _Tar.SOLARIS_XHDTYPE}
 _GNU_LONG = {_Tar.GNUTYPE_LONGNAME, _Tar.GNUTYPE_LONGLINK}
-_DRIVE = re.compile(r"^[A-Za-z]:")
+_DRIVE = lazy(r"^[A-Za-z]:", needs=(":",))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FileEntry:
     """One regular file of the package: its path (top folder stripped), bytes and mode."""
 
@@ -71,7 +75,7 @@ class FileEntry:
         return len(self.data)
 
 
-@dataclass
+@record
 class Package:
     """A package read from a tarball: its files, parsed `package.json`, and any rejections."""
 
@@ -617,7 +621,7 @@ def parse_manifest(pkg: Package) -> None:
     pkg.manifest = data
 
 
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+|\s+', re.S)
+_TOKEN = lazy(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+|\s+', re.S)
 _MAX_KEY_DEPTH = 4
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 from .._internal import semver
 from .._internal.tarball import Package
@@ -14,10 +13,14 @@ from .lines import _Added
 from .result import DiffResult
 from .rules import APPROVED
 
+TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
 PUBLIC_REGISTRY = "https://registry.npmjs.org/"
 
 #: manifest -> the package-lock.json text a consumer's fresh install of those dependencies writes.
-Resolver = Callable[[dict[str, Any]], bytes]
+Resolver: TypeAlias = "Callable[[dict[str, Any]], bytes]"
 
 
 class Checker:

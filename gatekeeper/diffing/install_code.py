@@ -21,10 +21,10 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-import shlex
 import unicodedata
-from dataclasses import dataclass, field
 
+from .._internal.patterns import lazy
+from .._internal.records import field, record
 from .checker import Checker
 from .content import TEXT_SCAN_LIMIT, _executable_kind
 from .lines import _first_diff_line, _is_text
@@ -65,36 +65,41 @@ _CALL = (
     rb"""|\b(?:spawn|execFile)(?:Sync)?\s*\(\s*(?:process\.execPath|['"]node['"])\s*,\s*\[)"""
     rb"""\s*(?:require\.resolve\s*\(\s*)?"""
 )
-_REQUIRE = re.compile(
+_REQUIRE = lazy(
     _CALL + rb"""(""" + _LIT + rb""")\s*[,)\]]"""
-    rb"""|\b(?:from|import)\s*(['"])([^'"\n]{1,300})\2"""
+    rb"""|\b(?:from|import)\s*(['"])([^'"\n]{1,300})\2""",
+    needs=(b"require", b"import", b"fork", b"Worker", b"spawn", b"execFile", b"from"),
 )
-_JOIN = re.compile(
+_JOIN = lazy(
     _CALL
     + rb"""(?:path\w*\.|require\(\s*['"](?:node:)?path['"]\s*\)\.)?(?:join|resolve)\s*\(\s*__dirname\s*,((?:\s*"""
     + _LIT
-    + rb"""\s*,?)+)\s*\)\s*[,)\]]"""
+    + rb"""\s*,?)+)\s*\)\s*[,)\]]""",
+    needs=(b"__dirname",),
 )
-_DIRNAME_PLUS = re.compile(_CALL + rb"""__dirname\s*\+\s*(""" + _LIT + rb""")""")
-_DYNAMIC = re.compile(
+_DIRNAME_PLUS = lazy(_CALL + rb"""__dirname\s*\+\s*(""" + _LIT + rb""")""", needs=(b"__dirname",))
+_DYNAMIC = lazy(
     rb"""(?:\brequire|\bimport|\bfork|\bnew\s+Worker)\s*\(\s*(?!\s*['"`)]|\s*[@A-Za-z][\w@/.]*[-/@][\w@/.-]*\s*\)|\s*(?:path\w*\.|require\(\s*['"](?:node:)?path['"]\s*\)\.)?(?:join|resolve)\s*\(\s*__dirname\s*,(?:\s*"""
     + _LIT
-    + rb"""\s*,?)+\s*\)\s*[,)])"""
+    + rb"""\s*,?)+\s*\)\s*[,)])""",
+    needs=(b"require", b"import", b"fork", b"Worker"),
 )
 #: A concatenated/template path whose literal start is package-relative (or empty): `'./lib/' + name`.
-_DYNAMIC_CONCAT = re.compile(
-    rb"""(?:\brequire|\bimport|\bfork)\s*\(\s*(?:['"`](?:\.{1,2}/|/)[^'"`\n]{0,300}['"`]\s*\+|`(?:(?:\.{1,2}/|/)[^`\n]{0,300}?)?\$\{)"""
+_DYNAMIC_CONCAT = lazy(
+    rb"""(?:\brequire|\bimport|\bfork)\s*\(\s*(?:['"`](?:\.{1,2}/|/)[^'"`\n]{0,300}['"`]\s*\+|`(?:(?:\.{1,2}/|/)[^`\n]{0,300}?)?\$\{)""",
+    needs=(b"require", b"import", b"fork"),
 )
-_DATA_REF = re.compile(
+_DATA_REF = lazy(
     rb"""(?:readFileSync|readFile|createReadStream|existsSync|loadJSON|require)\s*\(\s*(?:path\w*\.|require\(\s*['"](?:node:)?path['"]\s*\)\.)?(?:join|resolve)\s*\(\s*__dirname\s*,"""
     rb"""((?:\s*""" + _LIT + rb"""\s*,?)+)\s*\)"""
-    rb"""|(?:readFileSync|readFile|createReadStream)\s*\(\s*(""" + _LIT + rb""")"""
+    rb"""|(?:readFileSync|readFile|createReadStream)\s*\(\s*(""" + _LIT + rb""")""",
+    needs=(b"readFile", b"createReadStream", b"existsSync", b"loadJSON", b"require"),
 )
-_URL = re.compile(rb"""(?:https?|ftp)://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s'"`<>()]*)?""")
-_GYP_EXPANSION = re.compile(r"""<!@?\(([^)\n]*(?:\([^)\n]*\)[^)\n]*)*)\)""")
-_GYP_ACTION = re.compile(r"""['"]action['"]\s*:\s*\[([^\]]*)\]""")
-_GYP_INCLUDE = re.compile(r"""['"]includes['"]\s*:\s*\[([^\]]*)\]""")
-_GYP_STR = re.compile(r"""'([^'\n]*)'|"([^"\n]*)\"""")
+_URL = lazy(rb"""(?:https?|ftp)://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s'"`<>()]*)?""", needs=(b"://",))
+_GYP_EXPANSION = lazy(r"""<!@?\(([^)\n]*(?:\([^)\n]*\)[^)\n]*)*)\)""", needs=("<!",))
+_GYP_ACTION = lazy(r"""['"]action['"]\s*:\s*\[([^\]]*)\]""", needs=("action",))
+_GYP_INCLUDE = lazy(r"""['"]includes['"]\s*:\s*\[([^\]]*)\]""", needs=("includes",))
+_GYP_STR = lazy(r"""'([^'\n]*)'|"([^"\n]*)\"""", needs=("'", '"'))
 
 
 def fold(path: str) -> str:
@@ -106,7 +111,7 @@ def _literal(raw: bytes) -> str:
     return raw[1:-1].decode("utf-8", "replace")
 
 
-@dataclass
+@record
 class Closure:
     """What install commands reach: code (path -> how), data (path -> who reads it), and what was not resolvable."""
 
@@ -283,6 +288,8 @@ class InstallCodeChecks(Checker):
 
     def _command(self, command: str, cwd: str, scripts: dict[str, str], c: Closure, depth: int) -> None:
         """Walk one shell command line (cwd relative to the package root)."""
+        import shlex  # here, not at module level: start-up (docs/DESIGN.md)
+
         if depth > 8:
             c.unresolved.append("commands nested too deep")
             return
@@ -543,6 +550,8 @@ class InstallCodeChecks(Checker):
             if any("<(" in p or "<@(" in p for p in parts[:2]):
                 c.unresolved.append(f"a gyp action runs a variable: {parts[:3]}")
                 continue
+            import shlex
+
             self._command(shlex.join(parts), gyp_dir, {}, c, depth + 1)
         for m in _GYP_INCLUDE.finditer(text):
             for a, b in _GYP_STR.findall(m.group(1)):

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+
+from .._internal.records import record
 
 _CHUNK = 32 * 1024
 _WINDOW = 64 * 1024
@@ -66,7 +67,7 @@ def _first_diff_line(old: bytes | None, new: bytes) -> int | None:
     return _line_at(new, pos)
 
 
-@dataclass
+@record
 class _Added:
     """The new text of a changed/added file: its added lines joined, with offsets back into the file."""
 

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from typing import Any
 
 from .._internal import markdown, terminal
+from .._internal.records import field, record
 from ..findings import Finding
 
+TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass(frozen=True)
+
+@record(frozen=True)
 class FileChange:
     """A file added, removed, changed (bytes) or whose mode changed."""
 
@@ -23,7 +26,7 @@ class FileChange:
         return {"path": self.path, "status": self.status, "old_size": self.old_size, "new_size": self.new_size}
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class FieldChange:
     """A top-level package.json field whose value changed (None: absent)."""
 
@@ -36,7 +39,7 @@ class FieldChange:
         return {"field": self.field, "old": self.old, "new": self.new, "line": self.line}
 
 
-@dataclass
+@record
 class DiffResult:
     """The delta between baseline and candidate, and the findings about it."""
 
@@ -140,7 +143,7 @@ TEXT_VALUE_LIMIT = 100
 MARKDOWN_VALUE_LIMIT = 120
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class EntryChange:
     """One changed leaf of package.json: its key path (`("dependencies", "cookie")`), old and new value."""
 

@@ -15,13 +15,11 @@ pipeline the previous release and the Markdown delta for the job summary.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from .._internal import semver
+from .._internal.records import record
 from .._internal.tarball import Package, read_package
 from ..approval_snippets import add_snippets
 from ..approval_snippets import markdown as approval_snippets_markdown
@@ -32,7 +30,10 @@ from ..findings import Finding, Severity
 from ..policy import Policy
 from ..rules import rule
 
+TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .._internal.registry import RegistryClient
     from ..context import Context
 
@@ -86,7 +87,7 @@ BASELINE_TARBALL_ELSEWHERE = rule(
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReportExtras:
     """What the pipeline adds to the report: the previous release and the Markdown delta."""
 
@@ -96,7 +97,7 @@ class ReportExtras:
     text: str = ""
 
 
-@dataclass
+@record
 class Baseline:
     """A verified (or rejected) release fetched from the registry."""
 
@@ -329,6 +330,8 @@ def _origin_text(url: str) -> str:
 
 def _sha1_sri(shasum: object) -> str:
     """`ssri.fromHex(shasum, 'sha1')`, what pacote signs over for packages without dist.integrity."""
+    import base64
+
     try:
         return "sha1-" + base64.b64encode(bytes.fromhex(str(shasum))).decode()
     except ValueError:

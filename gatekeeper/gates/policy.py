@@ -8,8 +8,7 @@ and `policy-changed` (blocks: the released commit loosens the trusted policy).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from .._internal.records import record
 from ..context import Context
 from ..findings import Finding, Severity
 from ..rules import rule
@@ -32,7 +31,7 @@ POLICY_UNTRUSTED = rule(
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ReportExtras:
     previous: dict[str, object] | None
     markdown: str

@@ -5,15 +5,15 @@ from __future__ import annotations
 import base64
 import subprocess
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from .._internal.proc import child_env
+from .._internal.records import record
 from ..errors import GatekeeperError
 from .event import _SHA
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class TreeEntry:
     """One path of a commit's tree (`git ls-tree -r -l`)."""
 
@@ -129,10 +129,10 @@ class GitObjects:
 
     def _ls_tree(self, *args: str) -> dict[str, TreeEntry]:
         tree: dict[str, TreeEntry] = {}
-        for record in self._run("ls-tree", "-l", "-z", "--full-tree", *args).split(b"\0"):
-            if not record:
+        for entry in self._run("ls-tree", "-l", "-z", "--full-tree", *args).split(b"\0"):
+            if not entry:
                 continue
-            meta, _, raw_path = record.partition(b"\t")
+            meta, _, raw_path = entry.partition(b"\t")
             mode, kind, oid, size = meta.decode().split()
             tree[raw_path.decode("utf-8", "surrogateescape")] = TreeEntry(
                 mode, kind, oid, int(size) if size.isdigit() else None
