@@ -389,8 +389,8 @@ def test_check_in_text_and_json_against_a_real_registry(verdaccio: Any, tmp_path
 HEAVY = ("github", "cryptography", "yaml", "requests", "urllib3", "tarfile")
 #: The standard modules issue 11's start-up work took off the diff path (docs/DESIGN.md, "Start-up"):
 #: dataclasses (and with it inspect, ast, dis, tokenize) gave way to _internal/records.py; typing is
-#: imported for type checkers only; hashlib (OpenSSL), shlex and base64 where they are used.
-STDLIB_HEAVY = ("dataclasses", "inspect", "ast", "typing", "hashlib", "shlex", "base64")
+#: imported for type checkers only; hashlib (OpenSSL), shlex, base64 and shutil (bz2, lzma) where they are used.
+STDLIB_HEAVY = ("dataclasses", "inspect", "ast", "typing", "hashlib", "shlex", "base64", "shutil", "bz2", "lzma")
 OURS_HEAVY = ("gatekeeper.pipeline", "gatekeeper._internal.github", "gatekeeper.report", "gatekeeper._internal.npm")
 
 PROBE = """
