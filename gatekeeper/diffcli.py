@@ -51,7 +51,8 @@ _REMEDY_FILE = "Give a .tgz made by `npm pack`, a package directory, or name@ver
 
 REGISTRY_HELP = (
     "registry URL. Default: npm's own config, as npm reads it: the environment (npm_config_registry), the "
-    "project .npmrc (nearest folder up from here with package.json or node_modules), the user .npmrc "
+    "project .npmrc (nearest folder up from here with package.json or node_modules, or its workspace root: "
+    "npm prefix), the user .npmrc "
     "(npm_config_userconfig, else ~/.npmrc), the global config (npm_config_globalconfig, else "
     "$PREFIX/etc/npmrc: npm_config_prefix, else PREFIX, else derived from the node on PATH), npm's builtin "
     "npmrc; for a scoped name @scope/x its @scope:registry key wins; else "

@@ -450,3 +450,59 @@ def test_a_redirect_to_another_host_never_carries_the_npmrc_token(
     assert capture.requests, "the redirect was followed (so the absence of the token below means something)"
     assert all("authorization" not in r.headers for r in capture.requests), capture.requests
     assert TOKEN not in err
+
+
+# ------------------------------------------------------------------ the project config of a workspace is its root's
+
+
+def _npm_prefix(env: dict[str, str], cwd: Path) -> Path:
+    proc = subprocess.run(["npm", "prefix"], cwd=cwd, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return Path(proc.stdout.strip())
+
+
+LAYOUTS: dict[str, tuple[Any, str, str]] = {
+    # name: (root `workspaces`, the package folder, cwd below the root) -> the local prefix is the root?
+    "plain package, sub folder": (None, "", "src/deep"),
+    "workspace array": (["packages/*"], "packages/a", "packages/a/lib"),
+    "workspace object with **": ({"packages": ["packages/**"]}, "packages/group/b", "packages/group/b"),
+    "negated workspace": (["packages/*", "!packages/a"], "packages/a", "packages/a"),
+    "not a listed workspace": (["libs/*"], "packages/a", "packages/a"),
+    "dot folder not matched by *": (["packages/*"], "packages/.hidden", "packages/.hidden"),
+    "braces": (["{apps,packages}/*", "./tools/"], "apps/web", "apps/web"),
+    "leading ./ and trailing /": (["./tools/"], "tools", "tools"),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_local_prefix_is_where_npm_finds_it(layout: str, tmp_path: Path) -> None:
+    """npm's local prefix (whose .npmrc is the project config) for a package inside a workspace root is
+    that root; each layout is also asked of the real npm (`npm prefix`)."""
+    from gatekeeper._internal.npmrc import local_prefix
+
+    workspaces, package, below = LAYOUTS[layout]
+    root = tmp_path / "root"
+    root.mkdir()
+    (tmp_path / "home").mkdir()
+    manifest: dict[str, Any] = {"name": "root", "version": "1.0.0"}
+    if workspaces is not None:
+        manifest["workspaces"] = workspaces
+    (root / "package.json").write_text(json.dumps(manifest))
+    if package:
+        (root / package).mkdir(parents=True)
+        (root / package / "package.json").write_text(json.dumps({"name": package.replace("/", "-").strip(".")}))
+    (root / below).mkdir(parents=True, exist_ok=True)
+    ours = local_prefix(root / below)
+    assert ours == _npm_prefix(_npm_env(tmp_path), root / below)
+
+
+def test_inside_a_workspace_the_roots_npmrc_is_the_project_config(tmp_path: Path) -> None:
+    root = tmp_path / "mono"
+    (root / "packages" / "app" / "src").mkdir(parents=True)
+    (tmp_path / "home").mkdir()
+    (root / "package.json").write_text('{"name": "mono", "workspaces": ["packages/*"]}')
+    (root / ".npmrc").write_text("@acme:registry=https://npm.acme.test/\n")
+    (root / "packages" / "app" / "package.json").write_text('{"name": "@acme/app"}')
+    (root / "packages" / "app" / ".npmrc").write_text("@acme:registry=https://ignored.test/\n")  # npm ignores it
+    reg = resolve_registry(None, "@acme/app", env=env_for(tmp_path), cwd=root / "packages" / "app" / "src")
+    assert (reg.url, reg.source) == ("https://npm.acme.test/", f"{root / '.npmrc'} (@acme:registry)")

@@ -2,7 +2,8 @@
 
 Precedence, highest first (as `@npmcli/config`): the `--registry` flag; the environment
 (`npm_config_*`, any case, empty values ignored); the project `.npmrc` (in the nearest
-folder up from the cwd holding a `package.json` or `node_modules`); the user `.npmrc`
+folder up from the cwd holding a `package.json` or `node_modules`, or the workspace root that folder
+belongs to, as `npm prefix` says); the user `.npmrc`
 (`userconfig`: env/project/builtin, else `~/.npmrc`); the global config (`globalconfig`:
 env/project/user/builtin, else `$PREFIX/etc/npmrc`, PREFIX being the `prefix` setting, else
 env `PREFIX`, else two folders up from the real path of the `node` on PATH, with `DESTDIR`);
@@ -251,14 +252,91 @@ def registry_auth(url: str, *, env: Mapping[str, str] | None = None, cwd: Path |
 
 
 def project_npmrc(cwd: Path) -> Path | None:
-    """`.npmrc` in npm's local prefix: the nearest folder up from `cwd` with package.json or node_modules."""
-    start = cwd.resolve()
-    for folder in (start, *start.parents):
-        if (folder / "package.json").exists() or (folder / "node_modules").is_dir():
-            rc = folder / ".npmrc"
-            return rc if rc.is_file() else None
-    rc = start / ".npmrc"
+    """`.npmrc` in npm's local prefix (`local_prefix`), if there is one."""
+    rc = local_prefix(cwd) / ".npmrc"
     return rc if rc.is_file() else None
+
+
+#: Largest package.json read while looking for a workspace root.
+MAX_MANIFEST_BYTES = 1024 * 1024
+
+
+def local_prefix(cwd: Path) -> Path:
+    """npm's local prefix (what `npm prefix` prints), as `@npmcli/config` finds it: the nearest folder up
+    from `cwd` with a package.json or node_modules; when that folder is a workspace of a folder further up
+    (its package.json `workspaces` globs match it), that workspace root. Else `cwd` itself."""
+    start = cwd.resolve()
+    found: Path | None = None
+    for folder in (start, *start.parents):
+        has_manifest = (folder / "package.json").is_file()
+        if found is None:
+            if has_manifest or (folder / "node_modules").is_dir():
+                found = folder
+            continue
+        if has_manifest and (found / "package.json").is_file():
+            patterns = _workspace_patterns(folder / "package.json")
+            if patterns and _is_workspace(found.relative_to(folder).as_posix(), patterns):
+                return folder
+    return found or start
+
+
+def _workspace_patterns(manifest: Path) -> list[str]:
+    try:
+        with manifest.open("rb") as fh:
+            doc = json.loads(fh.read(MAX_MANIFEST_BYTES))
+    except (OSError, ValueError):
+        return []  # npm moves on when a package.json up the tree cannot be read
+    spaces = doc.get("workspaces") if isinstance(doc, dict) else None
+    if isinstance(spaces, dict):
+        spaces = spaces.get("packages")
+    return [p for p in spaces if isinstance(p, str)] if isinstance(spaces, list) else []
+
+
+def _is_workspace(rel: str, patterns: list[str]) -> bool:
+    """`rel` (posix, relative to the root) is matched by a workspace glob and by no negated one
+    (`!x`), outside node_modules, as @npmcli/map-workspaces globs them (minimatch: `*`, `?`, `[..]`,
+    `**`, `{a,b}`; wildcards skip dot folders)."""
+    parts = rel.split("/")
+    if "node_modules" in parts:
+        return False
+    included = excluded = False
+    for raw in patterns:
+        bangs = len(raw) - len(raw.lstrip("!"))
+        pattern = re.sub(r"^\.?/+", "", raw[bangs:].replace("\\", "/")).rstrip("/")
+        if any(_glob_match(parts, alt.split("/")) for alt in _braces(pattern)):
+            if bangs % 2:
+                excluded = True
+            else:
+                included = True
+    return included and not excluded
+
+
+def _braces(pattern: str, depth: int = 0) -> list[str]:
+    m = re.search(r"\{([^{}]*,[^{}]*)\}", pattern)
+    if m is None or depth > 8:
+        return [pattern]
+    out: list[str] = []
+    for choice in m.group(1).split(","):
+        out += _braces(pattern[: m.start()] + choice + pattern[m.end() :], depth + 1)
+    return out[:256]
+
+
+def _glob_match(parts: list[str], pattern: list[str]) -> bool:
+    from fnmatch import fnmatchcase
+
+    if not pattern:
+        return not parts
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        return any(
+            _glob_match(parts[i:], rest) for i in range(len(parts) + 1) if not any(p.startswith(".") for p in parts[:i])
+        )
+    if not parts:
+        return False
+    name = parts[0]
+    if name.startswith(".") and not head.startswith("."):
+        return False
+    return fnmatchcase(name, head) and _glob_match(parts[1:], rest)
 
 
 def _env_config(env: Mapping[str, str], keys: list[str]) -> dict[str, str]:
