@@ -65,6 +65,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=21)
     parser.add_argument("--python", default=sys.executable, help="interpreter to time (default: this one)")
     parser.add_argument("--check", action="store_true", help="exit 1 when the target is missed")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="TREE",
+        help="also time `gatekeeper diff` from another checkout (e.g. `git worktree add /tmp/old <commit>`), "
+        "interleaved in the same rounds: before/after figures from one run",
+    )
     args = parser.parse_args(argv)
 
     compileall.compile_dir(ROOT / "gatekeeper", quiet=1)
@@ -76,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         "ours (gatekeeper diff)": ([args.python, "-m", "gatekeeper", "diff", NEW, "--against", OLD], env),
         "npm diff": (["npm", "diff", f"--diff=./{OLD}", f"--diff=./{NEW}"], npm_env),
     }
+    for tree in args.compare:
+        compileall.compile_dir(tree / "gatekeeper", quiet=1)
+        rows[f"  {tree.name}"] = (
+            [args.python, "-m", "gatekeeper", "diff", NEW, "--against", OLD],
+            {**env, "PYTHONPATH": str(tree.resolve())},
+        )
     for cmd, e in rows.values():  # warm-up: file cache, bytecode, npm's own start
         wall(cmd, e)
     samples: dict[str, list[float]] = {name: [] for name in rows}
