@@ -33,6 +33,7 @@ FLOOR_IDS = frozenset(
         "version-exists",
         "version-not-increasing",
         "publish-rejected",
+        "publish-config-unsafe",
     }
 )
 
@@ -50,6 +51,7 @@ KNOBS: dict[str, str] = {
     "not-a-maintainer": "`credential.require-maintainer: false`",
     "maintainers-unknown": "`credential.unknown-maintainers` (warn | block)",
     "tarball-unsafe": "`diff.limits` (for a known large package)",
+    "publish-config-unsafe": "the `registry`, `tag` and `access` inputs (instead of those `publishConfig` keys)",
     "oidc-claim-mismatch": "`credential.oidc-workflow`, `credential.runner-environment`, `branch.release-branches` "
     "or `review.environment` (what the ID token must say)",
     "oidc-token-present": "`credential.mode: auto` (OIDC when no token is given)",

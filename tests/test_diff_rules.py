@@ -766,6 +766,37 @@ def test_an_empty_install_script_does_not_hide_the_implicit_native_build(tmp_pat
     assert "install-script-code-changed" in {f.rule for f in result.findings if f.blocks}, result.findings
 
 
+
+def test_publish_config_may_not_steer_npm_publish(differ: Differ) -> None:
+    """`npm publish` takes every `publishConfig` key its command line does not set: only a few keys are safe."""
+    unsafe = {"proxy": "http://evil:8080", "strict-ssl": False, "@acme:registry": "https://evil/", "dry-run": True}
+    result = differ("ms-2.1.2", manifest=lambda d: d.update(publishConfig={"access": "public", **unsafe}))
+    (f,) = only(result, "publish-config-unsafe")
+    assert f.blocks and all(json.dumps(k) in f.message for k in unsafe) and '"access"' not in f.message
+    safe = {"access": "public", "tag": "next", "provenance": True, "registry": "https://r/", "directory": "dist"}
+    safe["ignore"] = [".github/workflows"]  # not npm config (minimist ships it): npm ignores it
+    assert not differ("ms-2.1.2", manifest=lambda d: d.update(publishConfig=safe)).findings
+    nerf = differ("ms-2.1.2", manifest=lambda d: d.update(publishConfig={"//registry.npmjs.org/:_authToken": "x"}))
+    assert only(nerf, "publish-config-unsafe")
+
+
+def test_the_npm_config_key_list_covers_the_npm_cli() -> None:
+    """Every config key of the npm CLI the tests run (its `@npmcli/config` definitions) is known to the rule."""
+    import shutil
+    import subprocess
+
+    from gatekeeper.diffing.manifest_checks import NPM_CONFIG_KEYS
+
+    npm, node = shutil.which("npm"), shutil.which("node")
+    assert npm and node, "npm and node are required for the tests"
+    defs = Path(npm).resolve().parent.parent / "node_modules" / "@npmcli" / "config" / "lib" / "definitions"
+    assert defs.is_dir(), f"npm's config definitions not found at {defs}"
+    script = f"console.log(JSON.stringify(Object.keys(require({str(defs)!r}).definitions)))"
+    out = subprocess.run([node, "-e", script], capture_output=True, text=True, check=True, timeout=60).stdout
+    missing = set(json.loads(out)) - NPM_CONFIG_KEYS
+    assert not missing, f"add these npm config keys to NPM_CONFIG_KEYS: {sorted(missing)}"
+
+
 # ------------------------------------------------------------------ the gate (registry side), with a fake registry
 
 
@@ -1035,6 +1066,7 @@ def test_every_diff_rule_is_registered_with_a_fix() -> None:
         "baseline-tarball-elsewhere",
         "first-release",
         "version-exists",
+        "publish-config-unsafe",
         "approved-change",
     ]:
         assert rid in rules and rules[rid].fix and rules[rid].title

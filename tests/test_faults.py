@@ -417,3 +417,27 @@ def test_publish_redirected_to_another_host_gets_no_token(setup: Setup) -> None:
     assert setup.versions() == []
     assert capture.requests, "npm followed the redirect (so the absence of the token below means something)"
     assert all("authorization" not in r.headers for r in capture.requests), capture.requests
+
+
+def test_publish_config_in_the_package_cannot_route_the_upload_through_a_proxy(setup: Setup) -> None:
+    """`publishConfig` in the released package.json may set any npm config key the command line does not:
+    a proxy (with TLS checks off) would receive the upload and its token. The gate's publish must not honour it."""
+    capture = Capture().start()
+    try:
+        pkg = json.loads((setup.ws / "package.json").read_text())
+        pkg["publishConfig"] = {"proxy": capture.url, "https-proxy": capture.url, "strict-ssl": False, "noproxy": ""}
+        (setup.ws / "package.json").write_text(json.dumps(pkg, indent=2) + "\n")
+        setup.sha = commit_all(setup.ws, "publishConfig")
+        repo = setup.github.repo(REPO)
+        repo.add_commit(setup.sha, "main")
+        repo.add_check_run(setup.sha, "test", "success")
+        repo.add_workflow_run(setup.sha, run_id=4243).add_job("release", status="in_progress")
+        result = setup.run("publishConfig proxy", inputs={"timeout": "60"}, env={"GITHUB_RUN_ID": "4243"})
+    finally:
+        capture.stop()
+    assert all("authorization" not in r.headers for r in capture.requests), capture.requests
+    assert not capture.requests, "npm sent the upload through the package's proxy"
+    assert result.returncode == 1, result.describe()
+    blocking = {f["rule"] for f in result.report["findings"] if f["severity"] == "block"}
+    assert blocking == {"publish-config-unsafe"}, blocking
+    assert setup.versions() == []

@@ -88,6 +88,7 @@ class _Checker(ManifestChecks, InstallCodeChecks, DependencyChecks, LockfileChec
 
     def run(self) -> None:
         self.version()
+        self.publish_config()
         self.lifecycle()
         self.native_build()
         self.install_code()

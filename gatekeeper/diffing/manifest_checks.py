@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from .._internal import semver
 from ..findings import Severity
@@ -24,8 +25,52 @@ from .rules import (
     LIFECYCLE_CHANGED,
     LIFECYCLE_REMOVED,
     NATIVE_BUILD_ADDED,
+    PUBLISH_CONFIG_UNSAFE,
     VERSION_NOT_INCREASING,
 )
+
+#: npm's config keys (`@npmcli/config` definitions, npm 11): `npm publish` applies any of them found in
+#: `publishConfig` unless its command line sets it. tests/test_diff_rules.py keeps this in step with the npm CLI.
+NPM_CONFIG_KEYS = frozenset(
+    {
+        "_auth", "access", "all", "allow-directory", "allow-file", "allow-git", "allow-remote",
+        "allow-same-version", "allow-scripts", "allow-scripts-pending", "allow-scripts-pin", "also", "audit",
+        "audit-level", "auth-type", "before", "bin-links", "browser", "bypass-2fa", "ca", "cache", "cache-max",
+        "cache-min", "cafile", "call", "cert", "cidr", "color", "commit-hooks", "cpu",
+        "dangerously-allow-all-scripts", "depth", "description", "dev", "diff", "diff-dst-prefix",
+        "diff-ignore-all-space", "diff-name-only", "diff-no-prefix", "diff-src-prefix", "diff-text", "diff-unified",
+        "dry-run", "editor", "engine-strict", "expect-result-count", "expect-results", "expires", "fetch-retries",
+        "fetch-retry-factor", "fetch-retry-maxtimeout", "fetch-retry-mintimeout", "fetch-timeout", "force",
+        "foreground-scripts", "format-package-lock", "fund", "git", "git-tag-version", "global", "global-style",
+        "globalconfig", "heading", "https-proxy", "if-present", "ignore-scripts", "include", "include-attestations",
+        "include-staged", "include-workspace-root", "init-author-email", "init-author-name", "init-author-url",
+        "init-license", "init-module", "init-private", "init-type", "init-version", "init.author.email",
+        "init.author.name", "init.author.url", "init.license", "init.module", "init.version", "install-links",
+        "install-strategy", "json", "key", "legacy-bundling", "legacy-peer-deps", "libc", "link", "local-address",
+        "location", "lockfile-version", "loglevel", "logs-dir", "logs-max", "long", "maxsockets", "message",
+        "min-release-age", "min-release-age-exclude", "name", "node-gyp", "node-options", "noproxy", "offline",
+        "omit", "omit-lockfile-registry-resolved", "only", "optional", "orgs", "orgs-permission", "os", "otp",
+        "pack-destination", "package", "package-lock", "package-lock-only", "packages", "packages-all",
+        "packages-and-scopes-permission", "parseable", "password", "prefer-dedupe", "prefer-offline",
+        "prefer-online", "prefix", "preid", "production", "progress", "provenance", "provenance-file", "proxy",
+        "read-only", "rebuild-bundle", "registry", "replace-registry-host", "save", "save-bundle", "save-dev",
+        "save-exact", "save-optional", "save-peer", "save-prefix", "save-prod", "sbom-format", "sbom-type", "scope",
+        "scopes", "script-shell", "searchexclude", "searchlimit", "searchopts", "searchstaleness", "shell",
+        "shrinkwrap", "sign-git-commit", "sign-git-tag", "strict-allow-scripts", "strict-peer-deps", "strict-ssl",
+        "tag", "tag-version-prefix", "timing", "token-description", "umask", "unicode", "update-notifier", "usage",
+        "user-agent", "userconfig", "version", "versions", "viewer", "which", "workspace", "workspaces",
+        "workspaces-update", "yes",
+    }
+)
+#: The npm config keys the gate's publish may take from `publishConfig`: `registry` (the gate's `--registry`
+#: overrides it), `access`, `tag` and `provenance`. Keys that are not npm config are ignored by npm.
+SAFE_PUBLISH_CONFIG = frozenset({"access", "tag", "provenance", "registry"})
+_SCOPED_OR_NERF = re.compile(r"@.*:registry$|^//", re.IGNORECASE)
+
+
+def _unsafe_publish_config(key: str) -> bool:
+    """Would `npm publish` take this `publishConfig` key as config (scoped registries and `//host/:` keys too)?"""
+    return (key in NPM_CONFIG_KEYS and key not in SAFE_PUBLISH_CONFIG) or bool(_SCOPED_OR_NERF.search(key))
 
 
 class ManifestChecks(Checker):
@@ -47,6 +92,23 @@ class ManifestChecks(Checker):
                 f"version {version} is not above the baseline {self.old.version if self.old else ''}",
                 file="package.json",
                 line=line,
+            )
+
+    def publish_config(self) -> None:
+        """`npm publish` applies every `publishConfig` key its command line does not set (npm's publish.js)."""
+        raw = self.new.manifest.get("publishConfig")
+        if not isinstance(raw, dict):
+            return
+        bad = sorted(str(k) for k in raw if _unsafe_publish_config(str(k)))
+        if bad:
+            shown = ", ".join(json.dumps(k) for k in bad[:10]) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+            self.emit(
+                PUBLISH_CONFIG_UNSAFE,
+                f"`publishConfig` sets {shown}: `npm publish` would take it from the package (a proxy or CA there "
+                "receives the upload and its token)",
+                file="package.json",
+                line=self.new.line_of("publishConfig"),
+                keys=bad,
             )
 
     def lifecycle(self) -> None:

@@ -147,6 +147,16 @@ TARBALL_UNSAFE = rule(
     "The tarball is unsafe or malformed (paths, links, devices, duplicates, size limits, package.json)",
     "Pack with `npm pack` from a clean checkout; raise `diff.limits` in the policy only for a known large package.",
 )
+PUBLISH_CONFIG_UNSAFE = rule(
+    "publish-config-unsafe",
+    Severity.BLOCK,
+    "package.json `publishConfig` sets npm config that `npm publish` would take from the package (a proxy, TLS, "
+    "a scoped registry, credentials, dry-run, ...)",
+    "Remove those keys from `publishConfig`: npm applies every config key there that its command line does not set, "
+    "so a proxy or CA in the package would receive the upload and its token. Use the `registry`, `tag` and `access` "
+    "inputs instead; `publishConfig` may hold only access, tag, provenance, registry (overridden by the gate) and "
+    "non-npm manifest overrides (directory, main, exports, types, bin, ...).",
+)
 APPROVED = rule(
     "approved-change",
     Severity.INFO,
