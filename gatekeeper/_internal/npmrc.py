@@ -160,12 +160,14 @@ def builtin_npmrc(env: Mapping[str, str]) -> Path | None:
     for folder in npm.parents:
         manifest = folder / "package.json"
         if manifest.is_file():
+            rc = folder / "npmrc"
+            if not rc.is_file():  # the common case: no builtin config, and no package.json to parse
+                return None
             try:
-                is_npm = json.loads(manifest.read_bytes()[:MAX_NPMRC_BYTES]).get("name") == "npm"
+                is_npm = json.loads(manifest.read_bytes()[:MAX_MANIFEST_BYTES]).get("name") == "npm"
             except (OSError, ValueError, AttributeError):
                 is_npm = False
-            rc = folder / "npmrc"
-            return rc if is_npm and rc.is_file() else None
+            return rc if is_npm else None
     return None
 
 
