@@ -141,6 +141,10 @@ class Published:
     run_url: str
     delta: Mapping[str, Any] | None = None
     findings: Sequence[Mapping[str, Any]] = field(default_factory=list)
+    #: `publish-with: stage`: the registry holds these bytes until a maintainer approves them (then it serves
+    #: exactly them), so the record is written now — watch would otherwise take the approved version for a
+    #: release that bypassed the gate.
+    staged: bool = False
 
 
 @record
@@ -187,7 +191,8 @@ def approvers(finding: Mapping[str, Any]) -> str:
 def release_section(rel: Published, mentions: Sequence[str], record: Record) -> str:
     """Our part of the Release body: summary, delta, approvals, mentions, then the record (last)."""
     name = markdown.code(f"{rel.name}@{rel.version}")
-    lines = [f"### {name} published through npm-gatekeeper", ""]
+    done = "staged (public once a maintainer approves it)" if rel.staged else "published"
+    lines = [f"### {name} {done} through npm-gatekeeper", ""]
     facts = [f"Tarball integrity: {markdown.code(rel.integrity)}"]
     if rel.commit:
         facts.append(f"commit {markdown.code(rel.commit)}")
@@ -276,6 +281,7 @@ def event(rel: Published, result: NotifyResult, repository: str) -> dict[str, An
         "commit": rel.commit,
         "run_url": rel.run_url,
         "release_url": result.release_url,
+        "staged": rel.staged,
         "findings": {
             **counts,
             "approved": [{"rule": f.get("rule"), "approved_by": approvers(f) or None} for f in approved(rel.findings)],
@@ -293,7 +299,9 @@ def registry_check(registry: RegistryClient, rel: Published) -> tuple[str, ...]:
     meta = ((doc or {}).get("versions") or {}).get(rel.version)
     dist = meta.get("dist") if isinstance(meta, dict) else None
     got = dist.get("integrity") if isinstance(dist, dict) else None
-    if got != rel.integrity:
+    if rel.staged and meta is None:
+        pass  # not public until approved; the stage endpoint took exactly the gated bytes
+    elif got != rel.integrity:
         raise GatekeeperError(
             f"The registry's integrity of {rel.name}@{rel.version} is {got or 'missing'}, not the gated "
             f"tarball's {rel.integrity}",

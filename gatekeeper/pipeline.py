@@ -139,7 +139,7 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
                         _publish(ctx, outcome, started, opts.out)
                     except GatekeeperError as exc:
                         _publish_failed(outcome, exc)
-                    if outcome.published:
+                    if outcome.published or outcome.publish.get("staged"):
                         _notify(ctx, outcome)
             except GatekeeperError as exc:
                 outcome = error_outcome(inputs.mode, exc.diagnostic())
@@ -465,6 +465,7 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
         run_url=run_url(ctx.env),
         delta=outcome.delta,
         findings=[dict(f.to_json(), gate=g.name) for g in outcome.gates for f in g.findings],
+        staged=bool(outcome.publish.get("staged")),
     )
     try:
         result = notify(

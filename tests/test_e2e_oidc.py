@@ -260,3 +260,23 @@ def test_check_mode_checks_the_claims_but_never_exchanges(release, front: NpmFro
     assert result.returncode == 0, result.describe()
     assert "oidc-trusted-publishing" in _rules(result, "info")
     assert rel.github.oidc.issued and front.requests_to("POST", EXCHANGE_PREFIX) == []
+
+
+def test_a_staged_release_gets_its_record_so_watch_accepts_it_once_approved(release, front: NpmFront) -> None:
+    """notify x stage: a release the gate staged becomes public when a maintainer approves it, with exactly the
+    staged bytes. Without a record watch would report every approved staged release as a compromise."""
+    from tests.test_watch import _watch
+
+    rel = release()
+    gated = rel.run()  # 1.0.0 through the gate: its Release holds a record
+    assert gated.returncode == 0 and gated.outputs["notified"] == "true", gated.describe()
+    _bump(rel, "1.0.1")
+    result = rel.run(inputs={"registry": front.url, "publish-with": "stage"})
+    assert result.returncode == 0, result.describe()
+    assert result.outputs["notified"] == "true", result.describe()
+    [(_, staged)] = front.staged.items()
+    rel.verdaccio.call("PUT", f"/{rel.name}", token=rel.token, body=staged["document"])  # `npm stage approve`
+    assert rel.versions() == ["1.0.0", "1.0.1"]
+    watched = _watch(rel)
+    assert watched.returncode == 0, watched.describe()
+    assert watched.outputs["unexpected"] == ""
