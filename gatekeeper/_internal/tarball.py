@@ -518,7 +518,7 @@ def _number(field: bytes) -> int:
         value = int.from_bytes(field[1:], "big")
         return value - (1 << (8 * (len(field) - 1))) if field[:1] == b"\xff" else value
     text = field.split(b"\0", 1)[0].strip(b" ")
-    if not re.fullmatch(rb"[0-7]*", text):
+    if text.strip(b"01234567"):
         raise ValueError(f"not an octal number: {text[:20]!r}")
     return int(text or b"0", 8)
 
@@ -529,8 +529,10 @@ def _node_checksum(hdr: bytes) -> int | None:
     if raw[0] & 0x80:
         return None
     text = raw.decode("utf-8", "replace").split("\0", 1)[0].strip()
-    m = re.match(r"[+-]?[0-7]+", text)
-    return int(m.group(), 8) if m else None
+    sign = text[:1] if text[:1] in ("+", "-") else ""
+    digits = text[len(sign) :]
+    end = next((i for i, c in enumerate(digits) if c not in "01234567"), len(digits))
+    return int(sign + digits[:end], 8) if end else None
 
 
 def _checksums(hdr: bytes) -> tuple[int, int]:
@@ -574,7 +576,7 @@ def _parse_pax(body: bytes, reader: _Reader) -> dict[str, str]:
             break
         sp = body.find(b" ", pos)
         digits = body[pos:sp] if sp > pos else b""
-        length = int(digits) if re.fullmatch(rb"[0-9]{1,9}", digits) else 0
+        length = int(digits) if 0 < len(digits) <= 9 and not digits.strip(b"0123456789") else 0
         record = body[sp + 1 : pos + length] if length > 0 else b""
         if not record.endswith(b"\n") or b"=" not in record or b"\n" in record[:-1] or b"\0" in record:
             reader.fail("has a malformed pax header record", fatal=True)
@@ -588,7 +590,7 @@ def _parse_pax(body: bytes, reader: _Reader) -> dict[str, str]:
 
 
 def _pax_int(text: str, reader: _Reader) -> int:
-    if not re.fullmatch(r"[0-9]{1,19}", text):
+    if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
         reader.fail(f"has a pax size that is not a number: {text[:40]!r}", fatal=True)
     return int(text)
 

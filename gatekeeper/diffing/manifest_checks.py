@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 from .._internal import semver
 from ..findings import Severity
@@ -65,12 +64,13 @@ NPM_CONFIG_KEYS = frozenset(
 #: The npm config keys the gate's publish may take from `publishConfig`: `registry` (the gate's `--registry`
 #: overrides it), `access`, `tag` and `provenance`. Keys that are not npm config are ignored by npm.
 SAFE_PUBLISH_CONFIG = frozenset({"access", "tag", "provenance", "registry"})
-_SCOPED_OR_NERF = re.compile(r"@.*:registry$|^//", re.IGNORECASE)
 
 
 def _unsafe_publish_config(key: str) -> bool:
-    """Would `npm publish` take this `publishConfig` key as config (scoped registries and `//host/:` keys too)?"""
-    return (key in NPM_CONFIG_KEYS and key not in SAFE_PUBLISH_CONFIG) or bool(_SCOPED_OR_NERF.search(key))
+    """Would `npm publish` take this `publishConfig` key as config? npm's flatten also copies keys matching
+    `/@.*:registry$/i` (scoped registries) and `/^\\/\\//` (`//host/:_authToken` and the like)."""
+    scoped = key.lower().endswith(":registry") and "@" in key[: len(key) - len(":registry")]
+    return (key in NPM_CONFIG_KEYS and key not in SAFE_PUBLISH_CONFIG) or scoped or key.startswith("//")
 
 
 class ManifestChecks(Checker):
