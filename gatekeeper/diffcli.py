@@ -59,7 +59,8 @@ REGISTRY_HELP = (
     "https://registry.npmjs.org/. The registry used and where it came from are printed in the header. "
     "Its credential (never from this flag, never printed, sent only to that registry's origin): npm's "
     "//host[:port]/path/:_authToken (or :_auth, :username + :_password) entry for that URL in the same "
-    "config files and npm_config_ variables, else NODE_AUTH_TOKEN, else NPM_TOKEN"
+    "config files and npm_config_ variables, else NODE_AUTH_TOKEN, else NPM_TOKEN (these two only for a "
+    "registry given by this flag, npm_config_registry or the default: never for one named by a config file)"
 )
 
 
@@ -174,10 +175,17 @@ class _Registries:
         found = registry_auth(reg.url, env=self.env)
         if found is not None:
             return found
+        if not _chosen_by_maintainer(reg):
+            return None  # a project .npmrc (a cloned repo's content) can name any host: no generic token there
         for var in ("NODE_AUTH_TOKEN", "NPM_TOKEN"):
             if self.env.get(var):
                 return RegistryAuth("Bearer", Secret(self.env[var]), f"env {var}")
         return None
+
+
+def _chosen_by_maintainer(reg: Registry) -> bool:
+    """The registry came from --registry, npm_config_registry or the default, not from a config file's text."""
+    return reg.source in ("--registry", "default") or reg.source.startswith("env npm_config_")
 
 
 @record

@@ -422,6 +422,27 @@ def test_diff_sends_the_npmrc_token_to_its_registry_only_and_never_prints_it(
     assert reg["credential"].endswith(f"(//127.0.0.1:{port}/:_authToken)") and TOKEN not in out
 
 
+def test_the_env_token_never_goes_to_a_registry_named_only_by_config_files(
+    releases: dict[str, Any], front: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A cloned repository's .npmrc can name any host as its registry: NODE_AUTH_TOKEN / NPM_TOKEN (meant for
+    the registry the maintainer chose) must not follow it there. npm itself sends them only where an npmrc
+    entry references them; config-file registries get only their own `//host/:_authToken` entries."""
+    proj = _isolate(monkeypatch, tmp_path)
+    (proj / ".npmrc").write_text(f"registry={front.url}\n")
+    monkeypatch.setenv("NODE_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("NPM_TOKEN", OTHER)
+    code, out, err = _diff(f"{releases['plain']}@1.1.0")
+    assert code == 0, err
+    seen = front.seen(releases["plain"])
+    assert seen and all("authorization" not in r.headers for r in seen), seen
+    assert TOKEN not in out + err and OTHER not in out + err
+    # named by the maintainer on the command line (or npm_config_registry): the env token is theirs to send
+    code, out, err = _diff(f"{releases['plain']}@1.1.0", "--registry", front.url)
+    assert code == 0, err
+    assert front.seen(releases["plain"])[-1].headers.get("authorization") == f"Bearer {TOKEN}"
+
+
 def test_diff_basic_auth_from_npmrc(
     releases: dict[str, Any], front: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
