@@ -134,8 +134,11 @@ class FileApproval:
     def matches(self, path: str, data: bytes) -> bool:
         """Does this entry approve `data` at `path`?"""
         if self.native:
-            binary = path.endswith(".node") or b"\0" in data[:8192]
-            return binary and fnmatchcase(path, self.path)
+            from .diffing.content import _executable_kind  # (lazy: diffing imports this module)
+
+            # A real native binary (ELF, Mach-O, PE: what a `.node` addon is), not any file with a NUL byte:
+            # Node runs JavaScript holding a NUL in a comment just as well.
+            return _executable_kind(data) is not None and fnmatchcase(path, self.path)
         if path != self.path:
             return False
         import hashlib  # on use: loading OpenSSL is a measurable share of start-up

