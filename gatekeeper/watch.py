@@ -428,7 +428,20 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
         try:
             doc = fetch_packument(registry, name, state)
             if doc is None:
-                results.append(GateResult(name, "skipped", [], f"{name} is not on the registry"))
+                recorded = sorted(records.of(name))
+                if recorded:  # fail closed: the gate published it, so "does not exist" is a fault, not a pass
+                    results.append(
+                        GateResult(
+                            name,
+                            "error",
+                            [],
+                            f"The registry answers that {name} does not exist, but the gate published "
+                            f"{', '.join(recorded[:5])}: it was unpublished (a leaked token?) or the registry or "
+                            f"the network answers wrongly. Check `npm view {name}` and the `registry` input",
+                        )
+                    )
+                else:
+                    results.append(GateResult(name, "skipped", [], f"{name} is not on the registry"))
                 continue
             pw = PackageWatch(name, doc, records.of(name), policy)
             pw.run()

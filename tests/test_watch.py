@@ -15,7 +15,7 @@ from tests.test_e2e_publish import FAST_RETRIES, REPO, Release, release  # noqa:
 WRONG = "sha512-" + "Q" * 86 + "=="
 
 
-def _watch(rel: Release, *, policy: str | None = None) -> ActionResult:
+def _watch(rel: Release, *, policy: str | None = None, registry: str | None = None) -> ActionResult:
     if policy is not None:
         (rel.ws / ".github/npm-gatekeeper.yml").write_text(policy)
     env = {
@@ -25,7 +25,7 @@ def _watch(rel: Release, *, policy: str | None = None) -> ActionResult:
         "GITHUB_EVENT_NAME": "schedule",
         **FAST_RETRIES,
     }
-    inputs = {"mode": "watch", "github-token": rel.github.token or "", "registry": rel.verdaccio.url}
+    inputs = {"mode": "watch", "github-token": rel.github.token or "", "registry": registry or rel.verdaccio.url}
     result = run_action(rel.ws, env, {"schedule": "17 * * * *"}, home=rel.home, inputs=inputs, timeout=120)
     assert_no_leak(result, rel.github.token or "x" * 8)
     return result
@@ -165,3 +165,21 @@ def test_a_version_below_watch_since_published_after_the_watch_began_is_flagged(
     result = _watch(rel, policy=policy)
     assert result.returncode == 1, result.describe()
     assert result.outputs["unexpected"] == f"{rel.name}@0.9.9"
+
+
+def test_a_gated_package_the_registry_says_does_not_exist_is_not_a_pass(release) -> None:  # noqa: F811
+    """The gate published it (its record is there), yet the registry answers 404: unpublished with a stolen
+    token, or a registry/network answering wrongly. Fail closed, never "skipped, all accounted for"."""
+    from tests._support.faultproxy import FaultProxy, Reply
+
+    rel = release()
+    gated = rel.run()
+    assert gated.returncode == 0, gated.describe()
+    proxy = FaultProxy(rel.verdaccio.url).start()
+    try:
+        proxy.add(rf"^/{rel.name}$", Reply(404, {"error": "not found"}), method="GET")
+        result = _watch(rel, registry=proxy.url)
+    finally:
+        proxy.stop()
+    assert result.returncode == 2, result.describe()
+    assert rel.name in (result.report or {}).get("error", ""), result.describe()
