@@ -122,10 +122,16 @@ def resolve(
         # The released commit can make the last release's commit unfindable (a shallow checkout, a deleted tag):
         # then nothing it loosens relative to the safe defaults may decide either (floor knobs such as
         # `checks.ignore` or `branch.release-branches`, `review.environment`, limits): the defaults decide.
-        loosened, _ = compare(Policy(), decides)
+        # (`notify`/`watch` say what happens after a publish, not whether it may happen: they are kept.)
+        loosened = [x for x in compare(Policy(), decides)[0] if not x.startswith(("`notify.", "`watch."))]
         said = "the policy's `approve:` entries and lowered severities are ignored"
         if loosened:
-            decides = replace(Policy(), source="the safe defaults (the released policy loosens them; not trusted)")
+            decides = replace(
+                Policy(),
+                notify=released.notify,
+                watch=released.watch,
+                source="the safe defaults (the released policy loosens them; not trusted)",
+            )
             said = (
                 "the released policy loosens the safe defaults (" + "; ".join(loosened) + "), so the safe defaults "
                 "decide instead (no approvals, no loosened knobs)"

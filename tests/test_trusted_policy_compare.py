@@ -69,3 +69,20 @@ def test_raising_a_network_budget_loosens_and_lowering_tightens() -> None:
 
 def test_equal_policies_report_nothing() -> None:
     assert compare(Policy(), Policy()) == ([], [])
+
+
+def test_an_unfindable_last_release_lets_the_defaults_decide_but_keeps_notify_and_watch(tmp_path) -> None:
+    """Not found (no git history here): a released policy loosening a gate knob does not decide, the safe
+    defaults do; its `notify`/`watch` sections (what happens after a publish) are kept, e.g. a monorepo's
+    tag format, so the Release lands where watch looks for it."""
+    from gatekeeper.policy import parse_policy
+    from gatekeeper.trusted_policy import resolve
+
+    text = "checks:\n  ignore: [lint]\nnotify:\n  tag-format: '{name}@{version}'\n"
+    where = {"workspace": tmp_path, "policy_path": "p.yml", "sha": "a" * 40, "name": "x", "baseline": "1.0.0"}
+    trust = resolve(parse_policy(text), **where)
+    assert trust.how == "not found"
+    assert trust.policy.checks.ignore == [] and trust.policy.notify.tag_format == "{name}@{version}"
+    only_notify = parse_policy("notify:\n  tag-format: '{name}@{version}'\n")
+    trust = resolve(only_notify, **where)
+    assert trust.policy.notify.tag_format == "{name}@{version}" and "approvals not trusted" in trust.policy.source
