@@ -280,3 +280,28 @@ def test_a_staged_release_gets_its_record_so_watch_accepts_it_once_approved(rele
     watched = _watch(rel)
     assert watched.returncode == 0, watched.describe()
     assert watched.outputs["unexpected"] == ""
+
+
+def test_a_refusal_echoing_the_id_token_leaves_it_nowhere(release, front: NpmFront) -> None:
+    """Something answering the exchange for the registry (a proxy, a broken registry) echoes the Bearer ID token
+    in its refusal: the message goes into the finding, the summary and the report — no part of the token may
+    (the message is cut at 500 characters, so the echo here is the part that fits: the signature)."""
+    from tests._support.faultproxy import FaultProxy, Reply
+
+    rel = release()
+    rel.repo.private = True
+    proxy = FaultProxy(front.url).start()
+    try:
+        sig = lambda seen: seen.headers.get("authorization", "").rsplit(".", 1)[-1]  # noqa: E731
+        proxy.add(EXCHANGE_PREFIX, Reply(403, lambda seen: {"message": f"bad signature {sig(seen)}"}), method="POST")
+        rel.github.oidc.configure(REPO, rel.sha, workflow="release.yml")
+        result = rel.run(token="", env=rel.github.oidc_env(), inputs={"registry": proxy.url})
+    finally:
+        proxy.stop()
+    assert result.returncode == 1, result.describe()
+    assert "oidc-exchange-failed" in _rules(result)
+    assert "bad signature" in result.summary, result.summary  # the message itself is kept
+    assert rel.github.oidc.tokens
+    for secret in rel.github.oidc.tokens:
+        assert_no_leak(result, secret)
+        assert_no_leak(result, secret.rsplit(".", 1)[-1])

@@ -19,7 +19,7 @@ from .. import __version__
 from ..errors import RegistryError
 from ..secret import Secret
 from . import budget, neterrors
-from .records import record
+from .records import record, replace
 
 USER_AGENT = f"npm-gatekeeper/{__version__}"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -266,7 +266,8 @@ class RegistryClient:
                     last = f"{type(exc).__name__}: {id_token.redact(self._clean(str(exc)))[:300]}"
                 else:
                     if resp.status_code not in RETRY_STATUSES:
-                        return _exchange_answer(resp)
+                        answer = _exchange_answer(resp)
+                        return replace(answer, message=_without_jwt(answer.message, id_token))
                     last = f"HTTP {resp.status_code}"
                     resp.close()
                 if attempt < self.retries and not budget.sleep_within(self.deadline, self.backoff * (2**attempt)):
@@ -314,6 +315,16 @@ class ExchangeAnswer:
     status: int
     token: Secret | None
     message: str
+
+
+def _without_jwt(text: str, jwt: Secret) -> str:
+    """The registry's message with the ID token and each of its parts (header, claims, signature) removed: a
+    refusal that echoes it goes into findings, the summary and the report."""
+    text = jwt.redact(text)
+    for part in jwt.reveal().split("."):
+        if len(part) >= 16:
+            text = text.replace(part, "***")
+    return text
 
 
 def _exchange_answer(resp: requests.Response) -> ExchangeAnswer:
