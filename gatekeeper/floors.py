@@ -1,7 +1,8 @@
 """Safety floors: rules that `rules:` in the policy can never set below their default severity.
 
 The floors are every rule of the branch, green-build and credential gates (OIDC included), plus the rules that
-guard the bytes themselves (`tarball-unsafe`, the baseline's integrity and signature, the version).
+guard the bytes themselves (`tarball-unsafe`, the baseline's integrity and signature, the version) and
+`publish-config-unsafe` (a package's `publishConfig` steering where `npm publish` sends the upload and token).
 A policy that tries to lower one fails validation (exit 2) naming the narrow knob that exists
 instead (e.g. `branch.release-branches`, `checks.ignore`): a knob says *what* is allowed, a
 severity override would switch the whole gate off.
