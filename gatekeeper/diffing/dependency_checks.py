@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+from .._internal.tarball import Package
 from ..findings import Severity
 from .checker import Checker
 from .manifest import _bundled, _deps, _overrides, spec_kind
@@ -113,9 +114,14 @@ class DependencyChecks(Checker):
                 )
 
     def bundled(self) -> None:
-        before, after = _bundled(self.old), _bundled(self.new)
+        # A package under node_modules/ in the tarball is installed with it and found first by require() from
+        # the package, listed in bundleDependencies or not (npm pack ships only listed ones: a crafted tarball).
+        declared = _bundled(self.new)
+        before, after = _bundled(self.old) | _shipped(self.old), declared | _shipped(self.new)
         line = self.new.line_of("bundleDependencies") or self.new.line_of("bundledDependencies")
-        changes = [(n, "added to the bundle") for n in sorted(after - before)]
+        unlisted = " (shipped under node_modules/ without being in bundleDependencies: npm installs it, and require() "
+        unlisted += "from the package finds it before the real dependency)"
+        changes = [(n, "added to the bundle" + ("" if n in declared else unlisted)) for n in sorted(after - before)]
         changes += [(n, "removed from the bundle") for n in sorted(before - after)]
         touched: dict[str, int] = {}
         for f in self.result.files:
@@ -129,3 +135,27 @@ class DependencyChecks(Checker):
                 self.approved("dependencies", text, file="package.json", line=line)
             else:
                 self.emit(BUNDLED_CHANGED, text, file="package.json", line=line, dependency=name)
+
+
+def _shipped(pkg: Package | None) -> set[str]:
+    """Names under the tarball's top-level node_modules/ that npm pack would not have shipped: neither listed in
+    bundleDependencies nor a dependency of a shipped (bundled) package (npm ships those hoisted beside it)."""
+    if pkg is None:
+        return set()
+    names: set[str] = set()
+    needed: set[str] = set()
+    for path, entry in pkg.files.items():
+        m = re.match(r"^node_modules/((?:@[^/]+/)?[^/]+)/", path)
+        if not m:
+            continue
+        names.add(m.group(1))
+        if path.endswith("/package.json"):
+            try:
+                doc = json.loads(entry.data)
+            except ValueError:
+                continue
+            for key in ("dependencies", "optionalDependencies", "peerDependencies"):
+                deps = doc.get(key) if isinstance(doc, dict) else None
+                if isinstance(deps, dict):
+                    needed.update(str(k) for k in deps)
+    return names - needed - _bundled(pkg)
