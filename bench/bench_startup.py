@@ -8,7 +8,8 @@ Each row is a whole process (wall time from spawn to exit), rounds interleaved (
 round) so that load from other processes hits every row alike; best and median are printed:
 
 - python -c pass:  the interpreter's own floor (same interpreter, same site-packages);
-- ours:            `python -m gatekeeper diff ms-2.1.3.tgz --against ms-2.1.2.tgz`;
+- ours:            `gatekeeper diff ms-2.1.3.tgz --against ms-2.1.2.tgz`, run as the console script
+                   pip installs runs it (`from gatekeeper.cli import main; sys.exit(main())`);
 - npm diff:        `npm diff --diff=ms-2.1.2.tgz --diff=ms-2.1.3.tgz` on the same two files.
 
 Bytecode is compiled first and used (as an installed package has it), whatever
@@ -33,6 +34,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PAIR = ROOT / "tests" / "fixtures" / "tarballs"
 OLD, NEW = "ms-2.1.2.tgz", "ms-2.1.3.tgz"
 TARGET_MS = 80.0
+#: What the `gatekeeper` console script pip writes runs (`python -m gatekeeper` would add runpy's ~5 ms).
+CONSOLE_SCRIPT = "import re, sys\nfrom gatekeeper.cli import main\nsys.exit(main())"
+DIFF = ["diff", NEW, "--against", OLD]
 HEAVY = ("github", "cryptography", "yaml", "requests", "urllib3", "dataclasses", "inspect", "typing", "hashlib")
 
 
@@ -60,6 +64,20 @@ def imported(python: str, env: dict[str, str]) -> list[str]:
     return out.stdout.split()
 
 
+def installed_python() -> str:
+    """A venv (stdlib only, no pip) under the cache with this tree's package copied into site-packages."""
+    import shutil
+
+    venv = Path(os.environ.get("GATEKEEPER_CACHE", ROOT / ".cache")) / "bench-startup-venv"
+    if not (venv / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python3*/site-packages"))
+    shutil.rmtree(site / "gatekeeper", ignore_errors=True)
+    shutil.copytree(ROOT / "gatekeeper", site / "gatekeeper", ignore=shutil.ignore_patterns("__pycache__"))
+    compileall.compile_dir(site / "gatekeeper", quiet=1)
+    return str(venv / "bin" / "python")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=21)
@@ -74,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also time `gatekeeper diff` from another checkout (e.g. `git worktree add /tmp/old <commit>`), "
         "interleaved in the same rounds: before/after figures from one run",
     )
+    parser.add_argument(
+        "--installed",
+        action="store_true",
+        help="also time both from a plain venv holding the package as `pip install .` lays it out (no editable "
+        "finder in site-packages, which the dev .venv's every start pays for): what a maintainer runs",
+    )
     args = parser.parse_args(argv)
 
     compileall.compile_dir(ROOT / "gatekeeper", quiet=1)
@@ -82,15 +106,20 @@ def main(argv: list[str] | None = None) -> int:
     npm_env = {**env, "NPM_CONFIG_UPDATE_NOTIFIER": "false", "NPM_CONFIG_FUND": "false"}
     rows: dict[str, tuple[list[str], dict[str, str]]] = {
         "python -c pass": ([args.python, "-c", "pass"], env),
-        "ours (gatekeeper diff)": ([args.python, "-m", "gatekeeper", "diff", NEW, "--against", OLD], env),
+        "ours (gatekeeper diff)": ([args.python, "-c", CONSOLE_SCRIPT, *DIFF], env),
         "npm diff": (["npm", "diff", f"--diff=./{OLD}", f"--diff=./{NEW}"], npm_env),
     }
     for tree in args.compare:
         compileall.compile_dir(tree / "gatekeeper", quiet=1)
         rows[f"  {tree.name}"] = (
-            [args.python, "-m", "gatekeeper", "diff", NEW, "--against", OLD],
+            [args.python, "-c", CONSOLE_SCRIPT, *DIFF],
             {**env, "PYTHONPATH": str(tree.resolve())},
         )
+    if args.installed:
+        python = installed_python()
+        clean = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+        rows["installed: python -c pass"] = ([python, "-c", "pass"], clean)
+        rows["installed: gatekeeper diff"] = ([python, "-c", CONSOLE_SCRIPT, *DIFF], clean)
     for cmd, e in rows.values():  # warm-up: file cache, bytecode, npm's own start
         wall(cmd, e)
     samples: dict[str, list[float]] = {name: [] for name in rows}

@@ -139,22 +139,24 @@ _COMMANDS: dict[str, str] = {
     "notify": "write the GitHub Release record (+ webhook) for a release another tool published",
     "diff": "diff a package against its last release",
 }
+#: A subcommand's description in its own --help, where it says more than the one-line help.
+_DESCRIPTIONS: dict[str, str] = {
+    "notify": "After e.g. semantic-release published the tarball the gate checked: verify the registry serves "
+    "that integrity, then create/update the GitHub Release with the gate's record and send the webhook.",
+    "diff": "diff a package against its last release (or --against another package)",
+}
 
 
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
-    """The whole parser; given the `argv` to parse, only the subcommand it names gets its flags declared.
+    """The whole parser; given the `argv` to parse, only the subcommand it names is declared.
 
-    Declaring every subcommand's ~120 flags took about a third of `gatekeeper diff`'s start-up
-    (argparse looks up a translation for each help text). The top-level flags (`--version`,
-    `--help`), a missing or unknown subcommand and `gatekeeper X --help` parse exactly as with the
-    whole parser: every subcommand is still declared, the others just without their flags.
+    Declaring every subcommand and its flags (~120) took about a third of `gatekeeper diff`'s
+    start-up (argparse looks up a translation for each help text and each sub-parser). A missing
+    or unknown subcommand, and top-level flags (`--version`, `--help`), get the whole parser, so
+    their help and errors list every subcommand; `gatekeeper X ...` parses as the whole parser would.
     """
     first = next(iter(argv), None) if argv is not None else None
     only = first if first in _COMMANDS else None
-
-    def wanted(name: str) -> bool:
-        return only is None or only == name
-
     parser = argparse.ArgumentParser(
         prog="gatekeeper",
         description="Gate `npm publish` behind CI, a green build and a reviewed diff.",
@@ -162,32 +164,19 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"npm-gatekeeper {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("publish", "check", "action", "pull-request", "watch"):
-        sp = sub.add_parser(name, help=_COMMANDS[name], description=_COMMANDS[name], formatter_class=HelpFormatter)
-        if wanted(name):
-            _add_input_flags(sp, formats=name != "action")
-            if name in ("publish", "check"):
-                _add_run_flags(sp)
-    notify = sub.add_parser(
-        "notify",
-        formatter_class=HelpFormatter,
-        help=_COMMANDS["notify"],
-        description="After e.g. semantic-release published the tarball the gate checked: verify the registry "
-        "serves that integrity, then create/update the GitHub Release with the gate's record and send the webhook.",
-    )
-    if wanted("notify"):
-        _add_input_flags(notify, formats=False)
-        notify.add_argument("--from-report", required=True, type=Path, help="the JSON report of the gate's check run")
-    diff = sub.add_parser(
-        "diff",
-        formatter_class=HelpFormatter,
-        help=_COMMANDS["diff"],
-        description="diff a package against its last release (or --against another package)",
-    )
-    if wanted("diff"):
-        from .diffcli import add_diff_arguments
+    for name in _COMMANDS if only is None else (only,):
+        description = _DESCRIPTIONS.get(name, _COMMANDS[name])
+        sp = sub.add_parser(name, help=_COMMANDS[name], description=description, formatter_class=HelpFormatter)
+        if name == "diff":
+            from .diffcli import add_diff_arguments
 
-        add_diff_arguments(diff)
+            add_diff_arguments(sp)
+            continue
+        _add_input_flags(sp, formats=name not in ("action", "notify"))
+        if name in ("publish", "check"):
+            _add_run_flags(sp)
+        if name == "notify":
+            sp.add_argument("--from-report", required=True, type=Path, help="the JSON report of the gate's check run")
     return parser
 
 

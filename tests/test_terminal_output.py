@@ -295,6 +295,33 @@ def _flag_help(command: str, flag: str) -> str:
     return action.help or ""
 
 
+PARSED = [
+    ["diff", "a.tgz", "--against", "b.tgz", "--format", "json"],
+    ["check", "--registry", "http://127.0.0.1:1/", "--gates", "diff,policy", "--format", "text"],
+    ["publish", "--dry-run", "--skip-gates", "branch", "--pack-version", "1.2.3"],
+    ["pull-request", "--policy", "p.yml"],
+    ["watch", "--report", "r.json"],
+    ["notify", "--from-report", "r.json"],
+    ["action"],
+]
+
+
+@pytest.mark.parametrize("argv", PARSED, ids=lambda a: a[0])
+def test_the_subcommand_only_parser_parses_as_the_whole_one(argv: list[str]) -> None:
+    """`build_parser(argv)` declares only argv's subcommand (start-up); the parse must not change."""
+    assert vars(cli_module.build_parser(argv).parse_args(argv)) == vars(cli_module.build_parser().parse_args(argv))
+    sub = next(a for a in cli_module.build_parser(argv)._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices) == [argv[0]]
+
+
+def test_no_or_an_unknown_subcommand_still_lists_every_subcommand() -> None:
+    for argv in ([], ["nope"], ["--help"]):
+        out, err = io.StringIO(), io.StringIO()
+        with pytest.raises(SystemExit), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            cli_module.main(argv)
+        assert "{publish,check,action,pull-request,watch,notify,diff}" in out.getvalue() + err.getvalue()
+
+
 @pytest.mark.parametrize("command", ["check", "publish", "pull-request"])
 def test_token_flags_name_exactly_the_sources_they_read(command: str) -> None:
     npm, gh = _flag_help(command, "--npm-token"), _flag_help(command, "--github-token")
