@@ -188,3 +188,19 @@ def test_copy_and_pickle_round_trip() -> None:
 class _Module:
     n: int
     items: list[str] = field(default_factory=list)
+
+
+@pytest.mark.parametrize("decorate", BOTH)
+def test_post_init_runs_after_the_fields_are_set(decorate) -> None:  # type: ignore[no-untyped-def]
+    @decorate
+    class Span:
+        start: int
+        end: int = 0
+        width: int = -1
+
+        def __post_init__(self) -> None:
+            self.width = self.end - self.start
+
+    assert Span(2, 7).width == 5 and Span(start=1).width == -1
+    with pytest.raises(TypeError):
+        Span(1, 2, 3, 4)
