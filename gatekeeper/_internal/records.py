@@ -92,10 +92,7 @@ def is_record(obj: Any) -> bool:
 
 def fields(obj: Any) -> tuple[Field, ...]:
     """The fields of a record class or instance, in order."""
-    try:
-        return tuple(obj.__record_fields__.values())
-    except AttributeError:
-        raise TypeError(f"{obj!r} is not a record") from None
+    return tuple(_names(obj).values())
 
 
 def replace(obj: T, /, **changes: Any) -> T:
@@ -183,7 +180,7 @@ def _process(cls: type[T], frozen: bool) -> type[T]:
 
     names = tuple(found)
     cls.__record_fields__ = found  # type: ignore[attr-defined]
-    cls.__record_key__ = staticmethod(attrgetter(*names) if len(names) > 1 else (lambda s: (getattr(s, names[0]),) if names else ()))  # type: ignore[attr-defined]  # noqa: E501
+    cls.__record_key__ = staticmethod(_key(names))  # type: ignore[attr-defined]
     cls.__match_args__ = names  # type: ignore[attr-defined]
     _keep(cls, "__init__", init)
     _keep(cls, "__repr__", _repr)
@@ -208,6 +205,13 @@ def _process(cls: type[T], frozen: bool) -> type[T]:
             method.__qualname__ = f"{cls.__qualname__}.{method.__name__}"
             setattr(cls, method.__name__, method)
     return cls
+
+
+def _key(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """The fields' values as a tuple (what `__eq__` and `__hash__` compare)."""
+    if len(names) > 1:
+        return attrgetter(*names)  # a tuple for two names or more
+    return lambda obj: tuple(getattr(obj, name) for name in names)
 
 
 def _make_init(cls: type, found: Mapping[str, Field], post_init: bool) -> Callable[..., None]:
