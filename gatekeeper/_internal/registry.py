@@ -182,17 +182,7 @@ class RegistryClient:
 
     def packument(self, name: str) -> dict[str, Any] | None:
         """The full packument of `name`, or None when the package does not exist."""
-        resp = self._get(self.url(escape_name(name)), max_bytes=self.limits.packument)
-        if resp.status_code == 404:
-            return None
-        if resp.status_code != 200:
-            raise RegistryError(
-                f"GET packument of {name} answered HTTP {resp.status_code}", "Check the registry and the token"
-            )
-        data = self._json(resp, f"the packument of {name}")
-        if not isinstance(data, dict) or not isinstance(data.get("versions", {}), dict):
-            raise RegistryError(f"The packument of {name} is malformed", "Check the `registry` input")
-        return data
+        return self.packument_if_changed(name, None)[0]  # no ETag: an unconditional GET
 
     def packument_if_changed(self, name: str, etag: str | None) -> tuple[dict[str, Any] | None, str | None, bool]:
         """(packument or None, its ETag, not_modified): a conditional GET when an ETag is known.
