@@ -30,6 +30,7 @@ from . import budget
 from .records import record
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 OK_CONCLUSIONS = frozenset({"success", "neutral", "skipped"})
 #: Caps on listed items: past them the gate errors (fail closed) instead of deciding on a partial list.
@@ -387,6 +388,18 @@ class GitHubClient:
 
         return self.call(f"listing the jobs of run {run_id}", fetch)
 
+    def _get_unless_404(
+        self, path: str, parse: Callable[[Any], T], if_404: U, parameters: dict[str, Any] | None = None
+    ) -> T | U:
+        """GET `path` and `parse` the answer; `if_404` when GitHub answers 404 (other errors raise)."""
+        try:
+            _, data = self._gh.requester.requestJsonAndCheck("GET", path, parameters=parameters)
+        except GithubException as exc:
+            if exc.status == 404:
+                return if_404
+            raise
+        return parse(data)
+
     def required_checks(self, branch: str) -> list[str]:
         """Status-check contexts required by the rulesets that apply to `branch`."""
         return sorted({name for name, _ in self.required_check_specs(branch)})
@@ -394,15 +407,7 @@ class GitHubClient:
     def required_check_specs(self, branch: str) -> list[tuple[str, int | None]]:
         """(context, integration_id) pairs required by the rulesets of `branch` (None: any source)."""
 
-        def fetch() -> list[tuple[str, int | None]]:
-            try:
-                _, data = self._gh.requester.requestJsonAndCheck(
-                    "GET", f"/repos/{self.repository}/rules/branches/{branch}"
-                )
-            except GithubException as exc:
-                if exc.status == 404:
-                    return []
-                raise
+        def parse(data: Any) -> list[tuple[str, int | None]]:
             specs: set[tuple[str, int | None]] = set()
             for r in data if isinstance(data, list) else []:
                 if r.get("type") == "required_status_checks":
@@ -411,7 +416,8 @@ class GitHubClient:
                         specs.add((str(c["context"]), int(app) if isinstance(app, int) else None))
             return sorted(specs, key=lambda x: (x[0], x[1] or 0))
 
-        return self.call(f"reading the rulesets of branch {branch}", fetch)
+        path = f"/repos/{self.repository}/rules/branches/{branch}"
+        return self.call(f"reading the rulesets of branch {branch}", lambda: self._get_unless_404(path, parse, []))
 
     # releases and issues (notify and watch) ----------------------------------------------------------
 
@@ -438,18 +444,10 @@ class GitHubClient:
     def release_by_tag(self, tag: str) -> Release | None:
         """The Release of `tag`, or None when there is none."""
 
-        def fetch() -> Release | None:
-            try:
-                _, data = self._gh.requester.requestJsonAndCheck(
-                    "GET", f"/repos/{self.repository}/releases/tags/{quote(tag, safe='')}"
-                )
-            except GithubException as exc:
-                if exc.status == 404:
-                    return None
-                raise
-            return Release.from_json(data)
-
-        return self.call(f"reading the release of tag {tag}", fetch)
+        path = f"/repos/{self.repository}/releases/tags/{quote(tag, safe='')}"
+        return self.call(
+            f"reading the release of tag {tag}", lambda: self._get_unless_404(path, Release.from_json, None)
+        )
 
     def create_release(self, tag: str, sha: str, name: str, body: str) -> Release:
         """A new Release; GitHub creates the tag at `sha` when it does not exist yet."""
@@ -496,40 +494,29 @@ class GitHubClient:
     def branch_head(self, branch: str) -> str | None:
         """The sha at the head of `branch` now (None: no such branch)."""
 
-        def fetch() -> str | None:
-            try:
-                _, data = self._gh.requester.requestJsonAndCheck(
-                    "GET", f"/repos/{self.repository}/branches/{quote(branch, safe='')}"
-                )
-            except GithubException as exc:
-                if exc.status == 404:
-                    return None
-                raise
+        def parse(data: Any) -> str:
             sha = data["commit"]["sha"]
             if not isinstance(sha, str) or len(sha) != 40:
                 raise ValueError(f"branch {branch!r} has no commit sha")
             return sha
 
-        return self.call(f"reading the head of branch {branch}", fetch)
+        path = f"/repos/{self.repository}/branches/{quote(branch, safe='')}"
+        return self.call(f"reading the head of branch {branch}", lambda: self._get_unless_404(path, parse, None))
 
     def compare_status(self, base: str, head: str) -> str:
         """`ahead` | `identical` | `behind` | `diverged` of `head` relative to `base`; `unrelated` on 404."""
 
-        def fetch() -> str:
-            try:
-                _, data = self._gh.requester.requestJsonAndCheck(
-                    "GET", f"/repos/{self.repository}/compare/{base}...{head}", parameters={"per_page": 1}
-                )
-            except GithubException as exc:
-                if exc.status == 404:
-                    return "unrelated"
-                raise
+        def parse(data: Any) -> str:
             status = data["status"]
             if status not in ("ahead", "identical", "behind", "diverged"):
                 raise ValueError(f"unknown compare status {status!r}")
             return str(status)
 
-        return self.call(f"comparing {base[:12]}...{head[:12]}", fetch)
+        path = f"/repos/{self.repository}/compare/{base}...{head}"
+        return self.call(
+            f"comparing {base[:12]}...{head[:12]}",
+            lambda: self._get_unless_404(path, parse, "unrelated", parameters={"per_page": 1}),
+        )
 
     def run_approvals(self, run_id: int) -> list[Review]:
         """The deployment review log of a workflow run (who approved or rejected which environments)."""
