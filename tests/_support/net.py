@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import time
 import urllib.error
@@ -10,6 +12,27 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 LOOPBACK = "127.0.0.1"
+
+
+def forward(
+    port: int, method: str, path: str, headers: dict[str, str], body: bytes, who: str
+) -> tuple[int, str, list[tuple[str, str]], bytes]:
+    """Send one request on to the loopback upstream at `port` (identity encoding, bodies sized):
+    (status, reason, headers, body); a 502 with a JSON error "`who` failed: ..." when the upstream fails."""
+    headers = {**headers, "Accept-Encoding": "identity"}
+    if body or method in ("PUT", "POST", "PATCH"):
+        headers["Content-Length"] = str(len(body))
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=120)
+    try:
+        conn.request(method, path, body=body or None, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        return resp.status, resp.reason, resp.getheaders(), data
+    except OSError as exc:
+        error = json.dumps({"error": f"{who} failed: {exc}"}).encode()
+        return 502, "Bad Gateway", [("Content-Type", "application/json")], error
+    finally:
+        conn.close()
 
 
 def free_port() -> int:

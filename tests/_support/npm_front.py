@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
-from .net import LOOPBACK, QuietHandler
+from .net import LOOPBACK, QuietHandler, forward
 from .oidc_issuer import verify
 
 EXCHANGE_PREFIX = "/-/npm/v1/oidc/token/exchange/package/"
@@ -195,20 +195,9 @@ class _FrontHandler(QuietHandler):
 
     def _forward(self, req: FrontRequest, body: bytes) -> None:
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        headers["Accept-Encoding"] = "identity"
-        if body or self.command in ("PUT", "POST", "PATCH"):
-            headers["Content-Length"] = str(len(body))
-        conn = http.client.HTTPConnection(LOOPBACK, self.front.upstream_port, timeout=120)
-        try:
-            conn.request(self.command, self.path, body=body or None, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            status, reason, resp_headers = resp.status, resp.reason, resp.getheaders()
-        except OSError as exc:
-            status, reason, resp_headers = 502, "Bad Gateway", [("Content-Type", "application/json")]
-            data = json.dumps({"error": f"front: upstream failed: {exc}"}).encode()
-        finally:
-            conn.close()
+        status, reason, resp_headers, data = forward(
+            self.front.upstream_port, self.command, self.path, headers, body, "front: upstream"
+        )
         req.status = status
         self.send_response(status, reason)
         for k, v in resp_headers:

@@ -29,7 +29,7 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from .net import LOOPBACK, QuietHandler, free_port, wait_http
+from .net import LOOPBACK, QuietHandler, forward, free_port, wait_http
 
 VERDACCIO_VERSION = "6.8.0"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -379,20 +379,9 @@ class _ProxyHandler(QuietHandler):
         reg = self.registry
         body = self._body()
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
-        headers["Accept-Encoding"] = "identity"
-        if body or self.command in ("PUT", "POST", "PATCH"):
-            headers["Content-Length"] = str(len(body))
-        conn = http.client.HTTPConnection(LOOPBACK, reg.upstream_port, timeout=120)
-        try:
-            conn.request(self.command, self.path, body=body or None, headers=headers)
-            resp = conn.getresponse()
-            data = resp.read()
-            status, reason, resp_headers = resp.status, resp.reason, resp.getheaders()
-        except OSError as exc:
-            status, reason, resp_headers = 502, "Bad Gateway", [("Content-Type", "application/json")]
-            data = json.dumps({"error": f"proxy: upstream Verdaccio failed: {exc}"}).encode()
-        finally:
-            conn.close()
+        status, reason, resp_headers, data = forward(
+            reg.upstream_port, self.command, self.path, headers, body, "proxy: upstream Verdaccio"
+        )
         data = self._patch(status, data)
         with reg._lock:
             reg.requests.append(
