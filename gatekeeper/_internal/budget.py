@@ -186,6 +186,8 @@ def _note_socket(conn: HTTPConnection) -> None:
 
 
 class _WatchedHTTPConnection(HTTPConnection):
+    """Notes the socket of each request and response (the HTTPS connection inherits the same)."""
+
     def getresponse(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         _note_socket(self)
         return super().getresponse(*args, **kwargs)
@@ -195,14 +197,8 @@ class _WatchedHTTPConnection(HTTPConnection):
         _note_socket(self)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def getresponse(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        _note_socket(self)
-        return super().getresponse(*args, **kwargs)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        super().request(*args, **kwargs)
-        _note_socket(self)
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    pass
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
