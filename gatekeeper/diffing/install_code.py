@@ -31,6 +31,10 @@ from .lines import _first_diff_line, _is_text
 from .manifest import GIT_SCRIPTS, INSTALL_SCRIPTS, _bins, _native_build, _norm, _scripts
 from .rules import INSTALL_CODE_CHANGED, INSTALL_DATA_CHANGED, INSTALL_DOWNLOAD_CHANGED
 
+TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
+if TYPE_CHECKING:
+    from .._internal.tarball import FileEntry
+
 MAX_INSTALL_FILES = 2000
 #: Scripts a local `npm install` of the repository itself runs (pull-request mode).
 LOCAL_SCRIPTS = (*INSTALL_SCRIPTS, *GIT_SCRIPTS, "prepublish", "dependencies")
@@ -407,17 +411,25 @@ class InstallCodeChecks(Checker):
             if target:
                 self._script_file(target, cwd, scripts, c, depth)
 
+    def _claim_text(self, path: str, c: Closure) -> FileEntry | None:
+        """Record package file `path` as install code the first time it is reached; its entry when it is
+        text small enough to read on (None: no such file, already claimed, binary or too large)."""
+        if not path or path in c.code:
+            return None
+        c.code[path] = None
+        entry = self.new.files[path]
+        if entry.size > TEXT_SCAN_LIMIT or not _is_text(entry.data):
+            return None
+        return entry
+
     def _script_file(self, spec: str, cwd: str, scripts: dict[str, str], c: Closure, depth: int) -> None:
         """A file run as a program: JS by node, shell scripts followed line by line."""
         if "$" in spec:
             c.unresolved.append(f"the script path {spec!r} is a variable")
             return
         path = self._file(_norm(posixpath.join(cwd, spec))) or self._file(_norm(spec))
-        if not path or path in c.code:
-            return
-        c.code[path] = None
-        entry = self.new.files[path]
-        if entry.size > TEXT_SCAN_LIMIT or not _is_text(entry.data):
+        entry = self._claim_text(path, c)
+        if entry is None:
             return
         head = entry.data[:200]
         if path.lower().endswith(_SHELL) or re.match(rb"#!\s*\S*(?:/|env\s+)(?:ba|da|z|k)?sh\b", head):
@@ -535,11 +547,8 @@ class InstallCodeChecks(Checker):
 
     def _gyp(self, spec: str, c: Closure, depth: int) -> None:
         path = self._file(_norm(spec))
-        if not path or path in c.code:
-            return
-        c.code[path] = None
-        entry = self.new.files[path]
-        if entry.size > TEXT_SCAN_LIMIT or not _is_text(entry.data):
+        entry = self._claim_text(path, c)
+        if entry is None:
             return
         text = entry.data.decode("utf-8", "replace").replace("\\\\", "\\").replace('\\"', '"')
         gyp_dir = posixpath.dirname(path)
