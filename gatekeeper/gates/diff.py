@@ -29,6 +29,7 @@ from ..errors import ConfigError, RegistryError
 from ..findings import Finding, Severity
 from ..policy import Policy
 from ..rules import rule
+from . import ReportExtras
 
 TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
@@ -85,16 +86,6 @@ BASELINE_TARBALL_ELSEWHERE = rule(
     "It was downloaded without the token and verified by its sha512 integrity; check that the packument's "
     "`dist.tarball` is expected to point there (some private registries serve tarballs from a CDN).",
 )
-
-
-@record(frozen=True)
-class ReportExtras:
-    """What the pipeline adds to the report: the previous release and the Markdown delta."""
-
-    previous: dict[str, object] | None
-    markdown: str
-    #: The same delta as plain text (`--format text`).
-    text: str = ""
 
 
 @record

@@ -8,10 +8,10 @@ and `policy-changed` (blocks: the released commit loosens the trusted policy).
 
 from __future__ import annotations
 
-from .._internal.records import record
 from ..context import Context
 from ..findings import Finding, Severity
 from ..rules import rule
+from . import ReportExtras
 
 NAME = "policy"
 
@@ -29,14 +29,6 @@ POLICY_UNTRUSTED = rule(
     "`fetch-tags: true`), and tag each release `v1.2.3`, `1.2.3` or `name@1.2.3` (or publish with npm, which "
     "records `gitHead`).",
 )
-
-
-@record(frozen=True)
-class ReportExtras:
-    previous: dict[str, object] | None
-    markdown: str
-    #: The same policy diff as plain text (`--format text`).
-    text: str = ""
 
 
 def check(ctx: Context) -> list[Finding]:
