@@ -429,6 +429,7 @@ def _text(c: _Compared, findings: list[Finding], decision: Decision) -> str:
 
 
 def _markdown(c: _Compared, findings: list[Finding], decision: Decision) -> str:
+    from . import report
     from ._internal import markdown
 
     icon = "✅ allow" if decision.allow else "🛑 block"
@@ -436,12 +437,7 @@ def _markdown(c: _Compared, findings: list[Finding], decision: Decision) -> str:
     lines += [f"- {markdown.text(line)}" for line in _header(c)]
     lines += ["", c.result.to_markdown()]
     if findings:
-        lines += ["### Findings", "", "| Severity | Rule | Where | Message |", "| --- | --- | --- | --- |"]
-        order = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}
-        for f in sorted(findings, key=lambda f: order[f.severity]):
-            where = markdown.code(f.file) + (f":{f.line}" if f.line else "") if f.file else ""
-            lines.append(f"| {f.severity.value} | `{f.rule}` | {where} | {markdown.text(f.message)} |")
-        lines.append("")
+        lines += report.findings_table(findings, {s: s.value for s in Severity})
     else:
         lines += ["No findings.", ""]
     return "\n".join(lines)

@@ -79,6 +79,17 @@ _ICON = {"pass": "✅ pass", "fail": "❌ fail", "skipped": "⏭️ skipped", "e
 _SEV = {Severity.BLOCK: "🛑 block", Severity.WARN: "⚠️ warn", Severity.INFO: "💬 info"}
 
 
+def findings_table(findings: list[Finding], severity: Mapping[Severity, str]) -> list[str]:
+    """The Markdown `### Findings` table, blocking findings first, `severity` naming each level; ends blank."""
+    lines = ["### Findings", "", "| Severity | Rule | Where | Message |", "| --- | --- | --- | --- |"]
+    order = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}
+    for f in sorted(findings, key=lambda f: order[f.severity]):
+        where = markdown.code(f.file) + (f":{f.line}" if f.line else "") if f.file else ""
+        lines.append(f"| {severity[f.severity]} | `{f.rule}` | {where} | {markdown.text(f.message)} |")
+    lines.append("")
+    return lines
+
+
 def to_markdown(outcome: Outcome) -> str:
     """The job summary: decision first, a table of gates, then findings with evidence."""
     d = outcome.decision
@@ -142,12 +153,7 @@ def to_markdown(outcome: Outcome) -> str:
     findings = outcome.findings
     if findings:
         rules = all_rules()
-        lines += ["### Findings", "", "| Severity | Rule | Where | Message |", "| --- | --- | --- | --- |"]
-        order = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}
-        for f in sorted(findings, key=lambda f: order[f.severity]):
-            where = markdown.code(f.file) + (f":{f.line}" if f.line else "") if f.file else ""
-            lines.append(f"| {_SEV[f.severity]} | `{f.rule}` | {where} | {markdown.text(f.message)} |")
-        lines.append("")
+        lines += findings_table(findings, _SEV)
         fixes = {f.rule for f in findings if f.severity is not Severity.INFO and f.rule in rules}
         if fixes:
             lines += ["<details><summary>How to fix</summary>", ""]
