@@ -66,8 +66,17 @@ class Release:
         return sorted((doc or {}).get("versions", {}))
 
 
-@pytest.fixture
-def release(verdaccio: Verdaccio, github_server: GitHubServer, package_repo: Callable[..., Path], tmp_path: Path):
+def release_factory(
+    verdaccio: Verdaccio,
+    github_server: GitHubServer,
+    package_repo: Callable[..., Path],
+    tmp_path: Path,
+    *,
+    lint_status: bool,
+) -> Callable[..., Release]:
+    """`make(version, green, **repo_kw) -> Release`: a commit on main (green: a passing check run, and a passing
+    `ci/lint` status when `lint_status`), a registry user, this job in run 4242."""
+
     def make(version: str = "1.0.0", green: bool = True, **repo_kw: Any) -> Release:
         user = verdaccio.unique("alice")
         password = "pw-" + user + "-Secret1"
@@ -80,7 +89,8 @@ def release(verdaccio: Verdaccio, github_server: GitHubServer, package_repo: Cal
         repo.add_commit(sha, "main")
         if green:
             repo.add_check_run(sha, "test", "success")
-            repo.add_status(sha, "ci/lint", "success")
+            if lint_status:
+                repo.add_status(sha, "ci/lint", "success")
         run = repo.add_workflow_run(sha, run_id=4242)
         run.add_job("release", status="in_progress", runner_name="GitHub Actions 2")
         home = tmp_path / f"home-{name}"
@@ -88,6 +98,11 @@ def release(verdaccio: Verdaccio, github_server: GitHubServer, package_repo: Cal
         return Release(ws, name, user, password, login, token, sha, repo, verdaccio, github_server, home)
 
     return make
+
+
+@pytest.fixture
+def release(verdaccio: Verdaccio, github_server: GitHubServer, package_repo: Callable[..., Path], tmp_path: Path):
+    return release_factory(verdaccio, github_server, package_repo, tmp_path, lint_status=True)
 
 
 def _recommit(rel: Release, message: str) -> None:

@@ -20,32 +20,13 @@ import pytest
 from tests._support.github_server import GitHubServer
 from tests._support.verdaccio import Verdaccio
 from tests._support.workspace import git, head_sha
-from tests.test_e2e_publish import REPO, Release, _assert_blocked
+from tests.test_e2e_publish import Release, _assert_blocked, release_factory
 
 
 @pytest.fixture
 def release(verdaccio: Verdaccio, github_server: GitHubServer, package_repo: Callable[..., Path], tmp_path: Path):
     """`release(version, **repo_kw) -> Release`: a green commit on main, a registry user, this job in run 4242."""
-
-    def make(version: str = "1.0.0", green: bool = True, **repo_kw: Any) -> Release:
-        user = verdaccio.unique("alice")
-        password = "pw-" + user + "-Secret1"
-        login = verdaccio.add_user(user, password)
-        token = verdaccio.create_token(login, password)
-        name = verdaccio.unique("widget")
-        ws = package_repo(name=name, version=version, **repo_kw)
-        sha = head_sha(ws)
-        repo = github_server.repo(REPO, default_branch="main")
-        repo.add_commit(sha, "main")
-        if green:
-            repo.add_check_run(sha, "test", "success")
-        run = repo.add_workflow_run(sha, run_id=4242)
-        run.add_job("release", status="in_progress", runner_name="GitHub Actions 2")
-        home = tmp_path / f"home-{name}"
-        home.mkdir()
-        return Release(ws, name, user, password, login, token, sha, repo, verdaccio, github_server, home)
-
-    return make
+    return release_factory(verdaccio, github_server, package_repo, tmp_path, lint_status=False)
 
 
 def _sri(data: bytes) -> str:
