@@ -29,6 +29,7 @@ from ._internal import markdown, semver, terminal
 from ._internal.github import GitHubClient, Issue
 from ._internal.records import field, record
 from ._internal.registry import RegistryClient
+from ._internal.signatures import parse_time
 from .config import Inputs
 from .context import GitHubRun
 from .decision import EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
@@ -141,16 +142,6 @@ def load_records(github: GitHubClient, policy: Policy) -> Records:
     return out
 
 
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def in_scope(packument: Mapping[str, Any], recorded: Mapping[str, Record], since: str) -> tuple[list[str], str]:
     """(versions to match, since-what) — published since the watch began, oldest first."""
     versions = [v for v in (packument.get("versions") or {}) if isinstance(v, str)]
@@ -161,25 +152,25 @@ def in_scope(packument: Mapping[str, Any], recorded: Mapping[str, Record], since
     if since_v is not None:
         # The watch begins at that version, and so in time when it was published (else at the oldest record): a
         # lower version published after that (a stolen token, another dist-tag) is in the watch too.
-        begun = [t for v in (since, *recorded) if (t := _time(times.get(v))) is not None]
-        start = _time(times.get(since)) or (min(begun) if begun else None)
+        begun = [t for v in (since, *recorded) if (t := parse_time(times.get(v))) is not None]
+        start = parse_time(times.get(since)) or (min(begun) if begun else None)
         return [
             v
             for v in order
             if ((p := semver.parse(v)) is not None and p >= since_v)
-            or (start is not None and (t := _time(times.get(v))) is not None and t > start)
+            or (start is not None and (t := parse_time(times.get(v))) is not None and t > start)
         ], f"version {since}"
-    since_t = _time(since) if since else None
+    since_t = parse_time(since) if since else None
     if since_t is None and recorded:
-        oldest = min(recorded, key=lambda v: (_time(times.get(v)) or datetime.max.replace(tzinfo=UTC), v))
-        since_t = _time(times.get(oldest))
+        oldest = min(recorded, key=lambda v: (parse_time(times.get(v)) or datetime.max.replace(tzinfo=UTC), v))
+        since_t = parse_time(times.get(oldest))
         if since_t is None:  # no publish times: fall back to version order
             floor = semver.parse(oldest)
             return [v for v in order if floor and (p := semver.parse(v)) and p >= floor], f"record {oldest}"
         since = f"the oldest gate record ({oldest})"
     if since_t is None:
         return [], ""
-    picked = [v for v in order if (t := _time(times.get(v))) is None or t >= since_t]
+    picked = [v for v in order if (t := parse_time(times.get(v))) is None or t >= since_t]
     return picked, since
 
 

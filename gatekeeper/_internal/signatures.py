@@ -80,7 +80,8 @@ def check_integrity(data: bytes, integrity: object, shasum: object = None) -> In
     return IntegrityResult(False, "", actual, "the registry recorded neither dist.integrity nor dist.shasum")
 
 
-def _parse_time(text: object) -> datetime | None:
+def parse_time(text: object) -> datetime | None:
+    """An ISO-8601 registry timestamp as an aware datetime (naive: UTC; `Z` accepted); None when absent or bad."""
     if not isinstance(text, str) or not text:
         return None
     try:
@@ -126,7 +127,7 @@ def verify_signatures(
     from cryptography.hazmat.primitives.asymmetric import ec
 
     message = f"{name}@{version}:{integrity}".encode()
-    when = _parse_time(published) or _parse_time(MISSING_TIME_CUTOFF)
+    when = parse_time(published) or parse_time(MISSING_TIME_CUTOFF)
     by_id = {k.get("keyid"): k for k in keys if isinstance(k, Mapping)}
     for sig in signatures:
         if not isinstance(sig, Mapping) or not isinstance(sig.get("keyid"), str) or not isinstance(sig.get("sig"), str):
@@ -139,7 +140,7 @@ def verify_signatures(
             )
         expires = entry.get("expires")
         if expires:
-            end = _parse_time(expires)
+            end = parse_time(expires)
             if end is None or when is None or not when < end:
                 return SignatureResult(
                     INVALID,
