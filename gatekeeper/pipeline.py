@@ -8,7 +8,6 @@ cancelled job) stops npm, removes the temp files and reports truthfully whether 
 from __future__ import annotations
 
 import importlib
-import os
 import shutil
 import sys
 import traceback
@@ -289,9 +288,7 @@ def given_tarball(workspace: Path, rel: str, dest: Path, policy: Policy) -> npm_
             "Publish a smaller package, or raise the limit in the policy",
         )
     copy = dest / path.name
-    fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
+    npm_cli.write_private(copy, data)
     integrity, shasum = npm_cli.integrity_of(data)
     pkg = read_package(data, policy.diff.limits, label=path.name)
     return npm_cli.Packed(copy, integrity, shasum, len(data), pkg.name, pkg.version)

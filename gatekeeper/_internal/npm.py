@@ -66,6 +66,13 @@ def private_tempdir(workspace: Path | None, prefix: str) -> Path:
     )
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` to a new file `path` that only this user may read or write (an existing file is an error)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
 def npm_env(tmp: Path, extra: dict[str, str] | None = None, keep_oidc: bool = False) -> dict[str, str]:
     """The child env of an npm command: no credentials; cache, TMPDIR and logs inside `tmp`; no log files."""
     home = tmp / ".npm-private"
@@ -162,17 +169,13 @@ def publish(
                     "Something rewrote the packed file during the run; re-run the job on a clean runner",
                 )
             copy = tmp / tarball.name
-            fd = os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+            write_private(copy, data)
             tarball = copy
         npmrc = tmp / "npmrc"
         lines = [f"registry={registry}"]
         if token:
             lines.append(f"{npmrc_auth_key(registry)}:_authToken={token.reveal()}")
-        fd = os.open(npmrc, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+        write_private(npmrc, ("\n".join(lines) + "\n").encode("utf-8"))
         argv = [
             "npm",
             *(["stage", "publish"] if stage else ["publish"]),
