@@ -7,11 +7,12 @@ snippet approves exactly what was reviewed. Pasting it into the released commit'
 
 from __future__ import annotations
 
-from ._internal.records import replace
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
 from ._internal.tarball import Package
 from .findings import Finding
 
-TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -7,16 +7,16 @@ when unset, so an empty string means "use the default".
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass, fields
 
-from ._internal.patterns import lazy
-from ._internal.records import fields, record
 from .errors import ConfigError
 from .secret import Secret
 
 PUBLIC_REGISTRY = "https://registry.npmjs.org/"
 #: A sha512 Subresource Integrity string, as npm records `dist.integrity`.
-_SRI = lazy(r"sha512-[A-Za-z0-9+/]{86}==", needs=("sha512-",))
+_SRI = re.compile(r"sha512-[A-Za-z0-9+/]{86}==")
 PUBLISH_WITH = ("publish", "stage")
 MODES = ("publish", "check", "pull-request", "watch")
 
@@ -52,7 +52,7 @@ def env_name(input_name: str) -> str:
     return "INPUT_" + input_name.replace(" ", "_").upper()
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Inputs:
     """Validated inputs of one run."""
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._internal.records import field, record
 from .config import Inputs
 from .errors import ConfigError
 from .policy import Policy
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .trusted_policy import PolicyTrust
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class GitHubRun:
     """What the runner tells about this workflow run (`GITHUB_*` env + event payload)."""
 
@@ -84,7 +84,7 @@ class GitHubRun:
         )
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class PackageInfo:
     """name/version of the package about to be released (from the packed tarball)."""
 
@@ -92,7 +92,7 @@ class PackageInfo:
     version: str
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class PackedTarball:
     """The one tarball that the gates inspect and that is published."""
 
@@ -102,7 +102,7 @@ class PackedTarball:
     size: int
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Context:
     """Everything a gate may look at. Data flows one way: context -> gates -> decision."""
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+
 from . import floors
-from ._internal.records import field, record, replace
 from .findings import Finding, Severity
 from .policy import Policy
 
 EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR = 0, 1, 2
 
 
-@record
+@dataclass
 class GateResult:
     """One gate's outcome: pass | fail | skipped | error."""
 
@@ -20,7 +21,7 @@ class GateResult:
     error: str | None = None
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Decision:
     """allow or block, and the exit code (2 when a gate could not decide)."""
 

@@ -23,15 +23,14 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ._internal import terminal
-from ._internal.patterns import lazy
-from ._internal.records import field, record
 from .errors import ConfigError, GatekeeperError, RegistryError
 from .findings import Finding, Severity
 
-TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
     from typing import Any, TextIO
 
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
 
 FORMATS = ("text", "json", "markdown", "sarif")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-_SPEC = lazy(r"^(?P<name>(?:@[a-z0-9][\w.~-]*/)?[a-z0-9][\w.~-]*)(?:@(?P<version>[^@/\s]+))?$", re.I)
+_SPEC = re.compile(r"^(?P<name>(?:@[a-z0-9][\w.~-]*/)?[a-z0-9][\w.~-]*)(?:@(?P<version>[^@/\s]+))?$", re.I)
 _TARBALL_SUFFIXES = (".tgz", ".tar.gz", ".tar")
 _REMEDY_FILE = "Give a .tgz made by `npm pack`, a package directory, or name@version from the registry"
 
@@ -93,7 +92,7 @@ def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-@record
+@dataclass
 class _Side:
     """One side of the comparison: what was asked for, what it is, and how it was checked."""
 
@@ -120,7 +119,7 @@ class _Side:
         return f"{info.get('name')}@{info.get('version')} from {shown}{_verification(info, note)}"
 
 
-@record
+@dataclass
 class _Registries:
     """Registry clients by URL, resolved per package name as npm does; remembers which were used."""
 
@@ -188,7 +187,7 @@ def _chosen_by_maintainer(reg: Registry) -> bool:
     return reg.source in ("--registry", "default") or reg.source.startswith("env npm_config_")
 
 
-@record
+@dataclass
 class _Compared:
     """The result and what was compared with what (for every format's header)."""
 

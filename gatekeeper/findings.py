@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-
-from ._internal.records import asdict, field, record
 
 
 class Severity(StrEnum):
@@ -15,7 +14,7 @@ class Severity(StrEnum):
     INFO = "info"
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Finding:
     """One observation of a gate, tied to a rule id and optionally a file/line."""
 

@@ -17,13 +17,13 @@ import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from ._internal.records import record
 from .findings import Finding, Severity
 from .rules import rule
 
-TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -68,7 +68,7 @@ class LockfileError(ValueError):
     """A lockfile that cannot be read (not JSON, not an object, malformed `packages`)."""
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class LockEntry:
     """One `packages[...]` entry of an npm lockfile."""
 
@@ -93,7 +93,7 @@ class LockEntry:
         return f"{self.name}@{self.version}" if self.version else self.name
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class NpmLockfile:
     """A parsed package-lock.json / npm-shrinkwrap.json (v2/v3; v1 has no `packages`)."""
 
@@ -141,7 +141,7 @@ class NpmLockfile:
         return [self.entries[k].spec for k in reversed(chain)]
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class LockfileApprovals:
     """Exact approvals from the base policy (`pull-request.install-scripts`, `pull-request.lockfile-sources`)."""
 

@@ -25,10 +25,10 @@ import binascii
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ._internal import markdown
-from ._internal.records import asdict, field, record
 from ._internal.webhook import post_event
 from .errors import GatekeeperError
 from .policy import NotifyPolicy
@@ -50,7 +50,7 @@ MAX_FILES = 100
 APPROVER_KEYS = ("approved_by", "approver", "approvers", "reviewer", "reviewers", "by")
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Record:
     """The machine-readable record of one gated release."""
 
@@ -129,7 +129,7 @@ def defuse(text: str) -> str:
 # -- what gets sent -----------------------------------------------------------------------------------
 
 
-@record
+@dataclass
 class Published:
     """Everything notify needs about one published version (from the run, or a report file)."""
 
@@ -147,7 +147,7 @@ class Published:
     staged: bool = False
 
 
-@record
+@dataclass
 class NotifyResult:
     """What notify did; `ok` is False when anything configured failed."""
 

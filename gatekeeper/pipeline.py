@@ -12,6 +12,7 @@ import shutil
 import sys
 import traceback
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
@@ -20,7 +21,6 @@ from . import notify, publishing, report, review, trusted_policy
 from ._internal import actions, budget, git
 from ._internal import npm as npm_cli
 from ._internal.proc import Cancelled, cancel_on_signals
-from ._internal.records import record
 from ._internal.registry import RegistryClient
 from ._internal.tarball import read_package
 from .config import Inputs
@@ -62,7 +62,7 @@ MIN_PUBLISH_SECONDS = 3.0
 PACK_SECONDS = 300.0
 
 
-@record
+@dataclass
 class RunOptions:
     """How the run is wired (not user policy)."""
 

@@ -8,17 +8,16 @@ name the key and its line. Validation is strict so a typo never loosens a gate.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import re
 import types
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ._internal import records
-from ._internal.patterns import lazy
-from ._internal.records import field, record
 from .errors import PolicyError
 
-TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:  # PyYAML is imported only when a policy file is parsed (start-up time)
     from typing import Any, Literal
 
@@ -27,7 +26,7 @@ if TYPE_CHECKING:  # PyYAML is imported only when a policy file is parsed (start
 MAX_POLICY_BYTES = 256 * 1024
 
 
-@record
+@dataclass
 class BranchPolicy:
     """Where a release may come from."""
 
@@ -40,7 +39,7 @@ class BranchPolicy:
     allow_forks: bool = False
 
 
-@record
+@dataclass
 class ChecksPolicy:
     """What counts as a green build."""
 
@@ -54,7 +53,7 @@ class ChecksPolicy:
     poll_interval: int = 10
 
 
-@record
+@dataclass
 class CredentialPolicy:
     """What makes a credential CI-scoped."""
 
@@ -74,7 +73,7 @@ class CredentialPolicy:
     provenance: Literal["auto", "always", "never"] = "auto"
 
 
-@record
+@dataclass
 class LimitsPolicy:
     """Limits of the safe tarball reader."""
 
@@ -85,7 +84,7 @@ class LimitsPolicy:
     max_compressed_bytes: int = 256 * 1024 * 1024
 
 
-@record
+@dataclass
 class LargeChangePolicy:
     """Thresholds of the `large-change` warning."""
 
@@ -93,7 +92,7 @@ class LargeChangePolicy:
     added_bytes: int = 5 * 1024 * 1024
 
 
-@record
+@dataclass
 class DiffPolicy:
     """The release diff."""
 
@@ -107,7 +106,7 @@ class DiffPolicy:
     resolve_timeout: int = 180
 
 
-@record
+@dataclass
 class NetworkPolicy:
     """Byte budgets (decoded size) of what is read from the network; a larger answer is a fault (exit 2).
 
@@ -121,7 +120,7 @@ class NetworkPolicy:
     max_github_bytes: int = 8 * 1024 * 1024
 
 
-@record
+@dataclass
 class FileApproval:
     """One `approve.files` entry: a path bound to the sha256/sha512 (hex) of its bytes, or a native-binary glob."""
 
@@ -148,7 +147,7 @@ class FileApproval:
         return bool(self.sha256) and hashlib.sha256(data).hexdigest() == self.sha256
 
 
-@record
+@dataclass
 class Approvals:
     """Exact approvals of intended install-time changes: any other text still blocks."""
 
@@ -168,7 +167,7 @@ class Approvals:
     install_scripts: list[str] = field(default_factory=list)
 
 
-@record
+@dataclass
 class PullRequestPolicy:
     """Pull-request mode."""
 
@@ -180,7 +179,7 @@ class PullRequestPolicy:
     lockfile_sources: dict[str, str] = field(default_factory=dict)
 
 
-@record
+@dataclass
 class ReviewPolicy:
     """Reviewed two-job releases: the approval the released commit cannot write (a protected environment)."""
 
@@ -191,7 +190,7 @@ class ReviewPolicy:
     require_other_reviewer: bool = False
 
 
-@record
+@dataclass
 class NotifyPolicy:
     """What happens after a successful publish (issue 13)."""
 
@@ -203,7 +202,7 @@ class NotifyPolicy:
     mention: list[str] = field(default_factory=list)
 
 
-@record
+@dataclass
 class WatchPolicy:
     """`mode: watch`: catch releases that bypassed the gate."""
 
@@ -215,7 +214,7 @@ class WatchPolicy:
     trusted_authors: list[str] = field(default_factory=lambda: ["github-actions[bot]"])
 
 
-@record
+@dataclass
 class Policy:
     """The whole policy. Every key optional."""
 
@@ -303,7 +302,7 @@ def _fill(obj: Any, node: yaml.Node, source: str, prefix: str) -> None:
 
     # the annotations are strings (PEP 563) naming typing's Any/Literal, imported only for type checkers
     hints = typing.get_type_hints(type(obj), {**globals(), "Any": typing.Any, "Literal": typing.Literal})
-    fields = {f.name.replace("_", "-"): f for f in records.fields(obj) if f.metadata.get("yaml", True)}
+    fields = {f.name.replace("_", "-"): f for f in dataclasses.fields(obj) if f.metadata.get("yaml", True)}
     seen: set[str] = set()
     for key_node, value_node in node.value:
         key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
@@ -316,7 +315,7 @@ def _fill(obj: Any, node: yaml.Node, source: str, prefix: str) -> None:
         seen.add(key)
         f = fields[key]
         hint = hints[f.name]
-        if records.is_record(hint):
+        if dataclasses.is_dataclass(hint):
             _fill(getattr(obj, f.name), value_node, source, path)
         else:
             setattr(obj, f.name, _convert(hint, value_node, source, path))
@@ -400,9 +399,9 @@ def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str, check_f
                 )
 
 
-_MENTION = lazy(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,99})?$")
-_PACKAGE = lazy(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
-_ISO_DATE = lazy(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+_MENTION = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,99})?$")
+_PACKAGE = re.compile(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
 
 def _node_at(node: yaml.Node, *keys: str) -> yaml.Node:
@@ -460,7 +459,7 @@ def _check_notify_watch(policy: Policy, node: yaml.MappingNode, source: str) -> 
 
 #: Parsing a policy from history (the trusted policy): its path-only file approvals approve nothing.
 _HISTORICAL: contextvars.ContextVar[bool] = contextvars.ContextVar("historical_policy", default=False)
-_HEX = {"sha256": lazy(r"[0-9a-f]{64}"), "sha512": lazy(r"[0-9a-f]{128}")}
+_HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "sha512": re.compile(r"[0-9a-f]{128}")}
 
 
 def _file_approval(node: yaml.Node, source: str, path: str) -> FileApproval:

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from ._internal import actions, markdown
-from ._internal.records import field, record
 from .decision import Decision, GateResult
 from .findings import Finding, Severity
 from .rules import all_rules
 
 
-@record
+@dataclass
 class Outcome:
     """Everything a run decided, for the reporters."""
 

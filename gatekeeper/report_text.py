@@ -8,12 +8,12 @@ visible). Generic over findings: any rule id renders, with its fix when its rule
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ._internal import terminal
 from .findings import Finding, Severity
 from .rules import declared
 
-TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
     from .report import Outcome
 

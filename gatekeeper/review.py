@@ -15,8 +15,9 @@ with `needs-review: true` (decision `review`) so the publish job can start and w
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from . import floors
-from ._internal.records import record, replace
 from .context import Context
 from .decision import GateResult, gate_status
 from .findings import Finding, Severity
@@ -41,7 +42,7 @@ REVIEW_NOT_VALID = rule(
 )
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class ReviewOutcome:
     """What the review step did: the (possibly rewritten) results and whether a review is awaited."""
 

@@ -7,8 +7,8 @@ gates so the registry is complete (the README and policy validation use it).
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 
-from ._internal.records import record
 from .findings import Finding, Severity
 
 _REGISTRY: dict[str, Rule] = {}
@@ -31,7 +31,7 @@ RULE_MODULES = (
 )
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Rule:
     """A stable rule id with its default severity and remedy."""
 

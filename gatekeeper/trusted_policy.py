@@ -16,21 +16,22 @@ version (also an ancestor). Then:
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ._internal import git, records
+from ._internal import git
 from ._internal.markdown import text as md_text
-from ._internal.records import record, replace
 from .findings import Finding, Severity
 from .policy import MAX_POLICY_BYTES, Approvals, Policy, parse_policy
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class PolicyTrust:
     """Which policy decides, and why."""
 
@@ -257,7 +258,7 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
 
     def numbers(key: str, old: object, new: object) -> None:
         ranked.add(key)
-        for f in records.fields(old):  # type: ignore[arg-type]
+        for f in dataclasses.fields(old):  # type: ignore[arg-type]
             a, b = getattr(old, f.name), getattr(new, f.name)
             if a != b:
                 (lo if b > a else ti).append(f"`{key}.{f.name.replace('_', '-')}` {a} -> {b}")
@@ -323,11 +324,11 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
 def _leaves(obj: object, prefix: str = "") -> dict[str, Any]:
     """A policy as `section.key` -> value: nested sections (e.g. `diff.limits`) are followed, maps are values."""
     out: dict[str, Any] = {}
-    for f in records.fields(obj):  # type: ignore[arg-type]
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
         if not f.metadata.get("yaml", True):
             continue
         key, value = prefix + f.name.replace("_", "-"), getattr(obj, f.name)
-        if records.is_record(value) and not isinstance(value, type):
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
             out.update(_leaves(value, key + "."))
         else:
             out[key] = _as_dict(value)
@@ -343,10 +344,10 @@ def _show(entry: object) -> str:
 
 
 def _as_dict(obj: object) -> dict[str, Any]:
-    if records.is_record(obj) and not isinstance(obj, type):
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {
             f.name.replace("_", "-"): _as_dict(getattr(obj, f.name))
-            for f in records.fields(obj)
+            for f in dataclasses.fields(obj)
             if f.metadata.get("yaml", True)
         }
     if isinstance(obj, list):

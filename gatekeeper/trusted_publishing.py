@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Literal, TextIO
 
 from ._internal import actions, oidc
-from ._internal.records import field, record
 from .context import Context
 from .errors import ConfigError
 from .findings import Finding, Severity
@@ -77,7 +77,7 @@ NPM_TOKEN_FORMAT = re.compile(r"^npm_[A-Za-z0-9]{36}$")
 UUID_FORMAT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Choice:
     """Which credential publishes: `oidc` or `token`, and the npm tokens present (by variable name)."""
 
@@ -87,7 +87,7 @@ class Choice:
     oidc_available: bool
 
 
-@record
+@dataclass
 class ClaimCheck:
     """The outcome of checking an ID token's claims: blocking findings, and the claims that matched."""
 
@@ -99,7 +99,7 @@ class ClaimCheck:
         return not any(f.blocks for f in self.findings)
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Exchanged:
     """A publish token from the exchange (masked), with the claims that matched; or the blocking finding."""
 

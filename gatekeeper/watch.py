@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,6 @@ from typing import Any
 from . import report
 from ._internal import markdown, semver, terminal
 from ._internal.github import GitHubClient, Issue
-from ._internal.records import field, record
 from ._internal.registry import RegistryClient
 from ._internal.signatures import parse_time
 from .config import Inputs
@@ -90,7 +90,7 @@ NO_RECORDS = rule(
 )
 
 
-@record
+@dataclass
 class Unexpected:
     """One version the gate did not publish (or whose bytes differ from its record)."""
 
@@ -111,7 +111,7 @@ class Unexpected:
         return f"<!-- npm-gatekeeper:unexpected {self.spec} -->"
 
 
-@record
+@dataclass
 class Records:
     """The gate's records from the Releases, by (name, version)."""
 

@@ -1065,7 +1065,8 @@ def test_gate_unsafe_candidate_never_reaches_the_registry(tmp_path: Path) -> Non
 
 
 def test_gate_faults_raise_gatekeeper_errors(tmp_path: Path) -> None:
-    from gatekeeper._internal.records import replace
+    from dataclasses import replace
+
     from gatekeeper.errors import GatekeeperError, RegistryError
     from gatekeeper.gates import diff as gate
 

@@ -414,10 +414,7 @@ def test_check_in_text_and_json_against_a_real_registry(verdaccio: Any, tmp_path
 # ------------------------------------------------------------------ start-up: lazy imports
 
 HEAVY = ("github", "cryptography", "yaml", "requests", "urllib3", "tarfile")
-#: The standard modules issue 11's start-up work took off the diff path (docs/DESIGN.md, "Start-up"):
-#: dataclasses (and with it inspect, ast, dis, tokenize) gave way to _internal/records.py; typing is
-#: imported for type checkers only; hashlib (OpenSSL), shlex, base64 and shutil (bz2, lzma) where they are used.
-STDLIB_HEAVY = ("dataclasses", "inspect", "ast", "typing", "hashlib", "shlex", "base64", "shutil", "bz2", "lzma")
+#: Our own modules that pull those in: the diff path never imports them.
 OURS_HEAVY = ("gatekeeper.pipeline", "gatekeeper._internal.github", "gatekeeper.report", "gatekeeper._internal.npm")
 
 PROBE = """
@@ -431,11 +428,7 @@ print("LOADED", code, ",".join(loaded) or "-")
 
 def test_diff_of_two_local_tarballs_imports_nothing_heavy() -> None:
     """`gatekeeper diff a.tgz --against b.tgz` must not load PyGithub, cryptography, YAML, requests, npm."""
-    code = PROBE.format(heavy={*HEAVY, *STDLIB_HEAVY}, ours=set(OURS_HEAVY))
-    code += (
-        "from gatekeeper._internal.patterns import DECLARED\n"
-        "print('COMPILED', sum(p._compiled is not None for p in DECLARED), 'OF', len(DECLARED))\n"
-    )
+    code = PROBE.format(heavy=set(HEAVY), ours=set(OURS_HEAVY))
     argv = [sys.executable, "-c", code, "diff", str(fixture("ms-2.1.3")), "--against", str(fixture("ms-2.1.2"))]
     proc = subprocess.run(
         argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False
@@ -444,9 +437,6 @@ def test_diff_of_two_local_tarballs_imports_nothing_heavy() -> None:
     _, rc, loaded = line.split(" ")
     assert rc == "0", proc.stdout + proc.stderr
     assert loaded == "-", f"imported at start-up: {loaded}"
-    compiled = next(x for x in proc.stdout.splitlines() if x.startswith("COMPILED")).split()
-    # ms 2.1.2 -> 2.1.3 changes index.js and package.json: only the patterns whose literal is there compile
-    assert int(compiled[1]) <= 4 < int(compiled[3]), proc.stdout
 
 
 def test_a_policy_file_or_a_registry_still_loads_what_it_needs(tmp_path: Path) -> None:

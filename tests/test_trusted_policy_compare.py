@@ -7,11 +7,11 @@ key by key, so a key added to `gatekeeper.policy` later is covered without editi
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
-from gatekeeper._internal import records
 from gatekeeper.policy import Policy, parse_policy
 from gatekeeper.trusted_policy import _leaves, compare
 
@@ -24,7 +24,7 @@ def _mutated(policy: Policy, path: str) -> Policy:
         name = keys[0].replace("-", "_")
         value = getattr(obj, name)
         if len(keys) > 1:
-            return records.replace(obj, **{name: change(value, keys[1:])})
+            return dataclasses.replace(obj, **{name: change(value, keys[1:])})
         if isinstance(value, bool):
             new: Any = not value
         elif isinstance(value, int):
@@ -37,7 +37,7 @@ def _mutated(policy: Policy, path: str) -> Policy:
             new = {**value, "added": "warn" if name == "rules" else "added"}
         else:  # pragma: no cover - a new kind of value: make the test say so
             raise AssertionError(f"{path}: no mutation for {type(value).__name__}")
-        return records.replace(obj, **{name: new})
+        return dataclasses.replace(obj, **{name: new})
 
     return change(policy, parts)
 

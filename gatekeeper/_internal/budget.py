@@ -29,6 +29,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,7 +40,6 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from ..errors import GatekeeperError
 from . import neterrors
-from .records import field, record
 
 #: Default seconds of one run (the `timeout` input's default).
 DEFAULT_RUN_SECONDS = 600
@@ -87,7 +87,7 @@ class Deadline:
         return "no run deadline" if self.seconds is None else f"the run's `timeout` of {self.seconds:g} s"
 
 
-@record
+@dataclass
 class _Scope:
     what: str
     at: float | None
@@ -286,7 +286,7 @@ def wait_before_retry(deadline: Deadline, seconds: float, service: str, why: str
         time.sleep(max(seconds, 0.0))
 
 
-@record
+@dataclass
 class Limits:
     """What one session may spend per request."""
 

@@ -1,4 +1,4 @@
-"""Thin, typed adapter over PyGithub: only what the gates need, as plain records (`_internal/records.py`).
+"""Thin, typed adapter over PyGithub: only what the gates need, as plain dataclasses.
 
 Retries 5xx and rate limits (403/429 with Retry-After or rate-limit headers) with
 `GithubRetry`; anything that still fails raises `GitHubError` (fail closed).
@@ -16,6 +16,7 @@ import os
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -27,7 +28,6 @@ from .. import __version__
 from ..errors import GitHubError
 from ..secret import Secret
 from . import budget
-from .records import record
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -45,7 +45,7 @@ CALL_SECONDS = 180.0
 MAX_ERROR_BYTES = 256 * 1024
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Check:
     """A check run or a commit status, normalised."""
 
@@ -58,7 +58,7 @@ class Check:
     app_id: int | None = None  # the GitHub App that created a check run
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Review:
     """One deployment review of a workflow run."""
 
@@ -68,7 +68,7 @@ class Review:
     user_id: int
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Job:
     """A job of a workflow run (its id is its check-run id)."""
 
@@ -82,7 +82,7 @@ def _login(user: Any) -> str:
     return str(user.get("login") or "") if isinstance(user, dict) else ""
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Release:
     """A GitHub Release, as notify and watch need it."""
 
@@ -107,7 +107,7 @@ class Release:
         )
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Issue:
     """A GitHub issue (not a pull request)."""
 

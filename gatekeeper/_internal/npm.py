@@ -17,16 +17,16 @@ import re
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import NpmError, PublishUncertain
 from ..secret import Secret
 from .proc import child_env, run
-from .records import record
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Packed:
     path: Path
     integrity: str
@@ -36,7 +36,7 @@ class Packed:
     version: str
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Published:
     ok: bool
     conflict: bool  # the version already exists on the registry

@@ -30,22 +30,21 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError
 from ..secret import Secret
-from .patterns import lazy
-from .records import record
 
 PUBLIC_REGISTRY = "https://registry.npmjs.org/"
 #: Largest .npmrc read (npm has no limit; a real one is a few hundred bytes).
 MAX_NPMRC_BYTES = 256 * 1024
 _ENV_PREFIX = "npm_config_"
-_ENV_REF = lazy(r"(?<!\\)(\\*)\$\{([^${}?]+)(\?)?\}")
+_ENV_REF = re.compile(r"(?<!\\)(\\*)\$\{([^${}?]+)(\?)?\}")
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Registry:
     """The registry URL for a package and where that setting came from."""
 
@@ -82,7 +81,7 @@ def resolve_registry(
     return Registry(PUBLIC_REGISTRY, "default")
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Layer:
     """One level of npm's config: `env` or the file it came from, and the asked keys it sets."""
 
@@ -185,7 +184,7 @@ def _on_path(program: str, env: Mapping[str, str]) -> Path | None:
     return None
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class RegistryAuth:
     """The credential npm would send to one registry: `Authorization: <scheme> <secret>`."""
 

@@ -15,6 +15,7 @@ import binascii
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -24,7 +25,6 @@ from .. import __version__
 from ..errors import OidcError
 from ..secret import Secret
 from . import budget
-from .records import record
 
 URL_VAR = "ACTIONS_ID_TOKEN_REQUEST_URL"
 TOKEN_VAR = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"
@@ -36,7 +36,7 @@ SKEW = 60
 PERMISSION_HINT = "Grant the job `permissions: id-token: write` (and run on GitHub Actions)"
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class IdToken:
     """A decoded ID token: the JWT itself (secret), its header and its claims."""
 

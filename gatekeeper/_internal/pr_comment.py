@@ -8,12 +8,12 @@ verdict appear under their name (and edit it later).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from github import GithubException
 
 from .github import GitHubClient
-from .records import record
 
 MARKER = "<!-- npm-gatekeeper -->"
 #: GitHub rejects issue comments longer than 65536 characters.
@@ -21,7 +21,7 @@ MAX_BODY = 65_000
 TRUNCATED = "\n\n_(comment truncated: the job summary and the JSON report have everything)_\n"
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class CommentResult:
     """What happened to the comment: `created` or `updated`, with its id and URL."""
 

@@ -11,11 +11,10 @@ import os
 import signal
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
-
-from .records import record
 
 #: Variables that may carry a credential: never passed to child processes.
 SECRET_VARS = ("NODE_AUTH_TOKEN", "NPM_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN")
@@ -38,7 +37,7 @@ def child_env(extra: Mapping[str, str] | None = None, keep_oidc: bool = False) -
     return env
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Completed:
     returncode: int
     stdout: str

@@ -10,6 +10,7 @@ redirect elsewhere, a `dist.tarball` on another host, or an `http://` URL of an 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -19,7 +20,6 @@ from .. import __version__
 from ..errors import RegistryError
 from ..secret import Secret
 from . import budget, neterrors
-from .records import record, replace
 
 USER_AGENT = f"npm-gatekeeper/{__version__}"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -32,7 +32,7 @@ PUBLIC_ALIASES_ENV = "GATEKEEPER_TREAT_AS_PUBLIC_REGISTRY"
 DOWNLOAD_SECONDS = 300.0
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class ByteLimits:
     """Byte budgets (decoded) of registry answers; the policy's `network:` section sets them."""
 
@@ -298,7 +298,7 @@ class RegistryClient:
         return resp.content
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class ExchangeAnswer:
     """The registry's answer to an OIDC token exchange: a token (201/200) or a refusal."""
 

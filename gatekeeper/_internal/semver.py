@@ -7,21 +7,18 @@ ordering.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from functools import total_ordering
 
-from .patterns import lazy
-from .records import record
-
-_SEMVER = lazy(
-    r"^[v=]?\s*(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+_SEMVER = re.compile(r"^[v=]?\s*(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
     r"(?:-((?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*)(?:\.(?:0|[1-9]\d*|\d*[A-Za-z-][0-9A-Za-z-]*))*))?"
-    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
-)
+    r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$")
 MAX_LENGTH = 256
 
 
 @total_ordering
-@record(frozen=True)
+@dataclass(frozen=True)
 class Version:
     """A parsed version; compares by semver precedence."""
 

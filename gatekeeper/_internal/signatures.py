@@ -17,10 +17,9 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-
-from .records import record
 
 if TYPE_CHECKING:  # cryptography is imported only when a signature is verified (start-up time)
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -31,7 +30,7 @@ MISSING_TIME_CUTOFF = "2015-01-01T00:00:00.000Z"
 VERIFIED, UNAVAILABLE, INVALID = "verified", "unavailable", "invalid"
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class IntegrityResult:
     """Whether downloaded bytes match the recorded integrity."""
 
@@ -41,7 +40,7 @@ class IntegrityResult:
     message: str
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class SignatureResult:
     """`verified`, `unavailable` (no keys served) or `invalid` (with the reason)."""
 

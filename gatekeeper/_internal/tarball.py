@@ -25,14 +25,13 @@ import re
 import struct
 import unicodedata
 import zlib
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..policy import LimitsPolicy
-from .patterns import lazy
-from .records import field, record
 
-TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -59,10 +58,10 @@ _FILE_TYPES = {_Tar.REGTYPE, _Tar.AREGTYPE, _Tar.CONTTYPE}
 _DEVICE_TYPES = {_Tar.CHRTYPE: "character device", _Tar.BLKTYPE: "block device", _Tar.FIFOTYPE: "FIFO"}
 _PAX_TYPES = {_Tar.XHDTYPE, _Tar.XGLTYPE, _Tar.SOLARIS_XHDTYPE}
 _GNU_LONG = {_Tar.GNUTYPE_LONGNAME, _Tar.GNUTYPE_LONGLINK}
-_DRIVE = lazy(r"^[A-Za-z]:", needs=(":",))
+_DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class FileEntry:
     """One regular file of the package: its path (top folder stripped), bytes and mode."""
 
@@ -75,7 +74,7 @@ class FileEntry:
         return len(self.data)
 
 
-@record
+@dataclass
 class Package:
     """A package read from a tarball: its files, parsed `package.json`, and any rejections."""
 
@@ -623,7 +622,7 @@ def parse_manifest(pkg: Package) -> None:
     pkg.manifest = data
 
 
-_TOKEN = lazy(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+|\s+', re.S)
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+|\s+', re.S)
 _MAX_KEY_DEPTH = 4
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .._internal import semver
 from .._internal.tarball import Package
@@ -13,7 +14,6 @@ from .lines import _Added
 from .result import DiffResult
 from .rules import APPROVED
 
-TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
     from typing import Any, TypeAlias
 

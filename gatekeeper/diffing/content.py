@@ -4,46 +4,42 @@ from __future__ import annotations
 
 import re
 
-from .._internal.patterns import Pattern, lazy
 from .lines import _Added
 
 JS_EXTENSIONS = (".js", ".cjs", ".mjs", ".jsx")
 TEXT_SCAN_LIMIT = 32 * 1024 * 1024
 
 # Every pattern starts with a literal so `re` can skip ahead fast; word boundaries are checked in `_search`.
-_SECRETS: tuple[tuple[str, tuple[Pattern, ...]], ...] = (
-    ("an npm access token", (lazy(rb"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])", needs=(b"npm_",)),)),
+_SECRETS: tuple[tuple[str, tuple[re.Pattern[bytes], ...]], ...] = (
+    ("an npm access token", (re.compile(rb"npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])"),)),
     (
         "a GitHub token",
         (
-            lazy(rb"gh[pousr]_[A-Za-z0-9]{36,251}(?![A-Za-z0-9])", needs=(b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_")),
-            lazy(rb"github_pat_[A-Za-z0-9_]{60,255}(?![A-Za-z0-9_])", needs=(b"github_pat_",)),
+            re.compile(rb"gh[pousr]_[A-Za-z0-9]{36,251}(?![A-Za-z0-9])"),
+            re.compile(rb"github_pat_[A-Za-z0-9_]{60,255}(?![A-Za-z0-9_])"),
         ),
     ),
     (
         "an AWS access key id",
         (
-            lazy(rb"AKIA[0-9A-Z]{16}(?![0-9A-Za-z])", needs=(b"AKIA",)),
-            lazy(rb"ASIA[0-9A-Z]{16}(?![0-9A-Za-z])", needs=(b"ASIA",)),
+            re.compile(rb"AKIA[0-9A-Z]{16}(?![0-9A-Za-z])"),
+            re.compile(rb"ASIA[0-9A-Z]{16}(?![0-9A-Za-z])"),
         ),
     ),
     (
         "a private key",
         (
-            lazy(
-                rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----",
-                needs=(b"PRIVATE KEY",),
-            ),
+            re.compile(rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"),
         ),
     ),
-    ("an npm auth token setting", (lazy(rb"_authToken\s*=\s*(?!\$\{)[A-Za-z0-9_\-.:]{16,}", needs=(b"_authToken",)),)),
+    ("an npm auth token setting", (re.compile(rb"_authToken\s*=\s*(?!\$\{)[A-Za-z0-9_\-.:]{16,}"),)),
 )
 _ENV_OK = {"example", "sample", "template", "dist", "defaults", "schema", "test"}
-_KEY_NAMES = lazy(r"^id_(?:rsa|dsa|ecdsa|ed25519)(?!.*\.pub$)", needs=("id_",))
+_KEY_NAMES = re.compile(r"^id_(?:rsa|dsa|ecdsa|ed25519)(?!.*\.pub$)")
 
 
 def _search(
-    text: bytes, patterns: tuple[Pattern, ...], count: int = 1, *, boundary: bool = True
+    text: bytes, patterns: tuple[re.Pattern[bytes], ...], count: int = 1, *, boundary: bool = True
 ) -> re.Match[bytes] | None:
     """The earliest match (starting at a word boundary), if at least `count` such matches exist in all."""
     best: re.Match[bytes] | None = None
@@ -83,43 +79,40 @@ _DECODED = (
     rb"(?:atob\s*\(|Buffer\.from\s*\(|fromCharCode|decodeURIComponent\s*\(|unescape\s*\(|createDecipher)"
 )
 _EVAL_DECODE = tuple(
-    lazy(name + _DECODED, needs=(name,))  # the names hold no regex metacharacters
+    re.compile(name + _DECODED)  # the names hold no regex metacharacters
     for name in (b"eval", b"Function", b"runInThisContext", b"runInNewContext", b"runInContext", b"_compile")
 )
 _BLOB = (
-    lazy(rb"[\"'`][A-Za-z0-9+/]{1000,}={0,2}[\"'`]", shortest=1002),
-    lazy(rb"[\"'`](?:[0-9a-fA-F]{2}){400,}[\"'`]", shortest=802),
+    re.compile(rb"[\"'`][A-Za-z0-9+/]{1000,}={0,2}[\"'`]"),
+    re.compile(rb"[\"'`](?:[0-9a-fA-F]{2}){400,}[\"'`]"),
 )
 # Escapes of *printable ASCII* (`\x65\x76\x61\x6c` is "eval"); Unicode-range tables (`\u05BD`) are not counted.
 _ESCAPES = (
-    lazy(rb"\\x[2-7][0-9a-fA-F](?:\\x[2-7][0-9a-fA-F]){7,}", needs=(b"\\x",)),
-    lazy(rb"\\u00[2-7][0-9a-fA-F](?:\\u00[2-7][0-9a-fA-F]){7,}", needs=(b"\\u00",)),
+    re.compile(rb"\\x[2-7][0-9a-fA-F](?:\\x[2-7][0-9a-fA-F]){7,}"),
+    re.compile(rb"\\u00[2-7][0-9a-fA-F](?:\\u00[2-7][0-9a-fA-F]){7,}"),
 )
-_OBFUSCATOR_ID = (lazy(rb"_0x[0-9a-f]{4,6}(?![0-9A-Za-z_$])", needs=(b"_0x",)),)
+_OBFUSCATOR_ID = (re.compile(rb"_0x[0-9a-f]{4,6}(?![0-9A-Za-z_$])"),)
 #: The string-array decoder/rotation of javascript-obfuscator: `while(!![]){try{... parseInt(f(0x1a))/0x1 ...`,
 #: `a['push'](a['shift']())`; each is specific to obfuscated output (bundlers and minifiers do not emit them).
 _ROTATION = (
-    lazy(rb"while\s*\(\s*!!\s*\[\s*\]\s*\)", needs=(b"while",)),
-    lazy(
-        rb"\[\s*['\"]push['\"]\s*\]\s*\(\s*[\w$]+\s*\[\s*['\"]shift['\"]\s*\]\s*\(\s*\)\s*\)",
-        needs=(b"push",),
-    ),
-    lazy(rb"parseInt\s*\(\s*[\w$]+\s*\(\s*0x[0-9a-fA-F]+", needs=(b"parseInt",)),
+    re.compile(rb"while\s*\(\s*!!\s*\[\s*\]\s*\)"),
+    re.compile(rb"\[\s*['\"]push['\"]\s*\]\s*\(\s*[\w$]+\s*\[\s*['\"]shift['\"]\s*\]\s*\(\s*\)\s*\)"),
+    re.compile(rb"parseInt\s*\(\s*[\w$]+\s*\(\s*0x[0-9a-fA-F]+"),
 )
 #: String lookups by a hex index (`f(0x1f4)`): how obfuscated code reads its string array. Hex tables of
 #: real code (colours, magic numbers) are values, not call arguments.
-_HEX_NUMBER = lazy(rb"[\w$]\s*\(\s*0x[0-9a-fA-F]{1,5}\s*\)", needs=(b"0x",))
+_HEX_NUMBER = re.compile(rb"[\w$]\s*\(\s*0x[0-9a-fA-F]{1,5}\s*\)")
 HEX_MIN_COUNT = 20
 HEX_PER_KB = 0.0
 #: JSFuck-style booleans (`!![]`, `![]`), a second obfuscator tell; minifiers write `!0`/`!1`.
-_JSFUCK_BOOL = lazy(rb"!!?\[\]", needs=(b"![]",))
+_JSFUCK_BOOL = re.compile(rb"!!?\[\]")
 JSFUCK_MIN_COUNT = 8
 LONG_LINE = 3000
 MINIFIED_LINE = 1000
-_LONG_LINE_RE = lazy(rb"[^\n]{%d}" % MINIFIED_LINE, shortest=MINIFIED_LINE)
+_LONG_LINE_RE = re.compile(rb"[^\n]{%d}" % MINIFIED_LINE)
 
 
-def _density(text: bytes, pattern: Pattern, min_count: int, per_kb: float) -> int | None:
+def _density(text: bytes, pattern: re.Pattern[bytes], min_count: int, per_kb: float) -> int | None:
     """Offset of the first match when `pattern` occurs at least `min_count` times and `per_kb` per kB."""
     first: int | None = None
     count = 0

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
 
-from .._internal.patterns import Pattern
 from .checker import Checker
 from .content import (
     _BLOB,
@@ -141,7 +141,7 @@ class ContentChecks(Checker):
         old = self.old.files[path].data if status == "changed" and self.old else None
         signals: list[tuple[str, int]] = []
 
-        def new_signal(patterns: tuple[Pattern, ...], label: str, count: int = 1) -> None:
+        def new_signal(patterns: tuple[re.Pattern[bytes], ...], label: str, count: int = 1) -> None:
             boundary = patterns is not _ESCAPES
             first = _search(text, patterns, count, boundary=boundary)
             if first is None:

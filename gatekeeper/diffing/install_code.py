@@ -22,9 +22,8 @@ import json
 import posixpath
 import re
 import unicodedata
+from dataclasses import dataclass, field
 
-from .._internal.patterns import lazy
-from .._internal.records import field, record
 from .checker import Checker
 from .content import TEXT_SCAN_LIMIT, _executable_kind
 from .lines import _first_diff_line, _is_text
@@ -69,41 +68,36 @@ _CALL = (
     rb"""|\b(?:spawn|execFile)(?:Sync)?\s*\(\s*(?:process\.execPath|['"]node['"])\s*,\s*\[)"""
     rb"""\s*(?:require\.resolve\s*\(\s*)?"""
 )
-_REQUIRE = lazy(
+_REQUIRE = re.compile(
     _CALL + rb"""(""" + _LIT + rb""")\s*[,)\]]"""
-    rb"""|\b(?:from|import)\s*(['"])([^'"\n]{1,300})\2""",
-    needs=(b"require", b"import", b"fork", b"Worker", b"spawn", b"execFile", b"from"),
+    rb"""|\b(?:from|import)\s*(['"])([^'"\n]{1,300})\2"""
 )
-_JOIN = lazy(
+_JOIN = re.compile(
     _CALL
     + rb"""(?:path\w*\.|require\(\s*['"](?:node:)?path['"]\s*\)\.)?(?:join|resolve)\s*\(\s*__dirname\s*,((?:\s*"""
     + _LIT
-    + rb"""\s*,?)+)\s*\)\s*[,)\]]""",
-    needs=(b"__dirname",),
+    + rb"""\s*,?)+)\s*\)\s*[,)\]]"""
 )
-_DIRNAME_PLUS = lazy(_CALL + rb"""__dirname\s*\+\s*(""" + _LIT + rb""")""", needs=(b"__dirname",))
-_DYNAMIC = lazy(
+_DIRNAME_PLUS = re.compile(_CALL + rb"""__dirname\s*\+\s*(""" + _LIT + rb""")""")
+_DYNAMIC = re.compile(
     rb"""(?:\brequire|\bimport|\bfork|\bnew\s+Worker)\s*\(\s*(?!\s*['"`)]|\s*[@A-Za-z][\w@/.]*[-/@][\w@/.-]*\s*\)|\s*(?:path\w*\.|require\(\s*['"](?:node:)?path['"]\s*\)\.)?(?:join|resolve)\s*\(\s*__dirname\s*,(?:\s*"""
     + _LIT
-    + rb"""\s*,?)+\s*\)\s*[,)])""",
-    needs=(b"require", b"import", b"fork", b"Worker"),
+    + rb"""\s*,?)+\s*\)\s*[,)])"""
 )
 #: A concatenated/template path whose literal start is package-relative (or empty): `'./lib/' + name`.
-_DYNAMIC_CONCAT = lazy(
-    rb"""(?:\brequire|\bimport|\bfork)\s*\(\s*(?:['"`](?:\.{1,2}/|/)[^'"`\n]{0,300}['"`]\s*\+|`(?:(?:\.{1,2}/|/)[^`\n]{0,300}?)?\$\{)""",
-    needs=(b"require", b"import", b"fork"),
+_DYNAMIC_CONCAT = re.compile(
+    rb"""(?:\brequire|\bimport|\bfork)\s*\(\s*(?:['"`](?:\.{1,2}/|/)[^'"`\n]{0,300}['"`]\s*\+|`(?:(?:\.{1,2}/|/)[^`\n]{0,300}?)?\$\{)"""
 )
-_DATA_REF = lazy(
+_DATA_REF = re.compile(
     rb"""(?:readFileSync|readFile|createReadStream|existsSync|loadJSON|require)\s*\(\s*(?:path\w*\.|require\(\s*['"](?:node:)?path['"]\s*\)\.)?(?:join|resolve)\s*\(\s*__dirname\s*,"""
     rb"""((?:\s*""" + _LIT + rb"""\s*,?)+)\s*\)"""
-    rb"""|(?:readFileSync|readFile|createReadStream)\s*\(\s*(""" + _LIT + rb""")""",
-    needs=(b"readFile", b"createReadStream", b"existsSync", b"loadJSON", b"require"),
+    rb"""|(?:readFileSync|readFile|createReadStream)\s*\(\s*(""" + _LIT + rb""")"""
 )
-_URL = lazy(rb"""(?:https?|ftp)://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s'"`<>()]*)?""", needs=(b"://",))
-_GYP_EXPANSION = lazy(r"""<!@?\(([^)\n]*(?:\([^)\n]*\)[^)\n]*)*)\)""", needs=("<!",))
-_GYP_ACTION = lazy(r"""['"]action['"]\s*:\s*\[([^\]]*)\]""", needs=("action",))
-_GYP_INCLUDE = lazy(r"""['"]includes['"]\s*:\s*\[([^\]]*)\]""", needs=("includes",))
-_GYP_STR = lazy(r"""'([^'\n]*)'|"([^"\n]*)\"""", needs=("'", '"'))
+_URL = re.compile(rb"""(?:https?|ftp)://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s'"`<>()]*)?""")
+_GYP_EXPANSION = re.compile(r"""<!@?\(([^)\n]*(?:\([^)\n]*\)[^)\n]*)*)\)""")
+_GYP_ACTION = re.compile(r"""['"]action['"]\s*:\s*\[([^\]]*)\]""")
+_GYP_INCLUDE = re.compile(r"""['"]includes['"]\s*:\s*\[([^\]]*)\]""")
+_GYP_STR = re.compile(r"""'([^'\n]*)'|"([^"\n]*)\"""")
 
 
 def fold(path: str) -> str:
@@ -115,7 +109,7 @@ def _literal(raw: bytes) -> str:
     return raw[1:-1].decode("utf-8", "replace")
 
 
-@record
+@dataclass
 class Closure:
     """What install commands reach: code (path -> how), data (path -> who reads it), and what was not resolvable."""
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import bisect
-
-from .._internal.records import record
+from dataclasses import dataclass
 
 _CHUNK = 32 * 1024
 _WINDOW = 64 * 1024
@@ -67,7 +66,7 @@ def _first_diff_line(old: bytes | None, new: bytes) -> int | None:
     return _line_at(new, pos)
 
 
-@record
+@dataclass
 class _Added:
     """The new text of a changed/added file: its added lines joined, with offsets back into the file."""
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from .._internal.records import replace
 from ..findings import Severity
 from ..lockfile import LockfileApprovals, LockfileError, NpmLockfile, compare_npm_lockfiles, parse_npm_lockfile
 from .checker import Checker
 from .manifest import DEP_FIELDS
 from .rules import DEPENDENCY_INSTALL_SCRIPT, SHRINKWRAP_ADDED, TARBALL_UNSAFE
 
-TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+from typing import TYPE_CHECKING
 
-from .._internal.patterns import lazy
 from .._internal.tarball import Package
 
-TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -54,7 +53,7 @@ def _deps(pkg: Package | None, *, dev: bool = False) -> dict[str, dict[str, str]
 
 
 _GIT_PREFIXES = ("git+", "git:", "git://", "github:", "gitlab:", "bitbucket:", "gist:")
-_SHORTHAND = lazy(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(?:#.*)?$")
+_SHORTHAND = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+(?:#.*)?$")
 
 
 def spec_kind(spec: str) -> str:

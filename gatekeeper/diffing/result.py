@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .._internal import markdown, terminal
-from .._internal.records import field, record
 from ..findings import Finding
 
-TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
     from typing import Any
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class FileChange:
     """A file added, removed, changed (bytes) or whose mode changed."""
 
@@ -26,7 +26,7 @@ class FileChange:
         return {"path": self.path, "status": self.status, "old_size": self.old_size, "new_size": self.new_size}
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class FieldChange:
     """A top-level package.json field whose value changed (None: absent)."""
 
@@ -39,7 +39,7 @@ class FieldChange:
         return {"field": self.field, "old": self.old, "new": self.new, "line": self.line}
 
 
-@record
+@dataclass
 class DiffResult:
     """The delta between baseline and candidate, and the findings about it."""
 
@@ -143,7 +143,7 @@ TEXT_VALUE_LIMIT = 100
 MARKDOWN_VALUE_LIMIT = 120
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class EntryChange:
     """One changed leaf of package.json: its key path (`("dependencies", "cookie")`), old and new value."""
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from .._internal.records import record
+from dataclasses import dataclass
 
 
 class Skip(Exception):
     """Raised by a gate that does not apply to this run (status `skipped`)."""
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class ReportExtras:
     """What a gate's optional `report_extras(ctx)` adds to the report: the previous release (None: none to
     name) and its section as Markdown (the diff gate: the release delta; the policy gate: the policy diff)."""

@@ -16,10 +16,11 @@ pipeline the previous release and the Markdown delta for the job summary.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._internal import semver
-from .._internal.records import record
 from .._internal.tarball import Package, read_package
 from ..approval_snippets import add_snippets
 from ..approval_snippets import markdown as approval_snippets_markdown
@@ -31,7 +32,6 @@ from ..policy import Policy
 from ..rules import rule
 from . import ReportExtras
 
-TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
     from typing import Any
 
@@ -88,7 +88,7 @@ BASELINE_TARBALL_ELSEWHERE = rule(
 )
 
 
-@record
+@dataclass
 class Baseline:
     """A verified (or rejected) release fetched from the registry."""
 

@@ -17,12 +17,12 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from .. import trusted_publishing
 from .._internal import oidc
-from .._internal.records import record
 from ..context import Context
 from ..findings import Finding, Severity
 from ..rules import rule
@@ -71,7 +71,7 @@ SLSA_PREFIX = "https://slsa.dev/provenance/"
 MAX_PAYLOAD_BYTES = 1024 * 1024
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Plan:
     """Whether `--provenance` is passed, and why."""
 
@@ -79,7 +79,7 @@ class Plan:
     reason: str
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Source:
     """Where a provenance statement says the release was built."""
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .._internal.github import GitHubClient
-from .._internal.records import record, replace
 from ..decision import GateResult, gate_status
 from ..findings import Finding, Severity
 from ..rules import rule
@@ -24,7 +24,7 @@ LABEL_GATES = ("manifests", "lockfiles")
 WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class LabelApproval:
     """Whether the approval label approves this head, and why (or why not)."""
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import posixpath
+from dataclasses import dataclass
 from typing import Any
 
-from .._internal.records import record
 from ..errors import GatekeeperError, PolicyError
 from ..policy import Policy, parse_policy
 from .event import PullRequestEvent
 from .git_objects import GitObjects, TreeEntry
 
 
-@record
+@dataclass
 class PullRequestCheck:
     """Everything the gates of one pull request read: both trees, what changed, the base policy."""
 

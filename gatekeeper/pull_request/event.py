@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-from .._internal.records import record
 from ..context import GitHubRun
 from ..errors import ConfigError
 
@@ -12,7 +12,7 @@ PR_EVENTS = ("pull_request", "pull_request_target")
 _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class PullRequestEvent:
     """What the event payload says about the pull request."""
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 import base64
 import subprocess
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from .._internal.proc import child_env
-from .._internal.records import record
 from ..errors import GatekeeperError
 from .event import _SHA
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class TreeEntry:
     """One path of a commit's tree (`git ls-tree -r -l`)."""
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Mapping
+from dataclasses import replace
 
 from .. import diffing
-from .._internal.records import replace
 from .._internal.tarball import FileEntry, Package, parse_manifest
 from ..errors import GatekeeperError
 from ..findings import Finding, Severity

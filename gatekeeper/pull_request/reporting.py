@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 from .. import report
 from .._internal import actions, pr_comment
 from .._internal.github import GitHubClient
-from .._internal.records import field, record
 from ..config import Inputs
 from ..errors import GatekeeperError
 from ..pipeline import REPORT_PATH
 
 
-@record
+@dataclass
 class PullRequestOutcome:
     """The outcome plus what the PR comment and the JSON report say about the pull request."""
 
