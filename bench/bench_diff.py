@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from gatekeeper._internal.tarball import read_package  # noqa: E402
 from gatekeeper.diffing import diff_packages  # noqa: E402
-from gatekeeper.policy import Policy  # noqa: E402
+from gatekeeper.trust.policy import Policy  # noqa: E402
 
 CHILD = """
 import sys
@@ -43,7 +43,7 @@ sys.path.insert(0, {root!r})
 from pathlib import Path
 from gatekeeper._internal.tarball import read_package
 from gatekeeper.diffing import diff_packages
-from gatekeeper.policy import Policy
+from gatekeeper.trust.policy import Policy
 p = Policy()
 r = diff_packages(read_package(Path({old!r}), p.diff.limits), read_package(Path({new!r}), p.diff.limits), p)
 print(len(r.files), len(r.findings))

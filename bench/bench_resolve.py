@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gatekeeper._internal.resolve import resolve_tree  # noqa: E402
-from gatekeeper.lockfile import parse_npm_lockfile  # noqa: E402
+from gatekeeper.diffing.lockfile import parse_npm_lockfile  # noqa: E402
 
 MANIFESTS = {
     "debug@4.3.5": {"name": "debug", "version": "4.3.5", "dependencies": {"ms": "2.1.2"}},

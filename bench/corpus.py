@@ -107,7 +107,7 @@ class Figures:
 def run(fetch_missing: bool = False) -> tuple[Figures, list[str]]:
     from gatekeeper._internal.tarball import read_package
     from gatekeeper.diffing import diff_packages
-    from gatekeeper.policy import Policy
+    from gatekeeper.trust.policy import Policy
     from tests._support import incidents
 
     figures = Figures()

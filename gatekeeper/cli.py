@@ -16,8 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .errors import GatekeeperError
+from gatekeeper import __version__
+from gatekeeper.errors import GatekeeperError
 
 OUTPUT_FORMATS = ("text", "markdown", "json")
 
@@ -43,14 +43,14 @@ _TOKEN_HELP: dict[str, str] = {
 
 
 def _sources(name: str, default: str) -> str:
-    from .config import env_name
+    from gatekeeper.config import env_name
 
     shown = f"default: {default}" if default else "default: empty"
     return f"Read from: --{name}, else the env var {env_name(name)}, else the {shown}"
 
 
 def _add_input_flags(p: argparse.ArgumentParser, *, formats: bool) -> None:
-    from .config import INPUT_DEFAULTS
+    from gatekeeper.config import INPUT_DEFAULTS
 
     for name, default in INPUT_DEFAULTS.items():
         if name == "mode":
@@ -168,7 +168,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         description = _DESCRIPTIONS.get(name, _COMMANDS[name])
         sp = sub.add_parser(name, help=_COMMANDS[name], description=description, formatter_class=HelpFormatter)
         if name == "diff":
-            from .diffcli import add_diff_arguments
+            from gatekeeper.modes.diff import add_diff_arguments
 
             add_diff_arguments(sp)
             continue
@@ -193,10 +193,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     env = dict(os.environ)
     if args.command == "diff":
-        from .diffcli import run_diff
+        from gatekeeper.modes.diff import run_diff
 
         return run_diff(args)
-    from .config import INPUT_DEFAULTS, Inputs
+    from gatekeeper.config import INPUT_DEFAULTS, Inputs
 
     overrides = {name: getattr(args, name.replace("-", "_"), None) for name in INPUT_DEFAULTS if name != "mode"}
     if args.command not in ("action", "notify"):
@@ -208,18 +208,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     fmt = output_format(getattr(args, "format", None), sys.stdout)
     if args.command == "notify":
-        from .notify import run_from_report
+        from gatekeeper.modes.notify import run_from_report
 
         return run_from_report(inputs, env, args.from_report, sys.stdout, sys.stderr)
     if inputs.mode == "watch":
-        from .watch import run_watch
+        from gatekeeper.modes.watch import run_watch
 
         return run_watch(inputs, env, report_path=args.report, fmt=fmt)
     if inputs.mode == "pull-request":
-        from .pull_request import run_pull_request
+        from gatekeeper.modes.pull_request import run_pull_request
 
         return run_pull_request(inputs, env, report_path=args.report, fmt=fmt)
-    from .pipeline import RunOptions, run
+    from gatekeeper.modes.publish import RunOptions, run
 
     return run(
         inputs,

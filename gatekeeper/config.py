@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
-from .errors import ConfigError
-from .secret import Secret
+from gatekeeper.errors import ConfigError
+from gatekeeper.secret import Secret
 
 PUBLIC_REGISTRY = "https://registry.npmjs.org/"
 #: A sha512 Subresource Integrity string, as npm records `dist.integrity`.

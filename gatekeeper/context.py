@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import Inputs
-from .errors import ConfigError
-from .policy import Policy
+from gatekeeper.config import Inputs
+from gatekeeper.errors import ConfigError
+from gatekeeper.trust.policy import Policy
 
 if TYPE_CHECKING:
-    from ._internal.budget import Deadline
-    from ._internal.github import GitHubClient
-    from ._internal.registry import RegistryClient
-    from .trusted_policy import PolicyTrust
+    from gatekeeper._internal.budget import Deadline
+    from gatekeeper._internal.github import GitHubClient
+    from gatekeeper._internal.registry import RegistryClient
+    from gatekeeper.trust.trusted_policy import PolicyTrust
 
 
 @dataclass(frozen=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from . import floors
-from .findings import Finding, Severity
-from .policy import Policy
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.trust import floors
+from gatekeeper.trust.policy import Policy
 
 EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR = 0, 1, 2
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from .findings import Finding, Severity
+from gatekeeper.findings import Finding, Severity
 
 _REGISTRY: dict[str, Rule] = {}
 
@@ -21,13 +21,13 @@ RULE_MODULES = (
     "gatekeeper.gates.green_build",
     "gatekeeper.gates.credential",
     "gatekeeper.gates.diff",
-    "gatekeeper.trusted_publishing",
+    "gatekeeper.trust.trusted_publishing",
     "gatekeeper.gates.provenance",
-    "gatekeeper.pipeline",
-    "gatekeeper.review",
-    "gatekeeper.lockfile",
-    "gatekeeper.pull_request",
-    "gatekeeper.watch",
+    "gatekeeper.modes.publish",
+    "gatekeeper.trust.review",
+    "gatekeeper.diffing.lockfile",
+    "gatekeeper.modes.pull_request",
+    "gatekeeper.modes.watch",
 )
 
 

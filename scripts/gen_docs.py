@@ -12,8 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gatekeeper.floors import is_floor  # noqa: E402
 from gatekeeper.rules import all_rules  # noqa: E402
+from gatekeeper.trust.floors import is_floor  # noqa: E402
 
 BEGIN, END = "<!-- rules:begin -->", "<!-- rules:end -->"
 

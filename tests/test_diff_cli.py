@@ -15,7 +15,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from gatekeeper.diffcli import add_diff_arguments, run_diff
+from gatekeeper.modes.diff import add_diff_arguments, run_diff
 from tests._support.tarballs import FIXTURES, fixture, mutate, package_json
 
 REPO = Path(__file__).resolve().parent.parent

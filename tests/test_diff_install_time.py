@@ -12,7 +12,7 @@ import pytest
 
 from gatekeeper._internal.tarball import read_package
 from gatekeeper.diffing import DiffResult, diff_packages
-from gatekeeper.policy import Policy, parse_policy
+from gatekeeper.trust.policy import Policy, parse_policy
 from tests._support.tarballs import make_tgz
 
 ELF_X64 = b"\x7fELF\x02\x01\x01" + bytes(11) + (62).to_bytes(2, "little") + bytes(100)

@@ -13,7 +13,7 @@ import pytest
 from gatekeeper._internal.tarball import read_package
 from gatekeeper.diffing import DiffResult, added_lines, diff_packages, spec_kind
 from gatekeeper.findings import Finding, Severity
-from gatekeeper.policy import Policy, parse_policy
+from gatekeeper.trust.policy import Policy, parse_policy
 from tests._support.tarballs import Entry, fixture, gz, make_tgz, mutate, package_json, tar_bytes
 
 REAL_PAIRS = [

@@ -12,9 +12,9 @@ from gatekeeper._internal.registry import RegistryClient
 from gatekeeper.config import Inputs
 from gatekeeper.context import Context, GitHubRun
 from gatekeeper.gates import branch, green_build
-from gatekeeper.pipeline import run_gate
-from gatekeeper.policy import Policy, parse_policy
+from gatekeeper.modes.publish import run_gate
 from gatekeeper.secret import Secret
+from gatekeeper.trust.policy import Policy, parse_policy
 from tests._support.github_server import GitHubServer
 
 REPO = "acme/widget"

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from gatekeeper.findings import Severity
-from gatekeeper.lockfile import (
+from gatekeeper.diffing.lockfile import (
     LockfileApprovals,
     LockfileError,
     json_key_line,
@@ -19,6 +18,7 @@ from gatekeeper.lockfile import (
     parse_npm_lockfile,
     review_lockfile,
 )
+from gatekeeper.findings import Severity
 from tests.pr_support import PublishedDeps, published_deps  # noqa: F401 - a fixture
 
 PUBLIC = "https://registry.npmjs.org/"
@@ -196,7 +196,7 @@ def test_same_version_with_another_integrity_blocks() -> None:
 
 
 def test_path_through_the_tree_follows_node_resolution() -> None:
-    from gatekeeper.lockfile import parse_npm_lockfile
+    from gatekeeper.diffing.lockfile import parse_npm_lockfile
 
     doc = json.loads(
         lock(

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from gatekeeper._internal.npmrc import PUBLIC_REGISTRY, nerf_darts, read_npmrc, registry_auth, resolve_registry
-from gatekeeper.diffcli import run_diff
 from gatekeeper.errors import ConfigError
+from gatekeeper.modes.diff import run_diff
 
 SECRET = "npm_" + "S3cr3tT0k3n" * 3
 

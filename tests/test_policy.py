@@ -10,7 +10,7 @@ import pytest
 from gatekeeper.decision import apply_overrides
 from gatekeeper.errors import PolicyError
 from gatekeeper.findings import Finding, Severity
-from gatekeeper.policy import Policy, load_policy, parse_policy
+from gatekeeper.trust.policy import Policy, load_policy, parse_policy
 
 FULL = """
 branch:

@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gatekeeper.policy import Policy, parse_policy
-from gatekeeper.pull_request import GitObjects, PullRequestCheck, PullRequestEvent, check_manifests
+from gatekeeper.modes.pull_request import GitObjects, PullRequestCheck, PullRequestEvent, check_manifests
+from gatekeeper.trust.policy import Policy, parse_policy
 from tests._support.workspace import git
 
 BASE = {"name": "widget", "version": "1.0.0", "main": "index.js"}

@@ -13,7 +13,7 @@ import pytest
 
 from gatekeeper.context import GitHubRun
 from gatekeeper.errors import ConfigError
-from gatekeeper.pull_request import PullRequestEvent, workspaces
+from gatekeeper.modes.pull_request import PullRequestEvent, workspaces
 from tests._support.github_server import GitHubServer
 from tests._support.workspace import git
 from tests.pr_support import (

@@ -16,7 +16,7 @@ from gatekeeper._internal.tarball import read_package
 from gatekeeper.diffing import diff_packages
 from gatekeeper.errors import NpmError
 from gatekeeper.findings import Severity
-from gatekeeper.policy import Policy, parse_policy
+from gatekeeper.trust.policy import Policy, parse_policy
 from tests._support.tarballs import fixture, make_tgz, mutate, package_json
 from tests._support.verdaccio import Verdaccio
 
@@ -174,8 +174,8 @@ def test_shrinkwrap_approvals(tmp_path: Path) -> None:
 
 
 def test_shrinkwrap_in_publish_mode_gate_and_in_the_cli(tmp_path: Path) -> None:
-    from gatekeeper.diffcli import run_diff
     from gatekeeper.gates import diff as gate
+    from gatekeeper.modes.diff import run_diff
     from tests.test_diff_rules import FakeRegistry, gate_ctx
 
     cand = mutate(
@@ -345,7 +345,7 @@ def test_resolution_uses_no_credentials_and_no_workspace_config(
 def test_cli_unresolvable_tree_exits_2_and_a_new_install_script_exits_1(
     tmp_path: Path, tree: Tree, verdaccio: Verdaccio
 ) -> None:
-    from gatekeeper.diffcli import run_diff
+    from gatekeeper.modes.diff import run_diff
 
     def tgz(version: str, deps: dict[str, str]) -> Path:
         files = {"package.json": json.dumps({"name": "app", "version": version, "dependencies": deps}), "i.js": "1\n"}

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gatekeeper._internal.tarball import MAX_META_BYTES, json_key_lines, read_package
-from gatekeeper.policy import LimitsPolicy
+from gatekeeper.trust.policy import LimitsPolicy
 from tests._support.tarballs import Entry, fixture, gz, make_tgz, members, package_json, tar_bytes
 
 LIMITS = LimitsPolicy()

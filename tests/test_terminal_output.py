@@ -23,12 +23,13 @@ from typing import Any
 import pytest
 
 from gatekeeper import cli as cli_module
-from gatekeeper import report, report_text
+from gatekeeper import report
 from gatekeeper._internal import terminal
 from gatekeeper.decision import Decision, GateResult
-from gatekeeper.diffcli import add_diff_arguments, run_diff
 from gatekeeper.diffing.result import FieldChange, field_lines
 from gatekeeper.findings import Finding, Severity
+from gatekeeper.modes.diff import add_diff_arguments, run_diff
+from gatekeeper.report import text as report_text
 from tests._support.tarballs import FIXTURES, Entry, fixture, gz, make_tgz, mutate, tar_bytes
 
 REPO = Path(__file__).resolve().parent.parent
@@ -75,7 +76,7 @@ def test_esbuild_optional_dependency_bumps_read_one_per_line() -> None:
     against the public registry, which this snapshot need not wait for.)"""
     from gatekeeper._internal.tarball import read_package
     from gatekeeper.diffing import diff_packages
-    from gatekeeper.policy import Policy
+    from gatekeeper.trust.policy import Policy
 
     p = Policy()
     old, new = (read_package(fixture(n), p.diff.limits) for n in ("esbuild-0.20.1", "esbuild-0.20.2"))
@@ -166,7 +167,7 @@ def test_check_text_report_has_no_markdown_entities_escapes_or_zero_width() -> N
 
 
 def test_pull_request_text_report() -> None:
-    from gatekeeper.pull_request.reporting import PullRequestOutcome, to_text
+    from gatekeeper.modes.pull_request.reporting import PullRequestOutcome, to_text
 
     f = Finding("lifecycle-script-added", Severity.BLOCK, "postinstall added: node x.js", file="package.json", line=4)
     outcome = report.Outcome(
@@ -415,7 +416,7 @@ def test_check_in_text_and_json_against_a_real_registry(verdaccio: Any, tmp_path
 
 HEAVY = ("github", "cryptography", "yaml", "requests", "urllib3", "tarfile")
 #: Our own modules that pull those in: the diff path never imports them.
-OURS_HEAVY = ("gatekeeper.pipeline", "gatekeeper._internal.github", "gatekeeper.report", "gatekeeper._internal.npm")
+OURS_HEAVY = ("gatekeeper.modes.publish", "gatekeeper._internal.github", "gatekeeper._internal.npm")
 
 PROBE = """
 import sys

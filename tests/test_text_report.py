@@ -203,9 +203,9 @@ def test_every_fact_of_the_markdown_summary_is_in_the_text() -> None:
 
 
 def test_policy_diff_and_approval_snippets_as_text() -> None:
-    from gatekeeper import approval_snippets
-    from gatekeeper.policy import Policy
-    from gatekeeper.trusted_policy import PolicyTrust
+    from gatekeeper.report import snippets as approval_snippets
+    from gatekeeper.trust.policy import Policy
+    from gatekeeper.trust.trusted_policy import PolicyTrust
 
     trust = PolicyTrust(
         Policy(), Policy(), loosened=(f"approve.scripts adds postinstall {HOSTILE}",), diff="--- a\n+++ b\n+x: 1\n"

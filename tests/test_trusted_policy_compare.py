@@ -2,7 +2,7 @@
 
 A released commit must not be able to approve its own change through a policy key the comparison does not
 know (issue 8: "the released commit can never approve itself"). These tests mutate the policy directly,
-key by key, so a key added to `gatekeeper.policy` later is covered without editing this file.
+key by key, so a key added to `gatekeeper.trust.policy` later is covered without editing this file.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from gatekeeper.policy import Policy, parse_policy
-from gatekeeper.trusted_policy import _leaves, compare
+from gatekeeper.trust.policy import Policy, parse_policy
+from gatekeeper.trust.trusted_policy import _leaves, compare
 
 
 def _mutated(policy: Policy, path: str) -> Policy:
@@ -75,8 +75,8 @@ def test_an_unfindable_last_release_lets_the_defaults_decide_but_keeps_notify_an
     """Not found (no git history here): a released policy loosening a gate knob does not decide, the safe
     defaults do; its `notify`/`watch` sections (what happens after a publish) are kept, e.g. a monorepo's
     tag format, so the Release lands where watch looks for it."""
-    from gatekeeper.policy import parse_policy
-    from gatekeeper.trusted_policy import resolve
+    from gatekeeper.trust.policy import parse_policy
+    from gatekeeper.trust.trusted_policy import resolve
 
     text = "checks:\n  ignore: [lint]\nnotify:\n  tag-format: '{name}@{version}'\n"
     where = {"workspace": tmp_path, "policy_path": "p.yml", "sha": "a" * 40, "name": "x", "baseline": "1.0.0"}

@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from gatekeeper import trusted_publishing
 from gatekeeper._internal import npm, oidc
 from gatekeeper._internal.registry import RegistryClient
 from gatekeeper.config import Inputs
 from gatekeeper.context import Context, GitHubRun
 from gatekeeper.errors import OidcError
 from gatekeeper.gates import provenance
-from gatekeeper.policy import parse_policy
+from gatekeeper.trust import trusted_publishing
+from gatekeeper.trust.policy import parse_policy
 from tests._support.npm_front import slsa_statement
 from tests._support.oidc_issuer import OidcIssuer
 

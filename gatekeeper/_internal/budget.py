@@ -38,8 +38,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from ..errors import GatekeeperError
-from . import neterrors
+from gatekeeper._internal import neterrors
+from gatekeeper.errors import GatekeeperError
 
 #: Default seconds of one run (the `timeout` input's default).
 DEFAULT_RUN_SECONDS = 600

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from ..errors import GatekeeperError
-from .proc import child_env
+from gatekeeper._internal.proc import child_env
+from gatekeeper.errors import GatekeeperError
 
 
 def _git(workspace: Path, *args: str, timeout: float = 60) -> bytes:

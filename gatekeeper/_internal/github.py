@@ -24,10 +24,10 @@ import requests
 from github import Auth, Github, GithubException, GithubRetry
 from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectionClass
 
-from .. import __version__
-from ..errors import GitHubError
-from ..secret import Secret
-from . import budget
+from gatekeeper import __version__
+from gatekeeper._internal import budget
+from gatekeeper.errors import GitHubError
+from gatekeeper.secret import Secret
 
 T = TypeVar("T")
 U = TypeVar("U")

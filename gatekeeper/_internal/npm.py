@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import NpmError, PublishUncertain
-from ..secret import Secret
-from .proc import child_env, run
+from gatekeeper._internal.proc import child_env, run
+from gatekeeper.errors import NpmError, PublishUncertain
+from gatekeeper.secret import Secret
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,7 @@ def pack_as_version(
     --allow-same-version --ignore-scripts` writes the version there exactly as the plugin's
     `prepare` later writes it into the workspace, and that copy is packed: the same bytes a re-pack
     after `prepare` gives (the plugin checks that)."""
-    from . import semver
+    from gatekeeper._internal import semver
 
     if semver.parse(version) is None:
         raise NpmError(f"The version to pack, {version[:100]!r}, is not a semantic version", "Pass e.g. 1.2.3")

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
-from ..secret import Secret
+from gatekeeper.errors import ConfigError
+from gatekeeper.secret import Secret
 
 PUBLIC_REGISTRY = "https://registry.npmjs.org/"
 #: Largest .npmrc read (npm has no limit; a real one is a few hundred bytes).

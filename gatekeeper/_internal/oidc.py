@@ -21,10 +21,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 
-from .. import __version__
-from ..errors import OidcError
-from ..secret import Secret
-from . import budget
+from gatekeeper import __version__
+from gatekeeper._internal import budget
+from gatekeeper.errors import OidcError
+from gatekeeper.secret import Secret
 
 URL_VAR = "ACTIONS_ID_TOKEN_REQUEST_URL"
 TOKEN_VAR = "ACTIONS_ID_TOKEN_REQUEST_TOKEN"

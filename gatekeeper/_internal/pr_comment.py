@@ -13,7 +13,7 @@ from typing import Any
 
 from github import GithubException
 
-from .github import GitHubClient
+from gatekeeper._internal.github import GitHubClient
 
 MARKER = "<!-- npm-gatekeeper -->"
 #: GitHub rejects issue comments longer than 65536 characters.

@@ -16,10 +16,10 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
-from .. import __version__
-from ..errors import RegistryError
-from ..secret import Secret
-from . import budget, neterrors
+from gatekeeper import __version__
+from gatekeeper._internal import budget, neterrors
+from gatekeeper.errors import RegistryError
+from gatekeeper.secret import Secret
 
 USER_AGENT = f"npm-gatekeeper/{__version__}"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

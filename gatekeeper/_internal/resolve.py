@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import NpmError
-from .npm import npm_env, private_tempdir
-from .proc import run
+from gatekeeper._internal.npm import npm_env, private_tempdir
+from gatekeeper._internal.proc import run
+from gatekeeper.errors import NpmError
 
 MAX_LOCKFILE_BYTES = 64 * 1024 * 1024
 

@@ -30,7 +30,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..policy import LimitsPolicy
+from gatekeeper.trust.policy import LimitsPolicy
 
 if TYPE_CHECKING:
     from typing import Any

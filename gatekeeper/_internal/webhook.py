@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .. import __version__
-from ..errors import GatekeeperError
-from ..secret import Secret
-from . import budget
+from gatekeeper import __version__
+from gatekeeper._internal import budget
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.secret import Secret
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_RESPONSE_BYTES = 64 * 1024

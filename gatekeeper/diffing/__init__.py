@@ -12,14 +12,14 @@ Rules of the registry side (baseline download, signatures, first release, versio
 already published) live in `gatekeeper.gates.diff`.
 """
 
-from .checker import PUBLIC_REGISTRY, Resolver
-from .content import JS_EXTENSIONS, LONG_LINE, MINIFIED_LINE, TEXT_SCAN_LIMIT
-from .engine import diff_packages
-from .install_code import MAX_INSTALL_FILES
-from .lines import added_lines
-from .manifest import DEP_FIELDS, ENTRY_FIELDS, GIT_SCRIPTS, INSTALL_SCRIPTS, spec_kind
-from .result import DiffResult, FieldChange, FileChange
-from .rules import (
+from gatekeeper.diffing.checker import PUBLIC_REGISTRY, Resolver
+from gatekeeper.diffing.content import JS_EXTENSIONS, LONG_LINE, MINIFIED_LINE, TEXT_SCAN_LIMIT
+from gatekeeper.diffing.engine import diff_packages
+from gatekeeper.diffing.install_code import MAX_INSTALL_FILES
+from gatekeeper.diffing.lines import added_lines
+from gatekeeper.diffing.manifest import DEP_FIELDS, ENTRY_FIELDS, GIT_SCRIPTS, INSTALL_SCRIPTS, spec_kind
+from gatekeeper.diffing.result import DiffResult, FieldChange, FileChange
+from gatekeeper.diffing.rules import (
     APPROVED,
     BIN_CHANGED,
     BUNDLED_CHANGED,

@@ -6,13 +6,13 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .._internal import semver
-from .._internal.tarball import Package
-from ..policy import Policy
-from ..rules import Rule
-from .lines import _Added
-from .result import DiffResult
-from .rules import APPROVED
+from gatekeeper._internal import semver
+from gatekeeper._internal.tarball import Package
+from gatekeeper.diffing.lines import _Added
+from gatekeeper.diffing.result import DiffResult
+from gatekeeper.diffing.rules import APPROVED
+from gatekeeper.rules import Rule
+from gatekeeper.trust.policy import Policy
 
 if TYPE_CHECKING:
     from typing import Any, TypeAlias

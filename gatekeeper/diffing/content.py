@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from .lines import _Added
+from gatekeeper.diffing.lines import _Added
 
 JS_EXTENSIONS = (".js", ".cjs", ".mjs", ".jsx")
 TEXT_SCAN_LIMIT = 32 * 1024 * 1024

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from .checker import Checker
-from .content import (
+from gatekeeper.diffing.checker import Checker
+from gatekeeper.diffing.content import (
     _BLOB,
     _ESCAPES,
     _EVAL_DECODE,
@@ -29,10 +29,16 @@ from .content import (
     _search,
     _sensitive_path,
 )
-from .lines import _Added, _is_text, _line_at, added_lines
-from .manifest import _bins
-from .result import _size
-from .rules import EXECUTABLE_BINARY, EXECUTABLE_BINARY_CHANGED, LARGE_CHANGE, OBFUSCATED_CODE, SENSITIVE_FILE
+from gatekeeper.diffing.lines import _Added, _is_text, _line_at, added_lines
+from gatekeeper.diffing.manifest import _bins
+from gatekeeper.diffing.result import _size
+from gatekeeper.diffing.rules import (
+    EXECUTABLE_BINARY,
+    EXECUTABLE_BINARY_CHANGED,
+    LARGE_CHANGE,
+    OBFUSCATED_CODE,
+    SENSITIVE_FILE,
+)
 
 
 class ContentChecks(Checker):

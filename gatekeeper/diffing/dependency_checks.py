@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import re
 
-from .._internal.tarball import Package
-from ..findings import Severity
-from .checker import Checker
-from .manifest import _bundled, _deps, _overrides, spec_kind
-from .rules import BUNDLED_CHANGED, DEPENDENCY_ADDED, DEPENDENCY_SOURCE, LOCAL_INSTALL_HOOK
+from gatekeeper._internal.tarball import Package
+from gatekeeper.diffing.checker import Checker
+from gatekeeper.diffing.manifest import _bundled, _deps, _overrides, spec_kind
+from gatekeeper.diffing.rules import BUNDLED_CHANGED, DEPENDENCY_ADDED, DEPENDENCY_SOURCE, LOCAL_INSTALL_HOOK
+from gatekeeper.findings import Severity
 
 
 class DependencyChecks(Checker):

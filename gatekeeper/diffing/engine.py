@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from .._internal.tarball import Package
-from ..findings import Finding, Severity
-from ..policy import Policy
-from .checker import PUBLIC_REGISTRY, Resolver
-from .content_checks import ContentChecks
-from .dependency_checks import DependencyChecks
-from .install_code import InstallCodeChecks
-from .lockfile_checks import LockfileChecks
-from .manifest_checks import ManifestChecks
-from .result import DiffResult, FieldChange, FileChange
-from .rules import TARBALL_UNSAFE
+from gatekeeper._internal.tarball import Package
+from gatekeeper.diffing.checker import PUBLIC_REGISTRY, Resolver
+from gatekeeper.diffing.content_checks import ContentChecks
+from gatekeeper.diffing.dependency_checks import DependencyChecks
+from gatekeeper.diffing.install_code import InstallCodeChecks
+from gatekeeper.diffing.lockfile_checks import LockfileChecks
+from gatekeeper.diffing.manifest_checks import ManifestChecks
+from gatekeeper.diffing.result import DiffResult, FieldChange, FileChange
+from gatekeeper.diffing.rules import TARBALL_UNSAFE
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.trust.policy import Policy
 
 
 def diff_packages(

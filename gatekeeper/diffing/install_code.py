@@ -24,15 +24,15 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from .checker import Checker
-from .content import TEXT_SCAN_LIMIT, _executable_kind
-from .lines import _first_diff_line, _is_text
-from .manifest import GIT_SCRIPTS, INSTALL_SCRIPTS, _bins, _native_build, _norm, _scripts
-from .rules import INSTALL_CODE_CHANGED, INSTALL_DATA_CHANGED, INSTALL_DOWNLOAD_CHANGED
+from gatekeeper.diffing.checker import Checker
+from gatekeeper.diffing.content import TEXT_SCAN_LIMIT, _executable_kind
+from gatekeeper.diffing.lines import _first_diff_line, _is_text
+from gatekeeper.diffing.manifest import GIT_SCRIPTS, INSTALL_SCRIPTS, _bins, _native_build, _norm, _scripts
+from gatekeeper.diffing.rules import INSTALL_CODE_CHANGED, INSTALL_DATA_CHANGED, INSTALL_DOWNLOAD_CHANGED
 
 TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
-    from .._internal.tarball import FileEntry
+    from gatekeeper._internal.tarball import FileEntry
 
 MAX_INSTALL_FILES = 2000
 #: Scripts a local `npm install` of the repository itself runs (pull-request mode).

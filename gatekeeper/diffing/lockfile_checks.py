@@ -2,7 +2,7 @@
 
 npm honours a published `npm-shrinkwrap.json` on every consumer's install, so a shrinkwrap the
 candidate adds blocks (`shrinkwrap-added`) and a changed one is reviewed with the same lockfile rules
-as pull-request mode (`gatekeeper.lockfile`: new install scripts, `resolved` leaving the registry,
+as pull-request mode (`gatekeeper.diffing.lockfile`: new install scripts, `resolved` leaving the registry,
 integrity changes for the same version). When the dependencies change, both manifests are resolved
 as a consumer's fresh install would (the injected `Resolver`) and a package that runs install scripts
 in the candidate's tree, absent from the baseline's, blocks (`dependency-install-script`).
@@ -15,11 +15,17 @@ import unicodedata
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..findings import Severity
-from ..lockfile import LockfileApprovals, LockfileError, NpmLockfile, compare_npm_lockfiles, parse_npm_lockfile
-from .checker import Checker
-from .manifest import DEP_FIELDS
-from .rules import DEPENDENCY_INSTALL_SCRIPT, SHRINKWRAP_ADDED, TARBALL_UNSAFE
+from gatekeeper.diffing.checker import Checker
+from gatekeeper.diffing.lockfile import (
+    LockfileApprovals,
+    LockfileError,
+    NpmLockfile,
+    compare_npm_lockfiles,
+    parse_npm_lockfile,
+)
+from gatekeeper.diffing.manifest import DEP_FIELDS
+from gatekeeper.diffing.rules import DEPENDENCY_INSTALL_SCRIPT, SHRINKWRAP_ADDED, TARBALL_UNSAFE
+from gatekeeper.findings import Severity
 
 if TYPE_CHECKING:
     from typing import Any
@@ -153,7 +159,7 @@ class LockfileChecks(Checker):
         try:
             return parse_npm_lockfile(data)
         except LockfileError as exc:
-            from ..errors import NpmError
+            from gatekeeper.errors import NpmError
 
             raise NpmError(
                 f"The dependency tree resolved for {pkg.name}@{pkg.version} is not a readable lockfile ({exc})",

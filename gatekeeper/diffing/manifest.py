@@ -7,7 +7,7 @@ import posixpath
 import re
 from typing import TYPE_CHECKING
 
-from .._internal.tarball import Package
+from gatekeeper._internal.tarball import Package
 
 if TYPE_CHECKING:
     from typing import Any

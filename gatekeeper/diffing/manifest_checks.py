@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from .._internal import semver
-from ..findings import Severity
-from .checker import Checker
-from .manifest import (
+from gatekeeper._internal import semver
+from gatekeeper.diffing.checker import Checker
+from gatekeeper.diffing.manifest import (
     GIT_SCRIPTS,
     INSTALL_SCRIPTS,
     LOCAL_ONLY_SCRIPTS,
@@ -17,7 +16,7 @@ from .manifest import (
     _norm,
     _scripts,
 )
-from .rules import (
+from gatekeeper.diffing.rules import (
     BIN_CHANGED,
     ENTRYPOINT_CHANGED,
     LIFECYCLE_ADDED,
@@ -27,6 +26,7 @@ from .rules import (
     PUBLISH_CONFIG_UNSAFE,
     VERSION_NOT_INCREASING,
 )
+from gatekeeper.findings import Severity
 
 #: npm's config keys (`@npmcli/config` definitions, npm 11): `npm publish` applies any of them found in
 #: `publishConfig` unless its command line sets it. tests/test_diff_rules.py keeps this in step with the npm CLI.

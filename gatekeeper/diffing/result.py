@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .._internal import markdown, terminal
-from ..findings import Finding
+from gatekeeper._internal import markdown, terminal
+from gatekeeper.findings import Finding
 
 if TYPE_CHECKING:
     from typing import Any

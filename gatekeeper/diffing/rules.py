@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..findings import Severity
-from ..rules import rule
+from gatekeeper.findings import Severity
+from gatekeeper.rules import rule
 
 LIFECYCLE_ADDED = rule(
     "lifecycle-script-added",

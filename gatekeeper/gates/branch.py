@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from fnmatch import fnmatchcase
 
-from .._internal import actions
-from ..context import Context
-from ..errors import ConfigError
-from ..findings import Finding, Severity
-from ..rules import rule
+from gatekeeper._internal import actions
+from gatekeeper.context import Context
+from gatekeeper.errors import ConfigError
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.rules import rule
 
 NAME = "branch"
 

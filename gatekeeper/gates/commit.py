@@ -13,13 +13,13 @@ Both rules are safety floors.
 
 from __future__ import annotations
 
-from .._internal import actions, git
-from ..context import Context
-from ..errors import ConfigError
-from ..findings import Finding, Severity
-from ..rules import rule
-from . import Skip
-from .branch import PR_EVENTS, _branch_of
+from gatekeeper._internal import actions, git
+from gatekeeper.context import Context
+from gatekeeper.errors import ConfigError
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.gates import Skip
+from gatekeeper.gates.branch import PR_EVENTS, _branch_of
+from gatekeeper.rules import rule
 
 NAME = "commit"
 

@@ -5,7 +5,7 @@ secret; no committed `.npmrc` carries a token and the token is in no tracked fil
 sits in `~/.npmrc` or NPM_CONFIG_USERCONFIG's file (a developer-machine setup); the registry
 knows the token (`/-/whoami`), its user maintains the package, it is not read-only; and the
 workflow passes it from `secrets.*`. Under OIDC trusted publishing (`credential.mode`, see
-`gatekeeper.trusted_publishing`) the job's ID token and its claims are checked instead.
+`gatekeeper.trust.trusted_publishing`) the job's ID token and its claims are checked instead.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 
 import yaml
 
-from .. import trusted_publishing
-from .._internal import git
-from ..context import Context
-from ..findings import Finding, Severity
-from ..rules import rule
+from gatekeeper._internal import git
+from gatekeeper.context import Context
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.rules import rule
+from gatekeeper.trust import trusted_publishing
 
 NAME = "credential"
 

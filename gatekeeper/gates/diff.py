@@ -20,23 +20,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._internal import semver
-from .._internal.tarball import Package, read_package
-from ..approval_snippets import add_snippets
-from ..approval_snippets import markdown as approval_snippets_markdown
-from ..approval_snippets import text as approval_snippets_text
-from ..diffing import PUBLIC_REGISTRY, DiffResult, Resolver, diff_packages
-from ..errors import ConfigError, RegistryError
-from ..findings import Finding, Severity
-from ..policy import Policy
-from ..rules import rule
-from . import ReportExtras
+from gatekeeper._internal import semver
+from gatekeeper._internal.tarball import Package, read_package
+from gatekeeper.diffing import PUBLIC_REGISTRY, DiffResult, Resolver, diff_packages
+from gatekeeper.errors import ConfigError, RegistryError
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.gates import ReportExtras
+from gatekeeper.report.snippets import add_snippets
+from gatekeeper.report.snippets import markdown as approval_snippets_markdown
+from gatekeeper.report.snippets import text as approval_snippets_text
+from gatekeeper.rules import rule
+from gatekeeper.trust.policy import Policy
 
 if TYPE_CHECKING:
     from typing import Any
 
-    from .._internal.registry import RegistryClient
-    from ..context import Context
+    from gatekeeper._internal.registry import RegistryClient
+    from gatekeeper.context import Context
 
 NAME = "diff"
 
@@ -149,7 +149,7 @@ def registry_url_of(registry: RegistryClient) -> str:
 
 def tree_resolver(registry_url: str, policy: Policy, workspace: Path | None) -> Resolver:
     """Resolves dependency trees as a consumer would, against the registry being published to."""
-    from .._internal.resolve import resolver
+    from gatekeeper._internal.resolve import resolver
 
     return resolver(registry_url, float(policy.diff.resolve_timeout), workspace)
 
@@ -269,7 +269,7 @@ def fetch_release(
     url = dist.get("tarball") if isinstance(dist, dict) else None
     if not isinstance(dist, dict) or not isinstance(url, str) or not url:
         raise RegistryError(f"The registry records no tarball for {name}@{version}", "Check the `registry` input")
-    from .._internal.signatures import INVALID, UNAVAILABLE, check_integrity, verify_signatures
+    from gatekeeper._internal.signatures import INVALID, UNAVAILABLE, check_integrity, verify_signatures
 
     info: dict[str, object] = {"name": name, "version": version, "tarball": url, "side": side}
     findings: list[Finding] = []

@@ -10,12 +10,12 @@ from __future__ import annotations
 import time
 from fnmatch import fnmatchcase
 
-from .._internal.github import Check
-from ..context import Context
-from ..errors import ConfigError
-from ..findings import Finding, Severity
-from ..rules import rule
-from . import Skip
+from gatekeeper._internal.github import Check
+from gatekeeper.context import Context
+from gatekeeper.errors import ConfigError
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.gates import Skip
+from gatekeeper.rules import rule
 
 NAME = "green-build"
 

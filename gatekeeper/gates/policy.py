@@ -1,6 +1,6 @@
 """Gate 0 — which policy decides: the trusted policy (the one at the last release's commit).
 
-The resolution itself happens once, before any gate runs (`gatekeeper.trusted_policy.resolve`),
+The resolution itself happens once, before any gate runs (`gatekeeper.trust.trusted_policy.resolve`),
 because every gate reads the policy that decides; this gate reports it: `policy-trusted` (which
 policy, from which commit), `policy-untrusted` (the last release's commit is not in the checkout),
 and `policy-changed` (blocks: the released commit loosens the trusted policy).
@@ -8,10 +8,10 @@ and `policy-changed` (blocks: the released commit loosens the trusted policy).
 
 from __future__ import annotations
 
-from ..context import Context
-from ..findings import Finding, Severity
-from ..rules import rule
-from . import ReportExtras
+from gatekeeper.context import Context
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.gates import ReportExtras
+from gatekeeper.rules import rule
 
 NAME = "policy"
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from .. import trusted_publishing
-from .._internal import oidc
-from ..context import Context
-from ..findings import Finding, Severity
-from ..rules import rule
-from .diff import select_baseline
+from gatekeeper._internal import oidc
+from gatekeeper.context import Context
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.gates.diff import select_baseline
+from gatekeeper.rules import rule
+from gatekeeper.trust import trusted_publishing
 
 NAME = "provenance"
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from gatekeeper._internal.tarball import Package, read_package
 from gatekeeper.diffing import DiffResult, diff_packages
-from gatekeeper.policy import Policy
+from gatekeeper.trust.policy import Policy
 
 from .tarballs import Entry, fixture, gz, members, tar_bytes
 

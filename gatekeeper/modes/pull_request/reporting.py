@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from .. import report
-from .._internal import actions, pr_comment
-from .._internal.github import GitHubClient
-from ..config import Inputs
-from ..errors import GatekeeperError
-from ..pipeline import REPORT_PATH
+from gatekeeper import report
+from gatekeeper._internal import actions, pr_comment
+from gatekeeper._internal.github import GitHubClient
+from gatekeeper.config import Inputs
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.modes.publish import REPORT_PATH
 
 
 @dataclass
@@ -52,8 +52,8 @@ def to_markdown(result: PullRequestOutcome) -> str:
 
 def to_text(result: PullRequestOutcome) -> str:
     """The report as plain text (`--format text`): this mode's headline, the gates, the commits compared."""
-    from .. import report_text
-    from .._internal import terminal
+    from gatekeeper._internal import terminal
+    from gatekeeper.report import text as report_text
 
     info = result.info
     number = info.get("number")

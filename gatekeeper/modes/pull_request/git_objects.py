@@ -8,9 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._internal.proc import child_env
-from ..errors import GatekeeperError
-from .event import _SHA
+from gatekeeper._internal.proc import child_env
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.modes.pull_request.event import _SHA
 
 
 @dataclass(frozen=True)

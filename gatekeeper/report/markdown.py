@@ -1,79 +1,13 @@
-"""Reporters: JSON report, Markdown job summary, annotations, outputs.
-
-All take the finished `Outcome`; none sees the token (it is never part of an Outcome).
-"""
+"""The Markdown job summary (and `gatekeeper diff --format markdown`'s findings table)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TextIO
 
-from ._internal import actions, markdown
-from .decision import Decision, GateResult
-from .findings import Finding, Severity
-from .rules import all_rules
-
-
-@dataclass
-class Outcome:
-    """Everything a run decided, for the reporters."""
-
-    mode: str
-    decision: Decision
-    gates: list[GateResult]
-    package: dict[str, str] | None = None
-    previous: dict[str, object] | None = None
-    published: bool = False
-    #: `npm publish` was stopped while running (cancelled, or past the deadline): it may have uploaded.
-    publish_uncertain: bool = False
-    publish: dict[str, object] = field(default_factory=dict)
-    extra_markdown: list[str] = field(default_factory=list)
-    #: The same sections as plain text, for `--format text` (parallel to extra_markdown).
-    extra_text: list[str] = field(default_factory=list)
-    error: str | None = None
-    #: Only clearable findings block, waiting for the review of `review.environment` (check mode).
-    needs_review: bool = False
-    #: The release delta (DiffResult.to_json) when the diff gate computed one.
-    delta: dict[str, object] | None = None
-    #: After a publish: the notify step's result (NotifyResult.to_json), and whether it all worked.
-    notify: dict[str, object] | None = None
-    notified: bool = False
-    #: Watch mode: the versions the gate did not publish (`name@version`).
-    unexpected: list[str] = field(default_factory=list)
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [f for g in self.gates for f in g.findings]
-
-
-def to_json(outcome: Outcome) -> dict[str, object]:
-    """The report shape: decision, package, previous, gates, findings (+ published, error)."""
-    return {
-        "decision": outcome.decision.label,
-        "exit_code": outcome.decision.exit_code,
-        "mode": outcome.mode,
-        "package": outcome.package,
-        "previous": outcome.previous,
-        "gates": {g.name: g.status for g in outcome.gates},
-        "findings": [dict(f.to_json(), gate=g.name) for g in outcome.gates for f in g.findings],
-        "published": "unknown" if outcome.publish_uncertain else outcome.published,
-        "publish": outcome.publish,
-        "error": outcome.error,
-        "needs_review": outcome.needs_review,
-        "notified": outcome.notified,
-        "notify": outcome.notify,
-        "delta": outcome.delta,
-        "unexpected": outcome.unexpected,
-    }
-
-
-def write_json(outcome: Outcome, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(to_json(outcome), indent=2, sort_keys=False) + "\n", encoding="utf-8")
-
+from gatekeeper._internal import markdown
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.report.outcome import Outcome
+from gatekeeper.rules import all_rules
 
 _ICON = {"pass": "✅ pass", "fail": "❌ fail", "skipped": "⏭️ skipped", "error": "⚠️ error"}
 _SEV = {Severity.BLOCK: "🛑 block", Severity.WARN: "⚠️ warn", Severity.INFO: "💬 info"}
@@ -184,47 +118,3 @@ def _publish_lines(publish: Mapping[str, object]) -> list[str]:
             + (f", or on npmjs.com: {markdown.text(str(publish['approve_url']))}" if publish.get("approve_url") else "")
         )
     return [line for pair in zip(lines, [""] * len(lines), strict=True) for line in pair]
-
-
-def render(outcome: Outcome, fmt: str, markdown_text: str, data: Mapping[str, object] | None = None) -> str:
-    """What stdout gets for `--format`: the Markdown summary, plain text, or the JSON report (`data`)."""
-    if fmt == "json":
-        return json.dumps(dict(data) if data is not None else to_json(outcome), indent=2) + "\n"
-    if fmt == "text":
-        return to_text(outcome)
-    return markdown_text
-
-
-def annotate(outcome: Outcome, out: TextIO | None = None) -> None:
-    """`::error`/`::warning`/`::notice` for each finding; file/line where known."""
-    kinds = {Severity.BLOCK: "error", Severity.WARN: "warning", Severity.INFO: "notice"}
-    for f in outcome.findings:
-        props: dict[str, object] = {"title": f"npm-gatekeeper: {f.rule}"}
-        if f.file:
-            props = {"file": f.file, "line": f.line, **props}
-        actions.command(kinds[f.severity], f.message, props, out=out)
-
-
-def outputs(outcome: Outcome, report_path: str) -> Mapping[str, str]:
-    pkg = outcome.package or {}
-    prev = outcome.previous or {}
-    return {
-        "decision": outcome.decision.label,
-        "published": "unknown" if outcome.publish_uncertain else ("true" if outcome.published else "false"),
-        "name": str(pkg.get("name", "")),
-        "version": str(pkg.get("version", "")),
-        "previous-version": str(prev.get("version", "")),
-        "report": report_path,
-        "integrity": str(outcome.publish.get("integrity", "")),
-        "needs-review": "true" if outcome.needs_review else "false",
-        "stage-id": str(outcome.publish.get("stage_id", "")),
-        "notified": "true" if outcome.notified else "false",
-        "unexpected": " ".join(outcome.unexpected),
-    }
-
-
-def to_text(outcome: Outcome) -> str:
-    """Plain text (no Markdown): what a terminal or semantic-release's logger shows (`report_text`)."""
-    from .report_text import to_text as text
-
-    return text(outcome, extra=outcome.extra_text)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ._internal.tarball import Package
-from .findings import Finding
+from gatekeeper._internal.tarball import Package
+from gatekeeper.findings import Finding
 
 if TYPE_CHECKING:
     from typing import Any
@@ -87,7 +87,7 @@ def markdown(findings: list[Finding]) -> str:
 
 def text(findings: list[Finding]) -> str:
     """The same section as plain text (`--format text`): each snippet indented, made visible."""
-    from ._internal import terminal
+    from gatekeeper._internal import terminal
 
     blocks = [(f, str(f.evidence["approve"])) for f in findings if isinstance(f.evidence.get("approve"), str)]
     if not blocks:

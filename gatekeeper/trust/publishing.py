@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from . import report, trusted_publishing
-from .config import PUBLIC_REGISTRY
-from .context import Context
-from .decision import EXIT_BLOCK, Decision, GateResult
-from .gates import provenance as provenance_gate
-from .secret import Secret
+from gatekeeper import report
+from gatekeeper.config import PUBLIC_REGISTRY
+from gatekeeper.context import Context
+from gatekeeper.decision import EXIT_BLOCK, Decision, GateResult
+from gatekeeper.gates import provenance as provenance_gate
+from gatekeeper.secret import Secret
+from gatekeeper.trust import trusted_publishing
 
 
 def credential(ctx: Context, outcome: report.Outcome, gate: GateResult, out: TextIO | None = None) -> Secret | None:

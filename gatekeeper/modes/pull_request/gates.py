@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ..errors import GatekeeperError, GitHubError
-from ..findings import Finding, Severity
-from ..lockfile import LockfileApprovals, LockfileError, is_lockfile, review_lockfile
-from ..rules import rule
-from .check import PullRequestCheck
-from .manifests import MANIFEST_UNREADABLE
+from gatekeeper.diffing.lockfile import LockfileApprovals, LockfileError, is_lockfile, review_lockfile
+from gatekeeper.errors import GatekeeperError, GitHubError
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.modes.pull_request.check import PullRequestCheck
+from gatekeeper.modes.pull_request.manifests import MANIFEST_UNREADABLE
+from gatekeeper.rules import rule
 
 POLICY_CHANGED = rule(
     "policy-changed",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from .findings import Finding, Severity
-from .rules import rule
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.rules import rule
 
 if TYPE_CHECKING:
     from typing import Any

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..context import GitHubRun
-from ..errors import ConfigError
+from gatekeeper.context import GitHubRun
+from gatekeeper.errors import ConfigError
 
 PR_EVENTS = ("pull_request", "pull_request_target")
 _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")

@@ -19,12 +19,12 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from typing import Any, Literal, TextIO
 
-from ._internal import actions, oidc
-from .context import Context
-from .errors import ConfigError
-from .findings import Finding, Severity
-from .rules import rule
-from .secret import Secret
+from gatekeeper._internal import actions, oidc
+from gatekeeper.context import Context
+from gatekeeper.errors import ConfigError
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.rules import rule
+from gatekeeper.secret import Secret
 
 OIDC_TRUSTED_PUBLISHING = rule(
     "oidc-trusted-publishing",

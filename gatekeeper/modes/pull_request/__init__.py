@@ -18,7 +18,7 @@ The report is the same as in the other modes (JSON, summary, annotations, output
 comment updated in place.
 """
 
-from .approvals import (
+from gatekeeper.modes.pull_request.approvals import (
     APPROVAL_LABEL_IGNORED,
     LABEL_GATES,
     WRITE_PERMISSIONS,
@@ -26,13 +26,26 @@ from .approvals import (
     apply_label,
     label_approval,
 )
-from .check import PullRequestCheck, load_base_policy
-from .event import PR_EVENTS, PullRequestEvent
-from .gates import MAX_CROSS_CHECK_SHOWN, POLICY_CHANGED, check_changes, check_lockfiles, check_policy_file
-from .git_objects import GitObjects, TreeEntry
-from .manifests import MANIFEST_RULES, MANIFEST_UNREADABLE, MAX_BLOB_BYTES, check_manifests, owners, workspaces
-from .reporting import PullRequestOutcome, headline, to_markdown
-from .run import run_pull_request
+from gatekeeper.modes.pull_request.check import PullRequestCheck, load_base_policy
+from gatekeeper.modes.pull_request.event import PR_EVENTS, PullRequestEvent
+from gatekeeper.modes.pull_request.gates import (
+    MAX_CROSS_CHECK_SHOWN,
+    POLICY_CHANGED,
+    check_changes,
+    check_lockfiles,
+    check_policy_file,
+)
+from gatekeeper.modes.pull_request.git_objects import GitObjects, TreeEntry
+from gatekeeper.modes.pull_request.manifests import (
+    MANIFEST_RULES,
+    MANIFEST_UNREADABLE,
+    MAX_BLOB_BYTES,
+    check_manifests,
+    owners,
+    workspaces,
+)
+from gatekeeper.modes.pull_request.reporting import PullRequestOutcome, headline, to_markdown
+from gatekeeper.modes.pull_request.run import run_pull_request
 
 __all__ = [
     "APPROVAL_LABEL_IGNORED",

@@ -13,8 +13,8 @@ from __future__ import annotations
 import importlib
 from functools import cache
 
-from .findings import Severity
-from .rules import Rule
+from gatekeeper.findings import Severity
+from gatekeeper.rules import Rule
 
 #: Every rule these modules declare is a floor.
 FLOOR_MODULES = (
@@ -22,7 +22,7 @@ FLOOR_MODULES = (
     "gatekeeper.gates.commit",
     "gatekeeper.gates.green_build",
     "gatekeeper.gates.credential",
-    "gatekeeper.trusted_publishing",  # the credential gate's OIDC part
+    "gatekeeper.trust.trusted_publishing",  # the credential gate's OIDC part
 )
 #: Floors declared elsewhere.
 FLOOR_IDS = frozenset(
@@ -64,7 +64,7 @@ _RANK = {"off": 0, Severity.INFO.value: 1, Severity.WARN.value: 2, Severity.BLOC
 @cache
 def floor_rules() -> dict[str, Rule]:
     """The floor rules by id (importing the gate modules that declare them)."""
-    from .rules import all_rules
+    from gatekeeper.rules import all_rules
 
     known = all_rules()
     out: dict[str, Rule] = {}

@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .._internal.github import GitHubClient
-from ..decision import GateResult, gate_status
-from ..findings import Finding, Severity
-from ..rules import rule
-from .check import PullRequestCheck
+from gatekeeper._internal.github import GitHubClient
+from gatekeeper.decision import GateResult, gate_status
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.modes.pull_request.check import PullRequestCheck
+from gatekeeper.rules import rule
 
 APPROVAL_LABEL_IGNORED = rule(
     "approval-label-ignored",

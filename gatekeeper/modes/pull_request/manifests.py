@@ -6,14 +6,14 @@ import posixpath
 from collections.abc import Mapping
 from dataclasses import replace
 
-from .. import diffing
-from .._internal.tarball import FileEntry, Package, parse_manifest
-from ..errors import GatekeeperError
-from ..findings import Finding, Severity
-from ..rules import rule
-from .check import PullRequestCheck
-from .git_objects import GitObjects, TreeEntry
-from .local_install import local_install_findings
+from gatekeeper import diffing
+from gatekeeper._internal.tarball import FileEntry, Package, parse_manifest
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.modes.pull_request.check import PullRequestCheck
+from gatekeeper.modes.pull_request.git_objects import GitObjects, TreeEntry
+from gatekeeper.modes.pull_request.local_install import local_install_findings
+from gatekeeper.rules import rule
 
 MANIFEST_UNREADABLE = rule(
     "manifest-unreadable",

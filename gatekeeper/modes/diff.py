@@ -27,20 +27,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._internal import terminal
-from .errors import ConfigError, GatekeeperError, RegistryError
-from .findings import Finding, Severity
+from gatekeeper._internal import terminal
+from gatekeeper.errors import ConfigError, GatekeeperError, RegistryError
+from gatekeeper.findings import Finding, Severity
 
 if TYPE_CHECKING:
     from typing import Any, TextIO
 
-    from ._internal.npmrc import Registry, RegistryAuth
-    from ._internal.registry import RegistryClient
-    from ._internal.tarball import Package
-    from .decision import Decision
-    from .diffing import DiffResult
-    from .gates.diff import Baseline
-    from .policy import Policy
+    from gatekeeper._internal.npmrc import Registry, RegistryAuth
+    from gatekeeper._internal.registry import RegistryClient
+    from gatekeeper._internal.tarball import Package
+    from gatekeeper.decision import Decision
+    from gatekeeper.diffing import DiffResult
+    from gatekeeper.gates.diff import Baseline
+    from gatekeeper.trust.policy import Policy
 
 FORMATS = ("text", "json", "markdown", "sarif")
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -132,7 +132,7 @@ class _Registries:
 
     def resolve(self, name: str, *, record: bool = True) -> Registry:
         """The registry for `name`; `record`: it is used (and shown in the header)."""
-        from ._internal.npmrc import resolve_registry
+        from gatekeeper._internal.npmrc import resolve_registry
 
         reg = resolve_registry(self.flag, name, env=self.env)
         if record and reg not in self.used:
@@ -141,7 +141,7 @@ class _Registries:
 
     def tree_resolver(self, name: str, policy: Policy) -> Callable[[dict[str, Any]], bytes]:
         """The consumer's dependency-tree resolution against `name`'s registry, recorded only when it runs."""
-        from .gates import diff as diff_gate
+        from gatekeeper.gates import diff as diff_gate
 
         def resolve(manifest: dict[str, Any]) -> bytes:
             reg = self.resolve(name)
@@ -152,7 +152,7 @@ class _Registries:
     def client(self, name: str) -> tuple[RegistryClient, Registry]:
         reg = self.resolve(name)
         if reg.url not in self._clients:
-            from ._internal.registry import RegistryClient
+            from gatekeeper._internal.registry import RegistryClient
 
             auth = self.auth(reg)
             self._clients[reg.url] = RegistryClient(
@@ -168,8 +168,8 @@ class _Registries:
     def auth(self, reg: Registry) -> RegistryAuth | None:
         """The credential for exactly `reg`'s URL: its npm-config entry (`//host/path/:_authToken`, `_auth`),
         else NODE_AUTH_TOKEN / NPM_TOKEN. Sent only to that registry's origin (RegistryClient pins it)."""
-        from ._internal.npmrc import RegistryAuth, registry_auth
-        from .secret import Secret
+        from gatekeeper._internal.npmrc import RegistryAuth, registry_auth
+        from gatekeeper.secret import Secret
 
         found = registry_auth(reg.url, env=self.env)
         if found is not None:
@@ -208,12 +208,20 @@ def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = N
     out = out or sys.stdout
     err = err or sys.stderr
     fmt = getattr(args, "format", "text") or "text"
-    from .decision import EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR, Decision, GateResult, apply_overrides, gate_status
+    from gatekeeper.decision import (
+        EXIT_ALLOW,
+        EXIT_BLOCK,
+        EXIT_ERROR,
+        Decision,
+        GateResult,
+        apply_overrides,
+        gate_status,
+    )
 
     compared: _Compared | None = None
     findings: list[Finding] = []
     try:
-        from .policy import Policy, load_policy
+        from gatekeeper.trust.policy import Policy, load_policy
 
         policy = load_policy(args.policy, required=True) if args.policy else Policy()
         registries = _Registries(args.registry, os.environ)
@@ -250,7 +258,7 @@ def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = N
 
 
 def _diff(candidate_spec: str, against: str | None, registries: _Registries, policy: Policy) -> _Compared:
-    from .diffing import DiffResult, diff_packages
+    from gatekeeper.diffing import DiffResult, diff_packages
 
     candidate = _load(candidate_spec, registries, policy, "candidate")
     cand = candidate.package
@@ -264,7 +272,7 @@ def _diff(candidate_spec: str, against: str | None, registries: _Registries, pol
         result.findings[:0] = pre
         return _Compared(result, candidate, None, registries.used)
     if against is None:
-        from .gates import diff as diff_gate
+        from gatekeeper.gates import diff as diff_gate
 
         client, _ = registries.client(cand.name)
         resolver = registries.tree_resolver(cand.name, policy)
@@ -274,7 +282,7 @@ def _diff(candidate_spec: str, against: str | None, registries: _Registries, pol
         result.findings[:0] = pre
         return _Compared(result, candidate, None, registries.used)
     baseline = _load(against, registries, policy, "baseline")
-    from .gates import diff as diff_gate
+    from gatekeeper.gates import diff as diff_gate
 
     fetched = baseline.fetched or diff_gate.Baseline(baseline.package, [], {})
     url = registries.resolve(cand.name, record=False).url  # what lockfile sources are judged against
@@ -288,7 +296,7 @@ def _diff(candidate_spec: str, against: str | None, registries: _Registries, pol
 
 def _load(spec: str, registries: _Registries, policy: Policy, role: str) -> _Side:
     """A package directory, a tarball file, or name[@version] from the registry; unreadable input is an error."""
-    from ._internal.tarball import read_package
+    from gatekeeper._internal.tarball import read_package
 
     path = Path(spec).expanduser()
     limits = policy.diff.limits
@@ -299,7 +307,7 @@ def _load(spec: str, registries: _Registries, policy: Policy, role: str) -> _Sid
             )
         import shutil
 
-        from ._internal import npm as npm_cli
+        from gatekeeper._internal import npm as npm_cli
 
         tmp = npm_cli.private_tempdir(path.resolve(), "gatekeeper-diff-")
         try:
@@ -334,7 +342,7 @@ def _load(spec: str, registries: _Registries, policy: Policy, role: str) -> _Sid
             raise ConfigError(f"{name} has no dist-tag {tag!r} on {reg.shown}", "Name a version: name@1.2.3")
     if version not in (packument.get("versions") or {}):
         raise ConfigError(f"{name}@{version} is not published on {reg.shown}", "Name a published version")
-    from .gates import diff as diff_gate
+    from gatekeeper.gates import diff as diff_gate
 
     fetched = diff_gate.fetch_release(client, packument, name, version, policy, side=role)
     return _readable(_Side(spec, "registry", fetched.package, fetched, registry=reg), role)
@@ -415,7 +423,7 @@ def _header(c: _Compared) -> list[str]:
 
 
 def _text(c: _Compared, findings: list[Finding], decision: Decision) -> str:
-    from .report_text import finding_lines
+    from gatekeeper.report.text import finding_lines
 
     head = "ALLOW" if decision.allow else "BLOCK"
     lines = [f"npm-gatekeeper diff: {head} (exit {decision.exit_code})", ""]
@@ -428,8 +436,8 @@ def _text(c: _Compared, findings: list[Finding], decision: Decision) -> str:
 
 
 def _markdown(c: _Compared, findings: list[Finding], decision: Decision) -> str:
-    from . import report
-    from ._internal import markdown
+    from gatekeeper import report
+    from gatekeeper._internal import markdown
 
     icon = "✅ allow" if decision.allow else "🛑 block"
     lines = [f"## npm-gatekeeper diff: {icon}", ""]
@@ -445,7 +453,7 @@ def _markdown(c: _Compared, findings: list[Finding], decision: Decision) -> str:
 def _json(c: _Compared | None, gate: Any, decision: Decision) -> str:
     import json
 
-    from . import report
+    from gatekeeper import report
 
     result = c.result if c else None
     outcome = report.Outcome(
@@ -475,8 +483,8 @@ _LEVEL = {Severity.BLOCK: "error", Severity.WARN: "warning", Severity.INFO: "not
 
 def to_sarif(findings: list[Finding], base_dir: Path | None = None) -> dict[str, Any]:
     """A SARIF 2.1.0 log of the findings (locations relative to the cwd when the candidate is a directory)."""
-    from . import __version__
-    from .rules import all_rules
+    from gatekeeper import __version__
+    from gatekeeper.rules import all_rules
 
     registry = all_rules()
     used = sorted({f.rule for f in findings})

@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import PolicyError
+from gatekeeper.errors import PolicyError
 
 if TYPE_CHECKING:  # PyYAML is imported only when a policy file is parsed (start-up time)
     from typing import Any, Literal
@@ -133,7 +133,7 @@ class FileApproval:
     def matches(self, path: str, data: bytes) -> bool:
         """Does this entry approve `data` at `path`?"""
         if self.native:
-            from .diffing.content import _executable_kind  # (lazy: diffing imports this module)
+            from gatekeeper.diffing.content import _executable_kind  # (lazy: diffing imports this module)
 
             # A real native binary (ELF, Mach-O, PE: what a `.node` addon is), not any file with a NUL byte:
             # Node runs JavaScript holding a NUL in a comment just as well.
@@ -380,8 +380,8 @@ def _scalar(node: yaml.Node, source: str, path: str) -> Any:
 def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str, check_floors: bool = True) -> None:
     import yaml
 
-    from . import floors
-    from .rules import all_rules
+    from gatekeeper.rules import all_rules
+    from gatekeeper.trust import floors
 
     known = all_rules()
     for key_node, value_node in node.value:
@@ -420,7 +420,7 @@ def _node_at(node: yaml.Node, *keys: str) -> yaml.Node:
 
 def _check_notify_watch(policy: Policy, node: yaml.MappingNode, source: str) -> None:
     """Values whose type is right but whose content must be too (a typo must never loosen a watch)."""
-    from ._internal import semver
+    from gatekeeper._internal import semver
 
     fmt = policy.notify.tag_format
     placeholders = set(re.findall(r"{([^{}]*)}", fmt))

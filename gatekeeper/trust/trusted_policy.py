@@ -25,10 +25,10 @@ from typing import Any
 
 import yaml
 
-from ._internal import git
-from ._internal.markdown import text as md_text
-from .findings import Finding, Severity
-from .policy import MAX_POLICY_BYTES, Approvals, Policy, parse_policy
+from gatekeeper._internal import git
+from gatekeeper._internal.markdown import text as md_text
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.trust.policy import MAX_POLICY_BYTES, Approvals, Policy, parse_policy
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class PolicyTrust:
 
     def text(self) -> str:
         """The policy diff as plain text (`--format text`): every line made visible."""
-        from ._internal import terminal
+        from gatekeeper._internal import terminal
 
         lines = ["policy diff (last release -> this commit):"]
         if self.loosened:
@@ -98,8 +98,8 @@ def resolve(
     git_head: object = None,
 ) -> PolicyTrust:
     """Decide which policy decides this release (see the module docstring)."""
-    from .gates.policy import POLICY_TRUSTED, POLICY_UNTRUSTED
-    from .pull_request.gates import POLICY_CHANGED
+    from gatekeeper.gates.policy import POLICY_TRUSTED, POLICY_UNTRUSTED
+    from gatekeeper.modes.pull_request.gates import POLICY_CHANGED
 
     if baseline is None:
         return PolicyTrust(
@@ -197,8 +197,8 @@ def resolve(
 
 def untrusted(policy: Policy) -> Policy:
     """The policy without what only a trusted policy may say: approvals, severities below the defaults."""
-    from . import floors
-    from .rules import all_rules
+    from gatekeeper.rules import all_rules
+    from gatekeeper.trust import floors
 
     known = all_rules()
     rules = {
@@ -230,8 +230,8 @@ def _map_loosened(key: str, old: Mapping[str, Any], new: Mapping[str, Any], out:
 
 def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
     """(loosenings, tightenings) of `released` relative to `trusted`, as short descriptions."""
-    from . import floors
-    from .rules import all_rules
+    from gatekeeper.rules import all_rules
+    from gatekeeper.trust import floors
 
     lo: list[str] = []
     ti: list[str] = []

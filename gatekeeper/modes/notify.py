@@ -28,15 +28,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ._internal import markdown
-from ._internal.webhook import post_event
-from .errors import GatekeeperError
-from .policy import NotifyPolicy
-from .secret import Secret
+from gatekeeper._internal import markdown
+from gatekeeper._internal.webhook import post_event
+from gatekeeper.errors import GatekeeperError
+from gatekeeper.secret import Secret
+from gatekeeper.trust.policy import NotifyPolicy
 
 if TYPE_CHECKING:
-    from ._internal.github import GitHubClient, Release
-    from ._internal.registry import RegistryClient
+    from gatekeeper._internal.github import GitHubClient, Release
+    from gatekeeper._internal.registry import RegistryClient
 
 RECORD_VERSION = 1
 MARKER_WORD = "npm-gatekeeper:record"
@@ -414,9 +414,9 @@ def run_from_report(inputs: Any, env: Mapping[str, str], report_file: Any, out: 
     """Notify for a release another tool published, from the gate's JSON report; 0 ok, 2 failed."""
     from pathlib import Path
 
-    from ._internal import actions
-    from .context import GitHubRun
-    from .policy import load_policy
+    from gatekeeper._internal import actions
+    from gatekeeper.context import GitHubRun
+    from gatekeeper.trust.policy import load_policy
 
     for secret in inputs.secrets():
         if actions.in_actions(env):
@@ -470,9 +470,9 @@ def clients(
 ) -> tuple[RegistryClient, GitHubClient | None]:
     """The registry and GitHub adapters of a run, bounded by its deadline (a new one from `inputs.timeout`
     when none is given) and the policy's byte budgets; the pipeline, notify and watch all build them here."""
-    from ._internal import budget
-    from ._internal.github import GitHubClient
-    from ._internal.registry import PUBLIC_ALIASES_ENV, ByteLimits, RegistryClient
+    from gatekeeper._internal import budget
+    from gatekeeper._internal.github import GitHubClient
+    from gatekeeper._internal.registry import PUBLIC_ALIASES_ENV, ByteLimits, RegistryClient
 
     deadline = deadline or budget.Deadline(inputs.timeout)
     net = policy.network

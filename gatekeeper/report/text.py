@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ._internal import terminal
-from .findings import Finding, Severity
-from .rules import declared
+from gatekeeper._internal import terminal
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.rules import declared
 
 if TYPE_CHECKING:
-    from .report import Outcome
+    from gatekeeper.report.outcome import Outcome
 
 _ORDER = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}
 #: Each finding's line starts with its severity (semantic-release's plugin routes lines by it).

@@ -9,22 +9,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
-from .. import report
-from .._internal.github import GitHubClient
-from .._internal.registry import RegistryClient
-from ..config import INPUT_DEFAULTS, Inputs
-from ..context import Context, GitHubRun
-from ..decision import apply_overrides, decide, gate_status
-from ..errors import ConfigError, GatekeeperError
-from ..findings import Finding
-from ..pipeline import error_outcome, mask_secrets, redact, run_gate
-from .approvals import LABEL_GATES, LabelApproval, apply_label, label_approval
-from .check import PullRequestCheck, load_base_policy
-from .event import PullRequestEvent
-from .gates import check_changes, check_lockfiles, check_policy_file
-from .git_objects import GitObjects
-from .manifests import check_manifests
-from .reporting import PullRequestOutcome, _report
+from gatekeeper import report
+from gatekeeper._internal.github import GitHubClient
+from gatekeeper._internal.registry import RegistryClient
+from gatekeeper.config import INPUT_DEFAULTS, Inputs
+from gatekeeper.context import Context, GitHubRun
+from gatekeeper.decision import apply_overrides, decide, gate_status
+from gatekeeper.errors import ConfigError, GatekeeperError
+from gatekeeper.findings import Finding
+from gatekeeper.modes.publish import error_outcome, mask_secrets, redact, run_gate
+from gatekeeper.modes.pull_request.approvals import LABEL_GATES, LabelApproval, apply_label, label_approval
+from gatekeeper.modes.pull_request.check import PullRequestCheck, load_base_policy
+from gatekeeper.modes.pull_request.event import PullRequestEvent
+from gatekeeper.modes.pull_request.gates import check_changes, check_lockfiles, check_policy_file
+from gatekeeper.modes.pull_request.git_objects import GitObjects
+from gatekeeper.modes.pull_request.manifests import check_manifests
+from gatekeeper.modes.pull_request.reporting import PullRequestOutcome, _report
 
 
 def run_pull_request(

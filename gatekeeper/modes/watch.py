@@ -4,7 +4,7 @@ For each watched package (`watch.packages`, else the one in `package-path`): ONE
 (conditional, with the ETag kept from the last run when the workflow caches the state file); every
 version published since the watch began (`watch.since`, else the oldest gate record) is matched
 against the gate's records, read from this repository's Releases (`GET /repos/{o}/{r}/releases`,
-paginated, listed once per run; see `gatekeeper.notify` for the record format). A version with no
+paginated, listed once per run; see `gatekeeper.modes.notify` for the record format). A version with no
 record, or whose registry integrity differs from its record, is an unexpected release: it is diffed
 against the version before it with the release-diff engine and gets ONE issue (deduplicated across
 runs by a hidden marker, found by listing the issues with `state=all` — never the search API, whose
@@ -25,19 +25,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import report
-from ._internal import markdown, semver, terminal
-from ._internal.github import GitHubClient, Issue
-from ._internal.registry import RegistryClient
-from ._internal.signatures import parse_time
-from .config import Inputs
-from .context import GitHubRun
-from .decision import EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
-from .errors import ConfigError, GatekeeperError
-from .findings import Finding, Severity
-from .notify import Record, clients, defuse, record_of
-from .policy import Policy, load_policy
-from .rules import rule
+from gatekeeper import report
+from gatekeeper._internal import markdown, semver, terminal
+from gatekeeper._internal.github import GitHubClient, Issue
+from gatekeeper._internal.registry import RegistryClient
+from gatekeeper._internal.signatures import parse_time
+from gatekeeper.config import Inputs
+from gatekeeper.context import GitHubRun
+from gatekeeper.decision import EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
+from gatekeeper.errors import ConfigError, GatekeeperError
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.modes.notify import Record, clients, defuse, record_of
+from gatekeeper.rules import rule
+from gatekeeper.trust.policy import Policy, load_policy
 
 NAME = "watch"
 STATE_PATH = "node_modules/.cache/npm-gatekeeper/watch-state.json"
@@ -276,9 +276,9 @@ def unexpected_delta(
     registry: RegistryClient, doc: Mapping[str, Any], item: Unexpected, policy: Policy
 ) -> tuple[str, str]:
     """That delta as (Markdown, plain text for `--format text`)."""
-    from .diffing import diff_packages
-    from .gates.diff import combine, fetch_release
-    from .report_text import finding_lines
+    from gatekeeper.diffing import diff_packages
+    from gatekeeper.gates.diff import combine, fetch_release
+    from gatekeeper.report.text import finding_lines
 
     versions = [v for v in (doc.get("versions") or {}) if isinstance(v, str)]
     parsed = semver.parse(item.version)
@@ -488,7 +488,7 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
 
 def run_watch(inputs: Inputs, env: Mapping[str, str], *, report_path: Path | None = None, fmt: str = "markdown") -> int:
     """Watch mode's entry: 0 all accounted for, 1 unexpected releases (or other blocks), 2 could not check."""
-    from .pipeline import RunOptions, _report, mask_secrets, redact
+    from gatekeeper.modes.publish import RunOptions, _report, mask_secrets, redact
 
     opts = RunOptions(report_path=report_path, output_format=fmt)
     mask_secrets(inputs, env, opts.out)

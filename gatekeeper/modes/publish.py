@@ -17,22 +17,33 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
-from . import notify, publishing, report, review, trusted_policy
-from ._internal import actions, budget, git
-from ._internal import npm as npm_cli
-from ._internal.proc import Cancelled, cancel_on_signals
-from ._internal.registry import RegistryClient
-from ._internal.tarball import read_package
-from .config import Inputs
-from .context import Context, GitHubRun, PackageInfo, PackedTarball
-from .decision import EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
-from .errors import ConfigError, GatekeeperError, PublishUncertain
-from .findings import Severity
-from .gates import Skip
-from .gates.diff import select_baseline
-from .policy import Policy, load_policy
-from .rules import rule
-from .trusted_policy import PolicyTrust
+from gatekeeper import report
+from gatekeeper._internal import actions, budget, git
+from gatekeeper._internal import npm as npm_cli
+from gatekeeper._internal.proc import Cancelled, cancel_on_signals
+from gatekeeper._internal.registry import RegistryClient
+from gatekeeper._internal.tarball import read_package
+from gatekeeper.config import Inputs
+from gatekeeper.context import Context, GitHubRun, PackageInfo, PackedTarball
+from gatekeeper.decision import (
+    EXIT_ALLOW,
+    EXIT_BLOCK,
+    EXIT_ERROR,
+    Decision,
+    GateResult,
+    apply_overrides,
+    decide,
+    gate_status,
+)
+from gatekeeper.errors import ConfigError, GatekeeperError, PublishUncertain
+from gatekeeper.findings import Severity
+from gatekeeper.gates import Skip
+from gatekeeper.gates.diff import select_baseline
+from gatekeeper.modes import notify
+from gatekeeper.rules import rule
+from gatekeeper.trust import publishing, review, trusted_policy
+from gatekeeper.trust.policy import Policy, load_policy
+from gatekeeper.trust.trusted_policy import PolicyTrust
 
 #: The gates of publish/check mode, in order.
 GATE_MODULES = (
@@ -246,7 +257,7 @@ def _build_context(
 def _trusted_policy(
     released: Policy, registry: RegistryClient, inputs: Inputs, run: GitHubRun, workspace: Path, packed: npm_cli.Packed
 ) -> PolicyTrust:
-    """The policy at the last release's commit decides (see gatekeeper.trusted_policy)."""
+    """The policy at the last release's commit decides (see gatekeeper.trust.trusted_policy)."""
     packument = registry.packument(packed.name) if packed.name else None
     sha = run.sha or git.head(workspace) or ""
 
@@ -449,7 +460,7 @@ def _publish(
 
 def _notify(ctx: Context, outcome: report.Outcome) -> None:
     """The last step: Release + webhook. A failure is an error (exit 2) but never un-publishes."""
-    from .notify import Published, notify, run_url
+    from gatekeeper.modes.notify import Published, notify, run_url
 
     assert ctx.package is not None and ctx.tarball is not None
     prev = outcome.previous or {}
@@ -475,7 +486,7 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
             deadline=ctx.deadline,
         )
     except Exception as exc:  # notify must never turn a publish into a crash
-        from .notify import NotifyResult
+        from gatekeeper.modes.notify import NotifyResult
 
         result = NotifyResult(errors=[redact(ctx.inputs, f"Internal error in notify: {type(exc).__name__}: {exc}")])
     apply_notify(outcome, result, f"{rel.name}@{rel.version}")

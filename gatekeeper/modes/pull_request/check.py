@@ -6,10 +6,10 @@ import posixpath
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import GatekeeperError, PolicyError
-from ..policy import Policy, parse_policy
-from .event import PullRequestEvent
-from .git_objects import GitObjects, TreeEntry
+from gatekeeper.errors import GatekeeperError, PolicyError
+from gatekeeper.modes.pull_request.event import PullRequestEvent
+from gatekeeper.modes.pull_request.git_objects import GitObjects, TreeEntry
+from gatekeeper.trust.policy import Policy, parse_policy
 
 
 @dataclass

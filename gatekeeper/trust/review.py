@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from . import floors
-from .context import Context
-from .decision import GateResult, gate_status
-from .findings import Finding, Severity
-from .rules import rule
+from gatekeeper.context import Context
+from gatekeeper.decision import GateResult, gate_status
+from gatekeeper.findings import Finding, Severity
+from gatekeeper.rules import rule
+from gatekeeper.trust import floors
 
 #: Gates whose non-floor findings a review may clear.
 CLEARABLE_GATES = frozenset({"diff", "policy"})
