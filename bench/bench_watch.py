@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gatekeeper.modes.notify import Record  # noqa: E402
+from gatekeeper.steps.record import Record  # noqa: E402
 from tests._support.github_server import GitHubServer  # noqa: E402
 from tests._support.tarballs import Entry, gz, tar_bytes  # noqa: E402
 from tests._support.verdaccio import Verdaccio, verdaccio_session  # noqa: E402

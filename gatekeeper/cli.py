@@ -219,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from gatekeeper.modes.pull_request import run_pull_request
 
         return run_pull_request(inputs, env, report_path=args.report, fmt=fmt)
-    from gatekeeper.modes.publish import RunOptions, run
+    from gatekeeper.modes.publish import run
+    from gatekeeper.steps.run import RunOptions
 
     return run(
         inputs,

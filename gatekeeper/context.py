@@ -102,6 +102,16 @@ class PackedTarball:
     size: int
 
 
+@dataclass(eq=False)
+class RunMemo:
+    """What one run computed once and every gate (and reporter) of that run reads: the release diff.
+
+    Held by the run's Context (never module-level): a new run has a new memo.
+    """
+
+    diff: Any = None  # gatekeeper.diffing.DiffResult, once the diff gate computed it
+
+
 @dataclass(frozen=True)
 class Context:
     """Everything a gate may look at. Data flows one way: context -> gates -> decision."""
@@ -121,3 +131,6 @@ class Context:
     trust: PolicyTrust | None = None
     #: The run's deadline (input `timeout`); None: unbounded (unit tests, tools).
     deadline: Deadline | None = None
+    #: Results computed once per run (see RunMemo): not an argument, not part of the identity, and a
+    #: `dataclasses.replace` of the context starts a new one.
+    memo: RunMemo = field(default_factory=RunMemo, init=False, compare=False, repr=False)

@@ -12,8 +12,8 @@ from gatekeeper._internal.registry import RegistryClient
 from gatekeeper.config import Inputs
 from gatekeeper.context import Context, GitHubRun
 from gatekeeper.gates import branch, green_build
-from gatekeeper.modes.publish import run_gate
 from gatekeeper.secret import Secret
+from gatekeeper.steps.run import run_gate
 from gatekeeper.trust.policy import Policy, parse_policy
 from tests._support.github_server import GitHubServer
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 
 from gatekeeper._internal.github import Release as GhRelease
-from gatekeeper.modes.notify import MARKER_WORD, Published, Record, merge_body, parse_record, record_of, release_section
+from gatekeeper.steps.notify import Published, merge_body, release_section
+from gatekeeper.steps.record import MARKER_WORD, Record, parse_record, record_of
 from tests._support.webhook import WebhookReceiver
 from tests._support.workspace import assert_no_leak
 from tests.test_e2e_publish import release  # noqa: F401 - the fixture

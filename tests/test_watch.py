@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gatekeeper.modes.notify import Record
+from gatekeeper.steps.record import Record
 from tests._support.workspace import ActionResult, assert_no_leak, run_action
 from tests.test_e2e_publish import FAST_RETRIES, REPO, Release, release  # noqa: F401 - the fixture
 

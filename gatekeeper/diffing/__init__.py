@@ -19,7 +19,7 @@ from gatekeeper.diffing.install_code import MAX_INSTALL_FILES
 from gatekeeper.diffing.lines import added_lines
 from gatekeeper.diffing.manifest import DEP_FIELDS, ENTRY_FIELDS, GIT_SCRIPTS, INSTALL_SCRIPTS, spec_kind
 from gatekeeper.diffing.result import DiffResult, FieldChange, FileChange
-from gatekeeper.diffing.rules import (
+from gatekeeper.rules.diff import (
     APPROVED,
     BIN_CHANGED,
     BUNDLED_CHANGED,

@@ -10,8 +10,8 @@ from gatekeeper._internal import semver
 from gatekeeper._internal.tarball import Package
 from gatekeeper.diffing.lines import _Added
 from gatekeeper.diffing.result import DiffResult
-from gatekeeper.diffing.rules import APPROVED
 from gatekeeper.rules import Rule
+from gatekeeper.rules.diff import APPROVED
 from gatekeeper.trust.policy import Policy
 
 if TYPE_CHECKING:

@@ -32,7 +32,7 @@ from gatekeeper.diffing.content import (
 from gatekeeper.diffing.lines import _Added, _is_text, _line_at, added_lines
 from gatekeeper.diffing.manifest import _bins
 from gatekeeper.diffing.result import _size
-from gatekeeper.diffing.rules import (
+from gatekeeper.rules.diff import (
     EXECUTABLE_BINARY,
     EXECUTABLE_BINARY_CHANGED,
     LARGE_CHANGE,

@@ -8,8 +8,8 @@ import re
 from gatekeeper._internal.tarball import Package
 from gatekeeper.diffing.checker import Checker
 from gatekeeper.diffing.manifest import _bundled, _deps, _overrides, spec_kind
-from gatekeeper.diffing.rules import BUNDLED_CHANGED, DEPENDENCY_ADDED, DEPENDENCY_SOURCE, LOCAL_INSTALL_HOOK
 from gatekeeper.findings import Severity
+from gatekeeper.rules.diff import BUNDLED_CHANGED, DEPENDENCY_ADDED, DEPENDENCY_SOURCE, LOCAL_INSTALL_HOOK
 
 
 class DependencyChecks(Checker):

@@ -10,8 +10,8 @@ from gatekeeper.diffing.install_code import InstallCodeChecks
 from gatekeeper.diffing.lockfile_checks import LockfileChecks
 from gatekeeper.diffing.manifest_checks import ManifestChecks
 from gatekeeper.diffing.result import DiffResult, FieldChange, FileChange
-from gatekeeper.diffing.rules import TARBALL_UNSAFE
 from gatekeeper.findings import Finding, Severity
+from gatekeeper.rules.diff import TARBALL_UNSAFE
 from gatekeeper.trust.policy import Policy
 
 

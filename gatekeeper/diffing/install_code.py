@@ -28,7 +28,7 @@ from gatekeeper.diffing.checker import Checker
 from gatekeeper.diffing.content import TEXT_SCAN_LIMIT, _executable_kind
 from gatekeeper.diffing.lines import _first_diff_line, _is_text
 from gatekeeper.diffing.manifest import GIT_SCRIPTS, INSTALL_SCRIPTS, _bins, _native_build, _norm, _scripts
-from gatekeeper.diffing.rules import INSTALL_CODE_CHANGED, INSTALL_DATA_CHANGED, INSTALL_DOWNLOAD_CHANGED
+from gatekeeper.rules.diff import INSTALL_CODE_CHANGED, INSTALL_DATA_CHANGED, INSTALL_DOWNLOAD_CHANGED
 
 TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:

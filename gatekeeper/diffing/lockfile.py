@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from gatekeeper.findings import Finding, Severity
-from gatekeeper.rules import rule
+from gatekeeper.rules.diff import (
+    LOCKFILE_CHANGED,
+    LOCKFILE_INSTALL_SCRIPT,
+    LOCKFILE_INTEGRITY_CHANGED,
+    LOCKFILE_SOURCE_CHANGED,
+)
 
 if TYPE_CHECKING:
     from typing import Any
@@ -32,36 +37,6 @@ OTHER_LOCKFILES = frozenset({"yarn.lock", "pnpm-lock.yaml", "bun.lock", "bun.loc
 #: Hosts that serve the public npm registry (yarn's mirror included).
 PUBLIC_REGISTRY_HOSTS = frozenset({"registry.npmjs.org", "registry.yarnpkg.com"})
 
-LOCKFILE_INSTALL_SCRIPT = rule(
-    "lockfile-install-script",
-    Severity.BLOCK,
-    "A dependency new or changed in the lockfile runs an install script",
-    "Check the package's preinstall/install/postinstall (or binding.gyp) before merging. If it is intended, "
-    "approve it in the base branch's policy (`pull-request.install-scripts: [name@version]`) or have a maintainer "
-    "apply the approval label.",
-)
-LOCKFILE_SOURCE_CHANGED = rule(
-    "lockfile-source-changed",
-    Severity.BLOCK,
-    "A dependency in the lockfile now comes from outside the registry",
-    "Resolve the dependency from the registry. If the git/tarball/file source is intended, approve the exact "
-    "`resolved` value in the base branch's policy (`pull-request.lockfile-sources: {name: resolved}`) or have "
-    "a maintainer apply the approval label.",
-)
-LOCKFILE_INTEGRITY_CHANGED = rule(
-    "lockfile-integrity-changed",
-    Severity.BLOCK,
-    "A dependency in the lockfile keeps its version but now has other content (integrity)",
-    "A published version never changes: the new integrity points at other bytes. Restore the previous "
-    "`integrity` (regenerate the lockfile against the registry) and find out who changed it.",
-)
-LOCKFILE_CHANGED = rule(
-    "lockfile-changed",
-    Severity.WARN,
-    "A lockfile that is not analysed changed",
-    "Review the lockfile diff by hand: npm-gatekeeper reads package-lock.json / npm-shrinkwrap.json v2/v3 only "
-    "(yarn.lock, pnpm-lock.yaml, bun.lock and lockfileVersion 1 are reported, not analysed).",
-)
 
 
 class LockfileError(ValueError):

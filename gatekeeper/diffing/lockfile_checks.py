@@ -24,8 +24,8 @@ from gatekeeper.diffing.lockfile import (
     parse_npm_lockfile,
 )
 from gatekeeper.diffing.manifest import DEP_FIELDS
-from gatekeeper.diffing.rules import DEPENDENCY_INSTALL_SCRIPT, SHRINKWRAP_ADDED, TARBALL_UNSAFE
 from gatekeeper.findings import Severity
+from gatekeeper.rules.diff import DEPENDENCY_INSTALL_SCRIPT, SHRINKWRAP_ADDED, TARBALL_UNSAFE
 
 if TYPE_CHECKING:
     from typing import Any

@@ -16,7 +16,8 @@ from gatekeeper.diffing.manifest import (
     _norm,
     _scripts,
 )
-from gatekeeper.diffing.rules import (
+from gatekeeper.findings import Severity
+from gatekeeper.rules.diff import (
     BIN_CHANGED,
     ENTRYPOINT_CHANGED,
     LIFECYCLE_ADDED,
@@ -26,7 +27,6 @@ from gatekeeper.diffing.rules import (
     PUBLISH_CONFIG_UNSAFE,
     VERSION_NOT_INCREASING,
 )
-from gatekeeper.findings import Severity
 
 #: npm's config keys (`@npmcli/config` definitions, npm 11): `npm publish` applies any of them found in
 #: `publishConfig` unless its command line sets it. tests/test_diff_rules.py keeps this in step with the npm CLI.

@@ -10,53 +10,18 @@ from fnmatch import fnmatchcase
 from gatekeeper._internal import actions
 from gatekeeper.context import Context
 from gatekeeper.errors import ConfigError
-from gatekeeper.findings import Finding, Severity
-from gatekeeper.rules import rule
+from gatekeeper.findings import Finding
+from gatekeeper.rules.branch import (
+    EVENT_NOT_ALLOWED,
+    FORK_REPOSITORY,
+    NOT_DEFAULT_BRANCH,
+    NOT_IN_ACTIONS,
+    PULL_REQUEST_EVENT,
+    TAG_REF,
+)
 
 NAME = "branch"
 
-NOT_IN_ACTIONS = rule(
-    "not-in-ci",
-    Severity.BLOCK,
-    "Publishing outside GitHub Actions",
-    "Publish from a GitHub Actions workflow, not from a developer machine (GITHUB_ACTIONS, GITHUB_REPOSITORY and "
-    "GITHUB_SHA must be set by the runner).",
-)
-EVENT_NOT_ALLOWED = rule(
-    "event-not-allowed",
-    Severity.BLOCK,
-    "The workflow was triggered by an event that may not publish",
-    "Publish from a `push` to the default branch. To also allow `workflow_dispatch` or `release`, list them under "
-    "`branch.events` in the policy. Pull-request events can never publish.",
-)
-PULL_REQUEST_EVENT = rule(
-    "pull-request-event",
-    Severity.BLOCK,
-    "A pull-request event can never publish",
-    "Pull requests (including from forks) run code that is not on the default branch yet. Use `mode: pull-request` "
-    "in PR workflows and publish only from the default branch.",
-)
-NOT_DEFAULT_BRANCH = rule(
-    "not-default-branch",
-    Severity.BLOCK,
-    "The ref is not the default branch (nor an allowed release branch)",
-    "Merge to the default branch and publish from there, or add the branch pattern (e.g. `1.x`) to "
-    "`branch.release-branches` in the policy.",
-)
-TAG_REF = rule(
-    "tag-ref",
-    Severity.BLOCK,
-    "The run is on a tag, not a branch",
-    "Tags can point at any commit, including one never merged. Publish from a push to the default branch; with "
-    "`release` in `branch.events`, the release must target the default branch.",
-)
-FORK_REPOSITORY = rule(
-    "fork-repository",
-    Severity.BLOCK,
-    "The repository is a fork",
-    "Publish from the package's own repository. If a fork really is the release source, set "
-    "`branch.allow-forks: true` in the policy.",
-)
 
 PR_EVENTS = frozenset({"pull_request", "pull_request_target", "pull_request_review", "pull_request_review_comment"})
 

@@ -16,28 +16,13 @@ from __future__ import annotations
 from gatekeeper._internal import actions, git
 from gatekeeper.context import Context
 from gatekeeper.errors import ConfigError
-from gatekeeper.findings import Finding, Severity
+from gatekeeper.findings import Finding
 from gatekeeper.gates import Skip
 from gatekeeper.gates.branch import PR_EVENTS, _branch_of
-from gatekeeper.rules import rule
+from gatekeeper.rules.commit import NOT_BRANCH_HEAD, WORKSPACE_NOT_RELEASED
 
 NAME = "commit"
 
-NOT_BRANCH_HEAD = rule(
-    "not-branch-head",
-    Severity.BLOCK,
-    "The released commit is not the head of its branch (or, for a release, not merged into the default branch)",
-    "Release the latest commit of the branch: re-run the release workflow of the branch's current head (an older "
-    "run publishes code that is no longer on the branch). For a `release` event, tag a commit that is on the "
-    "default branch.",
-)
-WORKSPACE_NOT_RELEASED = rule(
-    "workspace-not-released-commit",
-    Severity.BLOCK,
-    "The workspace is not the released commit (HEAD is not GITHUB_SHA, or tracked files were modified)",
-    "Check out the commit that triggered the run (`actions/checkout` without another `ref:`) and do not modify "
-    "tracked files before this step; build outputs belong in untracked or ignored files.",
-)
 
 
 def check(ctx: Context) -> list[Finding]:

@@ -20,92 +20,25 @@ import yaml
 from gatekeeper._internal import git
 from gatekeeper.context import Context
 from gatekeeper.findings import Finding, Severity
-from gatekeeper.rules import rule
+from gatekeeper.rules.credential import (
+    CREDENTIAL_MISSING,
+    CREDENTIAL_TOKEN,
+    MAINTAINERS_UNKNOWN,
+    NOT_A_MAINTAINER,
+    NPMRC_COMMITTED_TOKEN,
+    TOKEN_IN_REPOSITORY,
+    TOKEN_IN_USER_NPMRC,
+    TOKEN_NOT_FROM_SECRET,
+    TOKEN_READ_ONLY,
+    TOKEN_REJECTED,
+    TOKEN_RESTRICTIONS,
+    TOKEN_TYPE_UNKNOWN,
+    WORKFLOW_NOT_VERIFIED,
+)
 from gatekeeper.trust import trusted_publishing
 
 NAME = "credential"
 
-CREDENTIAL_MISSING = rule(
-    "credential-missing",
-    Severity.BLOCK,
-    "No npm credential was given and OIDC trusted publishing is not available",
-    "Pass `npm-token: ${{ secrets.NPM_TOKEN }}`, or configure npm trusted publishing for this workflow and grant "
-    "`permissions: id-token: write`.",
-)
-NPMRC_COMMITTED_TOKEN = rule(
-    "npmrc-committed-token",
-    Severity.BLOCK,
-    "A committed .npmrc carries an auth token",
-    "Remove the `_authToken`/`_auth`/`_password` line from the committed .npmrc (a `${NPM_TOKEN}` placeholder is "
-    "fine), revoke the token on npmjs.com, and purge it from git history.",
-)
-TOKEN_IN_REPOSITORY = rule(
-    "token-in-repository",
-    Severity.BLOCK,
-    "The npm token's value appears in a tracked file",
-    "Revoke the token now (it is public to anyone who can read the repository), remove it from the file and from "
-    "git history, and store the new token only as an Actions secret.",
-)
-TOKEN_IN_USER_NPMRC = rule(
-    "token-in-user-npmrc",
-    Severity.BLOCK,
-    "An auth token sits in the user's npmrc (~/.npmrc or NPM_CONFIG_USERCONFIG)",
-    "That is a developer-machine setup, readable by any code that runs there. Remove the token from the npmrc and "
-    "pass a CI-scoped token via `npm-token: ${{ secrets.NPM_TOKEN }}`.",
-)
-TOKEN_REJECTED = rule(
-    "token-rejected",
-    Severity.BLOCK,
-    "The registry does not accept the token (`/-/whoami` failed)",
-    "The token is revoked, expired or for another registry. Create a new granular publish token and update the secret.",
-)
-NOT_A_MAINTAINER = rule(
-    "not-a-maintainer",
-    Severity.BLOCK,
-    "The token's user is not a maintainer of the package",
-    "Publish with a token of a listed maintainer (`npm owner ls <pkg>`), or add the user with `npm owner add`.",
-)
-MAINTAINERS_UNKNOWN = rule(
-    "maintainers-unknown",
-    Severity.WARN,
-    "The registry records no maintainers for the package, so the token's user cannot be checked",
-    "Expected on Verdaccio and some private registries. To refuse publishing then, set "
-    "`credential.unknown-maintainers: block`.",
-)
-TOKEN_READ_ONLY = rule(
-    "token-read-only",
-    Severity.BLOCK,
-    "The token is read-only",
-    "Create a granular access token with read and write permission on the package, limited to it, and update the "
-    "secret.",
-)
-TOKEN_TYPE_UNKNOWN = rule(
-    "token-type-unknown",
-    Severity.INFO,
-    "The token's type (read-only, CIDR, expiry) could not be read from the registry",
-    "Nothing to fix: the registry does not let this token list tokens. The publish itself will fail if the token "
-    "cannot publish.",
-)
-TOKEN_RESTRICTIONS = rule(
-    "token-restrictions",
-    Severity.INFO,
-    "The token's CIDR limits and expiry",
-    "Informational. Prefer short-lived granular tokens limited to this package.",
-)
-TOKEN_NOT_FROM_SECRET = rule(
-    "token-not-from-secret",
-    Severity.BLOCK,
-    "The workflow passes the npm token from something other than `secrets.*`",
-    "Pass the token as `${{ secrets.NPM_TOKEN }}`. A literal token in a workflow file is public; `vars.*` and `env` "
-    "values are not masked and not protected like secrets. Revoke a token that was ever written in a workflow.",
-)
-WORKFLOW_NOT_VERIFIED = rule(
-    "workflow-not-verified",
-    Severity.WARN,
-    "The workflow file that runs this step could not be checked",
-    "Keep the workflow in `.github/workflows/` of the checked-out repository and check out the commit being "
-    "released (actions/checkout).",
-)
 AUTH_KEYS = re.compile(r"^\s*(?:(//[^\s=]*):)?(_authToken|_auth|_password)\s*=\s*(.*?)\s*$", re.IGNORECASE)
 PLACEHOLDER = re.compile(r"^[\"']?\$\{[A-Za-z_][A-Za-z0-9_]*\}[\"']?$")
 SECRET_EXPR = re.compile(r"^\$\{\{\s*secrets\.[A-Za-z_][A-Za-z0-9_]*\s*\}\}$")
@@ -139,7 +72,7 @@ def check(ctx: Context) -> list[Finding]:
     findings += _token_type(ctx, token.reveal())
     sources = ", ".join(trusted_publishing.token_sources(ctx)) or "the inputs"
     findings.append(
-        trusted_publishing.CREDENTIAL_TOKEN(
+        CREDENTIAL_TOKEN(
             f"A token publishes: {trusted_publishing.token_kind(token)} of `{user}`, from {sources}.",
             token_type=trusted_publishing.token_kind(token),
             user=user,

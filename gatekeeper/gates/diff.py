@@ -7,10 +7,10 @@ baseline's tarball is downloaded, its `dist.integrity` checked and its registry
 signature verified before it is read (safely, in memory) and diffed.
 
 Reporters get the delta without re-running anything: `compute(ctx)` returns the
-`DiffResult` (delta + findings) and caches it per Context (a small dict keyed by
-`id(ctx)` that also holds the Context, so an id is never reused while cached);
-`check` returns `compute(ctx).findings`, and `report_extras(ctx)` gives the
-pipeline the previous release and the Markdown delta for the job summary.
+`DiffResult` (delta + findings), computed once per run and held by the run's
+context (`ctx.memo`); `check` returns `compute(ctx).findings`, and
+`report_extras(ctx)` gives the pipeline the previous release and the Markdown
+delta for the job summary.
 """
 
 from __future__ import annotations
@@ -29,7 +29,15 @@ from gatekeeper.gates import ReportExtras
 from gatekeeper.report.snippets import add_snippets
 from gatekeeper.report.snippets import markdown as approval_snippets_markdown
 from gatekeeper.report.snippets import text as approval_snippets_text
-from gatekeeper.rules import rule
+from gatekeeper.rules.diff import (
+    BASELINE_INTEGRITY,
+    BASELINE_SIGNATURE_INVALID,
+    BASELINE_SIGNATURE_UNAVAILABLE,
+    BASELINE_TARBALL_ELSEWHERE,
+    FIRST_RELEASE,
+    REGISTRY_SIGNATURES_MISSING,
+    VERSION_EXISTS,
+)
 from gatekeeper.trust.policy import Policy
 
 if TYPE_CHECKING:
@@ -40,53 +48,6 @@ if TYPE_CHECKING:
 
 NAME = "diff"
 
-VERSION_EXISTS = rule(
-    "version-exists",
-    Severity.BLOCK,
-    "This version is already published on the registry",
-    "Bump the version in package.json; a published version can never be replaced.",
-)
-FIRST_RELEASE = rule(
-    "first-release",
-    Severity.WARN,
-    "Nothing is published yet: there is no release to diff against",
-    "Check the package name is the one you mean; set `diff.first-release: block` to require a manual first publish.",
-)
-BASELINE_INTEGRITY = rule(
-    "baseline-integrity-mismatch",
-    Severity.BLOCK,
-    "The last release's tarball does not match its recorded integrity",
-    "The registry or a proxy served altered bytes: investigate before publishing, and report it to the registry.",
-)
-BASELINE_SIGNATURE_INVALID = rule(
-    "baseline-signature-invalid",
-    Severity.BLOCK,
-    "The last release's registry signature is missing, expired or does not verify",
-    "Do not publish on top of a release that fails verification; check `npm audit signatures` and the registry.",
-)
-BASELINE_SIGNATURE_UNAVAILABLE = rule(
-    "baseline-signature-unavailable",
-    Severity.INFO,
-    "The registry serves no signing keys, so the last release's signature was not checked",
-    "Nothing to do on a private registry; integrity (sha512) was still checked.",
-)
-
-
-REGISTRY_SIGNATURES_MISSING = rule(
-    "registry-signatures-missing",
-    Severity.BLOCK,
-    "The public registry served no signing keys, so the last release's signature could not be checked",
-    "registry.npmjs.org always serves keys at /-/npm/v1/keys: something between the runner and the registry "
-    "(a proxy, a mirror) answered instead. Publish through a path that reaches the real registry.",
-)
-BASELINE_TARBALL_ELSEWHERE = rule(
-    "baseline-tarball-elsewhere",
-    Severity.WARN,
-    "The last release's tarball URL is not on the registry (another scheme, host or port)",
-    "It was downloaded without the token and verified by its sha512 integrity; check that the packument's "
-    "`dist.tarball` is expected to point there (some private registries serve tarballs from a CDN).",
-)
-
 
 @dataclass
 class Baseline:
@@ -95,10 +56,6 @@ class Baseline:
     package: Package | None  # None when its bytes failed the integrity check
     findings: list[Finding]
     info: dict[str, object]
-
-
-_CACHE: dict[int, tuple[Context, DiffResult]] = {}
-_CACHE_SIZE = 8
 
 
 def check(ctx: Context) -> list[Finding]:
@@ -116,15 +73,10 @@ def report_extras(ctx: Context) -> ReportExtras:
 
 
 def compute(ctx: Context) -> DiffResult:
-    """The release diff of this run (cached per Context)."""
-    hit = _CACHE.get(id(ctx))
-    if hit is not None and hit[0] is ctx:
-        return hit[1]
-    result = _compute(ctx)
-    while len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[id(ctx)] = (ctx, result)
-    return result
+    """The release diff of this run (computed once, held by the run's context)."""
+    if ctx.memo.diff is None:
+        ctx.memo.diff = _compute(ctx)
+    return ctx.memo.diff
 
 
 def _compute(ctx: Context) -> DiffResult:

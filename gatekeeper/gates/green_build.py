@@ -15,45 +15,10 @@ from gatekeeper.context import Context
 from gatekeeper.errors import ConfigError
 from gatekeeper.findings import Finding, Severity
 from gatekeeper.gates import Skip
-from gatekeeper.rules import rule
+from gatekeeper.rules.green_build import CHECK_FAILED, CHECK_PENDING, NO_CHECKS, OWN_JOB_UNKNOWN, REQUIRED_CHECK_MISSING
 
 NAME = "green-build"
 
-CHECK_FAILED = rule(
-    "check-failed",
-    Severity.BLOCK,
-    "A check run or commit status on the commit failed",
-    "Fix the failing check (its URL is in the finding) and re-run the release on a green commit. To ignore a check "
-    "that does not gate releases, list it under `checks.ignore` in the policy.",
-)
-CHECK_PENDING = rule(
-    "check-pending",
-    Severity.BLOCK,
-    "A check was still running when the wait ran out",
-    "Make the release job wait for the build (`needs:` in the workflow), or raise the `wait-for-checks` input "
-    "(seconds).",
-)
-NO_CHECKS = rule(
-    "no-checks",
-    Severity.BLOCK,
-    "The commit has no check runs and no statuses at all",
-    "Run your tests on the default branch before releasing. If the package truly has no CI, set "
-    "`checks.require-checks: false` in the policy.",
-)
-REQUIRED_CHECK_MISSING = rule(
-    "required-check-missing",
-    Severity.BLOCK,
-    "A required check is absent from the commit",
-    "Every check required by the branch's rulesets (or `checks.required`) must have run and passed on the released "
-    "commit. Make sure the workflow that reports it ran on this commit.",
-)
-OWN_JOB_UNKNOWN = rule(
-    "own-job-unknown",
-    Severity.WARN,
-    "This job's own check run could not be identified",
-    "Give the job's runner name/job id access through the default `github-token` (permissions: `actions: read`, "
-    "`checks: read`).",
-)
 
 #: Injectable for tests of the polling loop.
 sleep = time.sleep

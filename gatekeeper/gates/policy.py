@@ -9,26 +9,11 @@ and `policy-changed` (blocks: the released commit loosens the trusted policy).
 from __future__ import annotations
 
 from gatekeeper.context import Context
-from gatekeeper.findings import Finding, Severity
+from gatekeeper.findings import Finding
 from gatekeeper.gates import ReportExtras
-from gatekeeper.rules import rule
 
 NAME = "policy"
 
-POLICY_TRUSTED = rule(
-    "policy-trusted",
-    Severity.INFO,
-    "Which policy decided: the one at the last release's commit (or the released commit's, for a first release)",
-    "Nothing to do. A loosening in the released commit takes effect from the next release, once reviewed.",
-)
-POLICY_UNTRUSTED = rule(
-    "policy-untrusted",
-    Severity.WARN,
-    "The last release's commit is not in the checkout: the policy's approvals and lowered severities are not trusted",
-    "Check out the history and tags in the release job (`actions/checkout` with `fetch-depth: 0`, or "
-    "`fetch-tags: true`), and tag each release `v1.2.3`, `1.2.3` or `name@1.2.3` (or publish with npm, which "
-    "records `gitHead`).",
-)
 
 
 def check(ctx: Context) -> list[Finding]:

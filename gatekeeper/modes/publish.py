@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import importlib
 import shutil
-import sys
 import traceback
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
 from gatekeeper import report
-from gatekeeper._internal import actions, budget, git
+from gatekeeper._internal import budget, git
 from gatekeeper._internal import npm as npm_cli
 from gatekeeper._internal.proc import Cancelled, cancel_on_signals
 from gatekeeper._internal.registry import RegistryClient
@@ -31,16 +29,12 @@ from gatekeeper.decision import (
     EXIT_ERROR,
     Decision,
     GateResult,
-    apply_overrides,
     decide,
-    gate_status,
 )
 from gatekeeper.errors import ConfigError, GatekeeperError, PublishUncertain
-from gatekeeper.findings import Severity
-from gatekeeper.gates import Skip
 from gatekeeper.gates.diff import select_baseline
-from gatekeeper.modes import notify
-from gatekeeper.rules import rule
+from gatekeeper.rules.publish import PUBLISH_REJECTED
+from gatekeeper.steps.run import RunOptions, clients, emit, error_outcome, mask_secrets, redact, run_gate
 from gatekeeper.trust import publishing, review, trusted_policy
 from gatekeeper.trust.policy import Policy, load_policy
 from gatekeeper.trust.trusted_policy import PolicyTrust
@@ -56,40 +50,11 @@ GATE_MODULES = (
     "gatekeeper.gates.provenance",
 )
 
-PUBLISH_REJECTED = rule(
-    "publish-rejected",
-    Severity.BLOCK,
-    "The registry refused the upload because the version already exists",
-    "Bump the version in package.json; a published version can never be replaced.",
-)
-
-#: Where the JSON report goes in Actions, relative to the workspace: under node_modules/.cache (the
-#: usual home of tool caches), so `npm pack` never picks it up and later steps find it at this path.
-REPORT_PATH = "node_modules/.cache/npm-gatekeeper/report.json"
 
 #: Seconds of the run's deadline that must be left to start `npm publish` (else: nothing is uploaded).
 MIN_PUBLISH_SECONDS = 3.0
 #: `npm pack` gets at most this much of the deadline.
 PACK_SECONDS = 300.0
-
-
-@dataclass
-class RunOptions:
-    """How the run is wired (not user policy)."""
-
-    report_path: Path | None = None
-    out: TextIO = sys.stdout
-    err: TextIO = sys.stderr
-    #: Run only these gates (None: every gate); `skip_gates` leaves these out. Names: `gate_names()`.
-    gates: tuple[str, ...] | None = None
-    skip_gates: tuple[str, ...] = ()
-    #: Pack as if package.json said this version (semantic-release's next version).
-    pack_version: str | None = None
-    #: Keep the packed tarball in this folder (otherwise a private temp dir, deleted).
-    pack_destination: Path | None = None
-    #: What stdout gets: markdown (the job summary's text), text (a terminal, semantic-release's logger)
-    #: or json (the report).
-    output_format: str = "markdown"
 
 
 def _gate_modules() -> list[ModuleType]:
@@ -118,14 +83,6 @@ def select_gates(opts: RunOptions) -> list[ModuleType]:
         if name not in known:
             raise GatekeeperError(f"There is no gate named {name!r}", f"Use one of: {', '.join(known)}")
     return [m for m in mods if (opts.gates is None or m.NAME in opts.gates) and m.NAME not in opts.skip_gates]
-
-
-def mask_secrets(inputs: Inputs, env: Mapping[str, str], out: TextIO) -> None:
-    """Ask the runner to mask the tokens before anything else is printed."""
-    if not actions.in_actions(env):
-        return
-    for secret in inputs.secrets():
-        actions.add_mask(secret.reveal(), out=out)
 
 
 def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) -> int:
@@ -166,7 +123,7 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
         except Cancelled as exc:
             outcome = cancelled_outcome(inputs, exc, bool(started), gated)
         signals.disarm()  # a second signal now must not interrupt the report
-        _report(outcome, inputs, env, workspace, opts)
+        emit(outcome, inputs, env, workspace, opts)
     return outcome.decision.exit_code
 
 
@@ -204,16 +161,6 @@ def cancelled_outcome(
     return outcome
 
 
-def redact(inputs: Inputs, text: str) -> str:
-    for secret in inputs.secrets():
-        text = secret.redact(text)
-    return text
-
-
-def error_outcome(mode: str, message: str) -> report.Outcome:
-    return report.Outcome(mode=mode, decision=Decision(False, EXIT_ERROR, message), gates=[], error=message)
-
-
 def _build_context(
     inputs: Inputs,
     env: Mapping[str, str],
@@ -228,7 +175,7 @@ def _build_context(
     policy_path = workspace / inputs.policy
     policy: Policy = load_policy(policy_path, required=inputs.policy != ".github/npm-gatekeeper.yml")
     deadline = deadline or budget.Deadline(inputs.timeout)
-    registry, github = notify.clients(inputs, env, policy, gh_run, deadline)
+    registry, github = clients(inputs, env, policy, gh_run, deadline)
     packed, tmp = _tarball(inputs, workspace, package_dir, policy, opts or RunOptions(), deadline)
     try:
         trust = _trusted_policy(policy, registry, inputs, gh_run, workspace, packed)
@@ -338,21 +285,6 @@ def _tarball(
         raise
 
 
-def run_gate(name: str, check: Callable[[Context], list], ctx: Context) -> GateResult:
-    """Run one gate, turning faults into an `error` status (fail closed)."""
-    try:
-        findings = apply_overrides(check(ctx), ctx.policy)
-    except Skip as exc:
-        return GateResult(name, "skipped", [], None if not str(exc) else str(exc))
-    except GatekeeperError as exc:
-        return GateResult(name, "error", [], exc.diagnostic())
-    except Exception as exc:
-        return GateResult(
-            name, "error", [], redact(ctx.inputs, f"Internal error in gate {name}: {type(exc).__name__}: {exc}")
-        )
-    return GateResult(name, gate_status(findings), findings)
-
-
 def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Outcome:
     results: list[GateResult] = []
     extras: list[str] = []
@@ -460,7 +392,7 @@ def _publish(
 
 def _notify(ctx: Context, outcome: report.Outcome) -> None:
     """The last step: Release + webhook. A failure is an error (exit 2) but never un-publishes."""
-    from gatekeeper.modes.notify import Published, notify, run_url
+    from gatekeeper.steps.notify import Published, notify, run_url
 
     assert ctx.package is not None and ctx.tarball is not None
     prev = outcome.previous or {}
@@ -486,7 +418,7 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
             deadline=ctx.deadline,
         )
     except Exception as exc:  # notify must never turn a publish into a crash
-        from gatekeeper.modes.notify import NotifyResult
+        from gatekeeper.steps.notify import NotifyResult
 
         result = NotifyResult(errors=[redact(ctx.inputs, f"Internal error in notify: {type(exc).__name__}: {exc}")])
     apply_notify(outcome, result, f"{rel.name}@{rel.version}")
@@ -504,23 +436,3 @@ def apply_notify(outcome: report.Outcome, result: Any, label: str) -> None:
     )
     outcome.error = message
     outcome.decision = Decision(True, EXIT_ERROR, message)
-
-
-def _report(outcome: report.Outcome, inputs: Inputs, env: Mapping[str, str], workspace: Path, opts: RunOptions) -> None:
-    in_actions = actions.in_actions(env)
-    path = opts.report_path
-    if path is None and in_actions:
-        path = workspace / REPORT_PATH
-    shown = ""
-    if path is not None:
-        report.write_json(outcome, path)
-        shown = str(path.relative_to(workspace)) if path.is_relative_to(workspace) else str(path)
-    markdown = report.to_markdown(outcome)
-    if in_actions:
-        report.annotate(outcome, out=opts.out)
-        actions.append_summary(markdown, env)
-        actions.set_outputs(report.outputs(outcome, shown), env)
-    if outcome.error:
-        opts.err.write("npm-gatekeeper: " + outcome.error + "\n")
-    opts.out.write(report.render(outcome, opts.output_format, markdown))
-    opts.out.flush()

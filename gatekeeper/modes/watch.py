@@ -4,7 +4,7 @@ For each watched package (`watch.packages`, else the one in `package-path`): ONE
 (conditional, with the ETag kept from the last run when the workflow caches the state file); every
 version published since the watch began (`watch.since`, else the oldest gate record) is matched
 against the gate's records, read from this repository's Releases (`GET /repos/{o}/{r}/releases`,
-paginated, listed once per run; see `gatekeeper.modes.notify` for the record format). A version with no
+paginated, listed once per run; see `gatekeeper.steps.record` for the record format). A version with no
 record, or whose registry integrity differs from its record, is an unexpected release: it is diffed
 against the version before it with the release-diff engine and gets ONE issue (deduplicated across
 runs by a hidden marker, found by listing the issues with `state=all` — never the search API, whose
@@ -35,8 +35,17 @@ from gatekeeper.context import GitHubRun
 from gatekeeper.decision import EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
 from gatekeeper.errors import ConfigError, GatekeeperError
 from gatekeeper.findings import Finding, Severity
-from gatekeeper.modes.notify import Record, clients, defuse, record_of
-from gatekeeper.rules import rule
+from gatekeeper.rules.watch import (
+    LATEST_UNRECORDED,
+    MAINTAINER_ADDED,
+    NO_RECORDS,
+    PROVENANCE_DROPPED,
+    RECORD_INTEGRITY_MISMATCH,
+    RECORD_INVALID,
+    UNEXPECTED_RELEASE,
+)
+from gatekeeper.steps.record import Record, defuse, record_of
+from gatekeeper.steps.run import clients
 from gatekeeper.trust.policy import Policy, load_policy
 
 NAME = "watch"
@@ -44,50 +53,6 @@ STATE_PATH = "node_modules/.cache/npm-gatekeeper/watch-state.json"
 MAX_STATE_BYTES = 256 * 1024 * 1024
 MAX_ISSUE_BODY = 60_000
 
-UNEXPECTED_RELEASE = rule(
-    "unexpected-release",
-    Severity.BLOCK,
-    "A version on the registry was not published through the gate (no record)",
-    "Treat it as a compromise until shown otherwise: read the opened issue's delta, deprecate or unpublish the "
-    "version, revoke the npm tokens and review the maintainers.",
-)
-RECORD_INTEGRITY_MISMATCH = rule(
-    "record-integrity-mismatch",
-    Severity.BLOCK,
-    "The registry serves a tarball whose integrity differs from the gate's record",
-    "The bytes on the registry are not the ones the gate checked: investigate, and report it to the registry.",
-)
-LATEST_UNRECORDED = rule(
-    "latest-unrecorded",
-    Severity.BLOCK,
-    "The `latest` dist-tag points at a version the gate did not publish",
-    "Move `latest` back (`npm dist-tag add NAME@GOOD latest`) and find out who moved it.",
-)
-MAINTAINER_ADDED = rule(
-    "maintainer-added",
-    Severity.WARN,
-    "A maintainer was added to the package since the last gate record",
-    "Check with the new maintainer that the change is intended; remove them (`npm owner rm`) if not.",
-)
-PROVENANCE_DROPPED = rule(
-    "release-without-provenance",
-    Severity.BLOCK,
-    "A version has no provenance (dist.attestations) where the version before it had",
-    "A release without provenance after releases with it was probably made outside CI (a leaked token): "
-    "check how it was published.",
-)
-RECORD_INVALID = rule(
-    "release-record-invalid",
-    Severity.WARN,
-    "A Release carries a gate record that does not parse, is ambiguous or is not from a trusted author",
-    "Releases are written by the gate; a broken or foreign record is ignored (its version counts as unrecorded).",
-)
-NO_RECORDS = rule(
-    "watch-no-records",
-    Severity.WARN,
-    "The package has no gate record yet, so no version could be matched",
-    "Publish through the gate (its Release holds the record), or set `watch.since` to where the watch begins.",
-)
 
 
 @dataclass
@@ -488,7 +453,7 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
 
 def run_watch(inputs: Inputs, env: Mapping[str, str], *, report_path: Path | None = None, fmt: str = "markdown") -> int:
     """Watch mode's entry: 0 all accounted for, 1 unexpected releases (or other blocks), 2 could not check."""
-    from gatekeeper.modes.publish import RunOptions, _report, mask_secrets, redact
+    from gatekeeper.steps.run import RunOptions, emit, mask_secrets, redact
 
     opts = RunOptions(report_path=report_path, output_format=fmt)
     mask_secrets(inputs, env, opts.out)
@@ -504,5 +469,5 @@ def run_watch(inputs: Inputs, env: Mapping[str, str], *, report_path: Path | Non
         import traceback
 
         sys.stderr.write(redact(inputs, traceback.format_exc()))
-    _report(outcome, inputs, env, workspace, opts)
+    emit(outcome, inputs, env, workspace, opts)
     return outcome.decision.exit_code

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from gatekeeper._internal import terminal
 from gatekeeper.findings import Finding, Severity
-from gatekeeper.rules import declared
+from gatekeeper.rules import all_rules
 
 if TYPE_CHECKING:
     from gatekeeper.report.outcome import Outcome
@@ -26,7 +26,7 @@ def finding_lines(findings: list[Finding], *, fixes: bool = True) -> list[str]:
     """`BLOCK rule file:line: message` per finding, blocking first, each followed by its fix (block/warn).
 
     Package text is made visible by `terminal.safe`, so a message can never start a line of its own."""
-    rules = declared() if fixes else {}
+    rules = all_rules() if fixes else {}
     lines: list[str] = []
     for f in sorted(findings, key=lambda f: _ORDER[f.severity]):
         where = f" {terminal.safe(f.file)}" + (f":{f.line}" if f.line else "") if f.file else ""

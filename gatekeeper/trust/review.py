@@ -20,26 +20,12 @@ from dataclasses import dataclass, replace
 from gatekeeper.context import Context
 from gatekeeper.decision import GateResult, gate_status
 from gatekeeper.findings import Finding, Severity
-from gatekeeper.rules import rule
+from gatekeeper.rules.review import APPROVED_BY_REVIEW, REVIEW_NOT_VALID
 from gatekeeper.trust import floors
 
 #: Gates whose non-floor findings a review may clear.
 CLEARABLE_GATES = frozenset({"diff", "policy"})
 
-APPROVED_BY_REVIEW = rule(
-    "approved-by-review",
-    Severity.INFO,
-    "A blocking finding was cleared by the approved deployment review of the policy's review environment",
-    "Nothing to do: the reviewer named in the finding approved exactly this tarball (its integrity).",
-)
-REVIEW_NOT_VALID = rule(
-    "review-not-valid",
-    Severity.WARN,
-    "A reviewed release could not clear the blocking findings",
-    "Run the publish job in `environment: <review.environment>` with required reviewers, pass "
-    "`approved-integrity: ${{ needs.check.outputs.integrity }}`, and have a reviewer approve the deployment "
-    "(another person than the pusher when `review.require-other-reviewer: true`).",
-)
 
 
 @dataclass(frozen=True)

@@ -98,8 +98,7 @@ def resolve(
     git_head: object = None,
 ) -> PolicyTrust:
     """Decide which policy decides this release (see the module docstring)."""
-    from gatekeeper.gates.policy import POLICY_TRUSTED, POLICY_UNTRUSTED
-    from gatekeeper.modes.pull_request.gates import POLICY_CHANGED
+    from gatekeeper.rules.policy import POLICY_CHANGED, POLICY_TRUSTED, POLICY_UNTRUSTED
 
     if baseline is None:
         return PolicyTrust(
@@ -204,7 +203,7 @@ def untrusted(policy: Policy) -> Policy:
     rules = {
         rid: sev
         for rid, sev in policy.rules.items()
-        if rid in known and floors._RANK[sev] >= floors._RANK[known[rid].severity.value]
+        if rid in known and floors.RANK[sev] >= floors.RANK[known[rid].severity.value]
     }
     return replace(policy, approve=Approvals(), rules=rules, source=policy.source + " (approvals not trusted)")
 
@@ -308,7 +307,7 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
         default = known[rid].severity.value if rid in known else "block"
         a, b = t.rules.get(rid, default), r.rules.get(rid, default)
         if a != b:
-            (lo if floors._RANK[b] < floors._RANK[a] else ti).append(f"`rules.{rid}` {a} -> {b}")
+            (lo if floors.RANK[b] < floors.RANK[a] else ti).append(f"`rules.{rid}` {a} -> {b}")
     # Fail closed: a changed key the comparisons above do not rank (a new policy key, a limit, an approval
     # list) cannot be shown to only tighten, so it counts as a loosening.
     old_leaves, new_leaves = _leaves(t), _leaves(r)

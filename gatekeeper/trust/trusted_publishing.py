@@ -22,54 +22,15 @@ from typing import Any, Literal, TextIO
 from gatekeeper._internal import actions, oidc
 from gatekeeper.context import Context
 from gatekeeper.errors import ConfigError
-from gatekeeper.findings import Finding, Severity
-from gatekeeper.rules import rule
+from gatekeeper.findings import Finding
+from gatekeeper.rules.credential import (
+    OIDC_CLAIM_MISMATCH,
+    OIDC_EXCHANGE_FAILED,
+    OIDC_TOKEN_PRESENT,
+    OIDC_TRUSTED_PUBLISHING,
+    OIDC_UNAVAILABLE,
+)
 from gatekeeper.secret import Secret
-
-OIDC_TRUSTED_PUBLISHING = rule(
-    "oidc-trusted-publishing",
-    Severity.INFO,
-    "OIDC trusted publishing: this job's ID token had the expected claims and is exchanged at publish time",
-    "Informational. The package's trusted publisher on npmjs.com (repository, workflow file, environment) must "
-    "match these claims for the exchange to succeed.",
-)
-OIDC_CLAIM_MISMATCH = rule(
-    "oidc-claim-mismatch",
-    Severity.BLOCK,
-    "A claim of this job's OIDC ID token does not match this run or the policy (checked before any exchange)",
-    "Publish from the release workflow the policy names (`credential.oidc-workflow`), on the default branch (or a "
-    "`branch.release-branches` branch), in the reviewed-release environment (`review.environment`), on the runner "
-    "kind `credential.runner-environment` allows.",
-)
-OIDC_UNAVAILABLE = rule(
-    "oidc-unavailable",
-    Severity.BLOCK,
-    "`credential.mode: oidc` requires OIDC, but this job cannot request an ID token",
-    "Grant the release job `permissions: id-token: write` and configure the package's trusted publisher on "
-    "npmjs.com (package settings → Trusted publishing).",
-)
-OIDC_TOKEN_PRESENT = rule(
-    "oidc-token-present",
-    Severity.BLOCK,
-    "`credential.mode: oidc` forbids npm tokens, but one is present in the inputs or the environment",
-    "Remove `npm-token` and any NODE_AUTH_TOKEN / NPM_TOKEN / npm_config_*_authToken from the workflow (and "
-    "revoke the token on npmjs.com): trusted publishing needs no long-lived secret.",
-)
-OIDC_EXCHANGE_FAILED = rule(
-    "oidc-exchange-failed",
-    Severity.BLOCK,
-    "The registry refused to exchange this job's OIDC ID token for a publish token",
-    "On npmjs.com, open the package's settings → Trusted publishing and check that the GitHub Actions trusted "
-    "publisher names this repository (owner and name, exact case), this workflow's file name (e.g. `release.yml`, "
-    "not its path or name), and the environment (exactly as in the job, or empty if the job has none). The package "
-    "must already exist on npmjs.com.",
-)
-CREDENTIAL_TOKEN = rule(
-    "credential-token",
-    Severity.INFO,
-    "An npm access token authenticates the publish (not OIDC trusted publishing)",
-    "Consider npm trusted publishing (OIDC): no long-lived secret to steal. Set `credential.mode: oidc` once it works.",
-)
 
 TOKEN_ENV_VARS = ("NODE_AUTH_TOKEN", "NPM_TOKEN")
 NPM_CONFIG_AUTH = re.compile(r"^npm_config_.*(?:_authtoken|_auth|_password)$", re.IGNORECASE)

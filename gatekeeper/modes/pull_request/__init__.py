@@ -19,7 +19,6 @@ comment updated in place.
 """
 
 from gatekeeper.modes.pull_request.approvals import (
-    APPROVAL_LABEL_IGNORED,
     LABEL_GATES,
     WRITE_PERMISSIONS,
     LabelApproval,
@@ -28,24 +27,13 @@ from gatekeeper.modes.pull_request.approvals import (
 )
 from gatekeeper.modes.pull_request.check import PullRequestCheck, load_base_policy
 from gatekeeper.modes.pull_request.event import PR_EVENTS, PullRequestEvent
-from gatekeeper.modes.pull_request.gates import (
-    MAX_CROSS_CHECK_SHOWN,
-    POLICY_CHANGED,
-    check_changes,
-    check_lockfiles,
-    check_policy_file,
-)
+from gatekeeper.modes.pull_request.gates import MAX_CROSS_CHECK_SHOWN, check_changes, check_lockfiles, check_policy_file
 from gatekeeper.modes.pull_request.git_objects import GitObjects, TreeEntry
-from gatekeeper.modes.pull_request.manifests import (
-    MANIFEST_RULES,
-    MANIFEST_UNREADABLE,
-    MAX_BLOB_BYTES,
-    check_manifests,
-    owners,
-    workspaces,
-)
+from gatekeeper.modes.pull_request.manifests import MANIFEST_RULES, MAX_BLOB_BYTES, check_manifests, owners, workspaces
 from gatekeeper.modes.pull_request.reporting import PullRequestOutcome, headline, to_markdown
 from gatekeeper.modes.pull_request.run import run_pull_request
+from gatekeeper.rules.policy import POLICY_CHANGED
+from gatekeeper.rules.pull_request import APPROVAL_LABEL_IGNORED, MANIFEST_UNREADABLE
 
 __all__ = [
     "APPROVAL_LABEL_IGNORED",

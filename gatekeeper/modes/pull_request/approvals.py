@@ -10,15 +10,8 @@ from gatekeeper._internal.github import GitHubClient
 from gatekeeper.decision import GateResult, gate_status
 from gatekeeper.findings import Finding, Severity
 from gatekeeper.modes.pull_request.check import PullRequestCheck
-from gatekeeper.rules import rule
+from gatekeeper.rules.pull_request import APPROVAL_LABEL_IGNORED
 
-APPROVAL_LABEL_IGNORED = rule(
-    "approval-label-ignored",
-    Severity.WARN,
-    "The approval label is on the pull request but approves nothing",
-    "A user with write, maintain or admin permission must apply the label after the last push (remove it and "
-    "apply it again): the label approves the head commit it was applied to.",
-)
 #: Gates whose blocking findings the approval label can approve.
 LABEL_GATES = ("manifests", "lockfiles")
 WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from gatekeeper.diffing.lockfile import LockfileApprovals, LockfileError, is_lockfile, review_lockfile
 from gatekeeper.errors import GatekeeperError, GitHubError
-from gatekeeper.findings import Finding, Severity
+from gatekeeper.findings import Finding
 from gatekeeper.modes.pull_request.check import PullRequestCheck
-from gatekeeper.modes.pull_request.manifests import MANIFEST_UNREADABLE
-from gatekeeper.rules import rule
+from gatekeeper.rules.policy import POLICY_CHANGED
+from gatekeeper.rules.pull_request import MANIFEST_UNREADABLE
 
-POLICY_CHANGED = rule(
-    "policy-changed",
-    Severity.WARN,
-    "The pull request edits the npm-gatekeeper policy file",
-    "Review the policy change like code: it takes effect only after merge (this run used the base branch's "
-    "policy). Keep policy edits in pull requests of their own.",
-)
 MAX_CROSS_CHECK_SHOWN = 10
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import posixpath
 import re
 
-from gatekeeper.diffing.rules import APPROVED, LOCAL_INSTALL_HOOK
 from gatekeeper.findings import Finding
 from gatekeeper.modes.pull_request.check import PullRequestCheck
+from gatekeeper.rules.diff import APPROVED, LOCAL_INSTALL_HOOK
 
 NPMRC_KEYS = frozenset(
     {"node-options", "script-shell", "shell", "onload-script", "init-module", "git", "userconfig", "globalconfig"}

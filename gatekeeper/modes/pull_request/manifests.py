@@ -13,14 +13,7 @@ from gatekeeper.findings import Finding, Severity
 from gatekeeper.modes.pull_request.check import PullRequestCheck
 from gatekeeper.modes.pull_request.git_objects import GitObjects, TreeEntry
 from gatekeeper.modes.pull_request.local_install import local_install_findings
-from gatekeeper.rules import rule
-
-MANIFEST_UNREADABLE = rule(
-    "manifest-unreadable",
-    Severity.BLOCK,
-    "A package.json or lockfile in the pull request cannot be read",
-    "Make the file valid UTF-8 JSON (a JSON object) and a regular file, not a symlink or submodule.",
-)
+from gatekeeper.rules.pull_request import MANIFEST_UNREADABLE
 
 #: Release-diff rules that apply to a repository's package.json files. The others (version,
 #: large-change, entrypoints, file contents) judge a release tarball, not a pull request.

@@ -13,7 +13,7 @@ from gatekeeper._internal import actions, pr_comment
 from gatekeeper._internal.github import GitHubClient
 from gatekeeper.config import Inputs
 from gatekeeper.errors import GatekeeperError
-from gatekeeper.modes.publish import REPORT_PATH
+from gatekeeper.steps.run import REPORT_PATH
 
 
 @dataclass

@@ -17,7 +17,6 @@ from gatekeeper.context import Context, GitHubRun
 from gatekeeper.decision import apply_overrides, decide, gate_status
 from gatekeeper.errors import ConfigError, GatekeeperError
 from gatekeeper.findings import Finding
-from gatekeeper.modes.publish import error_outcome, mask_secrets, redact, run_gate
 from gatekeeper.modes.pull_request.approvals import LABEL_GATES, LabelApproval, apply_label, label_approval
 from gatekeeper.modes.pull_request.check import PullRequestCheck, load_base_policy
 from gatekeeper.modes.pull_request.event import PullRequestEvent
@@ -25,6 +24,7 @@ from gatekeeper.modes.pull_request.gates import check_changes, check_lockfiles, 
 from gatekeeper.modes.pull_request.git_objects import GitObjects
 from gatekeeper.modes.pull_request.manifests import check_manifests
 from gatekeeper.modes.pull_request.reporting import PullRequestOutcome, _report
+from gatekeeper.steps.run import error_outcome, mask_secrets, redact, run_gate
 
 
 def run_pull_request(

@@ -1,0 +1,49 @@
+"""Watch mode: releases on the registry against the gate's records."""
+
+from gatekeeper.findings import Severity
+from gatekeeper.rules.model import Rule
+
+UNEXPECTED_RELEASE = Rule(
+    "unexpected-release",
+    Severity.BLOCK,
+    "A version on the registry was not published through the gate (no record)",
+    "Treat it as a compromise until shown otherwise: read the opened issue's delta, deprecate or unpublish the "
+    "version, revoke the npm tokens and review the maintainers.",
+)
+RECORD_INTEGRITY_MISMATCH = Rule(
+    "record-integrity-mismatch",
+    Severity.BLOCK,
+    "The registry serves a tarball whose integrity differs from the gate's record",
+    "The bytes on the registry are not the ones the gate checked: investigate, and report it to the registry.",
+)
+LATEST_UNRECORDED = Rule(
+    "latest-unrecorded",
+    Severity.BLOCK,
+    "The `latest` dist-tag points at a version the gate did not publish",
+    "Move `latest` back (`npm dist-tag add NAME@GOOD latest`) and find out who moved it.",
+)
+MAINTAINER_ADDED = Rule(
+    "maintainer-added",
+    Severity.WARN,
+    "A maintainer was added to the package since the last gate record",
+    "Check with the new maintainer that the change is intended; remove them (`npm owner rm`) if not.",
+)
+PROVENANCE_DROPPED = Rule(
+    "release-without-provenance",
+    Severity.BLOCK,
+    "A version has no provenance (dist.attestations) where the version before it had",
+    "A release without provenance after releases with it was probably made outside CI (a leaked token): "
+    "check how it was published.",
+)
+RECORD_INVALID = Rule(
+    "release-record-invalid",
+    Severity.WARN,
+    "A Release carries a gate record that does not parse, is ambiguous or is not from a trusted author",
+    "Releases are written by the gate; a broken or foreign record is ignored (its version counts as unrecorded).",
+)
+NO_RECORDS = Rule(
+    "watch-no-records",
+    Severity.WARN,
+    "The package has no gate record yet, so no version could be matched",
+    "Publish through the gate (its Release holds the record), or set `watch.since` to where the watch begins.",
+)
