@@ -189,7 +189,40 @@ def output_format(requested: str | None, stream: object) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand. SIGINT/SIGTERM (Ctrl-C, a cancelled job) in any of them: the running step
+    stops, its child processes are stopped and its temp dirs removed as the stack unwinds
+    (`_internal/proc.py`), then one line on stderr and exit 2 (`publish`/`check` report the cancel in
+    their own report, with what was or was possibly published)."""
+    from gatekeeper._internal.proc import Cancelled, cancel_on_signals
+
     argv = sys.argv[1:] if argv is None else list(argv)
+    with cancel_on_signals() as signals:
+        try:
+            return _main(argv)
+        except (Cancelled, KeyboardInterrupt) as exc:
+            signals.disarm()  # a second Ctrl-C must not interrupt the line below
+            sys.stderr.write(cancelled_line(argv, exc) + "\n")
+            sys.stderr.flush()
+            return 2
+
+
+def cancelled_line(argv: Sequence[str], exc: BaseException) -> str:
+    """The one line a cancelled command prints: which signal, what it did not do, what was cleaned up."""
+    command = next((a for a in argv if a in _COMMANDS), "")
+    signame = str(exc) if str(exc).startswith("SIG") else "SIGINT"
+    what = {
+        "diff": "no verdict",
+        "pull-request": "no verdict",
+        "watch": "the scan stopped part-way (an issue it already opened stays, and the next run reuses it)",
+        "notify": "the release record and the webhook may not be written (re-running it updates the same release)",
+    }.get(command, "no verdict, nothing was published")
+    return (
+        f"npm-gatekeeper{' ' + command if command else ''}: cancelled ({signame}) before it finished: {what}; "
+        "its child processes were stopped and its temp files removed. Re-run it for a result."
+    )
+
+
+def _main(argv: list[str]) -> int:
     args = build_parser(argv).parse_args(argv)
     env = dict(os.environ)
     if args.command == "diff":
