@@ -49,11 +49,21 @@ def _sources(name: str, default: str) -> str:
     return f"Read from: --{name}, else the env var {env_name(name)}, else the {shown}"
 
 
-def _add_input_flags(p: argparse.ArgumentParser, *, formats: bool) -> None:
+#: The inputs each subcommand reads (a flag for any other would be silently ignored, so it gets none);
+#: publish, check and action read them all.
+_COMMAND_INPUTS: dict[str, tuple[str, ...]] = {
+    "watch": ("package-path", "registry", "npm-token", "github-token", "policy", "timeout"),
+    "pull-request": ("registry", "github-token", "policy"),
+    "notify": ("registry", "npm-token", "github-token", "policy", "timeout", "notify-webhook"),
+}
+
+
+def _add_input_flags(p: argparse.ArgumentParser, *, formats: bool, command: str = "publish") -> None:
     from gatekeeper.config import INPUT_DEFAULTS
 
+    only = _COMMAND_INPUTS.get(command)
     for name, default in INPUT_DEFAULTS.items():
-        if name == "mode":
+        if name == "mode" or (only is not None and name not in only):
             continue
         if name in _TOKEN_HELP:
             p.add_argument(f"--{name}", dest=name.replace("-", "_"), default=None, help=_TOKEN_HELP[name])
@@ -72,13 +82,14 @@ def _add_input_flags(p: argparse.ArgumentParser, *, formats: bool) -> None:
         p.add_argument(
             f"--{name}", dest=name.replace("-", "_"), default=None, help=f"{what}. {_sources(name, default)}"
         )
-    p.add_argument(
-        "--report",
-        type=Path,
-        default=None,
-        help="write the JSON report to this file (default: inside GitHub Actions, "
-        "node_modules/.cache/npm-gatekeeper/report.json in the workspace; elsewhere no file)",
-    )
+    if command != "notify":
+        p.add_argument(
+            "--report",
+            type=Path,
+            default=None,
+            help="write the JSON report to this file (default: inside GitHub Actions, "
+            "node_modules/.cache/npm-gatekeeper/report.json in the workspace; elsewhere no file)",
+        )
     if formats:
         p.add_argument(
             "--format",
@@ -172,7 +183,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
             add_diff_arguments(sp)
             continue
-        _add_input_flags(sp, formats=name not in ("action", "notify"))
+        _add_input_flags(sp, formats=name not in ("action", "notify"), command=name)
         if name in ("publish", "check"):
             _add_run_flags(sp)
         if name == "notify":

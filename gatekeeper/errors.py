@@ -21,6 +21,11 @@ class GatekeeperError(Exception):
             text += " " + self.remedy.rstrip(".") + "."
         return text
 
+    def plain(self) -> str:
+        """The diagnostic without "Nothing was published.": for the commands that never publish (diff,
+        pull-request, watch, notify), where saying so would suggest something was to be published."""
+        return self.what.rstrip(".") + "." + (" " + self.remedy.rstrip(".") + "." if self.remedy else "")
+
 
 class ConfigError(GatekeeperError):
     """Bad inputs or environment."""

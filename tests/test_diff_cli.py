@@ -69,7 +69,7 @@ def test_json_has_the_report_shape(evil: Path) -> None:
     f = next(f for f in data["findings"] if f["rule"] == "lifecycle-script-added")
     assert {"rule", "severity", "message", "file", "line"} <= set(f) and f["severity"] == "block"
     assert f["file"] == "package.json" and isinstance(f["line"], int)
-    delta = data["diff"]
+    delta = data["delta"]
     assert {"path": "setup.js", "status": "added", "old_size": None, "new_size": 25} in delta["files"]
     assert any(c["field"] == "scripts" for c in delta["fields"])
 
@@ -203,7 +203,7 @@ def test_directory_candidate_is_packed_without_running_scripts(tmp_path: Path) -
     assert not (pkg / "RAN").exists()  # --ignore-scripts
     assert data["package"] == {"name": "ms", "version": "2.1.3"}
     assert {"path": "index.js", "status": "changed"}.items() <= next(
-        f for f in data["diff"]["files"] if f["path"] == "index.js"
+        f for f in data["delta"]["files"] if f["path"] == "index.js"
     ).items()
     assert not list(tmp_path.glob("**/*.tgz"))  # packed outside, then removed
     assert code in (0, 1)
@@ -261,7 +261,7 @@ def test_registry_baseline_is_downloaded_and_verified(published: dict[str, Any])
     assert prev["version"] == "1.1.0" and prev["integrity_ok"] is True and prev["signature"] == "unavailable"
     assert prev["reason"] == "dist-tag `latest`"
     assert [f["rule"] for f in data["findings"]] == ["baseline-signature-unavailable"]
-    assert {"path": "extra.js", "status": "changed", "old_size": 14, "new_size": 14} in data["diff"]["files"]
+    assert {"path": "extra.js", "status": "changed", "old_size": 14, "new_size": 14} in data["delta"]["files"]
 
 
 def test_registry_name_at_version_candidate(published: dict[str, Any]) -> None:
@@ -297,7 +297,7 @@ def test_integrity_mismatch_from_the_registry_blocks(published: dict[str, Any]) 
     assert code == 1
     (f,) = [f for f in data["findings"] if f["rule"] == "baseline-integrity-mismatch"]
     assert f["severity"] == "block" and f"{name}@1.1.0" in f["message"]
-    assert data["previous"]["integrity_ok"] is False and data["diff"]["files"] == []
+    assert data["previous"]["integrity_ok"] is False and data["delta"]["files"] == []
 
 
 def test_first_release_on_the_registry(published: dict[str, Any], tmp_path: Path) -> None:

@@ -69,10 +69,11 @@ def _file_delta(baseline: Package | None, candidate: Package) -> list[FileChange
         elif n is None and o is not None:
             out.append(FileChange(path, "removed", o.size, None))
         elif n is not None and o is not None:
+            modes = (o.mode, n.mode) if (n.mode & 0o111) != (o.mode & 0o111) else (None, None)
             if n.data != o.data:
-                out.append(FileChange(path, "changed", o.size, n.size))
-            elif (n.mode & 0o111) != (o.mode & 0o111):
-                out.append(FileChange(path, "mode", o.size, n.size))
+                out.append(FileChange(path, "changed", o.size, n.size, *modes))
+            elif modes[0] is not None:
+                out.append(FileChange(path, "mode", o.size, n.size, *modes))
     return out
 
 

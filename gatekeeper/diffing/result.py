@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,9 +22,26 @@ class FileChange:
     status: str  # added | removed | changed | mode
     old_size: int | None
     new_size: int | None
+    #: Permission bits before and after, when they differ (mode changes, and changed files whose mode changed).
+    old_mode: int | None = None
+    new_mode: int | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {"path": self.path, "status": self.status, "old_size": self.old_size, "new_size": self.new_size}
+        data: dict[str, object] = {
+            "path": self.path,
+            "status": self.status,
+            "old_size": self.old_size,
+            "new_size": self.new_size,
+        }
+        if self.old_mode is not None and self.new_mode is not None:
+            data["old_mode"], data["new_mode"] = f"{self.old_mode:04o}", f"{self.new_mode:04o}"
+        return data
+
+    def mode_text(self) -> str:
+        """`mode 0644 -> 0755` when the permission bits changed, else ""."""
+        if self.old_mode is None or self.new_mode is None:
+            return ""
+        return f"mode {self.old_mode:04o} -> {self.new_mode:04o}"
 
 
 @dataclass(frozen=True)
@@ -126,6 +144,10 @@ class DiffResult:
         if self.fields:
             out += ["| package.json key | Before | After |", "| --- | --- | --- |"]
             for e in field_entries(self.fields):
+                if e.old is ABSENT and e.new is ABSENT:  # a marker: "… and N more", "N digest values changed"
+                    where = " / ".join(markdown.code(k) for k in e.path[:-1])
+                    out.append(f"| {where} | {markdown.text(e.path[-1])} | |")
+                    continue
                 old, new = _pair(e.old, e.new, MARKDOWN_VALUE_LIMIT)
                 where = " / ".join(markdown.code(k) for k in e.path)
                 out.append(f"| {where} | {_md_value(e.old, old)} | {_md_value(e.new, new)} |")
@@ -158,11 +180,43 @@ def field_entries(fields: list[FieldChange]) -> list[EntryChange]:
     for c in fields:
         old = ABSENT if c.old is None else c.old
         new = ABSENT if c.new is None else c.new
-        entries = _entries((c.field,), old, new)
+        entries = _summarise_hashes(_entries((c.field,), old, new))
         if len(entries) > MAX_ENTRIES_PER_KEY:
             rest = len(entries) - MAX_ENTRIES_PER_KEY
             entries = [*entries[:MAX_ENTRIES_PER_KEY], EntryChange((c.field, f"… and {rest} more"), ABSENT, ABSENT)]
         out += entries
+    return out
+
+
+#: Sibling values that all look like digests (hex, base64, SRI) and all changed are shown as one line
+#: from this many on (esbuild's `esbuild.binaryHashes`: 23 sha256 values in every release).
+HASH_SUMMARY_MIN = 4
+_DIGEST = re.compile(r"^(?:sha(?:1|256|384|512)-[A-Za-z0-9+/]{20,}={0,2}|[0-9a-fA-F]{32,}|[A-Za-z0-9+/_-]{40,}={0,2})$")
+
+
+def _digest(value: Any) -> bool:
+    return isinstance(value, str) and bool(_DIGEST.match(value))
+
+
+def _summarise_hashes(entries: list[EntryChange]) -> list[EntryChange]:
+    """Siblings whose old and new values are all digests, changed in place: one summary entry (the
+    per-key values stay in the JSON report's `fields`)."""
+    groups: dict[tuple[str, ...], list[EntryChange]] = {}
+    for e in entries:
+        if len(e.path) > 1 and _digest(e.old) and _digest(e.new):
+            groups.setdefault(e.path[:-1], []).append(e)
+    folded = {parent: g for parent, g in groups.items() if len(g) >= HASH_SUMMARY_MIN}
+    if not folded:
+        return entries
+    out: list[EntryChange] = []
+    for e in entries:
+        parent = e.path[:-1]
+        if parent not in folded or e not in folded[parent]:
+            out.append(e)
+        elif e is folded[parent][0]:
+            n = len(folded[parent])
+            note = f"{n} digest values changed (one per key; the values are in the JSON report's fields)"
+            out.append(EntryChange((*parent, note), ABSENT, ABSENT))
     return out
 
 
@@ -244,6 +298,14 @@ def _size(n: int | None) -> str:
 
 
 def _sizes(f: FileChange) -> str:
+    if f.status == "mode":
+        return f.mode_text()
+    if f.mode_text():
+        return f"{_sizes_only(f)}, {f.mode_text()}"
+    return _sizes_only(f)
+
+
+def _sizes_only(f: FileChange) -> str:
     if f.status == "added":
         return _size(f.new_size)
     if f.status == "removed":

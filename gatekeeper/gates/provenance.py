@@ -79,6 +79,12 @@ def plan(ctx: Context) -> Plan:
     if setting == "always":
         return Plan(True, "`credential.provenance: always`")
     if trusted_publishing.choose(ctx).kind != "oidc":
+        if ctx.inputs.npm_token is None and not oidc.available(ctx.env):
+            return Plan(
+                False,
+                "auto: provenance is on by default only under OIDC trusted publishing, and this run has neither "
+                "OIDC (GitHub Actions with `id-token: write`) nor an npm token",
+            )
         return Plan(False, "auto: a token publishes (provenance is on by default only under OIDC)")
     public = _public(ctx)
     if public is None:
@@ -88,6 +94,12 @@ def plan(ctx: Context) -> Plan:
     return Plan(True, "auto: OIDC trusted publishing from a public repository")
 
 
+def plan_message(p: Plan, mode: str) -> str:
+    """The provenance-plan finding's sentence (check mode publishes nothing: it says what a publish would do)."""
+    subject, verb = ("A publish of this tarball", "would carry") if mode == "check" else ("This publish", "carries")
+    return f"{subject} {verb} {'a' if p.provenance else 'no'} provenance statement ({p.reason})."
+
+
 def check(ctx: Context) -> list[Finding]:
     """Findings about provenance: this publish's plan, the last release's attestation and its source."""
     assert ctx.package is not None
@@ -95,12 +107,7 @@ def check(ctx: Context) -> list[Finding]:
     findings: list[Finding] = []
     if p.provenance and not oidc.available(ctx.env):
         findings.append(PROVENANCE_IMPOSSIBLE(f"Provenance is on ({p.reason}), but `id-token: write` is not granted."))
-    findings.append(
-        PROVENANCE_PLAN(
-            f"This publish {'carries' if p.provenance else 'carries no'} a provenance statement: {p.reason}.",
-            provenance=p.provenance,
-        )
-    )
+    findings.append(PROVENANCE_PLAN(plan_message(p, ctx.inputs.mode), provenance=p.provenance))
     name, version = ctx.package.name, ctx.package.version
     packument = ctx.registry.packument(name)
     if packument is None:

@@ -8,7 +8,8 @@ release on the registry, chosen as the diff gate does. The registry is `--regist
 else npm's own config (`_internal/npmrc.py`: env, project and user `.npmrc`,
 `@scope:registry`). Exit codes: 0 allow, 1 block, 2 error (a file that is not a
 readable npm tarball is an error, said in one paragraph naming the file). Formats:
-text, markdown, json (the action's report shape plus a `diff` delta), sarif (2.1.0).
+text, markdown, json (the action's report shape, docs/schema/report.schema.json: the delta under `delta`,
+plus `compared`), sarif (2.1.0).
 
 Start-up matters here (a maintainer runs it by hand, CI runs it per package): modules
 are imported where they are needed, so two local tarballs never load the registry
@@ -236,7 +237,7 @@ def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = N
             else Decision(True, EXIT_ALLOW, "no blocking finding")
         )
     except GatekeeperError as exc:
-        message = exc.diagnostic().replace(" Nothing was published.", "")
+        message = exc.plain()
         gate, decision, compared = GateResult("diff", "error", [], message), Decision(False, EXIT_ERROR, message), None
     except Exception as exc:  # a bug must not look like a verdict: could not decide (exit 2)
         message = f"Internal error ({type(exc).__name__}: {exc}). Please report this"
@@ -441,7 +442,9 @@ def _markdown(c: _Compared, findings: list[Finding], decision: Decision) -> str:
 
     icon = "✅ allow" if decision.allow else "🛑 block"
     lines = [f"## npm-gatekeeper diff: {icon}", ""]
-    lines += [f"- {markdown.text(line)}" for line in _header(c)]
+    for line in _header(c):  # a code span: a copied name@version works in npm (no zero-width space, no mention)
+        label, _, rest = line.partition(":")
+        lines.append(f"- {label}: {markdown.code(rest.strip())}")
     lines += ["", c.result.to_markdown()]
     if findings:
         lines += report.findings_table(findings, {s: s.value for s in Severity})
@@ -463,9 +466,9 @@ def _json(c: _Compared | None, gate: Any, decision: Decision) -> str:
         package={"name": result.name, "version": result.version} if result else None,
         previous=result.baseline if result else None,
         error=gate.error,
+        delta=result.to_json() if result else None,
     )
     data: dict[str, Any] = report.to_json(outcome)
-    data["diff"] = result.to_json() if result else None
     if c is not None:
         data["compared"] = {
             "candidate": c.candidate.describe(),

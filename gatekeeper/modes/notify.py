@@ -59,6 +59,7 @@ def run_from_report(inputs: Any, env: Mapping[str, str], report_file: Any, out: 
         if actions.in_actions(env):
             actions.add_mask(secret.reveal(), out=out)
     result = NotifyResult()
+    rel: Published | None = None
     try:
         path = Path(report_file)
         if not path.is_file() or path.stat().st_size > MAX_REPORT_BYTES:
@@ -98,7 +99,13 @@ def run_from_report(inputs: Any, env: Mapping[str, str], report_file: Any, out: 
             f"{': ' + result.release_url if result.release_url else ''}; webhook {result.webhook})\n"
         )
         return 0
-    err.write(f"npm-gatekeeper: the notification for {label} failed: {text}. The version stays published.\n")
+    if rel is None:  # no release to speak of: the report itself was missing or unusable
+        err.write(f"npm-gatekeeper notify: nothing was recorded or sent: {text}.\n")
+    else:  # notify never publishes nor unpublishes: whatever the registry serves is unchanged
+        err.write(
+            f"npm-gatekeeper notify: the notification for {label} failed: {text}. notify publishes nothing: "
+            "what the registry serves is unchanged by it.\n"
+        )
     return 2
 
 

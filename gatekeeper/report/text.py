@@ -23,15 +23,23 @@ SEVERITY_PREFIX = {Severity.BLOCK: "BLOCK", Severity.WARN: "WARN ", Severity.INF
 
 
 def finding_lines(findings: list[Finding], *, fixes: bool = True) -> list[str]:
-    """`BLOCK rule file:line: message` per finding, blocking first, each followed by its fix (block/warn).
+    """`BLOCK rule file:line: message` per finding, blocking first, a rule's findings together, its fix
+    (block/warn) once after them (bcrypt's 10 `install-script-code-changed` findings: one fix line).
 
     Package text is made visible by `terminal.safe`, so a message can never start a line of its own."""
     rules = all_rules() if fixes else {}
+    first = {}
+    for i, f in enumerate(findings):
+        first.setdefault((_ORDER[f.severity], f.rule), i)
+    ordered = sorted(findings, key=lambda f: (_ORDER[f.severity], first[(_ORDER[f.severity], f.rule)]))
     lines: list[str] = []
-    for f in sorted(findings, key=lambda f: _ORDER[f.severity]):
+    fixed: set[str] = set()
+    for i, f in enumerate(ordered):
         where = f" {terminal.safe(f.file)}" + (f":{f.line}" if f.line else "") if f.file else ""
         lines.append(f"{SEVERITY_PREFIX[f.severity]} {f.rule}{where}: {terminal.safe(f.message)}")
-        if f.severity is not Severity.INFO and f.rule in rules:
+        last_of_run = i + 1 == len(ordered) or (ordered[i + 1].rule, ordered[i + 1].severity) != (f.rule, f.severity)
+        if last_of_run and f.severity is not Severity.INFO and f.rule in rules and f.rule not in fixed:
+            fixed.add(f.rule)
             lines.append(f"      fix: {rules[f.rule].fix}")
     return lines
 

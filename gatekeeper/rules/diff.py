@@ -85,7 +85,8 @@ DEPENDENCY_ADDED = Rule(
     "dependency-added",
     Severity.BLOCK,
     "A dependency was added (blocks in a patch release, warns otherwise)",
-    "If intended, approve it by name: `approve: {dependencies: [name]}`, or release it as a minor version.",
+    "If intended, approve it by name: `approve: {dependencies: [name]}`. (A new dependency blocks only in a patch "
+    "release; in a minor or major release it is a warning.)",
 )
 DEPENDENCY_SOURCE = Rule(
     "dependency-source-changed",

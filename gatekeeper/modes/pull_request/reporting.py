@@ -96,7 +96,7 @@ def _report(
             result.info["comment"] = {"action": done.action, "id": done.id}
         except GatekeeperError as exc:
             # The verdict stands without the comment (a fork's read-only token cannot comment).
-            message = f"Could not write the pull-request comment: {exc.diagnostic()}"
+            message = f"Could not write the pull-request comment: {exc.plain()}"
             if in_actions:
                 actions.command("warning", message, {"title": "npm-gatekeeper"}, out=out)
             err.write("npm-gatekeeper: " + message + "\n")

@@ -54,7 +54,7 @@ def run_pull_request(
         client = GitHubClient(run.api_url, run.repository, inputs.github_token)
         result = _check(inputs, env, run, pr, client, workspace)
     except GatekeeperError as exc:
-        result = PullRequestOutcome(error_outcome(inputs.mode, exc.diagnostic()))
+        result = PullRequestOutcome(error_outcome(inputs.mode, exc.plain()))
     except Exception as exc:  # fail closed on anything unexpected
         detail = redact(inputs, f"{type(exc).__name__}: {exc}")
         result = PullRequestOutcome(error_outcome(inputs.mode, f"Internal error ({detail}). Please report this."))
@@ -110,7 +110,7 @@ def _check(
         try:
             approval = label_approval(client, check)
         except GatekeeperError as exc:
-            policy_gate.status, policy_gate.error = "error", exc.diagnostic()
+            policy_gate.status, policy_gate.error = "error", exc.plain()
     extra = apply_overrides(apply_label(results, approval, LABEL_GATES), policy)
     if extra and policy_gate.status != "error":
         policy_gate.findings += extra
