@@ -522,11 +522,25 @@ def test_harmless_lookalikes_pass(differ: Differ) -> None:
     assert result.findings == []
 
 
+def real_private_key(fmt: str = "openssh") -> str:
+    """A freshly generated private key (ed25519, the smallest), PEM/OpenSSH text, by the real `cryptography`."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+    if fmt == "rsa":
+        key: Any = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        form = serialization.PrivateFormat.TraditionalOpenSSL
+    else:
+        key = ed25519.Ed25519PrivateKey.generate()
+        form = serialization.PrivateFormat.OpenSSH if fmt == "openssh" else serialization.PrivateFormat.PKCS8
+    return key.private_bytes(serialization.Encoding.PEM, form, serialization.NoEncryption()).decode()
+
+
 TOKENS = {
     "npm": "npm_" + "a1B2" * 9,
     "github": "ghp_" + "Z9y8" * 9,
     "aws": "AKIA" + "ABCDEFGHIJKLMNOP",
-    "key": "-----BEGIN OPENSSH PRIVATE KEY-----",
+    "key": real_private_key().replace("\n", "\\n"),  # inside a JS string: `\n` escapes
     "npmrc": "//registry.npmjs.org/:_authToken=abcdef0123456789abcdef",
 }
 
@@ -543,6 +557,36 @@ def test_credentials_in_added_lines_of_changed_files(differ: Differ, kind: str) 
     assert f.file == "index.js" and f.line == 21
     if kind != "key":
         assert TOKENS[kind] not in f.message  # masked
+
+
+#: next 16.5.0's documentation placeholder that blocked next 16.4.6 -> 16.5.0 (issue 20, item 6).
+NEXT_PLACEHOLDER = "-----BEGIN RSA PRIVATE KEY-----\\n...\\n-----END DSA PRIVATE KEY-----"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"Set `KEY` to your key, e.g. `KEY=\"{NEXT_PLACEHOLDER}\"`.\n",
+        NEXT_PLACEHOLDER.replace("\\n", "\n") + "\n",  # the same with real newlines
+        "```\n-----BEGIN PRIVATE KEY-----\n<your key here>\n-----END PRIVATE KEY-----\n```\n",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nMIIEpAIBAAKCAQEA...\n-----END OPENSSH PRIVATE KEY-----\n",
+        "if (text.startsWith('-----BEGIN RSA PRIVATE KEY-----')) { format = 'pkcs1' }\n",
+    ],
+    ids=["next-docs", "real-newlines", "your-key-here", "truncated-example", "parser-code"],
+)
+def test_a_pem_header_without_key_material_is_not_a_private_key(differ: Differ, text: str) -> None:
+    result = differ("ms-2.1.2", files={"docs/keys.md": text, "lib/pem.js": text})
+    assert result.findings == [], [f.message for f in result.findings]
+
+
+@pytest.mark.parametrize("fmt", ["openssh", "pkcs8", "rsa"])
+def test_a_real_private_key_still_blocks_even_after_a_placeholder(differ: Differ, fmt: str) -> None:
+    key = real_private_key(fmt)
+    (f,) = only(differ("ms-2.1.2", files={"docs/keys.md": key}), "sensitive-file")
+    assert f.file == "docs/keys.md" and f.line == 1 and f.blocks
+    text = f"Example:\n\n{NEXT_PLACEHOLDER}\n\nOops, the real one:\n\n{key}"
+    (f,) = only(differ("ms-2.1.2", files={"docs/setup.md": text}), "sensitive-file")
+    assert f.line == 7, f.message  # the real key's line, not the placeholder's
 
 
 def test_aws_documentation_example_key_is_ignored(differ: Differ) -> None:

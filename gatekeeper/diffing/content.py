@@ -8,6 +8,7 @@ from gatekeeper.diffing.lines import _Added
 
 JS_EXTENSIONS = (".js", ".cjs", ".mjs", ".jsx")
 TEXT_SCAN_LIMIT = 32 * 1024 * 1024
+PRIVATE_KEY_LABEL = "a private key"
 
 # Every pattern starts with a literal so `re` can skip ahead fast; word boundaries are checked in `_search`.
 _SECRETS: tuple[tuple[str, tuple[re.Pattern[bytes], ...]], ...] = (
@@ -27,13 +28,34 @@ _SECRETS: tuple[tuple[str, tuple[re.Pattern[bytes], ...]], ...] = (
         ),
     ),
     (
-        "a private key",
+        PRIVATE_KEY_LABEL,
         (
             re.compile(rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"),
         ),
     ),
     ("an npm auth token setting", (re.compile(rb"_authToken\s*=\s*(?!\$\{)[A-Za-z0-9_\-.:]{16,}"),)),
 )
+#: A PEM/OpenSSH/PGP private key is its key material, not its header line: documentation writes the
+#: armour around a placeholder (`-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----`,
+#: next's docs). Key material: base64 runs of at least `_KEY_RUN` characters (real lines are 64 or 70),
+#: adding up to `KEY_MATERIAL_MIN` (an ed25519 PKCS#8 key, the smallest, is 64) before the END line or
+#: within `_KEY_WINDOW` bytes. Newlines may be real or `\n` escapes (a key inside a JS string).
+KEY_MATERIAL_MIN = 60
+_KEY_RUN = 16
+_KEY_WINDOW = 16 * 1024
+_KEY_END = re.compile(rb"-----END [A-Z0-9 ]{0,40}-----")
+_KEY_B64_RUN = re.compile(rb"[A-Za-z0-9+/]{%d,}={0,2}" % _KEY_RUN)
+_ESCAPED_NEWLINE = re.compile(rb"\\+[nr]")
+
+
+def key_material(text: bytes, after: int) -> bool:
+    """Whether the armour header ending at `after` is followed by key material (see `KEY_MATERIAL_MIN`)."""
+    window = text[after : after + _KEY_WINDOW]
+    end = _KEY_END.search(window)
+    body = _ESCAPED_NEWLINE.sub(b"\n", window[: end.start()] if end else window)
+    return sum(len(m.group()) for m in _KEY_B64_RUN.finditer(body)) >= KEY_MATERIAL_MIN
+
+
 _ENV_OK = {"example", "sample", "template", "dist", "defaults", "schema", "test"}
 _KEY_NAMES = re.compile(r"^id_(?:rsa|dsa|ecdsa|ed25519)(?!.*\.pub$)")
 

@@ -21,6 +21,7 @@ from gatekeeper.diffing.content import (
     JS_EXTENSIONS,
     JSFUCK_MIN_COUNT,
     LONG_LINE,
+    PRIVATE_KEY_LABEL,
     TEXT_SCAN_LIMIT,
     _binary_format,
     _density,
@@ -28,6 +29,7 @@ from gatekeeper.diffing.content import (
     _long_line,
     _search,
     _sensitive_path,
+    key_material,
 )
 from gatekeeper.diffing.lines import _Added, _is_text, _line_at, added_lines
 from gatekeeper.diffing.manifest import _bins
@@ -99,7 +101,10 @@ class ContentChecks(Checker):
             return
         added = self.added_text(path)
         for kind, patterns in _SECRETS:
-            m = _search(added.text, patterns)
+            if kind == PRIVATE_KEY_LABEL:  # the armour alone (a docs placeholder) is not a key
+                m = next((k for k in patterns[0].finditer(added.text) if key_material(added.text, k.end())), None)
+            else:
+                m = _search(added.text, patterns)
             if m is None:
                 continue
             value = m.group().decode("ascii", "replace")
