@@ -44,6 +44,18 @@ if TYPE_CHECKING:
     from gatekeeper.trust.policy import Policy
 
 FORMATS = ("text", "json", "markdown", "sarif")
+#: Findings about the network path to the registry, not about the package: a mirror or proxy that answers
+#: for registry.npmjs.org and strips its signatures (many companies' mirrors do). They still block (the
+#: registry's copy is unverified), but the verdict says so and shows the content's own verdict beside it.
+NETWORK_RULES = frozenset({"registry-signatures-missing"})
+#: Their fix for `gatekeeper diff`, which publishes nothing (the rule's own fix speaks of publishing).
+DIFF_FIXES = {
+    "registry-signatures-missing": "The registry's copies could not be verified on this network path (a mirror "
+    "or proxy answers for registry.npmjs.org without its signatures). The content verdict is shown apart. To "
+    "diff without the registry, pack both versions where you trust the path (`npm pack name@1.2.3`, or your "
+    "own release build) and diff the files: `gatekeeper diff name-1.2.4.tgz --against name-1.2.3.tgz` (only "
+    "the content is judged then: no registry signature is checked).",
+}
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SPEC = re.compile(r"^(?P<name>(?:@[a-z0-9][\w.~-]*/)?[a-z0-9][\w.~-]*)(?:@(?P<version>[^@/\s]+))?$", re.I)
 _TARBALL_SUFFIXES = (".tgz", ".tar.gz", ".tar")
@@ -153,7 +165,7 @@ class _Registries:
     def client(self, name: str) -> tuple[RegistryClient, Registry]:
         reg = self.resolve(name)
         if reg.url not in self._clients:
-            from gatekeeper._internal.registry import RegistryClient
+            from gatekeeper._internal.registry import PUBLIC_ALIASES_ENV, RegistryClient
 
             auth = self.auth(reg)
             self._clients[reg.url] = RegistryClient(
@@ -162,6 +174,7 @@ class _Registries:
                 retries=int(self.env.get("GATEKEEPER_REGISTRY_RETRIES", "3")),
                 backoff=float(self.env.get("GATEKEEPER_REGISTRY_BACKOFF", "1.0")),
                 auth_scheme=auth.scheme if auth else "Bearer",
+                public_aliases=self.env.get(PUBLIC_ALIASES_ENV, "").split(","),
             )
             self.auth_sources[reg.url] = auth.source if auth else ""
         return self._clients[reg.url], reg
@@ -423,16 +436,43 @@ def _header(c: _Compared) -> list[str]:
     return [terminal.safe(line) for line in lines]
 
 
+def content_verdict(findings: list[Finding]) -> str:
+    """`allow` or `block` over the findings about the package itself (not about the network path)."""
+    return "block" if any(f.blocks for f in findings if f.rule not in NETWORK_RULES) else "allow"
+
+
+def network_block(findings: list[Finding]) -> bool:
+    return any(f.blocks and f.rule in NETWORK_RULES for f in findings)
+
+
+def _verdict_lines(findings: list[Finding], decision: Decision) -> list[str]:
+    """The verdict; when the network path blocks, it says so and gives the content's verdict too."""
+    head = "ALLOW" if decision.allow else "BLOCK"
+    if not network_block(findings):
+        return [f"npm-gatekeeper diff: {head} (exit {decision.exit_code})"]
+    content = content_verdict(findings)
+    blocking = sum(1 for f in findings if f.blocks and f.rule not in NETWORK_RULES)
+    return [
+        f"npm-gatekeeper diff: BLOCK (exit {decision.exit_code}) because of the network path: the registry's "
+        "copies could not be verified (no registry signatures), see registry-signatures-missing",
+        "content verdict: "
+        + (
+            "ALLOW (no blocking finding in the package itself)"
+            if content == "allow"
+            else f"BLOCK ({blocking} blocking finding{'s' if blocking != 1 else ''} in the package itself)"
+        ),
+    ]
+
+
 def _text(c: _Compared, findings: list[Finding], decision: Decision) -> str:
     from gatekeeper.report.text import finding_lines
 
-    head = "ALLOW" if decision.allow else "BLOCK"
-    lines = [f"npm-gatekeeper diff: {head} (exit {decision.exit_code})", ""]
+    lines = [*_verdict_lines(findings, decision), ""]
     text = c.result.to_text()
     first, _, delta = text.partition("\n")
     lines += [first, *_header(c), delta.rstrip("\n")]
     lines += ["", f"findings ({len(findings)}):" if findings else "findings: none"]
-    lines += finding_lines(findings)
+    lines += finding_lines(findings, fix_overrides=DIFF_FIXES)
     return "\n".join(lines) + "\n"
 
 
@@ -442,6 +482,10 @@ def _markdown(c: _Compared, findings: list[Finding], decision: Decision) -> str:
 
     icon = "✅ allow" if decision.allow else "🛑 block"
     lines = [f"## npm-gatekeeper diff: {icon}", ""]
+    if network_block(findings):
+        verdict = _verdict_lines(findings, decision)
+        lines += [f"**{markdown.text(verdict[0].split(': ', 1)[1])}**", "", markdown.text(verdict[1]), ""]
+        lines += [f"How to get past it: {DIFF_FIXES['registry-signatures-missing']}", ""]
     for line in _header(c):  # a code span: a copied name@version works in npm (no zero-width space, no mention)
         label, _, rest = line.partition(":")
         lines.append(f"- {label}: {markdown.code(rest.strip())}")
@@ -469,6 +513,8 @@ def _json(c: _Compared | None, gate: Any, decision: Decision) -> str:
         delta=result.to_json() if result else None,
     )
     data: dict[str, Any] = report.to_json(outcome)
+    if result is not None:  # the package's own verdict, apart from the network path's findings
+        data["content_verdict"] = content_verdict(gate.findings)
     if c is not None:
         data["compared"] = {
             "candidate": c.candidate.describe(),

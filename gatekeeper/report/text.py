@@ -22,9 +22,12 @@ _ORDER = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}
 SEVERITY_PREFIX = {Severity.BLOCK: "BLOCK", Severity.WARN: "WARN ", Severity.INFO: "INFO "}
 
 
-def finding_lines(findings: list[Finding], *, fixes: bool = True) -> list[str]:
+def finding_lines(
+    findings: list[Finding], *, fixes: bool = True, fix_overrides: Mapping[str, str] | None = None
+) -> list[str]:
     """`BLOCK rule file:line: message` per finding, blocking first, a rule's findings together, its fix
     (block/warn) once after them (bcrypt's 10 `install-script-code-changed` findings: one fix line).
+    `fix_overrides`: rule id -> the fix to show instead of the rule's own (a mode where it would be untrue).
 
     Package text is made visible by `terminal.safe`, so a message can never start a line of its own."""
     rules = all_rules() if fixes else {}
@@ -40,7 +43,7 @@ def finding_lines(findings: list[Finding], *, fixes: bool = True) -> list[str]:
         last_of_run = i + 1 == len(ordered) or (ordered[i + 1].rule, ordered[i + 1].severity) != (f.rule, f.severity)
         if last_of_run and f.severity is not Severity.INFO and f.rule in rules and f.rule not in fixed:
             fixed.add(f.rule)
-            lines.append(f"      fix: {rules[f.rule].fix}")
+            lines.append(f"      fix: {(fix_overrides or {}).get(f.rule, rules[f.rule].fix)}")
     return lines
 
 
