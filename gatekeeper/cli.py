@@ -226,7 +226,13 @@ def cancelled_line(argv: Sequence[str], exc: BaseException) -> str:
         "pull-request": "no verdict",
         "watch": "the scan stopped part-way (an issue it already opened stays, and the next run reuses it)",
         "notify": "the release record and the webhook may not be written (re-running it updates the same release)",
-    }.get(command, "no verdict, nothing was published")
+        "check": "no verdict (check never publishes)",
+    }.get(
+        command,
+        # publish/action: the run itself reports its own cancel (what was or was possibly published); this line
+        # comes only for a signal before the run began or after it ended
+        "the run was not under way: a report printed above holds; without one, nothing was published",
+    )
     return (
         f"npm-gatekeeper{' ' + command if command else ''}: cancelled ({signame}) before it finished: {what}; "
         "its child processes were stopped and its temp files removed. Re-run it for a result."

@@ -107,5 +107,3 @@ def run_from_report(inputs: Any, env: Mapping[str, str], report_file: Any, out: 
             "what the registry serves is unchanged by it.\n"
         )
     return 2
-
-
