@@ -147,13 +147,13 @@ _COMMANDS: dict[str, str] = {
     "action": "run as the GitHub Action (mode from INPUT_MODE)",
     "pull-request": "check a pull request for install-time changes",
     "watch": "flag every registry version the gate did not publish (scheduled)",
-    "notify": "write the GitHub Release record (+ webhook) for a release another tool published",
+    "notify": "retired: the gate run that publishes notifies (refuses with exit 2)",
     "diff": "diff a package against its last release",
 }
 #: A subcommand's description in its own --help, where it says more than the one-line help.
 _DESCRIPTIONS: dict[str, str] = {
-    "notify": "After e.g. semantic-release published the tarball the gate checked: verify the registry serves "
-    "that integrity, then create/update the GitHub Release with the gate's record and send the webhook.",
+    "notify": "Retired: `notify --from-report` trusted a report file from the workspace. It refuses (exit 2); the "
+    "gate run that publishes writes the GitHub Release and the webhook from its own outcome.",
     "diff": "diff a package against its last release (or --against another package)",
 }
 
@@ -187,7 +187,9 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         if name in ("publish", "check"):
             _add_run_flags(sp)
         if name == "notify":
-            sp.add_argument("--from-report", required=True, type=Path, help="the JSON report of the gate's check run")
+            sp.add_argument(
+                "--from-report", type=Path, help="retired: refuses with exit 2 (the publishing gate run notifies)"
+            )
     return parser
 
 
@@ -246,6 +248,10 @@ def _main(argv: list[str]) -> int:
         from gatekeeper.modes.diff import run_diff
 
         return run_diff(args)
+    if args.command == "notify":
+        from gatekeeper.modes.notify import run_from_report
+
+        return run_from_report(None, env, args.from_report, sys.stdout, sys.stderr)
     from gatekeeper.config import INPUT_DEFAULTS, Inputs
 
     overrides = {name: getattr(args, name.replace("-", "_"), None) for name in INPUT_DEFAULTS if name != "mode"}
@@ -257,10 +263,6 @@ def _main(argv: list[str]) -> int:
         sys.stderr.write(f"npm-gatekeeper: {exc.diagnostic()}\n")
         return 2
     fmt = output_format(getattr(args, "format", None), sys.stdout)
-    if args.command == "notify":
-        from gatekeeper.modes.notify import run_from_report
-
-        return run_from_report(inputs, env, args.from_report, sys.stdout, sys.stderr)
     if inputs.mode == "watch":
         from gatekeeper.modes.watch import run_watch
 

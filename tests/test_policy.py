@@ -100,6 +100,10 @@ def test_readme_example_is_valid() -> None:
         ("watch:\n  since: yesterday\n", "line 2: `watch.since`: expected a version (1.2.3) or an ISO date"),
         ("watch:\n  since: 2026-01-31\n", "`watch.since`: expected a string"),
         ("watch:\n  trusted-authors: bot\n", "`watch.trusted-authors`: expected a list"),
+        ("commit:\n  release-files: ['*.json']\n", "line 2: `commit.release-files[0]`: expected an exact path"),
+        ("commit:\n  release-files: [../x]\n", "`commit.release-files[0]`: expected an exact path"),
+        ("commit:\n  release-files: [/etc/passwd]\n", "`commit.release-files[0]`: expected an exact path"),
+        ("commit:\n  release-files: [package.json]\n  other: 1\n", "`commit.other`: unknown key"),
     ],
 )
 def test_invalid_policies_name_key_and_line(text: str, needle: str) -> None:
@@ -220,3 +224,10 @@ def test_file_approvals_bind_to_content() -> None:
 def test_bad_file_approvals_fail_with_key_and_line(text: str, needle: str) -> None:
     with pytest.raises(PolicyError, match=re.escape(needle)):
         parse_policy(text)
+
+
+def test_commit_release_files_default_and_exact_paths() -> None:
+    assert Policy().commit.release_files == ["package.json", "package-lock.json", "npm-shrinkwrap.json", "CHANGELOG.md"]
+    p = parse_policy("commit:\n  release-files: [packages/a/package.json]\n", source="t")
+    assert p.commit.release_files == ["packages/a/package.json"]
+    assert parse_policy("commit:\n  release-files: []\n", source="t").commit.release_files == []

@@ -86,3 +86,14 @@ def test_an_unfindable_last_release_lets_the_defaults_decide_but_keeps_notify_an
     only_notify = parse_policy("notify:\n  tag-format: '{name}@{version}'\n")
     trust = resolve(only_notify, **where)
     assert trust.policy.notify.tag_format == "{name}@{version}" and "approvals not trusted" in trust.policy.source
+
+
+def test_adding_a_release_file_loosens_and_dropping_one_tightens() -> None:
+    """`commit.release-files` (issue 21): a file a release commit may change on top of the released commit."""
+    trusted = parse_policy("{}", source="trusted")
+    wider = parse_policy("commit:\n  release-files: [package.json, index.js]\n", source="released")
+    loosened, _ = compare(trusted, wider)
+    assert any("commit.release-files" in item and "index.js" in item for item in loosened)
+    narrower = parse_policy("commit:\n  release-files: [package.json]\n", source="released")
+    loosened, tightened = compare(trusted, narrower)
+    assert not loosened and any("CHANGELOG.md" in item for item in tightened)

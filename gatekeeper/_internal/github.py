@@ -76,6 +76,41 @@ class Job:
     name: str
     status: str
     runner_name: str
+    conclusion: str = ""
+    started_at: str = ""  # ISO 8601 as GitHub writes it ("" when not started)
+    completed_at: str = ""
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    """A file a comparison changes (`GET /compare`'s `files`)."""
+
+    filename: str
+    status: str  # added | removed | modified | renamed | copied | changed | unchanged
+    previous_filename: str = ""
+
+
+@dataclass(frozen=True)
+class ComparedCommit:
+    """A commit of a comparison: its parents and its committer's date (ISO 8601, as git recorded it)."""
+
+    sha: str
+    parents: tuple[str, ...]
+    committer_date: str
+    committer: str
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """`GET /compare/{base}...{head}`: how `head` relates to `base`, its commits and the files they change."""
+
+    status: str  # ahead | identical | behind | diverged | unrelated (404)
+    ahead_by: int
+    behind_by: int
+    commits: tuple[ComparedCommit, ...]
+    files: tuple[ChangedFile, ...]
+    #: GitHub lists at most 300 files (and 250 commits): past that the comparison is not complete.
+    truncated: bool = False
 
 
 def _login(user: Any) -> str:
@@ -379,6 +414,9 @@ class GitHubClient:
                             str(j.get("name", "")),
                             str(j.get("status", "")),
                             str(j.get("runner_name") or ""),
+                            str(j.get("conclusion") or ""),
+                            str(j.get("started_at") or ""),
+                            str(j.get("completed_at") or ""),
                         )
                     )
                 if len(batch) < 100:
@@ -517,6 +555,35 @@ class GitHubClient:
             f"comparing {base[:12]}...{head[:12]}",
             lambda: self._get_unless_404(path, parse, "unrelated", parameters={"per_page": 1}),
         )
+
+    def compare(self, base: str, head: str) -> Comparison:
+        """`/compare/{base}...{head}` with its commits and changed files (status `unrelated` on 404)."""
+
+        def parse(data: Any) -> Comparison:
+            status = data["status"]
+            if status not in ("ahead", "identical", "behind", "diverged"):
+                raise ValueError(f"unknown compare status {status!r}")
+            commits = []
+            for c in data.get("commits") or []:
+                sha = c["sha"]
+                committer = (c.get("commit") or {}).get("committer") or {}
+                parents = tuple(str(p["sha"]) for p in c.get("parents") or [])
+                if not isinstance(sha, str) or len(sha) != 40:
+                    raise ValueError("a compared commit has no sha")
+                commits.append(
+                    ComparedCommit(sha, parents, str(committer.get("date") or ""), str(committer.get("name") or ""))
+                )
+            files = tuple(
+                ChangedFile(str(f["filename"]), str(f.get("status") or ""), str(f.get("previous_filename") or ""))
+                for f in data.get("files") or []
+            )
+            ahead, behind = int(data.get("ahead_by") or 0), int(data.get("behind_by") or 0)
+            truncated = len(files) >= 300 or len(commits) < min(ahead, 250)
+            return Comparison(str(status), ahead, behind, tuple(commits), files, truncated)
+
+        path = f"/repos/{self.repository}/compare/{base}...{head}"
+        unrelated = Comparison("unrelated", 0, 0, (), ())
+        return self.call(f"comparing {base[:12]}...{head[:12]}", lambda: self._get_unless_404(path, parse, unrelated))
 
     def run_approvals(self, run_id: int) -> list[Review]:
         """The deployment review log of a workflow run (who approved or rejected which environments)."""

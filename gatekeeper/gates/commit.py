@@ -9,9 +9,21 @@
   `ref:` (or a build step that rewrote tracked files) would publish code whose own CI never ran.
 
 Both rules are safety floors.
+
+One shape of a moved head is accepted (`release-commit-accepted`, info): semantic-release in two jobs, where
+the release job's `prepare` plugin (`@semantic-release/git`) pushed ONE release commit on top of GITHUB_SHA
+before the publish job runs. All of these must hold, read from `/compare/{GITHUB_SHA}...{head}`:
+the head is exactly one commit ahead and nothing behind, its only parent is GITHUB_SHA; it adds or modifies
+only the exact paths of `commit.release-files` (no removal, rename or other file); and its committer date
+lies inside the run time of a finished, successful job of this run (give or take the clock skew
+between a runner and GitHub). Any other moved head blocks. The commit's date is written by whoever made the
+commit: this binds the shape and the time, not an identity (anyone who can push can also push a commit like
+it); what it lets through is limited to the release files, and the published bytes are gated on their own.
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from gatekeeper._internal import actions, git
 from gatekeeper.context import Context
@@ -19,10 +31,11 @@ from gatekeeper.errors import ConfigError
 from gatekeeper.findings import Finding
 from gatekeeper.gates import Skip
 from gatekeeper.gates.branch import PR_EVENTS, _branch_of
-from gatekeeper.rules.commit import NOT_BRANCH_HEAD, WORKSPACE_NOT_RELEASED
+from gatekeeper.rules.commit import NOT_BRANCH_HEAD, RELEASE_COMMIT_ACCEPTED, WORKSPACE_NOT_RELEASED
 
 NAME = "commit"
-
+#: How far a commit's date (the runner's clock) may lie outside a job's start/end (GitHub's clock).
+CLOCK_SKEW_SECONDS = 120
 
 
 def check(ctx: Context) -> list[Finding]:
@@ -57,17 +70,68 @@ def check(ctx: Context) -> list[Finding]:
         return findings  # a tag or another ref: the branch gate blocks
     head = gh.branch_head(branch)
     if head != run.sha:
+        why = _release_commit(ctx, head) if head else "the branch does not exist"
+        if why is None:
+            assert head is not None
+            findings.append(
+                RELEASE_COMMIT_ACCEPTED(
+                    f"The head of `{branch}` is {head[:12]}, the release commit this run pushed on top of GITHUB_SHA "
+                    f"{run.sha[:12]} (it changes only release files, see `commit.release-files`).",
+                    sha=run.sha,
+                    branch=branch,
+                    head=head,
+                )
+            )
+            return findings
         now = f"is {head[:12]}" if head else "does not exist"
         findings.append(
             NOT_BRANCH_HEAD(
                 f"GITHUB_SHA {run.sha[:12]} is not the head of `{branch}`, whose head {now}: this run releases a "
-                "commit that is no longer the branch.",
+                f"commit that is no longer the branch (not a release commit of this run: {why}).",
                 sha=run.sha,
                 branch=branch,
                 head=head,
+                why=why,
             )
         )
     return findings
+
+
+def _release_commit(ctx: Context, head: str) -> str | None:
+    """None when `head` is the release commit of this run on top of GITHUB_SHA (module doc), else why not."""
+    from gatekeeper._internal.signatures import parse_time
+
+    run, gh = ctx.run, ctx.github
+    assert gh is not None
+    allowed = set(ctx.policy.commit.release_files)
+    if not allowed:
+        return "`commit.release-files` is empty"
+    cmp = gh.compare(run.sha, head)
+    if cmp.status != "ahead" or cmp.ahead_by != 1 or cmp.behind_by != 0 or cmp.truncated or len(cmp.commits) != 1:
+        return (
+            f"the head is {cmp.ahead_by} commit(s) ahead of and {cmp.behind_by} behind GITHUB_SHA (compare: "
+            f"{cmp.status}); a release commit is exactly one commit on top of it"
+        )
+    commit = cmp.commits[0]
+    if commit.sha != head or commit.parents != (run.sha,):
+        return f"the head's parents are {', '.join(p[:12] for p in commit.parents) or 'none'}, not GITHUB_SHA alone"
+    others = [f for f in cmp.files if f.status not in ("added", "modified") or f.filename not in allowed]
+    if others:
+        shown = ", ".join(f"{f.filename} ({f.status})" for f in others[:10])
+        return f"it changes files that are not release files (`commit.release-files`): {shown}"
+    when = parse_time(commit.committer_date)
+    if when is None:
+        return f"its committer date {commit.committer_date!r} cannot be read"
+    if run.run_id is None:
+        return "GITHUB_RUN_ID is not set, so the run's jobs cannot be read"
+    skew = timedelta(seconds=CLOCK_SKEW_SECONDS)
+    for job in gh.run_jobs(run.run_id, None):  # the latest execution of each job (a re-run keeps finished ones)
+        start, end = parse_time(job.started_at), parse_time(job.completed_at)
+        if job.status != "completed" or job.conclusion != "success" or start is None or end is None:
+            continue
+        if start - skew <= when <= end + skew:
+            return None
+    return f"it was committed at {commit.committer_date}, not while a finished job of run {run.run_id} ran"
 
 
 def _workspace(ctx: Context) -> list[Finding]:

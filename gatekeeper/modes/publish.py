@@ -33,7 +33,7 @@ from gatekeeper.decision import (
 )
 from gatekeeper.errors import ConfigError, GatekeeperError, PublishUncertain
 from gatekeeper.gates.diff import select_baseline
-from gatekeeper.rules.publish import PUBLISH_REJECTED
+from gatekeeper.rules.publish import APPROVED_INTEGRITY_MISMATCH, PUBLISH_REJECTED
 from gatekeeper.steps.run import RunOptions, clients, emit, error_outcome, mask_secrets, redact, run_gate
 from gatekeeper.trust import publishing, review, trusted_policy
 from gatekeeper.trust.policy import Policy, load_policy
@@ -314,6 +314,23 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
                 previous = info.previous if info.previous is not None else previous
                 extras.append(info.markdown)
                 extras_text.append(getattr(info, "text", ""))
+    assert ctx.tarball is not None
+    approved = ctx.inputs.approved_integrity
+    if approved and approved != ctx.tarball.integrity:  # the bytes changed between the two jobs: never publish
+        results.append(
+            GateResult(
+                "approved-integrity",
+                "fail",
+                [
+                    APPROVED_INTEGRITY_MISMATCH(
+                        f"The tarball's integrity is {ctx.tarball.integrity[:30]}…, not the approved "
+                        f"{approved[:30]}… given as `approved-integrity`.",
+                        integrity=ctx.tarball.integrity,
+                        approved=approved,
+                    )
+                ],
+            )
+        )
     reviewed = review.apply(ctx, results)
     results = reviewed.results
     decision = decide(results)
@@ -432,7 +449,9 @@ def apply_notify(outcome: report.Outcome, result: Any, label: str) -> None:
         return
     message = (
         f"{label} WAS published, but the notification failed: " + " ".join(result.errors) + ". The version stays "
-        "published (nothing is un-published); fix the cause and re-run `gatekeeper notify --report` to notify."
+        "published (nothing is un-published); fix the cause (the error says which). Without the Release record, "
+        "`mode: watch` reports this version as not published by the gate: check it is this run's, then write the "
+        "Release by hand or close the watch issue with that explanation."
     )
     outcome.error = message
     outcome.decision = Decision(True, EXIT_ERROR, message)

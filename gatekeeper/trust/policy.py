@@ -39,6 +39,20 @@ class BranchPolicy:
     allow_forks: bool = False
 
 
+#: What a release commit (`@semantic-release/git`'s `chore(release): …`) may change by default.
+DEFAULT_RELEASE_FILES = ["package.json", "package-lock.json", "npm-shrinkwrap.json", "CHANGELOG.md"]
+
+
+@dataclass
+class CommitPolicy:
+    """The released commit and the branch head (the `commit` gate)."""
+
+    #: Files (exact paths from the repository root, no wildcards) a release commit may add or modify: the one
+    #: commit a two-job semantic-release run pushes on top of GITHUB_SHA before its publish job runs
+    #: (e.g. `@semantic-release/git`). Empty: the branch head must be GITHUB_SHA itself.
+    release_files: list[str] = field(default_factory=lambda: list(DEFAULT_RELEASE_FILES))
+
+
 @dataclass
 class ChecksPolicy:
     """What counts as a green build."""
@@ -219,6 +233,7 @@ class Policy:
     """The whole policy. Every key optional."""
 
     branch: BranchPolicy = field(default_factory=BranchPolicy)
+    commit: CommitPolicy = field(default_factory=CommitPolicy)
     checks: ChecksPolicy = field(default_factory=ChecksPolicy)
     credential: CredentialPolicy = field(default_factory=CredentialPolicy)
     diff: DiffPolicy = field(default_factory=DiffPolicy)
@@ -422,6 +437,15 @@ def _check_notify_watch(policy: Policy, node: yaml.MappingNode, source: str) -> 
     """Values whose type is right but whose content must be too (a typo must never loosen a watch)."""
     from gatekeeper._internal import semver
 
+    for i, rel in enumerate(policy.commit.release_files):
+        bad_part = any(p in ("", ".", "..") for p in rel.split("/"))
+        if not rel or rel.startswith("/") or bad_part or re.search(r"[*?\[\]\\\s]", rel):
+            raise _fail(
+                source,
+                _node_at(node, "commit", "release-files"),
+                f"commit.release-files[{i}]",
+                f"expected an exact path from the repository root (no wildcards, `..` or spaces), not {rel!r}",
+            )
     fmt = policy.notify.tag_format
     placeholders = set(re.findall(r"{([^{}]*)}", fmt))
     if "version" not in placeholders or placeholders - {"name", "version"} or re.search(r"\s", fmt):
@@ -465,6 +489,7 @@ _HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "sha512": re.compile(r"[0-9a-f]{1
 def _file_approval(node: yaml.Node, source: str, path: str) -> FileApproval:
     """`{path, sha256|sha512}` or `{path: <native glob>, native: true}`; a bare path is an error."""
     import yaml
+
     if isinstance(node, yaml.ScalarNode) and _HISTORICAL.get() and isinstance(node.value, str):
         return FileApproval(path=node.value)  # an old path-only entry in history: it approves nothing
     if isinstance(node, yaml.ScalarNode):

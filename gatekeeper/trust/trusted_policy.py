@@ -265,6 +265,7 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
     lists("branch.events", t.branch.events, r.branch.events)
     lists("branch.release-branches", t.branch.release_branches, r.branch.release_branches)
     flag("branch.allow-forks", t.branch.allow_forks, r.branch.allow_forks, loose=True)
+    lists("commit.release-files", t.commit.release_files, r.commit.release_files)
     flag("checks.require-checks", t.checks.require_checks, r.checks.require_checks, loose=False)
     lists("checks.ignore", t.checks.ignore, r.checks.ignore)
     lists("checks.required", t.checks.required, r.checks.required, adding_loosens=False)

@@ -354,6 +354,9 @@ class Repo:
     tags: dict[str, str] = field(default_factory=dict)  # tag -> sha
     parents: dict[str, list[str]] = field(default_factory=dict)  # sha -> parent shas (compare); issue 8
     reviews: dict[int, list[DeploymentReview]] = field(default_factory=dict)  # run id -> reviews; issue 8
+    #: a real git repository holding these commits: `/compare` then answers with their real committer
+    #: dates and changed files (issue 21); set by `load_git_history`
+    git_dir: Path | None = None
     _state: FakeGitHub | None = field(default=None, repr=False)
 
     @property
@@ -1234,6 +1237,39 @@ def load_git_history(repo: Repo, workspace: Path) -> None:
         sha, *parents = line.split()
         repo.parents[sha] = parents
         repo.commits.add(sha)
+    repo.git_dir = workspace
+
+
+def _git_out(repo: Repo, *args: str) -> str:
+    import subprocess
+
+    assert repo.git_dir is not None
+    return subprocess.run(["git", *args], cwd=repo.git_dir, capture_output=True, text=True, check=True).stdout
+
+
+_GIT_STATUS = {"A": "added", "D": "removed", "M": "modified", "R": "renamed", "C": "copied", "T": "changed"}
+
+
+def _git_files(repo: Repo, base: str, head: str, web: str, api: str) -> list[dict[str, Any]]:
+    """`/compare`'s `files` (the shape of a pull request's files): what `base`...`head` changes, from git."""
+    out = []
+    for line in _git_out(repo, "diff", "--name-status", "-M", f"{base}...{head}").splitlines():
+        kind, *names = line.split("\t")
+        entry: dict[str, Any] = {
+            "sha": head,
+            "filename": names[-1],
+            "status": _GIT_STATUS.get(kind[:1], "modified"),
+            "additions": 1,
+            "deletions": 0,
+            "changes": 1,
+            "blob_url": f"{web}/blob/{head}/{names[-1]}",
+            "raw_url": f"{web}/raw/{head}/{names[-1]}",
+            "contents_url": f"{api}/contents/{names[-1]}?ref={head}",
+        }
+        if len(names) == 2:
+            entry["previous_filename"] = names[0]
+        out.append(entry)
+    return out[:300]
 
 
 def approve_run(repo: Repo, run_id: int, environment: str, user: User, state: str = "approved") -> DeploymentReview:
@@ -1315,10 +1351,16 @@ class _TrustApi:
             )
             body.update(sha=sha, files=[], parents=[{"sha": p} for p in self.repo.parents.get(sha, [])])
             body.pop("stats", None)
+            if self.repo.git_dir is not None:  # the commit's real people and dates
+                fields = _git_out(self.repo, "show", "-s", "--format=%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI", sha)
+                an, ae, ad, cn, ce, cd = fields.strip().split("\0")
+                body["commit"]["author"] = {"name": an, "email": ae, "date": ad}
+                body["commit"]["committer"] = {"name": cn, "email": ce, "date": cd}
             return body
 
         spec = f"{base}...{head}"
         owner = self.repo.owner.login
+        web = self.web
         return Reply(
             200,
             {
@@ -1334,7 +1376,7 @@ class _TrustApi:
                 "behind_by": len(behind),
                 "total_commits": len(ahead),
                 "commits": [commit(c) for c in sorted(ahead, key=lambda c: -up_head[c])[:250]],
-                "files": [],
+                "files": [] if self.repo.git_dir is None else _git_files(self.repo, base_sha, head_sha, web, self.api),
             },
         )
 

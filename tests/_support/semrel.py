@@ -103,3 +103,33 @@ def ensure_installed(timeout: float = 900) -> SemanticRelease:
             raise RuntimeError(f"{node} reports {version}, expected v{NODE_VERSION}")
         stamp.write_text(text)
     return sr
+
+
+#: `@semantic-release/git` (the release-commit shape of issue 21), installed on its own next to the main
+#: install (its own folder and stamp, so adding it never reinstalls the shared semantic-release cache).
+GIT_PLUGIN_MANIFEST: dict[str, object] = {
+    "name": "gatekeeper-test-semantic-release-git",
+    "private": True,
+    "dependencies": {"@semantic-release/git": "10.0.1"},
+}
+
+
+def ensure_git_plugin(timeout: float = 600) -> Path:
+    """Install `@semantic-release/git` into the cache unless there; returns its package folder (to link into a
+    project's node_modules/@semantic-release/git: its dependencies resolve from its real path)."""
+    root = cache_root().parent / "semrel-git"
+    root.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(GIT_PLUGIN_MANIFEST, indent=2) + "\n"
+    pkg = root / "node_modules" / "@semantic-release" / "git"
+    with open(root / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        stamp = root / ".installed"
+        if stamp.exists() and stamp.read_text() == text and (pkg / "package.json").is_file():
+            return pkg
+        stamp.unlink(missing_ok=True)
+        (root / "package.json").write_text(text)
+        _npm(["install", "--no-package-lock", "--engine-strict=false"], root, timeout)
+        if not (pkg / "package.json").is_file():
+            raise RuntimeError(f"@semantic-release/git did not install into {pkg}")
+        stamp.write_text(text)
+    return pkg

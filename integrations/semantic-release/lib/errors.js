@@ -18,4 +18,5 @@ export const codes = {
   missing: "ENOGATEKEEPER",
   state: "EGATEKEEPERSTATE",
   integrity: "EGATEKEEPERINTEGRITY",
+  credential: "EGATEKEEPERCREDENTIAL",
 };

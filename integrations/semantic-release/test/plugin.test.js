@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -27,7 +28,7 @@ function makeContext(scenario = {}, extra = {}) {
     FAKE_GK_LOG: log,
     GITHUB_WORKSPACE: cwd,
     GITHUB_STEP_SUMMARY: summary,
-    NPM_TOKEN: "npm_faketoken0123456789",
+    GITHUB_OUTPUT: join(cwd, "..", `output-${Date.now()}-${Math.random()}.txt`),
     ...extra,
   };
   return {
@@ -53,14 +54,15 @@ describe("distTag", () => {
 });
 
 describe("verifyConditions", () => {
-  it("runs the branch, green-build and credential gates in text format and relays the output", async () => {
-    const ctx = makeContext({ lines: ["::add-mask::npm_faketoken0123456789", "npm-gatekeeper: pkg allowed", "WARN  maintainers-unknown: x"] });
+  it("runs the branch and green-build gates in text format and relays the output", async () => {
+    const ctx = makeContext({ lines: ["::add-mask::ghs_faketoken0123456789", "npm-gatekeeper: pkg allowed", "WARN  maintainers-unknown: x"] });
     await plugin.verifyConditions({}, ctx);
     const [call] = ctx.calls();
-    assert.deepEqual(call.args.slice(0, 5), ["check", "--gates", "branch,green-build,credential", "--format", "text"]);
+    assert.deepEqual(call.args.slice(0, 5), ["check", "--gates", "branch,green-build", "--format", "text"]);
+    assert.equal(call.npmToken, null, "the CLI of the release job gets no npm token");
     assert.equal(call.args[call.args.indexOf("--report") + 1], join(ctx.cwd, "node_modules/.cache/npm-gatekeeper/report.json"));
     assert.equal(call.args[call.args.indexOf("--package-path") + 1], ctx.cwd);
-    assert.equal(ctx.stdout.data, "::add-mask::npm_faketoken0123456789\n"); // unprefixed, for the runner
+    assert.equal(ctx.stdout.data, "::add-mask::ghs_faketoken0123456789\n"); // unprefixed, for the runner
     assert.ok(ctx.logged.log.includes("npm-gatekeeper: pkg allowed"));
     assert.deepEqual(ctx.logged.warn, ["WARN  maintainers-unknown: x"]);
     assert.equal(readFileSync(ctx.summary, "utf8"), "", "a passing early step writes no job summary");
@@ -90,6 +92,28 @@ describe("verifyConditions", () => {
     await assert.rejects(plugin.verifyConditions({}, ctx), (err) => err.code === "ENOGATEKEEPER" && /GATEKEEPER_BIN/.test(err.details));
   });
 
+  for (const [name, value] of [
+    ["NPM_TOKEN", "npm_faketoken0123456789"],
+    ["NODE_AUTH_TOKEN", "npm_faketoken0123456789"],
+    ["ACTIONS_ID_TOKEN_REQUEST_TOKEN", "request-token"],
+    ["ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1:1/token"],
+    ["npm_config_//registry.npmjs.org/:_authToken", "npm_faketoken0123456789"],
+    ["NPM_TOKEN", ""], // an empty secret still says this is the old single-job workflow
+  ]) {
+    it(`refuses to run with ${name}${value ? "" : " (empty)"} in the release process, before calling the CLI`, async () => {
+      const ctx = makeContext({}, { [name]: value });
+      await assert.rejects(plugin.verifyConditions({}, ctx), (err) => {
+        assert.equal(err.code, "EGATEKEEPERCREDENTIAL");
+        assert.equal(err.semanticRelease, true);
+        assert.ok(err.message.includes(name), err.message);
+        assert.match(err.details, /job `publish`/);
+        if (value) assert.ok(!err.message.includes(value) && !err.details.includes(value), "the value is never shown");
+        return true;
+      });
+      assert.equal(ctx.calls().length, 0);
+    });
+  }
+
   it("passes plugin options as flags", async () => {
     const ctx = makeContext();
     await plugin.verifyConditions({ registry: "http://127.0.0.1:4873/", policy: "gk.yml", access: "public", waitForChecks: 60 }, ctx);
@@ -101,30 +125,35 @@ describe("verifyConditions", () => {
 });
 
 describe("verifyRelease and publish", () => {
-  it("packs with nextRelease.version into a private dir and publishes exactly that file", async () => {
+  it("packs with nextRelease.version into a private dir; publish hands exactly that file to the publish job", async () => {
     const ctx = makeContext();
     ctx.nextRelease.channel = "next";
     await plugin.verifyRelease({}, ctx);
     const verify = ctx.calls()[0].args;
     assert.equal(verify[0], "check");
+    assert.equal(verify[verify.indexOf("--skip-gates") + 1], "credential");
     assert.equal(verify[verify.indexOf("--pack-version") + 1], "1.3.0");
     assert.equal(verify[verify.indexOf("--tag") + 1], "next");
     const dir = verify[verify.indexOf("--pack-destination") + 1];
     assert.ok(!dir.startsWith(ctx.cwd), "the private dir is outside the workspace");
+    const verified = readFileSync(join(dir, "pkg-1.3.0.tgz"));
     const release = await plugin.publish({}, ctx);
-    const pub = ctx.calls()[1].args;
-    assert.equal(pub[0], "publish");
-    const given = pub[pub.indexOf("--tarball") + 1];
-    assert.equal(given, "node_modules/.cache/npm-gatekeeper/semantic-release/pkg-1.3.0.tgz", "inside the workspace");
-    assert.ok(!existsSync(join(ctx.cwd, given)), "the staged copy is removed after publish");
-    assert.deepEqual(pub.slice(pub.indexOf("--skip-gates"), pub.indexOf("--skip-gates") + 2), ["--skip-gates", "branch,commit"]);
-    assert.equal(pub[pub.indexOf("--tag") + 1], "next");
-    assert.deepEqual(release, {
-      name: "npm package (@next dist-tag)",
-      url: "https://www.npmjs.com/package/pkg/v/1.3.0",
-      channel: "next",
-    });
-    assert.match(readFileSync(ctx.summary, "utf8"), /summary of publish/);
+    assert.equal(release, false, "nothing is published by the release job");
+    assert.equal(ctx.calls().length, 1, "publish never calls the CLI");
+    const out = join(ctx.cwd, "npm-gatekeeper-release", "package.tgz");
+    assert.deepEqual(readFileSync(out), verified);
+    const integrity = "sha512-" + createHash("sha512").update(verified).digest("base64");
+    assert.equal(readFileSync(join(ctx.cwd, "npm-gatekeeper-release", "integrity.txt"), "utf8"), integrity + "\n");
+    assert.equal(
+      readFileSync(ctx.env.GITHUB_OUTPUT, "utf8"),
+      `name=pkg\nversion=1.3.0\nintegrity=${integrity}\ndist-tag=next\ntarball=npm-gatekeeper-release/package.tgz\n`
+    );
+  });
+
+  it("artifactDir must stay inside the workspace", async () => {
+    const ctx = makeContext();
+    await plugin.verifyRelease({}, ctx);
+    await assert.rejects(plugin.publish({ artifactDir: "../elsewhere" }, ctx), (err) => err.code === "EGATEKEEPERSTATE");
   });
 
   it("a block in verifyRelease fails before any tag (prepare/publish then refuse)", async () => {
@@ -132,6 +161,7 @@ describe("verifyRelease and publish", () => {
     await assert.rejects(plugin.verifyRelease({}, ctx), (err) => err.code === "EGATEKEEPERBLOCKED" && /lifecycle-script-added/.test(err.message));
     await assert.rejects(plugin.publish({}, ctx), (err) => err.code === "EGATEKEEPERSTATE");
     assert.equal(ctx.calls().length, 1, "publish never called the CLI");
+    assert.ok(!existsSync(join(ctx.cwd, "npm-gatekeeper-release")), "nothing handed over");
   });
 
   it("a check that exits 0 but waits for a review does not pass verifyRelease", async () => {
@@ -144,19 +174,13 @@ describe("verifyRelease and publish", () => {
     await assert.rejects(plugin.verifyRelease({}, ctx), (err) => err.code === "EGATEKEEPERINTEGRITY");
   });
 
-  it("fails publish if the CLI reports another integrity than the verified one", async () => {
+  it("refuses to hand over a verified tarball that changed on disk", async () => {
     const ctx = makeContext();
     await plugin.verifyRelease({}, ctx);
-    ctx.setScenario({ publishedIntegrity: "sha512-something-else" });
+    const args = ctx.calls()[0].args;
+    writeFileSync(join(args[args.indexOf("--pack-destination") + 1], "pkg-1.3.0.tgz"), "other bytes");
     await assert.rejects(plugin.publish({}, ctx), (err) => err.code === "EGATEKEEPERINTEGRITY" && /tag v1.3.0 was already pushed/.test(err.details));
-  });
-
-  it("a private registry gives no npmjs.com url", async () => {
-    const ctx = makeContext();
-    await plugin.verifyRelease({}, ctx);
-    const release = await plugin.publish({ registry: "http://127.0.0.1:4873/" }, ctx);
-    assert.equal(release.url, undefined);
-    assert.equal(release.channel, "latest");
+    assert.ok(!existsSync(ctx.env.GITHUB_OUTPUT), "no outputs");
   });
 });
 
@@ -168,7 +192,7 @@ describe("prepare", () => {
     assert.equal(JSON.parse(readFileSync(join(ctx.cwd, "package.json"), "utf8")).version, "1.3.0");
     const regate = ctx.calls()[1].args;
     assert.equal(regate[0], "check");
-    assert.equal(regate[regate.indexOf("--skip-gates") + 1], "branch,commit");
+    assert.equal(regate[regate.indexOf("--skip-gates") + 1], "branch,commit,credential");
     assert.ok(!regate.includes("--pack-version"), "the prepared workspace is packed as it is");
     assert.ok(ctx.logged.warn.some((m) => /differs from the verified tarball/.test(m)));
   });
