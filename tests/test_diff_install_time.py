@@ -140,6 +140,30 @@ def with_install(command: str, files: dict[str, str | bytes], **fields: Any) -> 
             "tools/act.js",
         ),
         ("node-gyp rebuild", {"binding.gyp": "{'includes': ['common.gypi']}", "common.gypi": "{}"}, "common.gypi"),
+        (
+            "node-gyp rebuild",
+            {
+                "binding.gyp": "{'targets': [{'target_name': 'a', 'dependencies': ['deps/x.gyp:x']}]}",
+                "deps/x.gyp": "{'targets': [{'actions': [{'action': ['node', 'gen.js']}]}]}",
+                "deps/gen.js": "a\n",
+            },
+            "deps/gen.js",
+        ),
+        ("node i.js", {"i.js": "require('child_process').execFile(process.execPath, ['w.js'])\n", "w.js": "1"}, "w.js"),
+        (
+            "node i.js",
+            {
+                "i.js": "const { spawnSync } = require('child_process')\nconst o = { encoding: 'utf8', shell: true }\n"
+                "spawnSync('sysctl x', o)\nspawnSync('node w.js', { ...o, stdio: 'inherit' })\n",
+                "w.js": "1",
+            },
+            "w.js",
+        ),
+        (
+            "node i.js",
+            {"i.js": "const cp = require('child_process')\ncp.spawn(process.execPath, ['./w.js'])\n", "w.js": "1"},
+            "w.js",
+        ),
         ("cd native && node-gyp rebuild", {"native/binding.gyp": "{'targets': []}"}, "native/binding.gyp"),
         ("node-gyp rebuild --directory=native", {"native/binding.gyp": "{'targets': []}"}, "native/binding.gyp"),
         ("node Install.js", {"install.js": "a\n"}, "install.js"),  # a case-insensitive file system finds it
@@ -168,6 +192,8 @@ def test_unrelated_changes_stay_quiet(tmp_path: Path) -> None:
         ("node i.js", "const name = process.platform;\nrequire('./lib/' + name)\n"),
         ("node i.js", "require(`./lib/${process.arch}.js`)\n"),
         ("node i.js", "const target = pick();\nrequire(target)\n"),
+        ("node i.js", "require(`demo/lib/${process.platform}`)\n"),  # can name the package itself
+        ("node i.js", "const load = require;\nload('./lib/linux')\n"),
         ("node $SCRIPT", ""),
         ('node i.js && sh -c "$(cat cmd.txt)"', ""),
     ],
@@ -349,6 +375,13 @@ def test_the_same_shapes_with_an_unchanged_target_stay_quiet(shape: str, tmp_pat
     base, _, _, _ = SHAPES[shape]
     result = pair(tmp_path, base, {"lib/other.js": "module.exports = 2\n"})
     assert result.findings == [], result.findings
+
+
+def test_a_computed_dependency_name_is_not_package_code(tmp_path: Path) -> None:
+    """sharp's lib/libvips.js: `require(`@img/sharp-libvips-dev-${buildPlatformArch()}/include`)`."""
+    install = "require(`@img/sharp-libvips-${process.platform}/x`)\nrequire('./lib/a')\n"
+    base = _shape(install, {"lib/a.js": _OK})
+    assert pair(tmp_path, base, {"lib/other.js": "module.exports = 2\n"}).findings == []
 
 
 def test_nodemon_reading_its_package_json_by_a_computed_path_is_data(tmp_path: Path) -> None:

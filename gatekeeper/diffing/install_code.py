@@ -70,10 +70,8 @@ _NODE_OPTS_WITH_ARG = {
     "--max-old-space-size",
 }
 _URL = re.compile(rb"""(?:https?|ftp)://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s'"`<>()]*)?""")
-_GYP_EXPANSION = re.compile(r"""<!@?\(([^)\n]*(?:\([^)\n]*\)[^)\n]*)*)\)""")
-_GYP_ACTION = re.compile(r"""['"]action['"]\s*:\s*\[([^\]]*)\]""")
-_GYP_INCLUDE = re.compile(r"""['"]includes['"]\s*:\s*\[([^\]]*)\]""")
-_GYP_STR = re.compile(r"""'([^'\n]*)'|"([^"\n]*)\"""")
+#: A gyp variable `<(name)` / `<@(name)` inside a command: the shell sees a variable (it fails closed there).
+_GYP_VAR = re.compile(r"<@?\(([A-Za-z0-9_]+)\)")
 
 
 def fold(path: str) -> str:
@@ -569,36 +567,58 @@ class InstallCodeChecks(Checker):
         if "$" in spec:
             c.unresolved.append(f"node runs a variable path {spec!r}")
             return
-        for found in self._resolve(spec, cwd, root_relative=not dependency_ok, how=f"node {spec}", c=c):
+        for found in self._resolve_spec(spec, cwd, root_relative=not dependency_ok, how=f"node {spec}", c=c):
             c.code.setdefault(found, None)
             c.cwd_of.setdefault(found, cwd)
 
     # ---------------------------------------------------------------- gyp
 
     def _gyp(self, spec: str, c: Closure, depth: int) -> None:
+        """A gyp file (Python literal syntax, read with `ast.literal_eval`): its `<!(...)` command expansions,
+        actions, includes and the .gyp files its targets depend on."""
+        import ast  # here: only a closure with a gyp file pays for it
+        import shlex
+        import warnings
+
         path = self._file(_norm(spec))
         entry = self._claim_text(path, c)
         if entry is None:
             return
-        text = entry.data.decode("utf-8", "replace").replace("\\\\", "\\").replace('\\"', '"')
         gyp_dir = posixpath.dirname(path)
-        for m in _GYP_EXPANSION.finditer(text):
-            self._command(m.group(1), gyp_dir, {}, c, depth + 1)
-        for m in _GYP_ACTION.finditer(text):
-            parts = [a or b for a, b in _GYP_STR.findall(m.group(1))]
-            if any("<(" in p or "<@(" in p for p in parts[:2]):
-                c.unresolved.append(f"a gyp action runs a variable: {parts[:3]}")
-                continue
-            import shlex
-
-            self._command(shlex.join(parts), gyp_dir, {}, c, depth + 1)
-        for m in _GYP_INCLUDE.finditer(text):
-            for a, b in _GYP_STR.findall(m.group(1)):
-                self._gyp(posixpath.join(gyp_dir, a or b), c, depth + 1)
+        try:
+            with warnings.catch_warnings():  # `'\.'` in a gyp string: Python warns, gyp (Python 2) never did
+                warnings.simplefilter("ignore")
+                tree = ast.literal_eval(entry.data.decode("utf-8", "replace"))
+        except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+            c.unresolved.append(f"{path} does not parse as gyp ({type(exc).__name__})")
+            return
+        stack: list[Any] = [tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, str):
+                for command in _gyp_expansions(node):
+                    self._command(command, gyp_dir, {}, c, depth + 1)
+            elif isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, dict):
+                for key, value in node.items():
+                    stack.append(key)
+                    if key == "action" and isinstance(value, list):
+                        parts = [str(v) for v in value]
+                        if any("<(" in p or "<@(" in p for p in parts[:2]):
+                            c.unresolved.append(f"a gyp action in {path} runs a variable: {parts[:3]}")
+                        else:
+                            self._command(shlex.join(_GYP_VAR.sub("$GYP", p) for p in parts), gyp_dir, {}, c, depth + 1)
+                    elif key in ("includes", "dependencies") and isinstance(value, list):
+                        for item in value:  # 'other.gyp:target': that file's targets are built too
+                            other = str(item).split(":", 1)[0]
+                            if other.endswith((".gyp", ".gypi")) and "<" not in other:
+                                self._gyp(posixpath.join(gyp_dir, other), c, depth + 1)
+                    stack.append(value)
 
     # ---------------------------------------------------------------- JavaScript
 
-    def _resolve(
+    def _resolve_spec(
         self, spec: str, base_dir: str, *, root_relative: bool = False, how: str = "", c: Closure | None = None
     ) -> list[str]:
         """Node's resolution of what `spec` names inside the package (several files when package.json maps it
@@ -693,10 +713,14 @@ class InstallCodeChecks(Checker):
                 c.data.setdefault(found, how)
 
         for spec, how in facts.loads:
-            for found in self._resolve(spec, base_dir, how=how, c=c):
+            for found in self._resolve_spec(spec, base_dir, how=how, c=c):
                 add(found, f"{path}: {how}", cwd)
+        name = self.new.name
+        for head, how in facts.bare_prefixes:
+            if name and (name.startswith(head) or head.startswith(name + "/") or head == name):
+                c.unresolved.append(f"{path} {how}: a computed path that can name the package itself ({name})")
         for spec, how in facts.cwd_loads:
-            for found in self._resolve(spec, cwd, root_relative=True, how=how, c=c):
+            for found in self._resolve_spec(spec, cwd, root_relative=True, how=how, c=c):
                 add(found, f"{path}: {how}", cwd)
         for spec, how in facts.exec_files:
             found = self._file(_rel(spec, base_dir))
@@ -753,6 +777,53 @@ class InstallCodeChecks(Checker):
             queue.extend(p for p in c.code if p not in before and p not in seen)
         if queue:
             c.unresolved.append(f"more than {MAX_INSTALL_FILES} files are reachable")
+
+
+def _gyp_expansions(text: str) -> list[str]:
+    """The commands of gyp's `<!(...)` / `<!@(...)` expansions in a string (parentheses balanced), with the gyp
+    variables in them as shell variables."""
+    out: list[str] = []
+    start = 0
+    while True:
+        i = text.find("<!", start)
+        if i < 0:
+            return out
+        j = i + 2 + (text[i + 2 : i + 3] == "@")
+        if text[j : j + 1] != "(":
+            start = j
+            continue
+        depth, k = 0, j
+        while k < len(text):
+            depth += {"(": 1, ")": -1}.get(text[k], 0)
+            if depth == 0:
+                break
+            k += 1
+        body = text[j + 1 : k]
+        inner = _gyp_expansions(body)  # `<!(A="<!(node -p ...)" pkg-config ...)`: the inner one runs first
+        out.extend(inner)
+        if inner:
+            body = _gyp_strip_expansions(body)
+        out.append(_GYP_VAR.sub(lambda m: "$GYP_" + m.group(1), body))
+        start = k + 1
+
+
+def _gyp_strip_expansions(text: str) -> str:
+    """`text` with each `<!(...)` expansion written as the shell variable `$GYP_OUTPUT`."""
+    out, start = [], 0
+    while True:
+        i = text.find("<!", start)
+        j = i + 2 + (text[i + 2 : i + 3] == "@") if i >= 0 else -1
+        if i < 0 or text[j : j + 1] != "(":
+            out.append(text[start:])
+            return "".join(out)
+        depth, k = 0, j
+        while k < len(text):
+            depth += {"(": 1, ")": -1}.get(text[k], 0)
+            if depth == 0:
+                break
+            k += 1
+        out.append(text[start:i] + "$GYP_OUTPUT")
+        start = k + 1
 
 
 def _targets(target: Any) -> list[str]:

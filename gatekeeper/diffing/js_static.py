@@ -54,6 +54,8 @@ class Facts:
     exec_files: list[tuple[str, str]] = field(default_factory=list)  # (path read, then executed; how)
     data: list[tuple[str, str]] = field(default_factory=list)  # (path read as data, how)
     unresolved: list[str] = field(default_factory=list)
+    #: Computed bare specifiers by their static start (a dependency, unless the package's own name fits).
+    bare_prefixes: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _language(kind: str) -> Any:
@@ -290,7 +292,12 @@ class JsReader:
         if t == "object":
             obj: dict[str, Any] = {}
             for c in node.named_children:
-                if c.type == "pair":
+                if c.type == "spread_element":
+                    spread = self.value(c.named_children[0]) if c.named_children else None
+                    if not isinstance(spread, dict):
+                        raise _Unknown
+                    obj.update(spread)
+                elif c.type == "pair":
                     key = c.child_by_field_name("key")
                     try:
                         obj[_text(key).strip("'\"")] = self.value(c.child_by_field_name("value"))
@@ -530,6 +537,11 @@ class JsReader:
             except _Unknown:
                 if self._outside_or_data(args[0]):
                     return
+                head = str(self.partial(args[0])).split(COMPUTED, 1)[0]
+                if head and head[0] not in "./#" and not head.startswith("file:"):
+                    # `require(`@img/sharp-${platform}/x`)`: a dependency, unless it could be the package itself
+                    self.facts.bare_prefixes.append((head, f"{_show(node)} at line {_line(node)}"))
+                    return
                 self.unresolved(node, "loads a path that is not static")
                 return
             if isinstance(spec, str):
@@ -681,19 +693,19 @@ class JsReader:
             self.unresolved(node, "runs a program that is not static")
             return
         if func in ("exec", "execSync"):
-            opts = self._options(args[1] if len(args) > 1 and args[1].type == "object" else None)
+            opts = self._options(args[1] if len(args) > 1 and isinstance(self.partial(args[1]), dict) else None)
             self.facts.commands.append((str(first), self._cwd_option(opts), how))
             return
         rest, opts_node = args[1:], None
         argv: list[str] = []
-        if rest and rest[0].type != "object":
+        if rest and rest[0].type != "object" and not isinstance(self.partial(rest[0]), dict):
             values = self.partial(rest[0])
             if not isinstance(values, list):
                 self.unresolved(node, "runs a program with arguments that are not static")
                 return
             argv = [str(v) for v in values]
             rest = rest[1:]
-        if rest and rest[0].type == "object":
+        if rest and (rest[0].type == "object" or isinstance(self.partial(rest[0]), dict)):
             opts_node = rest[0]
         opts = self._options(opts_node)
         cwd = self._cwd_option(opts)
@@ -839,7 +851,7 @@ SCRIPT_DIR = "\0script-dir\0"
 
 def read_shell(parsers: Parsers, command: str, where: str) -> ShellFacts:
     """The simple commands of a shell command line or script, in order; command substitutions are walked too
-    (and make the word they are in not static)."""
+    (and leave the word they are in not static)."""
     tree = parsers.parse(command.encode("utf-8", "surrogateescape"), "bash")
     facts = ShellFacts()
     root = tree.root_node
@@ -889,8 +901,9 @@ def _walk_shell(node: Any, facts: ShellFacts, where: str) -> None:
 
 def _walk_substitutions(node: Any, facts: ShellFacts, where: str) -> None:
     if node.type in ("command_substitution", "process_substitution"):
+        # Its commands run (and are followed); the word it is in keeps its `$` text, so a program, script path,
+        # folder or node option made of it fails closed where it is used.
         if _text(node) not in _DIRNAME_0:
-            facts.unresolved.append(f"{where}: command substitution `{_show(node)}`")
             for c in node.named_children:
                 _walk_shell(c, facts, where)
         return
