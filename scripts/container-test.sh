@@ -7,8 +7,9 @@
 #
 # Needs (stated here, checked first; exit 3 = "cannot run here", which the test turns into a skip):
 #   * Linux and root: rootful podman/buildah (runc), and the test chowns its workspace to another uid;
-#   * the Debian packages in PKGS below. Only the MISSING ones are installed (apt-get, needs network
-#     to the Debian mirror); nothing is installed when all are present.
+#   * the Debian packages listed in scripts/container/setup.sh, the one set-up step, run first: it
+#     installs only the MISSING ones (apt-get, network to the Debian mirror), upgrades nothing, and
+#     installs nothing when all are present.
 # What it changes: only this checkout's .cache/ (and its own temp dir under it). Images, layers and
 # podman's state live in a PRIVATE store, .cache/podman/ (scripts/container/env.sh); the system store
 # (/var/lib/containers) is never used.
@@ -31,8 +32,6 @@ ROOT=$PWD
 
 IMAGE=${GATEKEEPER_IMAGE:-localhost/npm-gatekeeper:test}
 BASE=localhost/npm-gatekeeper-test/node-standin:22-bookworm-slim
-PKGS=(podman buildah runc fuse-overlayfs uidmap conmon golang-github-containers-common
-      containernetworking-plugins debootstrap)
 ARGS=("$@")
 BUILD_ONLY=0
 CACHE_ARGS=(--layers)
@@ -53,26 +52,14 @@ cannot_run() {
 [ "$(id -u)" = 0 ] || cannot_run "needs root (rootful podman/buildah with runc; the test gives its workspace to uid 1001 like the runner): run it with sudo"
 
 if [ -z "${GATEKEEPER_PRIVATE_NS:-}" ]; then
-  echo "container-test: needs root and the Debian packages: ${PKGS[*]}"
-  missing=()
-  for pkg in "${PKGS[@]}"; do
-    [ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null)" = installed ] || missing+=("$pkg")
-  done
-  if [ ${#missing[@]} -gt 0 ]; then
-    command -v apt-get >/dev/null || cannot_run "Debian packages missing (${missing[*]}) and no apt-get to install them"
-    echo "container-test: installing the missing ones with apt-get: ${missing[*]}"
-    t0=$SECONDS
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-    echo "container-test: installed in $((SECONDS - t0)) s"
-  else
-    echo "container-test: all present, nothing installed"
-  fi
+  # The one set-up step (installs only what is missing, under its lock; a no-op when all is there).
+  rc=0
+  bash scripts/container/setup.sh || rc=$?
+  [ "$rc" -eq 0 ] || exit "$rc"   # 3: cannot run here, with the reason already on stderr
 fi
 
 # From here on: inside a private mount namespace with the private store (scripts/container/private.sh).
-if [ "${GATEKEEPER_PRIVATE_NS:-}" != "$ROOT/.cache/podman" ]; then
+if [ "${GATEKEEPER_PRIVATE_NS:-}" != "${GATEKEEPER_PODMAN_STATE:-$ROOT/.cache/podman}" ]; then
   exec bash scripts/container/private.sh bash "$0" "${ARGS[@]}"
 fi
 # shellcheck source=scripts/container/env.sh
@@ -134,8 +121,16 @@ if [ "$rc" -ne 0 ]; then
   exit 1
 fi
 t2=$SECONDS
-# Drop superseded builds (untagged leaves, e.g. older gatekeeper/ layers); the layer cache of the
-# current image is its parents, which stay.
+# Keep the layer cache of the build stage: the final stage starts FROM scratch, so the build stage's
+# images are no parents of the image and a prune would drop them (the next build then re-ran the whole
+# heavy RUN, minutes, although nothing had changed). Tagged, they stay; the tag moves with every build.
+n=0
+while read -r stage_id; do
+  n=$((n + 1))
+  podman tag "$stage_id" "$IMAGE-stage-$n"
+done < <(awk '/^\[[0-9]+\/[0-9]+\] STEP 1\// && prev != "" {print prev} /^--> [0-9a-f]+$/ {prev=$2}' "$LOG")
+# Drop superseded builds (untagged leaves, e.g. older gatekeeper/ layers or an older build stage); the
+# layer cache of the current image is its parents and the tagged stages, which stay.
 podman image prune -f >/dev/null
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 cached=$(grep -c -- '--> Using cache' "$LOG" || true)

@@ -1,10 +1,23 @@
 #!/usr/bin/env bash
-# The project's test command: a .venv with the pinned requirements, `ruff check .`, lint, then pytest
-# on all cores.
+# The project's test command: a .venv with the pinned requirements, `ruff check .`, lint, the container
+# tests' set-up step, then pytest on all cores, and last a check that the run left the host alone.
 # Works on a fresh machine with python3 (3.11+), node, npm and git; Verdaccio is installed by the
 # test fixtures. Arguments are passed to pytest, e.g. `bash scripts/test.sh -k verdaccio -x`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# What the run must leave alone on this machine (tests/_support/hostcheck.py, stdlib only): a snapshot
+# now, before anything installs or runs; tests/test_host_untouched.py compares with it at the very end.
+# Everything the run writes goes to ONE temp dir of its own (TMPDIR for every child: pip, pytest, the
+# plugin's node --test, npm, git, Verdaccio), removed at the end; npm children get their cache and
+# logs dir in it (no debug log in ~/.npm/_logs).
+host_before=$("${PYTHON:-python3}" -c 'import json, sys; from tests._support.hostcheck import snapshot; json.dump(snapshot(), sys.stdout)')
+SUITE_TMP=$(mktemp -d "${TMPDIR:-/tmp}/gk-suite-XXXXXX")
+trap 'rm -rf "$SUITE_TMP"' EXIT
+printf '%s\n' "$host_before" >"$SUITE_TMP/host-before.json"
+export GATEKEEPER_HOST_BEFORE=$SUITE_TMP/host-before.json GATEKEEPER_SUITE_TMP=$SUITE_TMP TMPDIR=$SUITE_TMP
+export npm_config_cache=$SUITE_TMP/npm-cache npm_config_logs_dir=$SUITE_TMP/npm-logs
+
 source scripts/_venv.sh
 
 echo "test.sh: ruff check ."
@@ -13,31 +26,57 @@ echo "test.sh: ruff check ."
 echo "test.sh: scripts/lint.sh (Dockerfile, action.yml, workflows, examples, shell scripts)"
 bash scripts/lint.sh
 
+# The container tests' ONE set-up step, before anything builds: the Debian packages they need,
+# installed under one lock, nothing upgraded (scripts/container/setup.sh says which and why). Where
+# that cannot happen (not root, no apt) it says why and the container tests skip with that reason.
+container=1
+if [ "${GATEKEEPER_SKIP_CONTAINER:-}" = 1 ]; then
+  container=0
+else
+  echo "test.sh: bash scripts/container/setup.sh (the container tests' Debian packages)"
+  rc=0
+  bash scripts/container/setup.sh || rc=$?
+  if [ "$rc" -eq 3 ]; then
+    container=0
+    echo "test.sh: the container tests will skip (reason above)"
+  elif [ "$rc" -ne 0 ]; then
+    exit "$rc"
+  fi
+fi
+
+# For the whole suite the container image is built in the background from the start, with its
+# progress printed, while the other tests run; and so is the reproducibility check's fresh rebuild
+# (in a scratch store, at the same time as the build when nothing is cached). The container tests
+# then find the image built and the verdict recorded (tests/_support/container_build.py: file locks,
+# nothing is built twice).
+build_pid=
+if [ "$#" -eq 0 ] && [ "$container" = 1 ] && [ -z "${GATEKEEPER_NO_CONTAINER_PREBUILD:-}" ]; then
+  echo "test.sh: building the container image in the background (python -m tests._support.container_build prebuild)"
+  ("$PY" -m tests._support.container_build prebuild 2>&1 | sed -u 's/^/[container build] /') &
+  build_pid=$!
+fi
+
 echo "test.sh: the semantic-release plugin's unit tests (node --test, Node 22 from the test cache)"
 NODE22=$("$PY" -c 'from tests._support.semrel import ensure_installed; print(ensure_installed().node)')
 (cd integrations/semantic-release && PATH="$(dirname "$NODE22"):$PATH" "$NODE22" --test "test/*.test.js")
 export GATEKEEPER_PLUGIN_TESTS_RAN=1
 
 # The suite runs on every core (pytest-xdist); the container tests stay together on one worker
-# (tests/conftest.py: xdist_group "container"). For the whole suite the container image is built in
-# the background from the start, with its progress printed, while the other tests run; the container
-# tests' own build call then finds it built (scripts/container-test.sh holds a lock).
+# (tests/conftest.py: xdist_group "container").
 workers=${GATEKEEPER_TEST_WORKERS:-auto}
-build_pid=
-if [ "$#" -eq 0 ] && [ -z "${GATEKEEPER_NO_CONTAINER_PREBUILD:-}" ]; then
-  echo "test.sh: building the container image in the background (scripts/container-test.sh --build-only)"
-  (bash scripts/container-test.sh --build-only 2>&1 | sed -u 's/^/[container build] /') &
-  build_pid=$!
-fi
-
 echo "test.sh: pytest -q -n $workers --dist loadgroup $*"
 set +e
-"$PY" -m pytest -q -n "$workers" --dist loadgroup "$@"
+"$PY" -m pytest -q -n "$workers" --dist loadgroup --ignore=tests/test_host_untouched.py "$@"
 rc=$?
 [ -n "$build_pid" ] && wait "$build_pid"
+# Last, after everything above (the background build included): what the run left on the host.
+echo "test.sh: pytest -q tests/test_host_untouched.py (the host as it was before the run)"
+"$PY" -m pytest -q -p no:cacheprovider tests/test_host_untouched.py
+host_rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
   echo "test.sh: pytest collected no tests; failing on purpose (exit 5 must never pass silently)" >&2
   exit 1
 fi
+[ "$rc" -ne 0 ] || rc=$host_rc
 exit "$rc"

@@ -10,6 +10,7 @@ Nothing here skips: node, npm and git are required.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests._support import hostcheck
 from tests._support.github_server import GitHubServer
 from tests._support.verdaccio import Verdaccio, verdaccio_session
 from tests._support.workspace import make_package_repo
@@ -27,17 +29,32 @@ _PRIVATE_TMP: list[str] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Give this test process a private TMPDIR, removed at the end.
+    """Snapshot the host (once per run), then give this test process a private TMPDIR, removed at the end.
 
     Everything the suite and the programs it runs (npm, git, Verdaccio, the gate) put in TMPDIR lands
     in one folder of this process's own: tests that look for leftovers there ("no gk-npmrc-* left")
     see only their own files even when other test processes (xdist workers, a second checkout) run at
-    the same time, and nothing is left behind in the machine's /tmp.
+    the same time, and nothing is left behind in the machine's /tmp. npm children of the tests get a
+    cache and a logs dir in it too (npm_config_cache, npm_config_logs_dir), so none of their debug logs
+    lands in ~/.npm/_logs; scripts/test.sh sets both for the whole run (its suite temp dir) first.
+
+    The host snapshot (tests/_support/hostcheck.py) is what tests/test_host_untouched.py compares with at
+    the end; scripts/test.sh takes it before its set-up step and names it in GATEKEEPER_HOST_BEFORE.
     """
+    before = None
+    if not hasattr(config, "workerinput") and not os.environ.get("GATEKEEPER_HOST_BEFORE"):
+        before = hostcheck.snapshot()  # before this run makes anything, TMPDIR still the machine's
     private = tempfile.mkdtemp(prefix="gk-tests-")
     _PRIVATE_TMP.append(private)
     os.environ["TMPDIR"] = private
     tempfile.tempdir = None  # re-read TMPDIR
+    os.environ.setdefault("GATEKEEPER_SUITE_TMP", private)
+    os.environ.setdefault("npm_config_cache", os.path.join(private, "npm-cache"))
+    os.environ.setdefault("npm_config_logs_dir", os.path.join(private, "npm-logs"))
+    if before is not None:
+        path = Path(private) / "host-before.json"
+        path.write_text(json.dumps(before), encoding="utf-8")
+        os.environ["GATEKEEPER_HOST_BEFORE"] = str(path)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -90,8 +107,21 @@ def action_home(tmp_path: Path) -> Path:
 XDIST_GROUPS = {"test_container.py": "container"}
 
 
+# Runs after everything else (it checks what the run left on the host): last in a plain run; under
+# xdist nothing is "last", so it skips there and scripts/test.sh runs it on its own after the suite.
+RUNS_LAST = "test_host_untouched.py"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         group = XDIST_GROUPS.get(item.path.name)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
+    last = [item for item in items if item.path.name == RUNS_LAST]
+    if last:
+        items[:] = [item for item in items if item.path.name != RUNS_LAST] + last
+        if hasattr(config, "workerinput"):
+            for item in last:
+                item.add_marker(
+                    pytest.mark.skip(reason="runs after the whole suite: scripts/test.sh runs it alone at the end")
+                )

@@ -41,6 +41,16 @@ from typing import Any
 
 import pytest
 
+from tests._support.container_build import (
+    CANNOT_RUN,
+    IMAGE,
+    PODMAN_STATE,
+    build_and_verify,
+    cached_steps,
+    podman,
+    podman_env,
+    verify_reproducible,
+)
 from tests._support.github_server import GitHubServer
 from tests._support.verdaccio import Verdaccio
 from tests._support.workspace import (
@@ -54,9 +64,7 @@ from tests._support.workspace import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-IMAGE = os.environ.get("GATEKEEPER_IMAGE", "localhost/npm-gatekeeper:test")
 BASE_STANDIN = "localhost/npm-gatekeeper-test/node-standin:22-bookworm-slim"
-PODMAN_STATE = ROOT / ".cache" / "podman"
 # Every podman call: this checkout's private store and state, in a private mount namespace.
 PRIVATE = ["bash", str(ROOT / "scripts" / "container" / "private.sh")]
 ENTRYPOINT = ["/opt/venv/bin/python", "/opt/gatekeeper/entrypoint.py"]
@@ -64,14 +72,7 @@ WORKSPACE_UID = 1001  # the runner's user; the container runs as root (uid 0)
 HOST_RUNNER_TEMP = "/home/runner/work/_temp"  # what the runner sets; not mounted into the container
 # Always runc, explicit ulimits, and host (or no) networking: never the default bridge network.
 RUN = ["run", "--rm", "--runtime", "runc", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=32768:32768"]
-CANNOT_RUN = 3  # scripts/container-test.sh: "cannot run here" (the reason is on its stderr)
 SESSION_BUILD: dict[str, int] = {}  # "cached_steps" of the session's build (None: built outside the session)
-
-
-def _podman_env() -> dict[str, str]:
-    """The caller's environment minus any container settings of its own (private.sh sets them)."""
-    drop = ("CONTAINERS_CONF", "CONTAINERS_STORAGE_CONF", "CONTAINERS_REGISTRIES_CONF")
-    return {k: v for k, v in os.environ.items() if k not in drop}
 
 
 def _terminal(config: pytest.Config) -> Callable[[str], None]:
@@ -97,27 +98,6 @@ def _write(reporter: Any, line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
 
-def build_image(
-    say: Callable[[str], None], *extra: str, image: str = IMAGE, timeout: float = 1800
-) -> tuple[int, str, str]:
-    """Run `scripts/container-test.sh --build-only [extra]`, echoing its progress lines as they come."""
-    proc = subprocess.Popen(
-        ["bash", str(ROOT / "scripts" / "container-test.sh"), "--build-only", *extra],
-        cwd=ROOT,
-        env={**_podman_env(), "GATEKEEPER_IMAGE": image},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    lines = []
-    for line in proc.stdout:  # the script prints a line per step and a heartbeat every 15 s
-        lines.append(line)
-        say(line.rstrip("\n"))
-    stderr = proc.stderr.read()
-    return proc.wait(timeout=timeout), "".join(lines), stderr
-
-
 def _skip_or_fail(reason: str) -> None:
     if os.environ.get("GATEKEEPER_REQUIRE_CONTAINER") == "1":
         pytest.fail(f"the container test must run here (GATEKEEPER_REQUIRE_CONTAINER=1) but cannot: {reason}")
@@ -133,7 +113,8 @@ def image(request: pytest.FixtureRequest) -> str:
         say = _terminal(request.config)
         say("")
         say("test_container: building the action image first (root, podman/buildah; cold 2-10 min, cached ~2 s)")
-        rc, out, err = build_image(say)
+        # On a cold store the reproducibility rebuild starts at the same time (a scratch store of its own).
+        rc, out, err = build_and_verify(say, verify_when_warm=False)
         if rc == CANNOT_RUN:
             _skip_or_fail(
                 "CONTAINER TEST SKIPPED: "
@@ -141,25 +122,8 @@ def image(request: pytest.FixtureRequest) -> str:
                 + " -- the action's Dockerfile was NOT built or tested."
             )
         assert rc == 0, f"building the image failed:\n{out[-4000:]}\n{err[-8000:]}"
-        SESSION_BUILD["cached_steps"] = _cached_steps(out)
+        SESSION_BUILD["cached_steps"] = cached_steps(out)
     return IMAGE
-
-
-def _cached_steps(out: str) -> int:
-    m = re.search(r"(\d+) steps from the layer cache", out)
-    assert m, f"no cache figure in the build output:\n{out[-2000:]}"
-    return int(m.group(1))
-
-
-def podman(*args: str, timeout: float = 300, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*PRIVATE, "podman", *args],
-        env={**_podman_env(), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def sh(image: str, script: str) -> subprocess.CompletedProcess[str]:
@@ -259,7 +223,7 @@ def run_in_container(
     cmd += [image, *args]
     passed = {k: v for k, v in cenv.items() if k != "HOME"}
     proc = subprocess.run(
-        cmd, env={**_podman_env(), **passed}, capture_output=True, text=True, timeout=timeout, check=False
+        cmd, env={**podman_env(), **passed}, capture_output=True, text=True, timeout=timeout, check=False
     )
     outputs = parse_github_output((files / names["GITHUB_OUTPUT"]).read_text(encoding="utf-8"))
     summary = (files / names["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
@@ -550,47 +514,18 @@ def test_the_suite_uses_a_private_store_and_no_official_image_name(image: str) -
         assert not [n for n in listed if not n.startswith("localhost/npm-gatekeeper")], listed
 
 
-def _image_ids(name: str) -> dict[str, Any]:
-    proc = podman("image", "inspect", name)
-    assert proc.returncode == 0, proc.stderr
-    data = json.loads(proc.stdout)[0]
-    return {"id": data["Id"], "layers": data["RootFS"]["Layers"], "created": data["Created"]}
-
-
 def test_two_builds_of_the_same_commit_give_the_same_image(image: str, request: pytest.FixtureRequest) -> None:
     """Reproducible: a rebuild of every layer after FROM (--no-cache) gives the very same image id.
 
     The image id is the digest of the image config, which names every layer by the digest of its
-    content (diff_ids), so equal ids mean byte-identical layers, config and history. Costs ONE build
-    without the layer cache (its downloads: apt, PyPI, npm) when the session's image was itself built
-    fresh. If the session's image came (partly) from an older layer cache, a difference may just be the
-    Debian archive having moved on since that cache was made: then a second fresh build decides."""
+    content (diff_ids), so equal ids mean byte-identical layers, config and history. Checked ONCE PER
+    BUILD (tests/_support/container_build.py): the fresh rebuild goes to a scratch store of its own (no
+    layer shared with the image it is compared with), and the verdict is recorded under the image id, so
+    a later session with the very same image reads it instead of rebuilding; scripts/test.sh runs it in
+    the background from the start of the suite (on a cold store, alongside the main build). If the
+    session's image came (partly) from an older layer cache, a difference may just be the Debian archive
+    having moved on since that cache was made: then a second fresh build decides."""
     say = _terminal(request.config)
-    say("test_container: reproducibility: rebuilding every layer after FROM (--no-cache: as long as a cold build)")
-    reference = _image_ids(image)
-    session_was_fresh = SESSION_BUILD.get("cached_steps") == 0
-    rebuilds: list[str] = []
-    ok = False
-    try:
-        for attempt in (1, 2):
-            tag = f"localhost/npm-gatekeeper:rebuild-{attempt}"
-            rebuilds.append(tag)
-            rc, out, err = build_image(say, "--no-cache", image=tag)
-            assert rc == 0, f"the rebuild failed:\n{out[-4000:]}\n{err[-8000:]}"
-            assert _cached_steps(out) == 0, "a --no-cache build must not use the layer cache"
-            again = _image_ids(tag)
-            if again == reference:
-                ok = True
-                return
-            pairs = zip(reference["layers"], again["layers"], strict=False)
-            differing = [i for i, (a, b) in enumerate(pairs) if a != b]
-            message = f"layers {differing} differ: {reference['id'][:12]} (reference) != {again['id'][:12]} (fresh)"
-            if session_was_fresh or attempt == 2:
-                pytest.fail(f"two fresh builds of the same commit differ: {message}\n{reference}\n{again}")
-            say(f"test_container: the session's (cached) image differs from a fresh build, {message}; one more")
-            reference = again
-    finally:
-        if ok:
-            podman("rmi", *rebuilds)
-        else:  # kept, to find the difference: podman image mount both, diff -r
-            say(f"test_container: kept {' '.join(rebuilds)} for inspection (scripts/container/private.sh podman ...)")
+    verdict = verify_reproducible(say, image, SESSION_BUILD.get("cached_steps"))
+    say(f"test_container: reproducibility ({verdict.how}): {(verdict.message.splitlines() or [''])[0]}")
+    assert verdict.ok, verdict.message

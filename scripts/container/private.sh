@@ -7,8 +7,14 @@
 #   /run/containers, /run/libpod, /run/runc -> .cache/podman/run/system-*  (runc's state root)
 #   /var/tmp               -> .cache/podman/tmp  (c/image's big temporary files)
 # Only paths that exist are covered (nothing is created outside the checkout); the mounts vanish
-# with the command. So neither the system's image store nor its state sees this test, even if a
-# tool ignored CONTAINERS_STORAGE_CONF. Needs root (unshare --mount).
+# with the command. Where /var/lib/containers does NOT exist (a machine that never ran podman), a
+# bind mount has no mount point, and creating one would change the host: then /var/lib itself is
+# first covered by an overlay with a throwaway upper layer (.cache/podman/run/var-lib-overlay.*,
+# removed after the command) that only holds that mount point, and the cover above is mounted on
+# it. Reads see the host's /var/lib; buildah's /var/lib/containers/cache/blob-info-cache-v1.boltdb
+# lands in the checkout; /var/lib/containers never appears on the host.
+# So neither the system's image store nor its state sees this test, even if a tool ignored
+# CONTAINERS_STORAGE_CONF. Needs root (unshare --mount).
 #   scripts/container/private.sh podman images
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -22,10 +28,22 @@ export GATEKEEPER_PRIVATE_NS=$PODMAN_STATE
 exec unshare --mount --propagation private -- bash -c '
   set -euo pipefail
   cover() { [ -d "$1" ] || return 0; mkdir -p "$2"; mount --bind "$2" "$1"; }
+  ovl=
+  if [ ! -d /var/lib/containers ]; then
+    # No mount point on the host: an overlay over /var/lib (its own upper layer per command, so
+    # concurrent commands never share one) provides it; the data still goes to the cover below.
+    ovl=$(mktemp -d "$PODMAN_STATE/run/var-lib-overlay.XXXXXX")
+    mkdir "$ovl/upper" "$ovl/work" "$ovl/upper/containers"
+    mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$ovl/upper,workdir=$ovl/work" /var/lib
+  fi
   cover /var/lib/containers "$PODMAN_STATE/system-var-lib-containers"
   cover /run/containers "$PODMAN_STATE/run/system-containers"
   cover /run/libpod "$PODMAN_STATE/run/system-libpod"
   cover /run/runc "$PODMAN_STATE/run/system-runc"
   cover /var/tmp "$PODMAN_STATE/tmp"
-  exec "$@"
+  [ -n "$ovl" ] || exec "$@"
+  rc=0
+  "$@" || rc=$?
+  umount -R /var/lib && rm -rf "$ovl"
+  exit "$rc"
 ' private.sh "$@"
