@@ -102,7 +102,7 @@ def check(ctx: Context) -> list[Finding]:
         )
     )
     name, version = ctx.package.name, ctx.package.version
-    packument = ctx.registry.packument(name)
+    packument = ctx.packument(name)
     if packument is None:
         return findings
     last, _ = select_baseline(packument, version, ctx.policy.diff.baseline_tag)

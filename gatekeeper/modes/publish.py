@@ -19,7 +19,6 @@ from gatekeeper import report
 from gatekeeper._internal import budget, git
 from gatekeeper._internal import npm as npm_cli
 from gatekeeper._internal.proc import Cancelled, cancel_on_signals
-from gatekeeper._internal.registry import RegistryClient
 from gatekeeper._internal.tarball import read_package
 from gatekeeper.config import Inputs
 from gatekeeper.context import Context, GitHubRun, PackageInfo, PackedTarball
@@ -178,7 +177,8 @@ def _build_context(
     registry, github = clients(inputs, env, policy, gh_run, deadline)
     packed, tmp = _tarball(inputs, workspace, package_dir, policy, opts or RunOptions(), deadline)
     try:
-        trust = _trusted_policy(policy, registry, inputs, gh_run, workspace, packed)
+        packument = registry.packument(packed.name) if packed.name else None  # the run's one fetch of it
+        trust = _trusted_policy(policy, packument, inputs, gh_run, workspace, packed)
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -198,14 +198,20 @@ def _build_context(
         home=Path(env.get("HOME") or Path.home()),
         deadline=deadline,
     )
+    if packed.name:
+        ctx.memo.packuments[packed.name] = packument  # handed to the gates: ctx.packument(name)
     return ctx, tmp
 
 
 def _trusted_policy(
-    released: Policy, registry: RegistryClient, inputs: Inputs, run: GitHubRun, workspace: Path, packed: npm_cli.Packed
+    released: Policy,
+    packument: Mapping[str, Any] | None,
+    inputs: Inputs,
+    run: GitHubRun,
+    workspace: Path,
+    packed: npm_cli.Packed,
 ) -> PolicyTrust:
     """The policy at the last release's commit decides (see gatekeeper.trust.trusted_policy)."""
-    packument = registry.packument(packed.name) if packed.name else None
     sha = run.sha or git.head(workspace) or ""
 
     def at(tag: str, policy: Policy) -> PolicyTrust:
