@@ -83,3 +83,16 @@ def test_check_run_fetches_the_packument_once(second_release: Release) -> None:
     assert ours.count(("GET", package_path(rel.name))) == 1, ours
     assert _twice(ours) == {}, ours
     assert _twice(github) == {}, github
+
+
+def test_npm_pack_started_early_is_stopped_and_removed_when_the_run_fails_before_it(second_release: Release) -> None:
+    """`npm pack` starts first and runs while the policy is read: a broken policy still fails the run (exit 2,
+    the same message), and neither the packed tarball nor its temp folder is left behind."""
+    rel = second_release
+    rel.ws.joinpath(".github/npm-gatekeeper.yml").write_text("branch:\n  events: [push]\n  colour: red\n")
+    result, registry, _ = _run(rel)
+    assert result.returncode == 2, result.describe()
+    assert "line 3" in result.stderr and "branch.colour" in result.stderr
+    assert _ours(registry) == []  # nothing was asked of the registry, nothing published
+    assert rel.versions() == ["1.0.0"]
+    assert not list(result.tmpdir.iterdir()), list(result.tmpdir.iterdir())
