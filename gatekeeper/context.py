@@ -104,12 +104,16 @@ class PackedTarball:
 
 @dataclass(eq=False)
 class RunMemo:
-    """What one run computed once and every gate (and reporter) of that run reads: the release diff.
+    """What one run computed or fetched once and every gate (and reporter) of that run reads: the release
+    diff and the packuments the run fetched.
 
     Held by the run's Context (never module-level): a new run has a new memo.
     """
 
     diff: Any = None  # gatekeeper.diffing.DiffResult, once the diff gate computed it
+    #: name -> the packument as this run first fetched it (None: not on the registry). Only answers are
+    #: held: a fetch that raised is not, so the next reader asks again (and fails closed again).
+    packuments: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -134,3 +138,11 @@ class Context:
     #: Results computed once per run (see RunMemo): not an argument, not part of the identity, and a
     #: `dataclasses.replace` of the context starts a new one.
     memo: RunMemo = field(default_factory=RunMemo, init=False, compare=False, repr=False)
+
+    def packument(self, name: str) -> dict[str, Any] | None:
+        """The packument of `name`, fetched once per run (the trusted policy, the credential, diff and provenance
+        gates read the same document). The notify step re-reads the registry after the upload on purpose."""
+        held = self.memo.packuments
+        if name not in held:
+            held[name] = self.registry.packument(name)
+        return held[name]

@@ -39,6 +39,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from gatekeeper._internal import neterrors
+from gatekeeper._internal.deadline import Deadline  # callers name it budget.Deadline
 from gatekeeper.errors import GatekeeperError
 
 #: Default seconds of one run (the `timeout` input's default).
@@ -57,34 +58,6 @@ MAX_REDIRECTS = 5
 
 class BudgetExceeded(GatekeeperError):
     """A deadline, a byte budget or a request cap ran out: the run cannot decide (exit 2)."""
-
-
-class Deadline:
-    """The run's wall-clock deadline (monotonic). `seconds=None`: none."""
-
-    def __init__(self, seconds: float | None = None, *, clock: Any = time.monotonic) -> None:
-        self.seconds = seconds
-        self._clock = clock
-        self.started = clock()
-        self.at = None if seconds is None else self.started + seconds
-
-    def remaining(self) -> float:
-        """Seconds left (inf without a deadline; may be negative)."""
-        return float("inf") if self.at is None else self.at - self._clock()
-
-    @property
-    def expired(self) -> bool:
-        return self.remaining() <= 0
-
-    def elapsed(self) -> float:
-        return self._clock() - self.started
-
-    def limit(self, seconds: float) -> float:
-        """min(seconds, remaining), never below 0."""
-        return max(0.0, min(seconds, self.remaining()))
-
-    def describe(self) -> str:
-        return "no run deadline" if self.seconds is None else f"the run's `timeout` of {self.seconds:g} s"
 
 
 @dataclass

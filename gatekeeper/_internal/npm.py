@@ -10,6 +10,7 @@ npm uploads are that verified copy."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -17,10 +18,12 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gatekeeper._internal import proc
 from gatekeeper._internal.proc import child_env, run
 from gatekeeper.errors import NpmError, PublishUncertain
 from gatekeeper.secret import Secret
@@ -93,38 +96,75 @@ def npm_env(tmp: Path, extra: dict[str, str] | None = None, keep_oidc: bool = Fa
 
 def pack(package_dir: Path, dest: Path, timeout: float = 300) -> Packed:
     """`npm pack --ignore-scripts` into `dest`; returns the file and its integrity."""
-    try:
-        res = run(
-            ["npm", "pack", "--ignore-scripts", "--json", "--pack-destination", str(dest)],
-            cwd=package_dir,
-            env=npm_env(dest),
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise NpmError(
-            f"`npm pack` did not finish within {timeout:.0f} s in {package_dir} (the run's deadline)",
-            "Raise the `timeout` input, then re-run the job",
-        ) from exc
-    except OSError as exc:
-        raise NpmError(f"`npm pack` could not run in {package_dir} ({exc})", "Make sure npm is installed") from exc
-    if res.returncode != 0:
-        tail = " ".join(res.stderr.strip().splitlines()[-3:])
-        raise NpmError(f"`npm pack` failed in {package_dir}: {tail[:500]}", "Fix package.json so that `npm pack` works")
-    try:
-        info = json.loads(res.stdout)[0]
-        path = dest / Path(str(info["filename"])).name
-    except (ValueError, KeyError, IndexError, TypeError) as exc:
-        raise NpmError("`npm pack --json` printed no usable result", "Check the npm version (npm >= 9 needed)") from exc
-    if not path.is_file():
-        files = [f for f in dest.glob("*.tgz") if f.is_file()]
-        if len(files) != 1:
-            raise NpmError(f"`npm pack` did not leave exactly one tarball in {dest}")
-        path = files[0]
-    data = path.read_bytes()
-    integrity, shasum = integrity_of(data)
-    if info.get("integrity") and info["integrity"] != integrity:
-        raise NpmError("The packed tarball's integrity differs from what npm reported", "Re-run the job")
-    return Packed(path, integrity, shasum, len(data), str(info.get("name", "")), str(info.get("version", "")))
+    return start_pack(package_dir, dest, timeout).finish()
+
+
+class PackJob:
+    """`npm pack` started (`start_pack`) and not yet waited for: the run prepares its context meanwhile.
+
+    `finish()` waits for it (within the timeout counted from the start) and returns what `pack` returns;
+    `stop()` ends it (its process group) when the run fails before it gets there."""
+
+    def __init__(self, package_dir: Path, dest: Path, timeout: float) -> None:
+        self.package_dir, self.dest, self.timeout = package_dir, dest, timeout
+        self._started = time.monotonic()
+        self._proc: subprocess.Popen[str] | None = None
+        self._error: OSError | None = None
+        try:
+            self._proc = proc.start(
+                ["npm", "pack", "--ignore-scripts", "--json", "--pack-destination", str(dest)],
+                cwd=package_dir,
+                env=npm_env(dest),
+            )
+        except OSError as exc:
+            self._error = exc
+
+    def stop(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            proc.stop_group(self._proc)
+            with contextlib.suppress(Exception):
+                self._proc.communicate(timeout=2)
+
+    def finish(self) -> Packed:
+        package_dir, dest, timeout = self.package_dir, self.dest, self.timeout
+        try:
+            if self._proc is None:
+                raise self._error or OSError("npm did not start")
+            res = proc.finish(self._proc, timeout - (time.monotonic() - self._started))
+        except subprocess.TimeoutExpired as exc:
+            raise NpmError(
+                f"`npm pack` did not finish within {timeout:.0f} s in {package_dir} (the run's deadline)",
+                "Raise the `timeout` input, then re-run the job",
+            ) from exc
+        except OSError as exc:
+            raise NpmError(f"`npm pack` could not run in {package_dir} ({exc})", "Make sure npm is installed") from exc
+        if res.returncode != 0:
+            tail = " ".join(res.stderr.strip().splitlines()[-3:])
+            raise NpmError(
+                f"`npm pack` failed in {package_dir}: {tail[:500]}", "Fix package.json so that `npm pack` works"
+            )
+        try:
+            info = json.loads(res.stdout)[0]
+            path = dest / Path(str(info["filename"])).name
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise NpmError(
+                "`npm pack --json` printed no usable result", "Check the npm version (npm >= 9 needed)"
+            ) from exc
+        if not path.is_file():
+            files = [f for f in dest.glob("*.tgz") if f.is_file()]
+            if len(files) != 1:
+                raise NpmError(f"`npm pack` did not leave exactly one tarball in {dest}")
+            path = files[0]
+        data = path.read_bytes()
+        integrity, shasum = integrity_of(data)
+        if info.get("integrity") and info["integrity"] != integrity:
+            raise NpmError("The packed tarball's integrity differs from what npm reported", "Re-run the job")
+        return Packed(path, integrity, shasum, len(data), str(info.get("name", "")), str(info.get("version", "")))
+
+
+def start_pack(package_dir: Path, dest: Path, timeout: float = 300) -> PackJob:
+    """Start `npm pack --ignore-scripts` into `dest`; `.finish()` waits and returns the file and its integrity."""
+    return PackJob(package_dir, dest, timeout)
 
 
 def npmrc_auth_key(registry: str) -> str:

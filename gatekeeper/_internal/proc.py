@@ -114,6 +114,18 @@ def run(
 
     Raises TimeoutExpired/OSError (and `Cancelled`) to the caller after stopping the whole group.
     `started`, if given, gets the child's pid once it runs (to tell "never started" from "was running")."""
+    return finish(start(argv, cwd=cwd, env=env, started=started), timeout)
+
+
+def start(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    started: list[int] | None = None,
+) -> subprocess.Popen[str]:
+    """Start a command in its own process group (its output piped); `finish` waits for it. A caller that does
+    not reach `finish` must `stop_group` it."""
     proc = subprocess.Popen(
         list(argv),
         cwd=cwd,
@@ -127,6 +139,12 @@ def run(
     )
     if started is not None:
         started.append(proc.pid)
+    return proc
+
+
+def finish(proc: subprocess.Popen[str], timeout: float) -> Completed:
+    """Wait for a started command (at most `timeout` more seconds) and collect its output; on a timeout or
+    any other exception (`Cancelled` too) its whole group is stopped before the error propagates."""
     try:
         stdout, stderr = proc.communicate(timeout=max(timeout, 0.0))
     except BaseException:

@@ -153,7 +153,7 @@ def _token_in_files(workspace: Path, tracked: list[str], token: str) -> list[Fin
 
 def _maintainer(ctx: Context, user: str) -> list[Finding]:
     assert ctx.package is not None
-    packument = ctx.registry.packument(ctx.package.name)
+    packument = ctx.packument(ctx.package.name)
     if packument is None or not packument.get("versions"):
         return []  # first release: no maintainers to check yet
     if not ctx.policy.credential.require_maintainer:

@@ -15,7 +15,7 @@ delta for the job summary.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -88,7 +88,9 @@ def _compute(ctx: Context) -> DiffResult:
         return diff_packages(None, candidate, policy)
     name = candidate.name or (ctx.package.name if ctx.package else "")
     resolve = tree_resolver(registry_url_of(ctx.registry), policy, ctx.workspace)
-    result = diff_against_registry(ctx.registry, candidate, policy, name=name, check_exists=True, resolver=resolve)
+    result = diff_against_registry(
+        ctx.registry, candidate, policy, name=name, check_exists=True, resolver=resolve, packument_of=ctx.packument
+    )
     result.findings = add_snippets(result.findings, candidate)  # the exact YAML that would approve each one
     return result
 
@@ -114,11 +116,14 @@ def diff_against_registry(
     name: str,
     check_exists: bool,
     resolver: Resolver | None = None,
+    packument_of: Callable[[str], Mapping[str, Any] | None] | None = None,
 ) -> DiffResult:
-    """Find the candidate's last release on the registry, verify it, and diff (also used by the CLI)."""
+    """Find the candidate's last release on the registry, verify it, and diff (also used by the CLI).
+
+    `packument_of(name)` gives the packument the run already fetched (default: GET it from `registry`)."""
     if not name:
         raise ConfigError("The packed package.json has no name", "Add a `name` to package.json")
-    packument = registry.packument(name)
+    packument = (packument_of or registry.packument)(name)
     pre: list[Finding] = []
     version = candidate.version
     baseline_version: str | None = None

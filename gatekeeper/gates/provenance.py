@@ -109,7 +109,7 @@ def check(ctx: Context) -> list[Finding]:
         findings.append(PROVENANCE_IMPOSSIBLE(f"Provenance is on ({p.reason}), but `id-token: write` is not granted."))
     findings.append(PROVENANCE_PLAN(plan_message(p, ctx.inputs.mode), provenance=p.provenance))
     name, version = ctx.package.name, ctx.package.version
-    packument = ctx.registry.packument(name)
+    packument = ctx.packument(name)
     if packument is None:
         return findings
     last, _ = select_baseline(packument, version, ctx.policy.diff.baseline_tag)

@@ -11,15 +11,16 @@ import importlib
 import shutil
 import traceback
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gatekeeper import report
-from gatekeeper._internal import budget, git
+from gatekeeper._internal import git
 from gatekeeper._internal import npm as npm_cli
+from gatekeeper._internal.deadline import Deadline
 from gatekeeper._internal.proc import Cancelled, cancel_on_signals
-from gatekeeper._internal.registry import RegistryClient
 from gatekeeper._internal.tarball import read_package
 from gatekeeper.config import Inputs
 from gatekeeper.context import Context, GitHubRun, PackageInfo, PackedTarball
@@ -32,12 +33,15 @@ from gatekeeper.decision import (
     decide,
 )
 from gatekeeper.errors import ConfigError, GatekeeperError, PublishUncertain
-from gatekeeper.gates.diff import select_baseline
 from gatekeeper.rules.publish import APPROVED_INTEGRITY_MISMATCH, PUBLISH_REJECTED
 from gatekeeper.steps.run import RunOptions, clients, emit, error_outcome, mask_secrets, redact, run_gate
-from gatekeeper.trust import publishing, review, trusted_policy
 from gatekeeper.trust.policy import Policy, load_policy
-from gatekeeper.trust.trusted_policy import PolicyTrust
+
+if TYPE_CHECKING:
+    from gatekeeper.trust.trusted_policy import PolicyTrust
+
+# The gates, the diff engine, the trust modules and the HTTP clients (`requests`, PyGithub) are imported where
+# they are used, after `npm pack` has started (see _start_pack): they load while npm packs.
 
 #: The gates of publish/check mode, in order.
 GATE_MODULES = (
@@ -89,17 +93,19 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
     """Run publish or check mode; returns the exit code (0 allow, 1 block, 2 error)."""
     opts = opts or RunOptions()
     mask_secrets(inputs, env, opts.out)
-    deadline = budget.Deadline(inputs.timeout)
+    deadline = Deadline(inputs.timeout)
     workspace = Path(env.get("GITHUB_WORKSPACE") or ".").resolve()
     tmp: Path | None = None
     outcome: report.Outcome
     started: list[int] = []  # npm publish's pid once it runs
     gated: report.Outcome | None = None  # the gates' outcome, kept if the publish step fails or is cancelled
+    packing: Packing | None = None
     with cancel_on_signals() as signals:
         try:
             try:
+                packing = _start_pack(inputs, workspace, opts, deadline)  # npm packs while the gates are loaded
                 gates = select_gates(opts)
-                ctx, tmp = _build_context(inputs, env, workspace, deadline, opts)
+                ctx, tmp = _build_context(inputs, env, workspace, deadline, opts, packing)
                 outcome = gated = _run_gates(ctx, gates)
                 if outcome.decision.allow and inputs.mode == "publish":
                     try:
@@ -118,6 +124,9 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
                 )
                 opts.err.write(redact(inputs, traceback.format_exc()))
             finally:
+                if packing is not None:
+                    packing.job.stop()  # still running only when the run failed before it needed the tarball
+                    shutil.rmtree(packing.tmp, ignore_errors=True)
                 if tmp is not None:
                     shutil.rmtree(tmp, ignore_errors=True)
         except Cancelled as exc:
@@ -165,8 +174,9 @@ def _build_context(
     inputs: Inputs,
     env: Mapping[str, str],
     workspace: Path,
-    deadline: budget.Deadline | None = None,
+    deadline: Deadline | None = None,
     opts: RunOptions | None = None,
+    packing: Packing | None = None,
 ) -> tuple[Context, Path | None]:
     gh_run = GitHubRun.from_env(env)
     package_dir = (workspace / inputs.package_path).resolve()
@@ -174,11 +184,12 @@ def _build_context(
         raise GatekeeperError(f"No package.json in {package_dir}", "Set `package-path` to the package's folder")
     policy_path = workspace / inputs.policy
     policy: Policy = load_policy(policy_path, required=inputs.policy != ".github/npm-gatekeeper.yml")
-    deadline = deadline or budget.Deadline(inputs.timeout)
+    deadline = deadline or Deadline(inputs.timeout)
     registry, github = clients(inputs, env, policy, gh_run, deadline)
-    packed, tmp = _tarball(inputs, workspace, package_dir, policy, opts or RunOptions(), deadline)
+    packed, tmp = _tarball(inputs, workspace, package_dir, policy, opts or RunOptions(), deadline, packing)
     try:
-        trust = _trusted_policy(policy, registry, inputs, gh_run, workspace, packed)
+        packument = registry.packument(packed.name) if packed.name else None  # the run's one fetch of it
+        trust = _trusted_policy(policy, packument, inputs, gh_run, workspace, packed)
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -198,14 +209,23 @@ def _build_context(
         home=Path(env.get("HOME") or Path.home()),
         deadline=deadline,
     )
+    if packed.name:
+        ctx.memo.packuments[packed.name] = packument  # handed to the gates: ctx.packument(name)
     return ctx, tmp
 
 
 def _trusted_policy(
-    released: Policy, registry: RegistryClient, inputs: Inputs, run: GitHubRun, workspace: Path, packed: npm_cli.Packed
+    released: Policy,
+    packument: Mapping[str, Any] | None,
+    inputs: Inputs,
+    run: GitHubRun,
+    workspace: Path,
+    packed: npm_cli.Packed,
 ) -> PolicyTrust:
     """The policy at the last release's commit decides (see gatekeeper.trust.trusted_policy)."""
-    packument = registry.packument(packed.name) if packed.name else None
+    from gatekeeper.gates.diff import select_baseline
+    from gatekeeper.trust import trusted_policy
+
     sha = run.sha or git.head(workspace) or ""
 
     def at(tag: str, policy: Policy) -> PolicyTrust:
@@ -252,12 +272,47 @@ def given_tarball(workspace: Path, rel: str, dest: Path, policy: Policy) -> npm_
     return npm_cli.Packed(copy, integrity, shasum, len(data), pkg.name, pkg.version)
 
 
+@dataclass
+class Packing:
+    """`npm pack` started at the top of the run (`_start_pack`), and the temp dir it packs into."""
+
+    job: npm_cli.PackJob
+    tmp: Path
+
+
+def _start_pack(inputs: Inputs, workspace: Path, opts: RunOptions, deadline: Deadline) -> Packing | None:
+    """Start `npm pack` first, so that it runs while the gates are imported and the policy and the clients are
+    read (its errors still surface where `_tarball` waits for it). None when this run packs otherwise (the
+    `tarball` input, `--pack-version`), keeps the tarball (`--pack-destination`: a run that fails earlier must
+    not leave one there) or cannot yet (no package.json, no private temp dir): `_tarball` then does all of it
+    in its turn, with the errors it always gave."""
+    if inputs.tarball or opts.pack_version or opts.pack_destination is not None:
+        return None
+    package_dir = (workspace / inputs.package_path).resolve()
+    if not (package_dir / "package.json").is_file():
+        return None
+    try:
+        dest = tmp = npm_cli.private_tempdir(workspace, "gatekeeper-pack-")
+    except (OSError, GatekeeperError):
+        return None
+    return Packing(npm_cli.start_pack(package_dir, dest, timeout=deadline.limit(PACK_SECONDS)), tmp)
+
+
 def _tarball(
-    inputs: Inputs, workspace: Path, package_dir: Path, policy: Policy, opts: RunOptions, deadline: budget.Deadline
+    inputs: Inputs,
+    workspace: Path,
+    package_dir: Path,
+    policy: Policy,
+    opts: RunOptions,
+    deadline: Deadline,
+    packing: Packing | None = None,
 ) -> tuple[npm_cli.Packed, Path | None]:
-    """The one tarball of the run: the `tarball` input as given, or packed (once) from the package.
+    """The one tarball of the run: the `tarball` input as given, or packed (once) from the package (by the
+    `npm pack` started at the top of the run, if it was).
 
     Returns it and the temp dir to delete afterwards (None when nothing temporary was made)."""
+    if packing is not None:
+        return packing.job.finish(), None  # the run removes packing.tmp
     if inputs.tarball:
         if opts.pack_version:
             raise GatekeeperError("`--pack-version` and the `tarball` input exclude each other", "Give one of them")
@@ -331,6 +386,8 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
                 ],
             )
         )
+    from gatekeeper.trust import review
+
     reviewed = review.apply(ctx, results)
     results = reviewed.results
     decision = decide(results)
@@ -358,8 +415,11 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
 def _publish(
     ctx: Context, outcome: report.Outcome, started: list[int] | None = None, out: TextIO | None = None
 ) -> None:
+    from gatekeeper._internal import budget
+    from gatekeeper.trust import publishing
+
     assert ctx.tarball is not None
-    deadline = ctx.deadline or budget.Deadline()
+    deadline = ctx.deadline or Deadline()
     left = deadline.remaining()
     if left < MIN_PUBLISH_SECONDS:
         raise budget.BudgetExceeded(
