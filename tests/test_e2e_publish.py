@@ -148,6 +148,7 @@ def test_green_default_branch_publishes_the_packed_tarball(release) -> None:
         "commit": "pass",
         "green-build": "pass",
         "credential": "pass",
+        "isolation": "pass",
         "diff": "pass",
         "provenance": "pass",
         "publish": "pass",

@@ -419,6 +419,32 @@ class GitHubClient:
         path = f"/repos/{self.repository}/rules/branches/{branch}"
         return self.call(f"reading the rulesets of branch {branch}", lambda: self._get_unless_404(path, parse, []))
 
+    def file_at(self, path: str, ref: str, max_bytes: int) -> bytes | None:
+        """The bytes of `path` at commit `ref` (contents API; None: no such file); larger than `max_bytes` raises."""
+
+        def parse(data: Any) -> bytes:
+            import base64
+
+            if not isinstance(data, dict) or data.get("type", "file") != "file":
+                raise ValueError(f"{path} is not a file")
+            size = data.get("size")
+            if not isinstance(size, int) or size > max_bytes:
+                raise GitHubError(
+                    f"GitHub API: {path} at {ref[:12]} is larger than {max_bytes} bytes", "Shrink the file"
+                )
+            content = data.get("content")
+            if data.get("encoding") != "base64" or not isinstance(content, str):
+                raise ValueError(f"{path}: the contents API sent no base64 content")
+            raw = base64.b64decode("".join(content.split()), validate=True)
+            if len(raw) != size:
+                raise ValueError(f"{path}: {len(raw)} bytes decoded, {size} announced")
+            return raw
+
+        url = f"/repos/{self.repository}/contents/{quote(path)}"
+        return self.call(
+            f"reading {path} at {ref[:12]}", lambda: self._get_unless_404(url, parse, None, parameters={"ref": ref})
+        )
+
     # releases and issues (notify and watch) ----------------------------------------------------------
 
     def _pages(self, path: str, what: str, params: dict[str, Any] | None = None, max_pages: int = 100) -> list[Any]:

@@ -46,10 +46,14 @@ GATE_MODULES = (
     "gatekeeper.gates.commit",
     "gatekeeper.gates.green_build",
     "gatekeeper.gates.credential",
+    "gatekeeper.gates.isolation",
     "gatekeeper.gates.diff",
     "gatekeeper.gates.provenance",
 )
 
+
+#: Gates that `--gates`/`--skip-gates` cannot leave out of a publish run (safety floors of publish mode).
+ALWAYS_IN_PUBLISH = ("isolation",)
 
 #: Seconds of the run's deadline that must be left to start `npm publish` (else: nothing is uploaded).
 MIN_PUBLISH_SECONDS = 3.0
@@ -99,6 +103,8 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
         try:
             try:
                 gates = select_gates(opts)
+                if inputs.mode == "publish":  # the isolation floor runs whatever `--skip-gates` says
+                    gates = [m for m in _gate_modules() if m in gates or m.NAME in ALWAYS_IN_PUBLISH]
                 ctx, tmp = _build_context(inputs, env, workspace, deadline, opts)
                 outcome = gated = _run_gates(ctx, gates)
                 if outcome.decision.allow and inputs.mode == "publish":
