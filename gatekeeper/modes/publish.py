@@ -392,6 +392,8 @@ def _publish(
         return
     gate.status = "error"
     gate.error = f"`npm publish` failed: {result.message}. Nothing was published"
+    if (outcome.publish.get("credential") or {}).get("type") == "oidc":
+        gate.error += publishing.oidc_refusal_hint(ctx)
     outcome.error = gate.error + ". Check the registry and the token, then re-run."
     outcome.decision = Decision(False, EXIT_ERROR, gate.error)
 
