@@ -13,7 +13,7 @@ TWO_JOBS = (
     "installs, builds and runs `npm pack`, then uploads the .tgz with `actions/upload-artifact`; job `publish` "
     "(`needs: build`, the credential, `environment:`) has exactly three steps: `actions/checkout` pinned by full "
     "SHA with `persist-credentials: false`, `actions/download-artifact` pinned by full SHA, and npm-gatekeeper "
-    "pinned by full SHA with `tarball: <the .tgz>` (see examples/release.yml)."
+    "pinned by full SHA with `tarball: <the .tgz>` (README: 'Which job holds what')."
 )
 
 PUBLISH_JOB_NOT_ISOLATED = Rule(
