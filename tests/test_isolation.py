@@ -308,3 +308,36 @@ def test_every_example_publishing_job_passes_the_floor(path: Path, job: str, req
     oidc = (doc["jobs"][job].get("permissions") or {}).get("id-token") == "write"
     found = analyze(text, path.relative_to(ROOT).as_posix(), job, oidc=oidc)
     assert found == [], [f.message for f in found]
+
+
+# -- the contents API reader and the per-suite check runs (GitHub stand-in) -------------------------------
+
+
+def test_the_contents_api_reader_is_bounded_and_exact(github_server) -> None:
+    from gatekeeper._internal.github import GitHubClient
+    from gatekeeper.errors import GitHubError
+    from gatekeeper.secret import Secret
+
+    repo = github_server.repo("acme/widget")
+    sha = "c" * 40
+    repo.add_file(REL, DEFAULT_WORKFLOW, ref=sha)
+    gh = GitHubClient(github_server.url, "acme/widget", Secret(github_server.token or ""))
+    assert gh.file_at(REL, sha, 1 << 20) == DEFAULT_WORKFLOW.encode()
+    assert gh.file_at(REL, "d" * 40, 1 << 20) is None  # not at that commit
+    with pytest.raises(GitHubError, match="larger than 100 bytes"):
+        gh.file_at(REL, sha, 100)
+
+
+def test_check_runs_are_decided_per_suite(github_server) -> None:
+    from gatekeeper._internal.github import GitHubClient
+    from gatekeeper.secret import Secret
+
+    repo = github_server.repo("acme/widget")
+    sha = "b" * 40
+    repo.add_check_run(sha, "test", "failure", check_suite_id=11)
+    repo.add_check_run(sha, "test", "skipped", check_suite_id=12)  # another workflow's newer `test`
+    repo.add_check_run(sha, "lint", "failure", check_suite_id=11)
+    repo.add_check_run(sha, "lint", "success", check_suite_id=11)  # a re-run in the same suite
+    gh = GitHubClient(github_server.url, "acme/widget", Secret(github_server.token or ""))
+    got = sorted((c.name, c.suite_id, c.state) for c in gh.checks(sha) if c.kind == "check-run")
+    assert got == [("lint", 11, "success"), ("test", 11, "failure"), ("test", 12, "success")]
