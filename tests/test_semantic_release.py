@@ -236,10 +236,18 @@ def _released(p: Project, version: str = "1.0.0") -> None:
     assert p.versions() == [version]
 
 
+#: Issue 21: the isolation floor refuses to publish from the single job these cases run (semantic-release, its
+#: plugins and the NPM_TOKEN in one job); item 3 (branch `semrel`) moves the publish into a job of its own.
+SINGLE_JOB_PUBLISH = pytest.mark.xfail(
+    strict=True, reason="issue 21: the isolation floor refuses the single-job publish (item 3 splits it)"
+)
+
+
 # ---------------------------------------------------------------------------------------------------
 # the four cases
 
 
+@SINGLE_JOB_PUBLISH
 def test_first_release_is_published_with_the_first_release_warning(project) -> None:
     p = project()
     p.commit("feat: the first feature")
@@ -256,6 +264,7 @@ def test_first_release_is_published_with_the_first_release_warning(project) -> N
     assert "## ✅ npm-gatekeeper" in result.summary and "published" in result.summary
 
 
+@SINGLE_JOB_PUBLISH
 def test_feat_on_green_publishes_the_next_minor_with_the_verified_integrity(project) -> None:
     p = project()
     p.commit("feat: the first feature")
@@ -380,6 +389,7 @@ export async function prepare(_config, { cwd, nextRelease }) {
 """
 
 
+@SINGLE_JOB_PUBLISH
 def test_a_prepare_plugin_before_the_gate_that_changes_packed_files_is_gated_again_before_the_tag(project) -> None:
     p = project(extra_files={"changelog-plugin.mjs": CHANGELOG_PLUGIN, "CHANGELOG.md": "# Changelog\n"})
     releaserc = json.loads((p.ws / ".releaserc.json").read_text())
