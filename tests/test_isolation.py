@@ -341,3 +341,15 @@ def test_check_runs_are_decided_per_suite(github_server) -> None:
     gh = GitHubClient(github_server.url, "acme/widget", Secret(github_server.token or ""))
     got = sorted((c.name, c.suite_id, c.state) for c in gh.checks(sha) if c.kind == "check-run")
     assert got == [("lint", 11, "success"), ("test", 11, "failure"), ("test", 12, "success")]
+
+
+def test_the_gates_token_input_in_another_publishing_job_is_not_an_exposure() -> None:
+    other = "  publish-b:\n    runs-on: ubuntu-24.04\n    steps:\n" + CHECKOUT + GATE
+    text = wf(CHECKOUT, GATE, tail=other)
+    assert rules(text) == {}
+    assert rules(text, job="publish-b") == {}
+
+
+def test_deeply_nested_yaml_is_unreadable_not_a_crash() -> None:
+    text = "a: " + "[" * 5_000 + "]" * 5_000 + "\n"
+    assert set(rules(text)) == {"publish-job-unreadable"}

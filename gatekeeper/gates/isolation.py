@@ -153,6 +153,8 @@ def analyze(data: bytes | str, rel: str, job_id: str, *, oidc: bool, provenance_
         text = data
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        return [PUBLISH_JOB_UNREADABLE(f"`{rel}` nests too deeply to be read.", file=rel)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -194,7 +196,13 @@ def analyze(data: bytes | str, rel: str, job_id: str, *, oidc: bool, provenance_
     step_nodes = steps.value if isinstance(steps, yaml.SequenceNode) else []
     if job.get("uses") is None and not step_nodes:
         out.append(PUBLISH_JOB_UNREADABLE(f"{where} has no steps.", file=rel, line=_line(job_node)))
-    for step_node in step_nodes:
+    # the gate's own `npm-token` input, in this job and in any other publishing job of the workflow
+    every_step: list[Any] = []
+    for other in jobs.values():
+        other_steps = _mapping(other).get("steps")
+        if isinstance(other_steps, yaml.SequenceNode):
+            every_step.extend(other_steps.value)
+    for step_node in every_step:
         fields = _mapping(step_node)
         uses_node = fields.get("uses")
         uses = Uses.parse(str(uses_node.value)) if isinstance(uses_node, yaml.ScalarNode) else None
