@@ -351,5 +351,7 @@ def test_the_gates_token_input_in_another_publishing_job_is_not_an_exposure() ->
 
 
 def test_deeply_nested_yaml_is_unreadable_not_a_crash() -> None:
-    text = "a: " + "[" * 5_000 + "]" * 5_000 + "\n"
-    assert set(rules(text)) == {"publish-job-unreadable"}
+    for depth in (65, 200_000):
+        text = wf(CHECKOUT, GATE) + "x: " + "[" * depth + "]" * depth + "\n"
+        assert set(rules(text)) == {"publish-job-unreadable"}
+    assert rules(wf(CHECKOUT, GATE) + "x: " + "[" * 20 + "]" * 20 + "\n") == {}

@@ -40,6 +40,8 @@ NAME = "isolation"
 MAX_WORKFLOW_BYTES = 1024 * 1024
 #: Nodes walked in one workflow (aliases are walked once): a bound against hostile YAML.
 MAX_NODES = 200_000
+#: Deepest `[`/`{` nesting read (a workflow needs a handful; PyYAML's scanner slows quadratically with it).
+MAX_FLOW_DEPTH = 64
 FULL_SHA = re.compile(r"^[0-9a-f]{40}$")
 FORBIDDEN_EVENTS = ("pull_request_target", "workflow_run", "issue_comment")
 #: `secrets.NAME` / `secrets['NAME']` inside an expression.
@@ -151,6 +153,8 @@ def analyze(data: bytes | str, rel: str, job_id: str, *, oidc: bool, provenance_
             return [PUBLISH_JOB_UNREADABLE(f"`{rel}` is not UTF-8 text.", file=rel)]
     else:
         text = data
+    if _flow_depth(text) > MAX_FLOW_DEPTH:  # PyYAML's scanner is quadratic in flow nesting: refuse, don't hang
+        return [PUBLISH_JOB_UNREADABLE(f"`{rel}` nests `[`/`{{` deeper than {MAX_FLOW_DEPTH}.", file=rel)]
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:
@@ -408,6 +412,26 @@ def _secret_names(text: str) -> set[str]:
     if "secrets" not in text.lower():
         return set()
     return {m.group(1) or m.group(2) for m in SECRET_REF.finditer(text)}
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest `[`/`{` nesting outside quotes and comments (an upper bound of YAML's flow nesting)."""
+    depth = deepest = 0
+    for line in text.splitlines():
+        quote = ""
+        for ch in line:
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            elif ch == "#":
+                break
+            elif ch in "[{":
+                depth += 1
+                deepest = max(deepest, depth)
+            elif ch in "]}":
+                depth = max(0, depth - 1)
+    return deepest
 
 
 def _count(root: Any) -> int:
