@@ -127,7 +127,8 @@ def test_setup_nodes_placeholder_token_blocks_with_what_to_remove(release, front
     result = _run(rel, front, env={"NODE_AUTH_TOKEN": "XXXXX-XXXXX-XXXXX-XXXXX"})
     f = _blocked_by_preflight(result, rel, front)
     assert "registry-url" in f["message"] and "NODE_AUTH_TOKEN" in f["message"]
-    assert not any(r.path.endswith("/-/whoami") for r in rel.verdaccio.requests), "a dummy is never sent"
+    assert front.requests_to("GET", "/-/whoami") == [], "a dummy is never sent"
+    assert front.requests_to("PUT", "/") == []
 
 
 def test_a_job_in_a_reusable_workflow_blocks_before_the_exchange(release, front: NpmFront) -> None:
