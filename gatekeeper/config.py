@@ -18,6 +18,20 @@ PUBLIC_REGISTRY = "https://registry.npmjs.org/"
 #: A sha512 Subresource Integrity string, as npm records `dist.integrity`.
 _SRI = re.compile(r"sha512-[A-Za-z0-9+/]{86}==")
 PUBLISH_WITH = ("publish", "stage")
+#: A dist-tag as `npm publish --tag` takes it: no leading `-` (it would be read as another option), no `/`,
+#: whitespace or URL-special characters; npm also refuses a valid semver range (`_RANGE_LIKE` below).
+_DIST_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,213}")
+_PART = r"(?:0|[1-9]\d*|[xX*])"
+_RANGE_LIKE = re.compile(
+    rf"[v=]?{_PART}(?:\.{_PART}(?:\.{_PART}(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)?)?"
+)  # node-semver's XRANGEPLAIN: a prerelease/build only after three parts
+
+
+def valid_dist_tag(tag: str) -> bool:
+    """Is `tag` a dist-tag npm accepts (and never an option or a version/range)?"""
+    return bool(_DIST_TAG.fullmatch(tag)) and not _RANGE_LIKE.fullmatch(tag)
+
+
 MODES = ("publish", "check", "pull-request", "watch")
 
 #: Input name -> default, exactly as in action.yml (a test keeps them in step).
@@ -127,6 +141,13 @@ class Inputs:
             )
         if not registry.endswith("/"):
             registry += "/"
+        tag = raw["tag"]
+        if tag and not valid_dist_tag(tag):
+            raise ConfigError(
+                f"Input `tag` is {tag[:100]!r}, not a dist-tag",
+                "Give a dist-tag name such as `next` or `beta`: letters, digits, `.`, `_`, `-` (not first), at most "
+                "214 characters, and not a version or range (npm refuses `1.x`, `v2`, `1.2.3`)",
+            )
         tarball = raw["tarball"]
         if tarball and not tarball.endswith(".tgz"):
             raise ConfigError(f"Input `tarball` is {tarball!r}", "Give the path of a `.tgz` file in the workspace")
@@ -148,7 +169,7 @@ class Inputs:
             npm_token=Secret(npm_token.strip()) if npm_token.strip() else None,
             github_token=Secret(github_token.strip()) if github_token.strip() else None,
             policy=raw["policy"],
-            tag=raw["tag"],
+            tag=tag,
             access=access,
             dry_run=dry == "true",
             wait_for_checks=wait,

@@ -49,6 +49,13 @@ def test_cli_overrides_env() -> None:
         ("dry-run", "maybe", "dry-run"),
         ("access", "everyone", "access"),
         ("registry", "registry.npmjs.org", "registry"),
+        ("tag", "--registry=http://127.0.0.1:9/", "tag"),  # would be read as another npm option
+        ("tag", "1.x", "tag"),  # npm refuses a tag that is a semver range
+        ("tag", "v2", "tag"),
+        ("tag", "1.2.3", "tag"),
+        ("tag", "next tag", "tag"),
+        ("tag", "a/b", "tag"),
+        ("tag", "x" * 215, "tag"),
     ],
 )
 def test_bad_inputs_fail_closed(name: str, value: str, needle: str) -> None:
@@ -64,3 +71,8 @@ def test_registry_with_credentials_in_the_url_is_refused_without_echoing_them(ur
         Inputs.from_env({env_name("registry"): url})
     assert "s3cr3t-pw" not in exc.value.diagnostic()
     assert "npm-token" in exc.value.diagnostic()
+
+
+@pytest.mark.parametrize("tag", ["latest", "next", "beta", "rc-1", "v2-legacy", "canary.1", "legacy_1"])
+def test_dist_tags_pass(tag: str) -> None:
+    assert Inputs.from_env({"INPUT_TAG": tag}).tag == tag

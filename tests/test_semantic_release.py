@@ -321,6 +321,8 @@ def _released(p: Project, version: str = "1.0.0") -> None:
     assert p.versions() == [version]
 
 
+#: Issue 21: the isolation floor refuses to publish from the single job these cases run (semantic-release, its
+#: plugins and the NPM_TOKEN in one job); item 3 (branch `semrel`) moves the publish into a job of its own.
 # ---------------------------------------------------------------------------------------------------
 # the four cases
 

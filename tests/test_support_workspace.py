@@ -103,7 +103,7 @@ def test_package_repo_is_a_real_git_repo_with_a_real_npm_package(package_repo: C
     assert git(repo, "branch", "--show-current") == "main"
     assert git(repo, "status", "--porcelain") == ""
     assert git(repo, "rev-list", "--count", "HEAD") == "1"
-    assert "uses: OWNER/npm-gatekeeper@v1" in workflow
+    assert "uses: OWNER/npm-gatekeeper@0123456789abcdef0123456789abcdef01234567" in workflow  # pinned (issue 21)
     assert "npm-token: ${{ secrets.NPM_TOKEN }}" in workflow
     files = {f["path"] for f in json.loads(packed.stdout)[0]["files"]}
     assert {"package.json", "index.js", "README.md", "lib/extra.js", "bin/blob"} <= files

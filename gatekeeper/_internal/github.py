@@ -56,6 +56,18 @@ class Check:
     url: str
     id: int | None = None
     app_id: int | None = None  # the GitHub App that created a check run
+    suite_id: int | None = None  # the check suite of a check run (a re-run stays in its suite)
+
+
+def _newest_per_suite(runs: list[Check]) -> list[Check]:
+    """The newest run (highest id) of each (check suite, name); a run without a suite id stands alone."""
+    newest: dict[tuple[object, str], Check] = {}
+    for c in runs:
+        key: tuple[object, str] = (c.suite_id if c.suite_id is not None else ("run", c.id), c.name)
+        kept = newest.get(key)
+        if kept is None or (c.id or 0) > (kept.id or 0):
+            newest[key] = c
+    return [c for c in runs if newest.get((c.suite_id if c.suite_id is not None else ("run", c.id), c.name)) is c]
 
 
 @dataclass(frozen=True)
@@ -273,6 +285,8 @@ class GitHubClient:
         scheme = urllib.parse.urlsplit(base_url).scheme
         requester._Requester__connectionClass = https_cls if scheme == "https" else http_cls  # type: ignore[attr-defined]
         self._repo: Any = None
+        #: `GET /branches/{b}` answers of this run (None: 404), read by the commit and green-build gates.
+        self._branches: dict[str, Any] = {}
 
     @contextmanager
     def _calling(self, what: str) -> Iterator[None]:
@@ -342,12 +356,18 @@ class GitHubClient:
         return bool(self.call("reading the repository", lambda: self.repo.fork))
 
     def checks(self, sha: str) -> list[Check]:
-        """All check runs (latest per name) and commit statuses (latest per context, every page) on `sha`."""
+        """The check runs on `sha` (every run, `filter=all`; the newest per check suite and name) and the commit
+        statuses (latest per context, every page).
+
+        A failed run is superseded only by a later run of the same check suite (a re-run), never by a newer
+        same-named run of another workflow or app (which `filter=latest` may let hide it): each suite's newest
+        run of a name is returned, so a `failure` in one suite and a `skipped` of the same name in another both
+        count. A run without a suite id is its own suite (nothing supersedes it)."""
 
         def fetch() -> list[Check]:
             commit = self.repo.get_commit(sha)
             out: list[Check] = []
-            for n, run in enumerate(commit.get_check_runs()):
+            for n, run in enumerate(commit.get_check_runs(filter="all")):
                 if n >= MAX_LISTED:
                     raise GitHubError(
                         f"GitHub API: commit {sha[:12]} has more than {MAX_LISTED} check runs",
@@ -362,13 +382,21 @@ class GitHubClient:
                 raw = getattr(run, "_rawData", None)  # (not `raw_data`: that re-fetches each check run)
                 app = raw.get("app") if isinstance(raw, dict) else None
                 app_id = app.get("id") if isinstance(app, dict) and isinstance(app.get("id"), int) else None
+                suite = raw.get("check_suite") if isinstance(raw, dict) else None
+                suite_id = suite.get("id") if isinstance(suite, dict) and isinstance(suite.get("id"), int) else None
                 out.append(
                     Check(
-                        "check-run", run.name, state, run.conclusion or run.status, run.html_url or "", run.id, app_id
+                        "check-run",
+                        run.name,
+                        state,
+                        run.conclusion or run.status,
+                        run.html_url or "",
+                        run.id,
+                        app_id,
+                        suite_id,
                     )
                 )
-            out.extend(self._statuses(sha))
-            return out
+            return _newest_per_suite(out) + self._statuses(sha)
 
         return self.call(f"reading checks of commit {sha[:12]}", fetch)
 
@@ -455,7 +483,68 @@ class GitHubClient:
             return sorted(specs, key=lambda x: (x[0], x[1] or 0))
 
         path = f"/repos/{self.repository}/rules/branches/{branch}"
-        return self.call(f"reading the rulesets of branch {branch}", lambda: self._get_unless_404(path, parse, []))
+        rulesets = self.call(f"reading the rulesets of branch {branch}", lambda: self._get_unless_404(path, parse, []))
+        return sorted(set(rulesets) | set(self.classic_required_checks(branch)), key=lambda x: (x[0], x[1] or 0))
+
+    def classic_required_checks(self, branch: str) -> list[tuple[str, int | None]]:
+        """(context, app_id) pairs classic branch protection requires on `branch` (None: any source).
+
+        Read from `GET /repos/{o}/{r}/branches/{b}` (`protection.required_status_checks`), which a token with
+        `contents: read` sees; the `/protection` endpoint itself needs admin rights and is not read. A branch
+        whose answer carries no `required_status_checks` requires none that this token can see."""
+
+        def parse(data: Any) -> list[tuple[str, int | None]]:
+            protection = data.get("protection") if isinstance(data, dict) else None
+            rsc = protection.get("required_status_checks") if isinstance(protection, dict) else None
+            if not isinstance(rsc, dict) or rsc.get("enforcement_level") == "off":
+                return []
+            specs: set[tuple[str, int | None]] = set()
+            for c in rsc.get("checks") or []:
+                if isinstance(c, dict) and isinstance(c.get("context"), str):
+                    app = c.get("app_id")
+                    specs.add((c["context"], app if isinstance(app, int) and app > 0 else None))
+            for name in rsc.get("contexts") or []:
+                if isinstance(name, str) and not any(n == name for n, _ in specs):
+                    specs.add((name, None))
+            return sorted(specs, key=lambda x: (x[0], x[1] or 0))
+
+        data = self._branch(branch)
+        return [] if data is None else self.call(f"reading the branch protection of {branch}", lambda: parse(data))
+
+    def _branch(self, branch: str) -> Any:
+        """`GET /repos/{o}/{r}/branches/{b}`, once per client (a run): None when there is no such branch."""
+        if branch not in self._branches:
+            path = f"/repos/{self.repository}/branches/{quote(branch, safe='')}"
+            self._branches[branch] = self.call(
+                f"reading branch {branch}", lambda: self._get_unless_404(path, lambda data: data, None)
+            )
+        return self._branches[branch]
+
+    def file_at(self, path: str, ref: str, max_bytes: int) -> bytes | None:
+        """The bytes of `path` at commit `ref` (contents API; None: no such file); larger than `max_bytes` raises."""
+
+        def parse(data: Any) -> bytes:
+            import base64
+
+            if not isinstance(data, dict) or data.get("type", "file") != "file":
+                raise ValueError(f"{path} is not a file")
+            size = data.get("size")
+            if not isinstance(size, int) or size > max_bytes:
+                raise GitHubError(
+                    f"GitHub API: {path} at {ref[:12]} is larger than {max_bytes} bytes", "Shrink the file"
+                )
+            content = data.get("content")
+            if data.get("encoding") != "base64" or not isinstance(content, str):
+                raise ValueError(f"{path}: the contents API sent no base64 content")
+            raw = base64.b64decode("".join(content.split()), validate=True)
+            if len(raw) != size:
+                raise ValueError(f"{path}: {len(raw)} bytes decoded, {size} announced")
+            return raw
+
+        url = f"/repos/{self.repository}/contents/{quote(path)}"
+        return self.call(
+            f"reading {path} at {ref[:12]}", lambda: self._get_unless_404(url, parse, None, parameters={"ref": ref})
+        )
 
     # releases and issues (notify and watch) ----------------------------------------------------------
 
@@ -538,8 +627,8 @@ class GitHubClient:
                 raise ValueError(f"branch {branch!r} has no commit sha")
             return sha
 
-        path = f"/repos/{self.repository}/branches/{quote(branch, safe='')}"
-        return self.call(f"reading the head of branch {branch}", lambda: self._get_unless_404(path, parse, None))
+        data = self._branch(branch)
+        return None if data is None else self.call(f"reading the head of branch {branch}", lambda: parse(data))
 
     def compare_status(self, base: str, head: str) -> str:
         """`ahead` | `identical` | `behind` | `diverged` of `head` relative to `base`; `unrelated` on 404."""

@@ -348,3 +348,26 @@ def pack_as_version(
         return pack(root, dest, timeout=timeout)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def tool_versions(timeout: float = 30) -> dict[str, str | None]:
+    """The versions of the `node` and `npm` this gate runs (`22.23.2`, `11.21.2`; None: not found/unreadable).
+
+    npm runs with a private cache and logs dir (deleted here), like every npm child."""
+    out: dict[str, str | None] = {}
+    tmp = private_tempdir(None, "gatekeeper-versions-")
+    try:
+        env = npm_env(tmp)
+        for tool in ("node", "npm"):
+            try:
+                proc = subprocess.run(
+                    [tool, "--version"], capture_output=True, text=True, timeout=timeout, env=env, check=False
+                )
+            except (OSError, subprocess.TimeoutExpired):
+                out[tool] = None
+                continue
+            text = proc.stdout.strip().removeprefix("v")
+            out[tool] = text if proc.returncode == 0 and re.fullmatch(r"\d+\.\d+\.\d+\S*", text) else None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

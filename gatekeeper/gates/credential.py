@@ -53,6 +53,9 @@ def check(ctx: Context) -> list[Finding]:
     tracked = git.tracked_files(ctx.workspace) if git.is_repo(ctx.workspace) else []
     findings += _committed_npmrc(ctx.workspace, tracked)
     findings += _user_npmrc(ctx)
+    placeholder = trusted_publishing.placeholder_tokens(ctx)
+    if placeholder:
+        return findings + placeholder  # a dummy value is no credential: never sent to whoami or npm
     if trusted_publishing.choose(ctx).kind == "oidc":
         return findings + trusted_publishing.check(ctx)
     if token is None:

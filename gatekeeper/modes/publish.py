@@ -50,10 +50,14 @@ GATE_MODULES = (
     "gatekeeper.gates.commit",
     "gatekeeper.gates.green_build",
     "gatekeeper.gates.credential",
+    "gatekeeper.gates.isolation",
     "gatekeeper.gates.diff",
     "gatekeeper.gates.provenance",
 )
 
+
+#: Gates that `--gates`/`--skip-gates` cannot leave out of a publish run (safety floors of publish mode).
+ALWAYS_IN_PUBLISH = ("isolation",)
 
 #: Seconds of the run's deadline that must be left to start `npm publish` (else: nothing is uploaded).
 MIN_PUBLISH_SECONDS = 3.0
@@ -105,6 +109,8 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
             try:
                 packing = _start_pack(inputs, workspace, opts, deadline)  # npm packs while the gates are loaded
                 gates = select_gates(opts)
+                if inputs.mode == "publish":  # the isolation floor runs whatever `--skip-gates` says
+                    gates = [m for m in _gate_modules() if m in gates or m.NAME in ALWAYS_IN_PUBLISH]
                 ctx, tmp = _build_context(inputs, env, workspace, deadline, opts, packing)
                 outcome = gated = _run_gates(ctx, gates)
                 if outcome.decision.allow and inputs.mode == "publish":
@@ -463,6 +469,8 @@ def _publish(
         return
     gate.status = "error"
     gate.error = f"`npm publish` failed: {result.message}. Nothing was published"
+    if (outcome.publish.get("credential") or {}).get("type") == "oidc":
+        gate.error += publishing.oidc_refusal_hint(ctx)
     outcome.error = gate.error + ". Check the registry and the token, then re-run."
     outcome.decision = Decision(False, EXIT_ERROR, gate.error)
 

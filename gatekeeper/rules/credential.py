@@ -152,3 +152,14 @@ CREDENTIAL_TOKEN = Rule(
     "Consider npm trusted publishing (OIDC): no long-lived secret to steal. Set `credential.mode: oidc` once it works.",
     floor=True,
 )
+OIDC_PREFLIGHT_FAILED = Rule(
+    "oidc-preflight-failed",
+    Severity.BLOCK,
+    "OIDC trusted publishing cannot work in this job as it is set up (checked before any exchange)",
+    "Fix what the finding names: npm >= 11.5.1 and Node >= 22.14 in the gate's image (a released gate ships them); "
+    "no placeholder NODE_AUTH_TOKEN (actions/setup-node's `registry-url` writes `_authToken=${NODE_AUTH_TOKEN}` "
+    "and a dummy value that wins over OIDC: drop `registry-url` and that env from the publishing job); the gate in "
+    "a job of the workflow file itself, which npmjs.com's trusted publisher names (the caller, never a reusable "
+    "workflow it calls).",
+    floor=True,
+)

@@ -61,3 +61,16 @@ def staged(ctx: Context, outcome: report.Outcome, stage_id: str) -> None:
     outcome.publish["reject"] = f"npm stage reject {stage_id}{registry}"
     if ctx.inputs.registry == PUBLIC_REGISTRY and ctx.package is not None:
         outcome.publish["approve_url"] = f"https://www.npmjs.com/package/{ctx.package.name}"
+
+
+def oidc_refusal_hint(ctx: Context) -> str:
+    """What to check on npmjs.com when the registry refused an upload made with the exchanged OIDC token
+    (npm then says only E401/E403/E404/ENEEDAUTH)."""
+    workflow = ctx.run.workflow_path or "(the workflow file)"
+    environment = trusted_publishing.review_environment(ctx) or "the job's `environment:` (or none)"
+    return (
+        ". The upload used the short-lived token of the OIDC exchange, and the registry refused it: on npmjs.com, "
+        "open the package's settings → Trusted publishing and check the GitHub Actions trusted publisher's "
+        f"repository (`{ctx.run.repository}`, exact case), workflow file (`{workflow.rsplit('/', 1)[-1]}`) and "
+        f"environment ({environment}); and that the publisher may publish this package"
+    )

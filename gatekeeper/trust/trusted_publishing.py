@@ -26,6 +26,7 @@ from gatekeeper.findings import Finding
 from gatekeeper.rules.credential import (
     OIDC_CLAIM_MISMATCH,
     OIDC_EXCHANGE_FAILED,
+    OIDC_PREFLIGHT_FAILED,
     OIDC_TOKEN_PRESENT,
     OIDC_TRUSTED_PUBLISHING,
     OIDC_UNAVAILABLE,
@@ -33,6 +34,12 @@ from gatekeeper.rules.credential import (
 from gatekeeper.secret import Secret
 
 TOKEN_ENV_VARS = ("NODE_AUTH_TOKEN", "NPM_TOKEN")
+#: npm's trusted publishing needs npm >= 11.5.1 on Node >= 22.14 (docs.npmjs.com/trusted-publishers); the
+#: Dockerfile's versions are kept at or above these by tests/test_oidc_preflight.py.
+MIN_NPM = (11, 5, 1)
+MIN_NODE = (22, 14, 0)
+#: The dummy NODE_AUTH_TOKEN of actions/setup-node's `registry-url` (older releases export it unasked).
+PLACEHOLDER_TOKEN = re.compile(r"^X{5}(?:-X{5}){3,4}$", re.IGNORECASE)
 NPM_CONFIG_AUTH = re.compile(r"^npm_config_.*(?:_authtoken|_auth|_password)$", re.IGNORECASE)
 NPM_TOKEN_FORMAT = re.compile(r"^npm_[A-Za-z0-9]{36}$")
 UUID_FORMAT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
@@ -109,8 +116,76 @@ def token_kind(token: Secret) -> str:
     return "registry-specific token"
 
 
+def placeholder_tokens(ctx: Context) -> list[Finding]:
+    """A placeholder npm token (setup-node's `registry-url` dummy) where a credential is read: it would win over
+    OIDC and fail later as a bare ENEEDAUTH/E401. One finding naming each variable; [] when there is none."""
+    names = [
+        name for name in ("INPUT_NPM-TOKEN", *TOKEN_ENV_VARS) if PLACEHOLDER_TOKEN.match(ctx.env.get(name, "").strip())
+    ]
+    if not names:
+        return []
+    shown = ", ".join("input `npm-token`" if n == "INPUT_NPM-TOKEN" else n for n in names)
+    return [
+        OIDC_PREFLIGHT_FAILED(
+            f"{shown} holds a placeholder (`XXXXX-XXXXX-…`, what actions/setup-node's `registry-url` writes), not a "
+            "token: it would be used instead of OIDC trusted publishing and be refused. Remove `registry-url` and "
+            "NODE_AUTH_TOKEN from the publishing job (with OIDC, no token at all).",
+            variables=names,
+        )
+    ]
+
+
+def _version(text: str | None) -> tuple[int, ...] | None:
+    m = re.match(r"^(\d+)\.(\d+)\.(\d+)", text or "")
+    return tuple(int(x) for x in m.groups()) if m else None
+
+
+def preflight(ctx: Context) -> list[Finding]:
+    """Before any ID token or exchange: the npm and Node this gate runs are new enough for trusted publishing."""
+    from gatekeeper._internal import npm as npm_cli
+
+    found = npm_cli.tool_versions()
+    problems = []
+    for tool, minimum in (("npm", MIN_NPM), ("node", MIN_NODE)):
+        version = _version(found.get(tool))
+        if version is None or version < minimum:
+            want = ".".join(map(str, minimum))
+            problems.append(f"{tool} {found.get(tool) or '(not found)'} (needs >= {want})")
+    if not problems:
+        return []
+    return [
+        OIDC_PREFLIGHT_FAILED(
+            "OIDC trusted publishing needs npm >= 11.5.1 and Node >= 22.14; this gate runs "
+            + " and ".join(problems)
+            + ". Use a released npm-gatekeeper (its image ships both), or publish with a token (`credential.mode: "
+            "token`).",
+            versions={k: v for k, v in found.items()},
+        )
+    ]
+
+
+def caller_workflow(ctx: Context, claims: Mapping[str, Any]) -> list[Finding]:
+    """The job must be a job of the workflow file itself: npm's trusted publisher names the caller workflow."""
+    job_ref = claims.get("job_workflow_ref")
+    caller = claims.get("workflow_ref")
+    if not isinstance(job_ref, str) or not job_ref or not isinstance(caller, str):
+        return []
+    if job_ref.split("@", 1)[0] == caller.split("@", 1)[0]:
+        return []
+    return [
+        OIDC_PREFLIGHT_FAILED(
+            f"This job runs in the reusable workflow `{job_ref}`, called by `{caller}`. npm's trusted publisher "
+            f"matches the caller (`{_workflow_file(caller, ctx.run.repository) or caller}`), and the gate must run "
+            "in a job of that file itself (its publishing job is checked there): move the gate's job into the "
+            "calling workflow.",
+            job_workflow_ref=job_ref,
+            workflow_ref=caller,
+        )
+    ]
+
+
 def check(ctx: Context, out: TextIO | None = None) -> list[Finding]:
-    """The credential gate's OIDC part: mode rules, then this job's ID token and its claims."""
+    """The credential gate's OIDC part: mode rules, the preflight, then this job's ID token and its claims."""
     choice = choose(ctx)
     findings: list[Finding] = []
     if choice.mode == "oidc" and choice.tokens:
@@ -127,10 +202,13 @@ def check(ctx: Context, out: TextIO | None = None) -> list[Finding]:
             )
         )
         return findings
+    early = preflight(ctx)
+    if early:
+        return findings + early  # nothing is requested or exchanged with tools that cannot publish this way
     id_token = _id_token(ctx, out)
     result = check_claims(ctx, id_token.claims)
-    findings += result.findings
-    if result.ok:
+    findings += result.findings + caller_workflow(ctx, id_token.claims)
+    if result.ok and not any(f.blocks for f in findings):
         shown = ", ".join(f"{k} `{v}`" for k, v in result.matched.items())
         findings.append(
             OIDC_TRUSTED_PUBLISHING(
@@ -255,6 +333,9 @@ def exchange(ctx: Context, out: TextIO | None = None) -> Exchanged:
     result = check_claims(ctx, id_token.claims)
     if not result.ok:
         return Exchanged(None, result.matched, result.findings[0])
+    caller = caller_workflow(ctx, id_token.claims)
+    if caller:
+        return Exchanged(None, result.matched, caller[0])
     answer = ctx.registry.oidc_exchange(ctx.package.name, id_token.jwt)
     if answer.token is None:
         claims = id_token.claims

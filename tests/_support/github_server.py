@@ -144,6 +144,15 @@ class CheckRun:
     completed_at: str | None = None
     output_title: str | None = None
     output_summary: str | None = None
+    #: The check suite it belongs to. None: the suite of its app on its commit (one per app and commit, as
+    #: GitHub makes for an app's runs; a re-run stays in it). A workflow job's suite is its workflow run's.
+    check_suite_id: int | None = None
+
+    @property
+    def suite(self) -> int:
+        if self.check_suite_id is not None:
+            return self.check_suite_id
+        return int(hashlib.sha1(f"{self.head_sha}:{self.app_id}".encode()).hexdigest()[:7], 16)
 
 
 @dataclass
@@ -346,6 +355,8 @@ class Repo:
     statuses: dict[str, list[CommitStatus]] = field(default_factory=dict)
     runs: dict[int, WorkflowRun] = field(default_factory=dict)
     rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # branch -> rules
+    #: branch -> classic branch protection's `required_status_checks` (as GET /branches/{b} shows it)
+    protection: dict[str, dict[str, Any]] = field(default_factory=dict)
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     permissions: dict[str, str] = field(default_factory=dict)  # login -> role
     contents: dict[tuple[str | None, str], bytes] = field(default_factory=dict)  # (ref, path) -> bytes
@@ -429,6 +440,14 @@ class Repo:
             }
         )
 
+    def protect_branch(self, branch: str, contexts: list[str], app_id: int | None = None) -> None:
+        """Classic branch protection on `branch` requiring status checks `contexts` (from app `app_id`, if set)."""
+        self.protection[branch] = {
+            "enforcement_level": "non_admins",
+            "contexts": list(contexts),
+            "checks": [{"context": c, "app_id": app_id} for c in contexts],
+        }
+
     def add_pull(
         self,
         number: int,
@@ -505,6 +524,7 @@ class Repo:
                         started_at=job.started_at,
                         completed_at=job.completed_at,
                         html_url=f"/{self.full_name}/actions/runs/{run.id}/job/{job.id}",
+                        check_suite_id=500_000_000 + run.id,  # one suite per workflow run
                     )
                 )
         return out
@@ -1320,7 +1340,10 @@ class _TrustApi:
             {"sha": p, "url": f"{self.api}/commits/{p}", "html_url": f"{self.web}/commit/{p}"}
             for p in self.repo.parents.get(sha, [])
         ]
-        body["protected"] = bool(self.repo.rules.get(branch))
+        body["protected"] = bool(self.repo.rules.get(branch)) or branch in self.repo.protection
+        if branch in self.repo.protection:
+            checks = copy.deepcopy(self.repo.protection[branch])
+            body["protection"] = {"enabled": True, "required_status_checks": checks}
         return Reply(200, body)
 
     def compare(self, base: str, head: str) -> Reply:
@@ -1489,7 +1512,7 @@ class _Api(_ReleaseIssueApi, _TrustApi):
             started_at=run.started_at,
             completed_at=run.completed_at,
             name=run.name,
-            check_suite={"id": run.id // 2 + 1},
+            check_suite={"id": run.suite},
             pull_requests=[],
             output={
                 "title": run.output_title,

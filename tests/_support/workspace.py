@@ -35,8 +35,13 @@ ENTRYPOINT = REPO_ROOT / "entrypoint.py"
 PEAK_RSS_WRAPPER = Path(__file__).resolve().parent / "peak_rss.py"
 #: Where GITHUB_API_URL points by default: a closed loopback port, so nothing ever reaches the internet.
 DEAD_API_URL = "http://127.0.0.1:9"
-ACTION_REF = "OWNER/npm-gatekeeper@v1"
+#: The gate and the two actions an isolated publishing job may use, pinned by full commit SHA (issue 21).
+GATE_SHA = "0123456789abcdef0123456789abcdef01234567"
+ACTION_REF = f"OWNER/npm-gatekeeper@{GATE_SHA}"
+CHECKOUT_REF = "actions/checkout@08c6903cd8c0fde910a37f88322edcfb5dd907a8"
+DOWNLOAD_REF = "actions/download-artifact@634f93cb2916e3fdff6788551b99b062d0335ce0"
 
+#: The default release workflow: an isolated publishing job (checkout + the gate, nothing else).
 DEFAULT_WORKFLOW = f"""\
 name: Release
 on:
@@ -51,8 +56,10 @@ jobs:
   release:
     runs-on: ubuntu-latest
     steps:
-      - uses: actions/checkout@v4
-      - uses: {ACTION_REF}
+      - uses: {CHECKOUT_REF} # v5.0.0
+        with:
+          persist-credentials: false
+      - uses: {ACTION_REF} # v1
         with:
           npm-token: ${{{{ secrets.NPM_TOKEN }}}}
 """
@@ -314,6 +321,8 @@ def build_env(
         "RUNNER_ARCH": "X64",
     }
     base.update(env)
+    # the commit the workflow file was read from (the runner sets it; for a push it is GITHUB_SHA)
+    base.setdefault("GITHUB_WORKFLOW_SHA", head_sha(workspace) if (workspace / ".git").exists() else base["GITHUB_SHA"])
     for name, default in INPUT_DEFAULTS.items():
         # the runner passes every declared input; one the workflow did not set gets its action.yml default
         base.setdefault(env_name(name), default if input_defaults else "")
