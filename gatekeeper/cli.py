@@ -188,14 +188,28 @@ def output_format(requested: str | None, stream: object) -> str:
     return "text" if callable(isatty) and isatty() else "markdown"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def script() -> int:
+    """The `gatekeeper` console script and `python -m gatekeeper`: the gate's Python runs isolated (`-I`: no
+    PYTHON* variable, no user site), so this process starts it again that way when it was not (issue 21)."""
+    if not sys.flags.isolated:  # the new process is isolated: at most one re-start
+        os.execv(sys.executable, [sys.executable, "-I", "-m", "gatekeeper", *sys.argv[1:]])
+    return main()
+
+
+def main(argv: Sequence[str] | None = None, *, image: bool = False) -> int:
+    """The CLI. `image`: the run is the Action's container (entrypoint.py), whose PATH is the image's."""
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv).parse_args(argv)
-    env = dict(os.environ)
     if args.command == "diff":
         from gatekeeper.modes.diff import run_diff
 
         return run_diff(args)
+    from gatekeeper._internal import hostenv
+
+    # Nothing of the inherited environment that changes how python, node, npm, git or the network behave
+    # stays in this process (children get an allowlist anyway): publish mode refuses when there was any.
+    untrusted = tuple(hostenv.scrub(os.environ, image_path=hostenv.IMAGE_PATH if image else None))
+    env = dict(os.environ)
     from gatekeeper.config import INPUT_DEFAULTS, Inputs
 
     overrides = {name: getattr(args, name.replace("-", "_"), None) for name in INPUT_DEFAULTS if name != "mode"}
@@ -232,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pack_version=getattr(args, "pack_version", None),
             pack_destination=getattr(args, "pack_destination", None),
             output_format=fmt,
+            untrusted_env=untrusted,
         ),
     )
 

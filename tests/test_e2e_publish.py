@@ -325,7 +325,10 @@ def test_token_in_npm_config_userconfig_blocks(release, tmp_path: Path) -> None:
     rel = release()
     cfg = tmp_path / "user-npmrc"
     cfg.write_text("_auth=dXNlcjpwYXNz\n")
-    _assert_blocked(rel.run(env={"NPM_CONFIG_USERCONFIG": str(cfg)}), rel, "token-in-user-npmrc")
+    # issue 21: an npm_config_* variable in the job's environment makes publish mode refuse to start (exit 2)
+    result = rel.run(env={"NPM_CONFIG_USERCONFIG": str(cfg)})
+    _assert_blocked(result, rel, "", code=2)
+    assert "`NPM_CONFIG_USERCONFIG`" in result.outputs.get("error", "") + result.stdout, result.describe()
 
 
 def test_read_only_token_blocks(release) -> None:
