@@ -351,3 +351,38 @@ def test_an_npm_that_uploads_other_bytes_is_an_incident_not_a_success(release, t
     assert result.outputs["published"] != "true"
     assert "INCIDENT" in result.stdout
     assert result.outputs.get("notified") != "true"
+
+
+# --------------------------------------------------------------------------------------------------
+# the classification itself
+
+
+def test_every_listed_class_is_untrusted_in_any_case_and_the_runs_own_variables_are_not() -> None:
+    from gatekeeper._internal import hostenv
+
+    bad = [
+        "LD_PRELOAD", "LD_LIBRARY_PATH", "PYTHONPATH", "PYTHONHOME", "NODE_OPTIONS", "NODE_PATH",
+        "NODE_EXTRA_CA_CERTS", "HTTPS_PROXY", "https_proxy", "Http_Proxy", "ALL_PROXY", "no_proxy",
+        "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GIT_CONFIG_COUNT",
+        "GIT_DIR", "GIT_EXEC_PATH", "PREFIX", "DESTDIR", "npm_config_registry", "NPM_CONFIG_USERCONFIG",
+        "Npm_Config_Proxy",
+    ]  # fmt: skip
+    good = ["HOME", "GITHUB_SHA", "GITHUB_WORKSPACE", "RUNNER_TEMP", "INPUT_NPM-TOKEN", "NODE_AUTH_TOKEN", "CI"]
+    env = dict.fromkeys(bad + good, "x")
+    assert hostenv.untrusted(env) == sorted(bad)
+    assert hostenv.untrusted({**env, "PATH": IMAGE_PATH}, image_path=IMAGE_PATH) == sorted(bad)
+    assert hostenv.untrusted({"PATH": "/evil:" + IMAGE_PATH}, image_path=IMAGE_PATH) == ["PATH"]
+    assert hostenv.untrusted({"PATH": "/evil:" + IMAGE_PATH}) == []  # the CLI: PATH is the caller's
+
+
+def test_a_childs_environment_is_an_allowlist(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gatekeeper._internal.proc import child_env
+
+    for name in ("LD_PRELOAD", "PYTHONPATH", "HTTPS_PROXY", "GIT_CONFIG_COUNT", "npm_config_registry", "NPM_TOKEN"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("SOMETHING_ELSE", "x")
+    monkeypatch.setenv("GITHUB_SHA", "abc")
+    env = child_env()
+    assert env["GITHUB_SHA"] == "abc" and env["PATH"] == os.environ["PATH"]
+    assert not {"LD_PRELOAD", "PYTHONPATH", "HTTPS_PROXY", "GIT_CONFIG_COUNT", "npm_config_registry"} & set(env)
+    assert "SOMETHING_ELSE" not in env and "NPM_TOKEN" not in env

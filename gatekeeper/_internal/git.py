@@ -216,6 +216,8 @@ def _differs(workspace: Path, entry: _Entry) -> bool:
         st = target.lstat()
     except OSError:
         return True  # deleted (or unreadable)
+    if os.path.realpath(target.parent) != os.path.join(os.path.realpath(workspace), *entry.path.split("/")[:-1]):
+        return True  # reached through a symlinked folder: not the tree's file
     kind = entry.mode & 0o170000
     if kind == 0o160000:  # a submodule: its own checkout, not hashed here
         return not stat.S_ISDIR(st.st_mode)

@@ -64,7 +64,7 @@ def refusal(names: list[str]) -> GatekeeperError:
     return GatekeeperError(
         f"Refusing to publish: the job's environment sets {shown}, which change how python, node, npm, git or the "
         "network behave (a step before the gate wrote them into $GITHUB_ENV or $GITHUB_PATH, or the workflow set "
-        "them). Nothing was published",
+        "them)",
         "Run the gate in a job of its own that sets none of these (checkout, download-artifact and the gate only); "
         "remove them from the job's and workflow's `env:`",
     )
