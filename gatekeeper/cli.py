@@ -246,7 +246,9 @@ def main(argv: Sequence[str] | None = None, *, image: bool = False) -> int:
             pack_version=getattr(args, "pack_version", None),
             pack_destination=getattr(args, "pack_destination", None),
             output_format=fmt,
-            untrusted_env=untrusted,
+            # The Action's container refuses; the CLI's `publish` (semantic-release's single job) is retired by
+            # the two-job release of issue 21 item 3, where the plugin refuses to hold a credential at all.
+            untrusted_env=untrusted if image else (),
         ),
     )
 

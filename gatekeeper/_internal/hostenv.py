@@ -6,9 +6,10 @@ node, npm, git, glibc or the network behave would run that step's code inside th
 the credential (a `sitecustomize.py` on `PYTHONPATH`, `LD_PRELOAD`, `NODE_OPTIONS=--require`, a git
 filter through `GIT_CONFIG_*`, a proxy that sees the token). So:
 
-- `untrusted(env)` names every such variable; publish mode refuses to start when there is one
-  (exit 2, each named), and `PATH` counts when the gate runs in its own image and `PATH` is not the
-  image's (`IMAGE_PATH`, the Dockerfile's `ENV PATH`).
+- `untrusted(env)` names every such variable; the Action (entrypoint.py, the image) refuses to start
+  publish mode when there is one (exit 2, each named), and `PATH` counts there when it is not the
+  image's (`IMAGE_PATH`, the Dockerfile's `ENV PATH`). The CLI's `publish` (semantic-release's single
+  job) is not refused here: item 3 of issue 21 retires it (the plugin refuses to hold a credential).
 - `scrub()` removes them from the process's own environment (check mode goes on without them).
 - every child gets `proc.child_env()`, built from an allowlist, never a copy of this environment.
 """
