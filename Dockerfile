@@ -88,12 +88,12 @@ FROM scratch
 # hadolint ignore=DL3067
 COPY --from=build / /
 
-ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    NPM_CONFIG_UPDATE_NOTIFIER=false \
-    NPM_CONFIG_FUND=false \
-    NPM_CONFIG_AUDIT=false
+# PATH is the only variable the image sets: the gate refuses to publish when a PYTHON*, npm_config_* (or
+# any variable that changes how python, node, npm, git or the network behave) reaches it, and when PATH
+# is not this one (gatekeeper/_internal/hostenv.py IMAGE_PATH). npm's notifier/fund/audit are switched
+# off in each npm child's environment by the gate itself; -B and -u below replace PYTHONDONTWRITEBYTECODE
+# and PYTHONUNBUFFERED.
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 COPY entrypoint.py /opt/gatekeeper/entrypoint.py
 COPY gatekeeper/ /opt/gatekeeper/gatekeeper/
@@ -104,5 +104,7 @@ LABEL org.opencontainers.image.title="npm-gatekeeper" \
 
 # GitHub runs the container as root with the workspace mounted over the working directory:
 # no USER, no WORKDIR, an absolute exec-form ENTRYPOINT. CMD is reset (the base's is ["node"]).
-ENTRYPOINT ["/opt/venv/bin/python", "/opt/gatekeeper/entrypoint.py"]
+# -I: Python starts isolated (no PYTHONPATH/PYTHONHOME/PYTHONSTARTUP..., no user site), so a
+# sitecustomize.py a build step put on PYTHONPATH never runs inside the gate (issue 21).
+ENTRYPOINT ["/opt/venv/bin/python", "-I", "-B", "-u", "/opt/gatekeeper/entrypoint.py"]
 CMD []

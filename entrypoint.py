@@ -9,4 +9,4 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gatekeeper.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["action", *sys.argv[1:]]))
+    sys.exit(main(["action", *sys.argv[1:]], image=True))

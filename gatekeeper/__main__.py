@@ -1,5 +1,5 @@
 import sys
 
-from gatekeeper.cli import main
+from gatekeeper.cli import script
 
-sys.exit(main())
+sys.exit(script())

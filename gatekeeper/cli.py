@@ -201,17 +201,27 @@ def output_format(requested: str | None, stream: object) -> str:
     return "text" if callable(isatty) and isatty() else "markdown"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand. SIGINT/SIGTERM (Ctrl-C, a cancelled job) in any of them: the running step
-    stops, its child processes are stopped and its temp dirs removed as the stack unwinds
-    (`_internal/proc.py`), then one line on stderr and exit 2 (`publish`/`check` report the cancel in
-    their own report, with what was or was possibly published)."""
+def script() -> int:
+    """The `gatekeeper` console script and `python -m gatekeeper`: the gate's Python runs isolated (`-I`: no
+    PYTHON* variable, no user site), so this process starts it again that way when it was not (issue 21)."""
+    if not sys.flags.isolated:  # the new process is isolated: at most one re-start
+        os.execv(sys.executable, [sys.executable, "-I", "-m", "gatekeeper", *sys.argv[1:]])
+    return main()
+
+
+def main(argv: Sequence[str] | None = None, *, image: bool = False) -> int:
+    """Run one subcommand. `image`: the run is the Action's container (entrypoint.py), whose PATH is the image's.
+
+    SIGINT/SIGTERM (Ctrl-C, a cancelled job) in any subcommand: the running step stops, its child processes
+    are stopped and its temp dirs removed as the stack unwinds (`_internal/proc.py`), then one line on stderr
+    and exit 2 (`publish`/`check` report the cancel in their own report, with what was or was possibly
+    published)."""
     from gatekeeper._internal.proc import Cancelled, cancel_on_signals
 
     argv = sys.argv[1:] if argv is None else list(argv)
     with cancel_on_signals() as signals:
         try:
-            return _main(argv)
+            return _main(argv, image=image)
         except (Cancelled, KeyboardInterrupt) as exc:
             signals.disarm()  # a second Ctrl-C must not interrupt the line below
             sys.stderr.write(cancelled_line(argv, exc) + "\n")
@@ -241,13 +251,18 @@ def cancelled_line(argv: Sequence[str], exc: BaseException) -> str:
     )
 
 
-def _main(argv: list[str]) -> int:
+def _main(argv: list[str], *, image: bool) -> int:
     args = build_parser(argv).parse_args(argv)
-    env = dict(os.environ)
     if args.command == "diff":
         from gatekeeper.modes.diff import run_diff
 
         return run_diff(args)
+    from gatekeeper._internal import hostenv
+
+    # Nothing of the inherited environment that changes how python, node, npm, git or the network behave
+    # stays in this process (children get an allowlist anyway): publish mode refuses when there was any.
+    untrusted = tuple(hostenv.scrub(os.environ, image_path=hostenv.IMAGE_PATH if image else None))
+    env = dict(os.environ)
     if args.command == "notify":
         from gatekeeper.modes.notify import run_from_report
 
@@ -284,6 +299,9 @@ def _main(argv: list[str]) -> int:
             pack_version=getattr(args, "pack_version", None),
             pack_destination=getattr(args, "pack_destination", None),
             output_format=fmt,
+            # The Action's container refuses; the CLI's `publish` (semantic-release's single job) is retired by
+            # the two-job release of issue 21 item 3, where the plugin refuses to hold a credential at all.
+            untrusted_env=untrusted if image else (),
         ),
     )
 

@@ -214,3 +214,21 @@ def test_release_builds_both_platforms_by_digest_and_attests_that_digest(release
     assert 'scripts/action_image.py set "docker://$IMAGE@$DIGEST" --ref "$GITHUB_REF"' in script
     assert 'scripts/action_image.py check --ref "$GITHUB_REF"' in script
     assert 'git tag --force "$major"' in script
+
+
+def test_the_image_sets_only_the_path_the_gate_expects_and_starts_python_isolated() -> None:
+    """Issue 21: the final stage's only ENV is PATH, equal to hostenv.IMAGE_PATH (a different PATH makes the gate
+    refuse to publish); the ENTRYPOINT starts Python with -I (no PYTHONPATH/sitecustomize, no user site)."""
+    import json
+
+    from gatekeeper._internal.hostenv import IMAGE_PATH, untrusted
+
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    final = text[text.rindex("\nFROM ") :]
+    envs = re.findall(r"^ENV ((?:.*\\\n)*.*)$", final, re.MULTILINE)
+    assert len(envs) == 1, envs
+    pairs = dict(p.split("=", 1) for p in envs[0].replace("\\\n", " ").split())
+    assert pairs == {"PATH": IMAGE_PATH}
+    assert untrusted(pairs, image_path=IMAGE_PATH) == []
+    entrypoint = json.loads(re.search(r"^ENTRYPOINT (\[.*\])$", final, re.MULTILINE).group(1))
+    assert entrypoint[0].startswith("/") and "-I" in entrypoint[1:-1], entrypoint

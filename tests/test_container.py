@@ -41,6 +41,7 @@ from typing import Any
 
 import pytest
 
+from gatekeeper._internal.hostenv import IMAGE_PATH
 from tests._support.container_build import (
     CANNOT_RUN,
     IMAGE,
@@ -67,7 +68,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE_STANDIN = "localhost/npm-gatekeeper-test/node-standin:22-bookworm-slim"
 # Every podman call: this checkout's private store and state, in a private mount namespace.
 PRIVATE = ["bash", str(ROOT / "scripts" / "container" / "private.sh")]
-ENTRYPOINT = ["/opt/venv/bin/python", "/opt/gatekeeper/entrypoint.py"]
+ENTRYPOINT = ["/opt/venv/bin/python", "-I", "-B", "-u", "/opt/gatekeeper/entrypoint.py"]
 WORKSPACE_UID = 1001  # the runner's user; the container runs as root (uid 0)
 HOST_RUNNER_TEMP = "/home/runner/work/_temp"  # what the runner sets; not mounted into the container
 # Always runc, explicit ulimits, and host (or no) networking: never the default bridge network.
@@ -252,7 +253,8 @@ def test_image_config_follows_githubs_rules_for_container_actions(image: str) ->
     assert config.get("User", "") in ("", "root", "0"), "no USER: GitHub runs the container as root"
     assert config.get("WorkingDir", "") in ("", "/"), "no WORKDIR: the workspace is mounted over the working dir"
     env = dict(item.split("=", 1) for item in config.get("Env", []))
-    assert env.get("PYTHONDONTWRITEBYTECODE") == "1" and env.get("PYTHONUNBUFFERED") == "1"
+    # PATH only (issue 21): a PYTHON* or npm_config_* variable would make the gate refuse to publish
+    assert set(env) == {"PATH"} and env["PATH"] == IMAGE_PATH, env
     labels = config.get("Labels") or {}
     assert labels.get("org.opencontainers.image.source", "").startswith("https://github.com/")
     assert labels.get("org.opencontainers.image.title") == "npm-gatekeeper"

@@ -16,7 +16,14 @@ import pytest
 
 from tests._support.github_server import GitHubServer, Repo
 from tests._support.verdaccio import Verdaccio
-from tests._support.workspace import ActionResult, assert_no_leak, commit_all, head_sha, run_action
+from tests._support.workspace import (
+    CLI_OUTSIDE_IMAGE,
+    ActionResult,
+    assert_no_leak,
+    commit_all,
+    head_sha,
+    run_action,
+)
 
 REPO = "acme/widget"
 
@@ -68,7 +75,10 @@ class Release:
         ev = (
             event if event is not None else {"ref": "refs/heads/main", "after": self.sha, "repository": {"fork": False}}
         )
-        result = run_action(self.ws, full_env, ev, home=self.home, inputs=all_inputs, timeout=180)
+        # The image refuses a PATH other than its own (issue 21); Node 22 first on PATH is what the image ships, so
+        # such a run is the same Action run outside the image.
+        argv = CLI_OUTSIDE_IMAGE if "PATH" in full_env else None
+        result = run_action(self.ws, full_env, ev, home=self.home, inputs=all_inputs, timeout=180, argv=argv)
         assert_no_leak(result, self.token)
         assert_no_leak(result, self.login_token)
         return result
@@ -338,7 +348,10 @@ def test_token_in_npm_config_userconfig_blocks(release, tmp_path: Path) -> None:
     rel = release()
     cfg = tmp_path / "user-npmrc"
     cfg.write_text("_auth=dXNlcjpwYXNz\n")
-    _assert_blocked(rel.run(env={"NPM_CONFIG_USERCONFIG": str(cfg)}), rel, "token-in-user-npmrc")
+    # issue 21: an npm_config_* variable in the job's environment makes publish mode refuse to start (exit 2)
+    result = rel.run(env={"NPM_CONFIG_USERCONFIG": str(cfg)})
+    _assert_blocked(result, rel, "", code=2)
+    assert "`NPM_CONFIG_USERCONFIG`" in result.outputs.get("error", "") + result.stdout, result.describe()
 
 
 def test_read_only_token_blocks(release) -> None:

@@ -290,6 +290,11 @@ class _LinkTo(EndlessPages):
         _send(req.handler, status, hdrs, body)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 21: the gate no longer takes a CA bundle from the environment (REQUESTS_CA_BUNDLE); the "
+    "exception for a CA bundle the trusted policy names is not built yet, so this TLS registry is untrusted",
+)
 def test_http_tarball_on_the_same_host_gets_no_token(setup: Setup, verdaccio: Verdaccio) -> None:
     tls = FaultProxy(verdaccio.url, tls=True).start()
     try:

@@ -357,6 +357,9 @@ class BoundedAdapter(HTTPAdapter):
 def bounded_session(limits: Limits, *, max_retries: Any = 0) -> requests.Session:
     """A requests session whose every request is bounded by `limits` (http and https)."""
     session = requests.Session()
+    # No proxy, CA bundle or .netrc from the environment: a step before the gate could set HTTPS_PROXY and
+    # REQUESTS_CA_BUNDLE to read every request, the credential's included (issue 21).
+    session.trust_env = False
     session.max_redirects = MAX_REDIRECTS
     session.headers["Accept-Encoding"] = "gzip, deflate"
     adapter = BoundedAdapter(limits, max_retries=max_retries)

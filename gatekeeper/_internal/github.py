@@ -232,6 +232,7 @@ def _bounded_connections(limits: budget.Limits) -> tuple[type, type]:
         conn.session.mount("https://", adapter)
         conn.session.mount("http://", adapter)
         conn.session.headers["Accept-Encoding"] = "gzip, deflate"
+        conn.session.trust_env = False  # no proxy or CA bundle from the environment (issue 21)
 
     class _Http(HTTPRequestsConnectionClass):
         def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from gatekeeper._internal import proc
+from gatekeeper._internal import hostenv, proc
 from gatekeeper._internal.proc import child_env, run
-from gatekeeper.errors import NpmError, PublishUncertain
+from gatekeeper.errors import GatekeeperError, NpmError, PublishUncertain
 from gatekeeper.secret import Secret
 
 
@@ -77,21 +77,33 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 def npm_env(tmp: Path, extra: dict[str, str] | None = None, keep_oidc: bool = False) -> dict[str, str]:
-    """The child env of an npm command: no credentials; cache, TMPDIR and logs inside `tmp`; no log files."""
+    """The child env of an npm command: no credentials; cache, TMPDIR and logs inside `tmp`; no log files;
+    the global and user config files are ones the gate wrote (empty; `publish` writes its own userconfig),
+    so no npmrc of the job's (`$HOME/.npmrc`, `$PREFIX/etc/npmrc`) is read."""
     home = tmp / ".npm-private"
     for sub in ("cache", "tmp", "logs"):
         (home / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+    for rc in ("globalconfig", "userconfig"):
+        if not (home / rc).exists():
+            write_private(home / rc, b"")
     env = child_env(
         {
             "NPM_CONFIG_CACHE": str(home / "cache"),
             "NPM_CONFIG_LOGS_DIR": str(home / "logs"),
             "NPM_CONFIG_LOGS_MAX": "0",
+            "NPM_CONFIG_GLOBALCONFIG": str(home / "globalconfig"),
+            "NPM_CONFIG_USERCONFIG": str(home / "userconfig"),
             "TMPDIR": str(home / "tmp"),
             **(extra or {}),
         },
         keep_oidc=keep_oidc,
     )
     return env
+
+
+def npm_bin() -> str:
+    """npm's absolute path (on the image's PATH in the image): never a name a child's PATH resolves."""
+    return hostenv.tool("npm")
 
 
 def pack(package_dir: Path, dest: Path, timeout: float = 300) -> Packed:
@@ -112,7 +124,7 @@ class PackJob:
         self._error: OSError | None = None
         try:
             self._proc = proc.start(
-                ["npm", "pack", "--ignore-scripts", "--json", "--pack-destination", str(dest)],
+                [npm_bin(), "pack", "--ignore-scripts", "--json", "--pack-destination", str(dest)],
                 cwd=package_dir,
                 env=npm_env(dest),
             )
@@ -217,7 +229,7 @@ def publish(
             lines.append(f"{npmrc_auth_key(registry)}:_authToken={token.reveal()}")
         write_private(npmrc, ("\n".join(lines) + "\n").encode("utf-8"))
         argv = [
-            "npm",
+            npm_bin(),
             *(["stage", "publish"] if stage else ["publish"]),
             str(tarball),
             "--ignore-scripts",
@@ -313,7 +325,10 @@ def pack_as_version(
         env = npm_env(stage)
         try:
             res = run(
-                ["npm", "pack", "--dry-run", "--json", "--ignore-scripts"], cwd=package_dir, env=env, timeout=timeout
+                [npm_bin(), "pack", "--dry-run", "--json", "--ignore-scripts"],
+                cwd=package_dir,
+                env=env,
+                timeout=timeout,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise NpmError(f"`npm pack` could not run in {package_dir} ({exc})", "Make sure npm is installed") from exc
@@ -337,7 +352,7 @@ def pack_as_version(
             shutil.copy2(src, target)
         if not (root / "package.json").is_file():
             raise NpmError("`npm pack` did not list package.json")
-        argv = ["npm", "version", version, "--no-git-tag-version", "--allow-same-version", "--ignore-scripts"]
+        argv = [npm_bin(), "version", version, "--no-git-tag-version", "--allow-same-version", "--ignore-scripts"]
         try:
             ver = run(argv, cwd=root, env=env, timeout=timeout)
         except (OSError, subprocess.TimeoutExpired) as exc:
@@ -359,15 +374,20 @@ def tool_versions(timeout: float = 30) -> dict[str, str | None]:
     try:
         env = npm_env(tmp)
         for tool in ("node", "npm"):
-            try:
-                proc = subprocess.run(
-                    [tool, "--version"], capture_output=True, text=True, timeout=timeout, env=env, check=False
+            try:  # by absolute path, never a name a child's PATH resolves (issue 21)
+                done = subprocess.run(
+                    [hostenv.tool(tool), "--version"],
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout,
+                    env=env,
+                    check=False,
                 )
-            except (OSError, subprocess.TimeoutExpired):
+            except (OSError, subprocess.TimeoutExpired, GatekeeperError):
                 out[tool] = None
                 continue
-            text = proc.stdout.strip().removeprefix("v")
-            out[tool] = text if proc.returncode == 0 and re.fullmatch(r"\d+\.\d+\.\d+\S*", text) else None
+            text = done.stdout.strip().removeprefix("v")
+            out[tool] = text if done.returncode == 0 and re.fullmatch(r"\d+\.\d+\.\d+\S*", text) else None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

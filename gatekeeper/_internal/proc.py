@@ -16,19 +16,30 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from gatekeeper._internal import hostenv
+
 #: Variables that may carry a credential: never passed to child processes.
 SECRET_VARS = ("NODE_AUTH_TOKEN", "NPM_TOKEN", "GITHUB_TOKEN", "GH_TOKEN", "ACTIONS_RUNTIME_TOKEN")
 
+#: The only variables a child inherits (issue 21: an allowlist, never a copy of the gate's environment).
+CHILD_VARS = frozenset(
+    {"HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ", "TMPDIR", "USER", "LOGNAME", "CI"}
+)
+#: ... and those with these prefixes: the run's description (npm's provenance and OIDC read them).
+CHILD_PREFIXES = ("GITHUB_", "RUNNER_")
+
 
 def child_env(extra: Mapping[str, str] | None = None, keep_oidc: bool = False) -> dict[str, str]:
-    """The current env minus credentials, inputs and npm config overrides."""
+    """A child's environment built from an allowlist: the locale, HOME, TMPDIR, CI and the run's `GITHUB_*`/
+    `RUNNER_*` description, PATH (the image's in the image), never a credential, an input, an npm/git/python/
+    node/proxy setting or a loader variable; npm's notifier, fund and audit off; then `extra`."""
     env: dict[str, str] = {}
     for k, v in os.environ.items():
-        if k in SECRET_VARS or k.startswith("INPUT_") or k.lower().startswith("npm_config_"):
+        if k in SECRET_VARS or hostenv.is_untrusted(k):
             continue
-        if k.startswith("ACTIONS_ID_TOKEN_REQUEST_") and not keep_oidc:
-            continue
-        env[k] = v
+        if k in CHILD_VARS or k.startswith(CHILD_PREFIXES) or (keep_oidc and k.startswith("ACTIONS_ID_TOKEN_REQUEST_")):
+            env[k] = v
+    env["PATH"] = os.environ.get("PATH", os.defpath)
     env["NPM_CONFIG_UPDATE_NOTIFIER"] = "false"
     env["NPM_CONFIG_FUND"] = "false"
     env["NPM_CONFIG_AUDIT"] = "false"

@@ -77,7 +77,7 @@ class RegistryClient:
         )
         self._session = budget.bounded_session(self.budget)
         self._session.headers["User-Agent"] = USER_AGENT
-        self._session.trust_env = True
+        self._session.trust_env = False  # no proxy/CA bundle from the environment (issue 21)
 
     @property
     def host(self) -> str:

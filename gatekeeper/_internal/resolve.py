@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gatekeeper._internal.npm import npm_env, private_tempdir
+from gatekeeper._internal.npm import npm_bin, npm_env, private_tempdir
 from gatekeeper._internal.proc import run
 from gatekeeper.errors import NpmError
 
@@ -53,7 +53,7 @@ def resolve_tree(manifest: dict[str, Any], *, registry: str, timeout: float, wor
         (tmp / "npmrc").write_text(f"registry={registry}\n", encoding="utf-8")
         (tmp / "globalnpmrc").write_text("", encoding="utf-8")
         argv = [
-            "npm",
+            npm_bin(),
             "install",
             "--package-lock-only",
             "--ignore-scripts",

@@ -151,7 +151,7 @@ def _workspace(ctx: Context) -> list[Finding]:
                 head=head,
             )
         ]
-    modified = git.modified_tracked(ws)
+    modified = git.modified_tracked(ws, head)
     if modified:
         shown = ", ".join(modified[:10])
         return [

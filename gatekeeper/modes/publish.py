@@ -17,7 +17,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from gatekeeper import report
-from gatekeeper._internal import git
+from gatekeeper._internal import git, hostenv
 from gatekeeper._internal import npm as npm_cli
 from gatekeeper._internal.deadline import Deadline
 from gatekeeper._internal.proc import Cancelled, cancel_on_signals
@@ -33,7 +33,7 @@ from gatekeeper.decision import (
     decide,
 )
 from gatekeeper.errors import ConfigError, GatekeeperError, PublishUncertain
-from gatekeeper.rules.publish import APPROVED_INTEGRITY_MISMATCH, PUBLISH_REJECTED
+from gatekeeper.rules.publish import APPROVED_INTEGRITY_MISMATCH, PUBLISH_REJECTED, PUBLISHED_OTHER_BYTES
 from gatekeeper.steps.run import RunOptions, clients, emit, error_outcome, mask_secrets, redact, run_gate
 from gatekeeper.trust.policy import Policy, load_policy
 
@@ -107,6 +107,8 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
     with cancel_on_signals() as signals:
         try:
             try:
+                if opts.untrusted_env and inputs.mode == "publish":
+                    raise hostenv.refusal(list(opts.untrusted_env))
                 packing = _start_pack(inputs, workspace, opts, deadline)  # npm packs while the gates are loaded
                 gates = select_gates(opts)
                 if inputs.mode == "publish":  # the isolation floor runs whatever `--skip-gates` says
@@ -457,8 +459,8 @@ def _publish(
     if result.ok:
         if stage:
             publishing.staged(ctx, outcome, result.stage_id)
-        else:
-            outcome.published = not ctx.inputs.dry_run
+        elif not ctx.inputs.dry_run:
+            _verify_upload(ctx, outcome, gate)
         return
     if result.conflict:
         gate.status = "fail"
@@ -473,6 +475,62 @@ def _publish(
         gate.error += publishing.oidc_refusal_hint(ctx)
     outcome.error = gate.error + ". Check the registry and the token, then re-run."
     outcome.decision = Decision(False, EXIT_ERROR, gate.error)
+
+
+#: How long (seconds, within the run's deadline) the registry may take to show the new version.
+VERIFY_SECONDS = 60.0
+
+
+def _verify_upload(ctx: Context, outcome: report.Outcome, gate: GateResult) -> None:
+    """npm said it published: the registry must now serve the gated tarball's integrity for the version before
+    the run reports success. Other bytes are an incident (a blocking floor finding, exit 1, never notified); a
+    registry that does not show the version in time leaves the run an error (exit 2), never a success."""
+    from gatekeeper._internal import budget
+
+    assert ctx.package is not None and ctx.tarball is not None
+    name, version, want = ctx.package.name, ctx.package.version, ctx.tarball.integrity
+    deadline = ctx.deadline or Deadline()
+    waited, got, meta = 0.0, None, None
+    while True:
+        try:
+            doc = ctx.registry.packument(name)
+        except GatekeeperError:
+            doc = None
+        versions = (doc or {}).get("versions")
+        meta = versions.get(version) if isinstance(versions, dict) else None
+        dist = meta.get("dist") if isinstance(meta, dict) else None
+        got = dist.get("integrity") if isinstance(dist, dict) else None
+        if meta is not None or waited >= VERIFY_SECONDS or not budget.sleep_within(deadline, 2.0):
+            break
+        waited += 2.0
+    outcome.publish["registry_integrity"] = got
+    if meta is not None and got == want:
+        outcome.published = True
+        return
+    if meta is None:
+        gate.status = "error"
+        gate.error = (
+            f"`npm publish` reported success, but the registry does not show {name}@{version}, so it cannot be "
+            "confirmed that the gated tarball is what was published"
+        )
+        outcome.error = gate.error + (
+            f". Check the registry (`npm view {name}@{version} dist.integrity` must be {want}) before trusting or "
+            "announcing the version."
+        )
+        outcome.publish_uncertain = True
+        outcome.decision = Decision(False, EXIT_ERROR, gate.error)
+        return
+    gate.status = "fail"
+    gate.findings.append(
+        PUBLISHED_OTHER_BYTES(
+            f"INCIDENT: the registry serves {name}@{version} with integrity {got or 'none'}, not the gated "
+            f"tarball's {want}: something other than the checked bytes was uploaded with this job's credential.",
+            expected=want,
+            registry=got,
+        )
+    )
+    outcome.publish_uncertain = True
+    outcome.decision = Decision(False, EXIT_BLOCK, "INCIDENT: the registry serves other bytes than the gated tarball")
 
 
 def _notify(ctx: Context, outcome: report.Outcome) -> None:

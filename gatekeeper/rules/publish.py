@@ -19,3 +19,14 @@ APPROVED_INTEGRITY_MISMATCH = Rule(
     "between the jobs: investigate before publishing.",
     floor=True,
 )
+PUBLISHED_OTHER_BYTES = Rule(
+    "published-integrity-mismatch",
+    Severity.BLOCK,
+    "INCIDENT: after the upload, the registry serves other bytes for the version than the tarball the gates checked",
+    "Treat it as a compromise of the release job: do not announce or install the version; deprecate it at once "
+    "(`npm deprecate <name>@<version> \"compromised release\"`) and unpublish it if the registry still allows it; "
+    "revoke the npm token (or the trusted-publisher entry) the job used; read the job's log for the steps that ran "
+    "before the gate (a step that put another `npm` on PATH or changed the job's environment) and run the gate in "
+    "a job of its own; then publish a new version from a clean run.",
+    floor=True,
+)

@@ -45,6 +45,9 @@ class RunOptions:
     #: What stdout gets: markdown (the job summary's text), text (a terminal, semantic-release's logger)
     #: or json (the report).
     output_format: str = "markdown"
+    #: Variables of the inherited environment that change how python, node, npm, git or the network behave
+    #: (gatekeeper._internal.hostenv), removed at start-up: publish mode refuses to run when there is one.
+    untrusted_env: tuple[str, ...] = ()
 
 
 def mask_secrets(inputs: Inputs, env: Mapping[str, str], out: TextIO) -> None:

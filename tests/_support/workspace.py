@@ -27,10 +27,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gatekeeper._internal.hostenv import IMAGE_PATH
 from gatekeeper.config import INPUT_DEFAULTS, env_name
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ENTRYPOINT = REPO_ROOT / "entrypoint.py"
+
+
+def _entrypoint_flags() -> list[str]:
+    """The interpreter flags of the Dockerfile's ENTRYPOINT (`python -I ... entrypoint.py`): the harness starts
+    the gate's Python exactly as the image does."""
+    text = (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    m = re.search(r"^ENTRYPOINT (\[.*\])$", text, re.MULTILINE)
+    argv = json.loads(m.group(1)) if m else []
+    return [a for a in argv[1:-1] if a.startswith("-")]
+
+
+#: `python <flags> entrypoint.py`, as the image's ENTRYPOINT runs it.
+ENTRYPOINT_FLAGS = _entrypoint_flags()
+#: The same Action run outside the image (`gatekeeper action`): its PATH is not held to the image's, so a test
+#: may put the tools the image ships first on PATH (Node 22 for OIDC). Everything else is the same run.
+CLI_OUTSIDE_IMAGE = [sys.executable, "-I", "-m", "gatekeeper", "action"]
 #: Runs a script and writes its own peak RSS (KiB) to $GK_PEAK_RSS_FILE when it exits.
 PEAK_RSS_WRAPPER = Path(__file__).resolve().parent / "peak_rss.py"
 #: Where GITHUB_API_URL points by default: a closed loopback port, so nothing ever reaches the internet.
@@ -285,7 +302,7 @@ def build_env(
     ref = env.get("GITHUB_REF", "refs/heads/main")
     ref_name, ref_type = _ref_parts(ref)
     base: dict[str, str] = {
-        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "PATH": IMAGE_PATH,  # the image's ENV PATH (the runner does not pass its own PATH to a container action)
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "TMPDIR": str(tmp),
@@ -365,10 +382,11 @@ def run_action(
         home.mkdir()
     full_env = build_env(workspace, env or {}, Path(home), run_dir, inputs, input_defaults)
     Path(full_env["GITHUB_EVENT_PATH"]).write_text(json.dumps(dict(event or {}), indent=2), encoding="utf-8")
-    cmd = argv or [sys.executable, str(ENTRYPOINT)]
+    cmd = argv or [sys.executable, *ENTRYPOINT_FLAGS, str(ENTRYPOINT)]
     rss_file = run_dir / "peak-rss-kib"
     if measure:
-        cmd = [cmd[0], str(PEAK_RSS_WRAPPER), *cmd[1:]]
+        flags = [a for a in cmd[1:] if a.startswith("-")]
+        cmd = [cmd[0], *flags, str(PEAK_RSS_WRAPPER), *cmd[1 + len(flags) :]]
         full_env["GK_PEAK_RSS_FILE"] = str(rss_file)
     started = time.monotonic()
     proc = subprocess.Popen(

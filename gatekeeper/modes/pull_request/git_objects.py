@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from gatekeeper._internal.proc import child_env
+from gatekeeper._internal.git import git_argv, git_env
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.modes.pull_request.event import _SHA
 
@@ -32,24 +32,12 @@ class GitObjects:
         self._trees: dict[str, dict[str, TreeEntry]] = {}
 
     def _argv(self, *args: str) -> list[str]:
-        ws = str(self.workspace)
-        return [
-            "git",
-            "-c",
-            f"safe.directory={ws}",
-            "-c",
-            "core.fsmonitor=false",
-            "-c",
-            "core.hooksPath=/dev/null",
-            "-C",
-            ws,
-            *args,
-        ]
+        return git_argv(self.workspace, *args)  # no safe.directory override, no hook/fsmonitor (issue 21)
 
     def _run(
         self, *args: str, input: bytes | None = None, extra_env: Mapping[str, str] | None = None, timeout: float = 120
     ) -> bytes:
-        env = child_env({"GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", **(extra_env or {})})
+        env = {**git_env(), **(extra_env or {})}
         try:
             proc = subprocess.run(
                 self._argv(*args), input=input, capture_output=True, timeout=timeout, check=False, env=env
