@@ -313,6 +313,8 @@ def build_env(
         "RUNNER_OS": "Linux",
         "RUNNER_ARCH": "X64",
     }
+    if os.environ.get("GATEKEEPER_VERIFIER_MODULES"):  # the pinned provenance verifier (tests/_support/verifier.py)
+        base["GATEKEEPER_VERIFIER_MODULES"] = os.environ["GATEKEEPER_VERIFIER_MODULES"]
     base.update(env)
     for name, default in INPUT_DEFAULTS.items():
         # the runner passes every declared input; one the workflow did not set gets its action.yml default
