@@ -86,3 +86,35 @@ def test_an_unfindable_last_release_lets_the_defaults_decide_but_keeps_notify_an
     only_notify = parse_policy("notify:\n  tag-format: '{name}@{version}'\n")
     trust = resolve(only_notify, **where)
     assert trust.policy.notify.tag_format == "{name}@{version}" and "approvals not trusted" in trust.policy.source
+
+
+def test_requiring_oidc_and_naming_its_workflow_tighten_and_the_reverse_loosens() -> None:
+    """Issue 23: `credential.mode: oidc` and a named `oidc-workflow` are tightenings (they were counted as
+    loosenings, so with the last release's commit not found the defaults decided: a token could publish)."""
+    oidc = parse_policy("credential:\n  mode: oidc\n  oidc-workflow: release.yml\n  provenance: always\n")
+    loosened, tightened = compare(Policy(), oidc)
+    assert loosened == []
+    assert {t.split(" ")[0] for t in tightened} == {
+        "`credential.mode`",
+        "`credential.oidc-workflow`",
+        "`credential.provenance`",
+    }
+    back, _ = compare(oidc, Policy())
+    assert {x.split(" ")[0] for x in back} == {
+        "`credential.mode`",
+        "`credential.oidc-workflow`",
+        "`credential.provenance`",
+    }
+    other = parse_policy("credential:\n  mode: oidc\n  oidc-workflow: nightly.yml\n  provenance: always\n")
+    assert [x.split(" ")[0] for x in compare(oidc, other)[0]] == ["`credential.oidc-workflow`"]  # another workflow
+    assert compare(Policy(), parse_policy("credential:\n  mode: token\n"))[0] != []  # never OIDC: looser
+
+
+def test_with_the_anchor_missing_a_released_policy_that_adopts_oidc_still_applies(tmp_path) -> None:
+    from gatekeeper.trust.trusted_policy import resolve
+
+    released = parse_policy("credential:\n  mode: oidc\n  oidc-workflow: release.yml\n")
+    where = {"workspace": tmp_path, "policy_path": "p.yml", "sha": "a" * 40, "name": "x", "baseline": "1.0.0"}
+    trust = resolve(released, **where)
+    assert trust.how == "not found"
+    assert trust.policy.credential.mode == "oidc" and trust.policy.credential.oidc_workflow == "release.yml"

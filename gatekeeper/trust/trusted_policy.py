@@ -275,6 +275,16 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
         r.credential.unknown_maintainers,
         ("block", "warn"),
     )
+    # OIDC is the stronger credential: requiring it (`mode: oidc`), naming the one workflow whose ID token may
+    # publish, or asking for provenance tightens; the reverse loosens (issue 23). `token` forbids OIDC: looser.
+    order("credential.mode", t.credential.mode, r.credential.mode, ("oidc", "auto", "token"))
+    ranked.add("credential.oidc-workflow")
+    if t.credential.oidc_workflow != r.credential.oidc_workflow:
+        named = not t.credential.oidc_workflow and bool(r.credential.oidc_workflow)
+        (ti if named else lo).append(
+            f"`credential.oidc-workflow` {t.credential.oidc_workflow!r} -> {r.credential.oidc_workflow!r}"
+        )
+    order("credential.provenance", t.credential.provenance, r.credential.provenance, ("always", "auto", "never"))
     ranked.update({"diff.baseline-tag", "pull-request.approval-label", "review.environment"})
     ranked.update({"approve.scripts", "approve.sources", "approve.bin", "pull-request.lockfile-sources"})
     if t.diff.baseline_tag != r.diff.baseline_tag:
