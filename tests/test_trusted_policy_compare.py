@@ -118,3 +118,30 @@ def test_with_the_anchor_missing_a_released_policy_that_adopts_oidc_still_applie
     trust = resolve(released, **where)
     assert trust.how == "not found"
     assert trust.policy.credential.mode == "oidc" and trust.policy.credential.oidc_workflow == "release.yml"
+
+
+def test_the_anchor_prefers_verified_provenance_and_blocks_on_disagreement(tmp_path) -> None:
+    """Issue 23, item 4, in a real git repository: the verified provenance's commit decides over gitHead and tags;
+    gitHead or a tag for that version pointing elsewhere is a conflict."""
+    from gatekeeper.trust.trusted_policy import find_release_commit
+    from tests._support.workspace import commit_all, git, head_sha, make_package_repo
+
+    ws = make_package_repo(tmp_path / "r", "x", "1.0.0")
+    c0 = head_sha(ws)
+    (ws / "CHANGELOG.md").write_text("c1\n")
+    c1 = commit_all(ws, "c1")
+    (ws / "CHANGELOG.md").write_text("c2\n")
+    head = commit_all(ws, "c2")
+
+    def anchor(**kw: Any) -> Any:
+        return find_release_commit(ws, head, "x", "1.0.0", kw.pop("git_head", None), **kw)
+
+    a = anchor(provenance_commit=c0, git_head=c0)
+    assert (a.commit, a.how, a.conflicts) == (c0, "its verified provenance", ())
+    assert anchor(git_head=c1).how == "the packument's gitHead of 1.0.0"
+    assert anchor(provenance_commit=c0, git_head=c1).conflicts  # the record and the signature disagree
+    git(ws, "tag", "v1.0.0", c1)
+    assert "tag `v1.0.0` points at" in anchor(provenance_commit=c0).conflicts[0]
+    assert anchor().commit is None and "no tag ruleset protects it" in anchor().notes[0]
+    assert anchor(tag_rulesets=lambda tag: ["release tags"]).commit == c1
+    assert anchor(tag_format="{name}@{version}", tag_rulesets=lambda tag: ["all"]).commit is None

@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from gatekeeper import report
 from gatekeeper._internal import budget, git
@@ -38,6 +38,9 @@ from gatekeeper.steps.run import RunOptions, clients, emit, error_outcome, mask_
 from gatekeeper.trust import publishing, review, trusted_policy
 from gatekeeper.trust.policy import Policy, load_policy
 from gatekeeper.trust.trusted_policy import PolicyTrust
+
+if TYPE_CHECKING:
+    from gatekeeper._internal.github import GitHubClient
 
 #: The gates of publish/check mode, in order.
 GATE_MODULES = (
@@ -178,7 +181,7 @@ def _build_context(
     registry, github = clients(inputs, env, policy, gh_run, deadline)
     packed, tmp = _tarball(inputs, workspace, package_dir, policy, opts or RunOptions(), deadline)
     try:
-        trust = _trusted_policy(policy, registry, inputs, gh_run, workspace, packed)
+        trust = _trusted_policy(policy, registry, inputs, gh_run, workspace, packed, env, github)
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -202,7 +205,14 @@ def _build_context(
 
 
 def _trusted_policy(
-    released: Policy, registry: RegistryClient, inputs: Inputs, run: GitHubRun, workspace: Path, packed: npm_cli.Packed
+    released: Policy,
+    registry: RegistryClient,
+    inputs: Inputs,
+    run: GitHubRun,
+    workspace: Path,
+    packed: npm_cli.Packed,
+    env: Mapping[str, str],
+    github: GitHubClient | None,
 ) -> PolicyTrust:
     """The policy at the last release's commit decides (see gatekeeper.trust.trusted_policy)."""
     packument = registry.packument(packed.name) if packed.name else None
@@ -220,6 +230,9 @@ def _trusted_policy(
             name=packed.name,
             baseline=baseline,
             git_head=meta.get("gitHead") if isinstance(meta, dict) else None,
+            provenance_commit=_provenance_commit(registry, env, run, packed.name, baseline, meta),
+            tag_format=policy.notify.tag_format,
+            tag_rulesets=github.tag_rulesets if github is not None else None,
         )
 
     trust = at(released.diff.baseline_tag, released)
@@ -227,6 +240,34 @@ def _trusted_policy(
         again = at(trust.policy.diff.baseline_tag, released)
         trust = again if again.commit == trust.commit or again.trusted is not None else trust
     return trust
+
+
+def _provenance_commit(
+    registry: RegistryClient, env: Mapping[str, str], run: GitHubRun, name: str, version: str | None, meta: Any
+) -> str | None:
+    """The source digest (commit) of `name@version`'s verified provenance, when it was built in this repository
+    (by id when the runner gives it); None otherwise. A fault here decides nothing: the provenance gate verifies
+    the same document and reports (or fails closed on) it."""
+    from gatekeeper.trust import provenance as verified
+
+    dist = meta.get("dist") if isinstance(meta, dict) else None
+    if not version or not isinstance(dist, dict) or not isinstance(dist.get("attestations"), dict):
+        return None
+    url = dist["attestations"].get("url")
+    try:
+        doc = registry.attestations(name, version, url if isinstance(url, str) else None)
+        outcome = verified.verify_version(name, version, dist, doc, env) if doc is not None else None
+    except GatekeeperError:
+        return None
+    if outcome is None or outcome.evidence is None:
+        return None
+    claims = outcome.evidence.claims
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    repo_id = env.get("GITHUB_REPOSITORY_ID", "")
+    same = claims.source_repository_uri.rstrip("/").lower() == f"{server}/{run.repository}".lower()
+    if not same or (repo_id and claims.source_repository_id != repo_id):
+        return None
+    return outcome.evidence.commit
 
 
 def given_tarball(workspace: Path, rel: str, dest: Path, policy: Policy) -> npm_cli.Packed:
