@@ -347,3 +347,47 @@ def test_e2e_same_name_but_a_re_created_repository_fails_the_identity_policy(
     assert result.returncode == 1, result.describe()
     [mismatch] = _findings(result, "provenance-source-mismatch")
     assert "repository id `495574555`, not `123`" in mismatch["message"]
+
+
+# ---- watch verifies the attestations of the versions it watches ------------------------------------------
+
+
+@pytest.fixture
+def watch_sigstore(
+    real_sigstore: str, github_server: GitHubServer, front: NpmFront, tmp_path: Path
+) -> Callable[..., ActionResult]:
+    """`run(document)`: watch over `sigstore` since 2.3.1 in `sigstore/sigstore-js` (id 495574555), the front
+    serving `document` as the attestations of 2.3.1 (2.3.1 has no gate record here: it is unexpected anyway)."""
+    ws = tmp_path / "watch-ws"
+    (ws / ".github").mkdir(parents=True)
+    (ws / ".github/npm-gatekeeper.yml").write_text("watch:\n  packages: [sigstore]\n  since: '2.3.1'\n")
+    github_server.repo(SIGSTORE_REPO, default_branch="main", id=int(SIGSTORE_REPO_ID))
+
+    def run(document: dict[str, Any]) -> ActionResult:
+        front.set_attestations(real_sigstore, "2.3.1", document)
+        env = {
+            **github_server.env(),
+            "GITHUB_SERVER_URL": "https://github.com",
+            "GITHUB_REPOSITORY": SIGSTORE_REPO,
+            "GITHUB_REPOSITORY_ID": SIGSTORE_REPO_ID,
+            "GITHUB_EVENT_NAME": "schedule",
+            **FAST_RETRIES,
+        }
+        inputs = {"mode": "watch", "github-token": github_server.token or "", "registry": front.url}
+        home = tmp_path / "home-watch"
+        home.mkdir(exist_ok=True)
+        return run_action(ws, env, {"schedule": "17 * * * *"}, home=home, inputs=inputs, timeout=120)
+
+    return run
+
+
+def test_watch_verifies_the_attestations_of_the_versions_it_watches(
+    watch_sigstore: Callable[..., ActionResult],
+) -> None:
+    real = watch_sigstore(_doc("sigstore-2.3.1"))
+    assert real.report is not None, real.describe()
+    assert real.outputs["unexpected"] == "sigstore@2.3.1"  # no gate record: unexpected either way
+    assert _findings(real, "watch-provenance-invalid") == [], real.describe()
+    tampered = watch_sigstore(_tamper(_doc("sigstore-2.3.1"), "envelope payload"))
+    [bad] = _findings(tampered, "watch-provenance-invalid")
+    assert bad["severity"] == "block" and "fails Sigstore verification" in bad["message"]

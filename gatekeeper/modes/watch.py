@@ -43,6 +43,7 @@ from gatekeeper.rules.watch import (
     RECORD_INTEGRITY_MISMATCH,
     RECORD_INVALID,
     UNEXPECTED_RELEASE,
+    WATCH_PROVENANCE_INVALID,
 )
 from gatekeeper.steps.record import Record, defuse, record_of
 from gatekeeper.steps.run import clients
@@ -52,7 +53,6 @@ NAME = "watch"
 STATE_PATH = "node_modules/.cache/npm-gatekeeper/watch-state.json"
 MAX_STATE_BYTES = 256 * 1024 * 1024
 MAX_ISSUE_BODY = 60_000
-
 
 
 @dataclass
@@ -164,6 +164,7 @@ class PackageWatch:
         self.name, self.doc, self.records, self.policy = name, packument, records, policy
         self.findings: list[Finding] = []
         self.unexpected: list[Unexpected] = []
+        self.scope: list[str] = []
 
     def verified(self, version: str) -> bool:
         rec = self.records.get(version)
@@ -171,6 +172,7 @@ class PackageWatch:
 
     def run(self) -> None:
         scope, since = in_scope(self.doc, self.records, self.policy.watch.since)
+        self.scope = scope
         if not since:
             self.findings.append(
                 NO_RECORDS(f"{self.name}: no gate record in this repository's Releases and no `watch.since`")
@@ -205,6 +207,47 @@ class PackageWatch:
             (item.findings if item else self.findings).append(f)
         if item is not None:
             self.unexpected.append(item)
+
+    def check_provenance(self, registry: RegistryClient, env: Mapping[str, str], run: GitHubRun) -> None:
+        """Verify the attestations of every version in scope that carries `dist.attestations` (ONE verifier run
+        for the package): verification, the subject (name and tarball), and the certificate's repository (by id)."""
+        from gatekeeper.trust import provenance as verified
+
+        entries: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]] = []
+        problems: dict[str, list[str]] = {}
+        for version in self.scope:
+            dist = _dist(self.doc, version)
+            att = dist.get("attestations")
+            if not isinstance(att, dict) or not att:
+                continue
+            url = att.get("url")
+            doc = registry.attestations(self.name, version, url if isinstance(url, str) else None)
+            if doc is None:
+                problems[version] = ["`dist.attestations` names attestations, but the registry has none (404)"]
+            else:
+                entries.append((version, dist, doc))
+        pol = self.policy.provenance
+        want = verified.expected(
+            pol.repository,
+            pol.repository_id,
+            pol.workflow,
+            run_repository=run.repository,
+            run_repository_id=env.get("GITHUB_REPOSITORY_ID", ""),
+            run_workflow="",  # watch runs from its own workflow: the release workflow is checked only when named
+            server=(env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
+        )
+        for version, out in verified.verify_versions(self.name, entries, env).items():
+            if out.problems:
+                problems[version] = out.problems
+            elif out.evidence is not None:
+                found = verified.identity_problems(out.evidence.claims, want, workflow_required=False)
+                if found:
+                    problems[version] = found
+        for version, what in problems.items():
+            spec = f"{self.name}@{version}"
+            f = WATCH_PROVENANCE_INVALID(f"{spec}: " + "; ".join(what) + ".", version=spec)
+            target = next((u for u in self.unexpected if u.version == version), None)
+            (target.findings if target else self.findings).append(f)
 
     def _latest(self) -> None:
         tags = self.doc.get("dist-tags")
@@ -401,6 +444,7 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
                 continue
             pw = PackageWatch(name, doc, records.of(name), policy)
             pw.run()
+            pw.check_provenance(registry, env, gh_run)
         except GatekeeperError as exc:
             results.append(GateResult(name, "error", [], exc.what.rstrip(".") + ". " + exc.remedy))
             continue

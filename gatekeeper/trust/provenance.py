@@ -92,13 +92,29 @@ def verify_version(
     name: str, version: str, dist: Mapping[str, Any], doc: Mapping[str, Any], env: Mapping[str, str]
 ) -> Outcome:
     """Verify every bundle of `doc` and bind each statement to `name@version` and its tarball."""
-    items = doc.get("attestations")
-    items = items if isinstance(items, list) else []
+    return verify_versions(name, [(version, dist, doc)], env)[version]
+
+
+def verify_versions(
+    name: str, entries: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]], env: Mapping[str, str]
+) -> dict[str, Outcome]:
+    """`verify_version` for several versions of one package with ONE verifier run (watch)."""
+    flat: list[Any] = []
+    spans: list[tuple[str, Mapping[str, Any], int, int]] = []
+    for version, dist, doc in entries:
+        items = doc.get("attestations")
+        items = items if isinstance(items, list) else []
+        spans.append((version, dist, len(flat), len(flat) + len(items)))
+        flat += items
+    results = sigstore.verify(flat, env) if flat else []
+    return {v: _judge(name, v, dist, results[a:b]) for v, dist, a, b in spans}
+
+
+def _judge(name: str, version: str, dist: Mapping[str, Any], results: list[sigstore.Verified]) -> Outcome:
     label = f"{name}@{version}"
-    if not items:
+    if not results:
         return Outcome(None, [], [])
     digest = sha512_hex(dist.get("integrity"))
-    results = sigstore.verify(items, env)
     problems: list[str] = []
     evidence: Evidence | None = None
     publish = False
@@ -183,8 +199,9 @@ def _norm(url: str) -> str:
     return url.strip().removeprefix("git+").removesuffix(".git").rstrip("/").lower()
 
 
-def identity_problems(claims: sigstore.Claims, want: Expected) -> list[str]:
-    """How the certificate's claims differ from the expected identity (empty: they match)."""
+def identity_problems(claims: sigstore.Claims, want: Expected, *, workflow_required: bool = True) -> list[str]:
+    """How the certificate's claims differ from the expected identity (empty: they match). Without
+    `workflow_required`, an unknown expected workflow is not checked (watch runs from another workflow)."""
     out: list[str] = []
     if claims.issuer != GITHUB_ISSUER:
         out.append(f"the certificate's issuer is `{claims.issuer or '(none)'}`, not GitHub Actions (`{GITHUB_ISSUER}`)")
@@ -200,7 +217,9 @@ def identity_problems(claims: sigstore.Claims, want: Expected) -> list[str]:
             f"it was built from repository id `{claims.source_repository_id or '(none)'}`, not `{want.repository_id}` "
             f"(`{want.repository}` was renamed, re-created or transferred)"
         )
-    if not want.workflow:
+    if not want.workflow and not workflow_required:
+        pass
+    elif not want.workflow:
         out.append("the workflow to expect is unknown (set `provenance.workflow` in the policy)")
     elif claims.workflow_path != want.workflow:
         out.append(
