@@ -709,3 +709,30 @@ def test_given_tarball_with_entries_npm_reads_but_a_naive_reader_misses_is_not_p
     assert result.returncode in (1, 2), result.describe()
     assert rel.versions() == []
     assert "gzip stream" in result.summary + result.stderr, result.describe()
+
+
+# -- no trust downgrade (issue 23, item 5)
+
+TRUSTED_PUBLISHER = {
+    "name": "GitHub Actions",
+    "email": "npm-oidc-no-reply@github.com",
+    "trustedPublisher": {"id": "github"},
+}
+
+
+def test_a_token_publish_after_a_trusted_publisher_release_is_a_trust_downgrade(release) -> None:
+    """1.0.0 was published by OIDC trusted publishing (`_npmUser.trustedPublisher`, as npmjs serves it; Verdaccio
+    records no `_npmUser`, so the packument is patched); 1.0.1 with a token ranks below it and blocks."""
+    rel: Release = release()
+    _released(rel)
+    rel.verdaccio.patch_packument(rel.name, lambda doc: doc["versions"]["1.0.0"].update(_npmUser=TRUSTED_PUBLISHER))
+    try:
+        _commit(rel, {"package.json": _manifest(rel, "1.0.1")}, "next")
+        result = _run(rel)
+    finally:
+        rel.verdaccio.clear_patches(rel.name)
+    assert result.returncode == 1, result.describe()
+    assert _blocking(result) == {"trust-downgrade"}
+    [f] = [f for f in result.report["findings"] if f["rule"] == "trust-downgrade"]
+    assert "provenance or trusted publisher" in f["message"] and "token only" in f["message"]
+    assert rel.versions() == ["1.0.0"]

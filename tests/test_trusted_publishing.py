@@ -195,3 +195,24 @@ def test_provenance_identity_expected_from_the_policy_or_this_run() -> None:
     for bad in ("provenance:\n  repository: https://github.com/a/b\n", "provenance:\n  workflow: ../x.yml\n"):
         with pytest.raises(PolicyError):
             parse_policy(bad)
+
+
+def test_trust_ranks_of_a_release_and_of_this_publish() -> None:
+    """Issue 23, item 5: staged with 2FA > trusted publisher + provenance > provenance or trusted publisher > token."""
+    att = {"dist": {"attestations": {"url": "u", "provenance": {}}}}
+    tp = {"_npmUser": {"name": "GitHub Actions", "trustedPublisher": {"id": "github"}}}
+    assert [verified.release_rank(m) for m in ({}, att, tp, {**att, **tp})] == [0, 1, 1, 2]
+    import dataclasses
+
+    from gatekeeper.context import PackageInfo
+
+    token = dataclasses.replace(_ctx(token="npm_" + "a" * 36), package=PackageInfo("x", "1.0.1"))
+    plan = provenance.plan(token)
+    assert provenance.publish_rank(token, plan) == 0
+    assert [f.rule for f in provenance.downgrade(token, plan, {**att, **tp}, "x@1")] == ["trust-downgrade"]
+    assert provenance.downgrade(token, plan, {}, "x@1") == []
+    staged = dataclasses.replace(
+        _ctx(env={"INPUT_PUBLISH-WITH": "stage"}, token="npm_" + "a" * 36), package=PackageInfo("x", "1.0.1")
+    )
+    assert provenance.publish_rank(staged, provenance.plan(staged)) == 3
+    assert provenance.downgrade(staged, provenance.plan(staged), {**att, **tp}, "x@1") == []

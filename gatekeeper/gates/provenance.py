@@ -29,6 +29,7 @@ from gatekeeper.rules.provenance import (
     PROVENANCE_SOURCE_MISMATCH,
     PROVENANCE_UNREADABLE,
     PROVENANCE_VERIFIED,
+    TRUST_DOWNGRADE,
 )
 from gatekeeper.trust import provenance as verified
 from gatekeeper.trust import trusted_publishing
@@ -100,6 +101,7 @@ def check(ctx: Context) -> list[Finding]:
     dist = dist if isinstance(dist, dict) else {}
     attestations = dist.get("attestations")
     label = f"{name}@{last}"
+    findings += downgrade(ctx, p, meta if isinstance(meta, dict) else {}, label)
     if not isinstance(attestations, dict) or not attestations:
         findings.append(
             PROVENANCE_ABSENT(f"{label} carries no provenance attestation (`dist.attestations`).", last=last)
@@ -156,6 +158,30 @@ def check(ctx: Context) -> list[Finding]:
         )
     )
     return findings
+
+
+def publish_rank(ctx: Context, p: Plan) -> int:
+    """The evidence this publish will carry."""
+    if ctx.inputs.publish_with == "stage":
+        return 3
+    oidc_publish = trusted_publishing.choose(ctx).kind == "oidc"
+    return 2 if oidc_publish and p.provenance else 1 if oidc_publish or p.provenance else 0
+
+
+def downgrade(ctx: Context, p: Plan, meta: dict[str, object], label: str) -> list[Finding]:
+    """`trust-downgrade` when this publish ranks below the last release (issue 23, item 5)."""
+    before, now = verified.release_rank(meta), publish_rank(ctx, p)
+    if now >= before:
+        return []
+    assert ctx.package is not None
+    return [
+        TRUST_DOWNGRADE(
+            f"{label} was published with {verified.RANKS[before]}; {ctx.package.name}@{ctx.package.version} would "
+            f"be published with {verified.RANKS[now]} ({p.reason}).",
+            last_rank=verified.RANKS[before],
+            rank=verified.RANKS[now],
+        )
+    ]
 
 
 def expected(ctx: Context) -> verified.Expected:

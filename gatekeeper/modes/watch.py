@@ -35,6 +35,7 @@ from gatekeeper.context import GitHubRun
 from gatekeeper.decision import EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
 from gatekeeper.errors import ConfigError, GatekeeperError
 from gatekeeper.findings import Finding, Severity
+from gatekeeper.rules.provenance import TRUST_DOWNGRADE
 from gatekeeper.rules.watch import (
     LATEST_UNRECORDED,
     MAINTAINER_ADDED,
@@ -205,6 +206,18 @@ class PackageWatch:
         if prev and _has_provenance(self.doc, prev) and not _has_provenance(self.doc, version):
             f = PROVENANCE_DROPPED(f"{spec} has no provenance; {self.name}@{prev} before it had", version=spec)
             (item.findings if item else self.findings).append(f)
+        if prev:
+            from gatekeeper.trust import provenance as verified
+
+            versions = self.doc.get("versions") or {}
+            before, now = (verified.release_rank(versions.get(v) or {}) for v in (prev, version))
+            if now < before:
+                f = TRUST_DOWNGRADE(
+                    f"{spec} was published with {verified.RANKS[now]}; {self.name}@{prev} before it with "
+                    f"{verified.RANKS[before]}",
+                    version=spec,
+                )
+                (item.findings if item else self.findings).append(f)
         if item is not None:
             self.unexpected.append(item)
 

@@ -64,3 +64,13 @@ PROVENANCE_IMPOSSIBLE = Rule(
     "Grant the release job `permissions: id-token: write` (sigstore signs the statement with the job's identity), "
     "or set `credential.provenance: auto`.",
 )
+TRUST_DOWNGRADE = Rule(
+    "trust-downgrade",
+    Severity.BLOCK,
+    "This publish carries weaker evidence than the last release (staged with 2FA > trusted publisher + provenance > "
+    "provenance or trusted publisher > token only)",
+    "Publish the way the last release was published (OIDC trusted publishing from its workflow, with provenance, or "
+    "staged). A release made with a token after releases made with OIDC and provenance is how a stolen token looks "
+    "(the axios and nx pattern). If the change is deliberate, approve it through a reviewed release, or in the "
+    "trusted policy (`rules: {trust-downgrade: warn}`, which only takes effect once released).",
+)

@@ -226,3 +226,19 @@ def identity_problems(claims: sigstore.Claims, want: Expected, *, workflow_requi
             f"it was built by workflow `{claims.workflow_path or claims.build_config_uri}`, not `{want.workflow}`"
         )
     return out
+
+
+#: Evidence ranks (issue 23, item 5), weakest first.
+RANKS = ("token only", "provenance or trusted publisher", "trusted publisher + provenance", "staged, approved with 2FA")
+
+
+def release_rank(meta: Mapping[str, Any]) -> int:
+    """The evidence a published version carries, as the registry serves it: `dist.attestations` (provenance),
+    `_npmUser.trustedPublisher` (published by OIDC trusted publishing). A stage approval is not read (the
+    registry's field for it is not known here), so a staged release ranks by its other evidence."""
+    dist = meta.get("dist")
+    att = dist.get("attestations") if isinstance(dist, dict) else None
+    user = meta.get("_npmUser")
+    provenance = isinstance(att, dict) and bool(att)
+    trusted = isinstance(user, dict) and bool(user.get("trustedPublisher"))
+    return 2 if provenance and trusted else 1 if provenance or trusted else 0
