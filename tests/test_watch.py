@@ -201,3 +201,18 @@ def test_a_version_ranking_below_the_one_before_is_a_trust_downgrade(release) ->
     assert result.returncode == 1, result.describe()
     [f] = [f for f in result.report["findings"] if f["rule"] == "trust-downgrade"]
     assert f"{rel.name}@1.0.1 was published with token only" in f["message"]
+
+
+def test_a_workspace_policy_that_widens_watch_since_or_trusted_authors_changes_nothing(release) -> None:  # noqa: F811
+    """Issue 23, item 6: watch obeys the policy of the last gated release's anchored commit (here the gate's own
+    record names it: the gate published a tarball, so npm recorded no gitHead), never the workspace's."""
+    rel = release()
+    gated = rel.run()
+    assert gated.returncode == 0, gated.describe()
+    _attacker_publishes(rel, "1.0.1")
+    widened = "watch:\n  since: '99.0.0'\n  trusted-authors: [mallory]\nrules:\n  latest-unrecorded: 'off'\n"
+    result = _watch(rel, policy=widened)
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["unexpected"] == f"{rel.name}@1.0.1"
+    assert {"unexpected-release", "latest-unrecorded"} <= {f["rule"] for f in result.report["findings"]}
+    assert "Policy: the gate's record of" in result.summary  # the gate's record names the released commit

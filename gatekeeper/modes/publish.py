@@ -35,6 +35,7 @@ from gatekeeper.errors import ConfigError, GatekeeperError, PublishUncertain
 from gatekeeper.gates.diff import select_baseline
 from gatekeeper.rules.publish import PUBLISH_REJECTED
 from gatekeeper.steps.run import RunOptions, clients, emit, error_outcome, mask_secrets, redact, run_gate
+from gatekeeper.trust import provenance as verified
 from gatekeeper.trust import publishing, review, trusted_policy
 from gatekeeper.trust.policy import Policy, load_policy
 from gatekeeper.trust.trusted_policy import PolicyTrust
@@ -230,7 +231,7 @@ def _trusted_policy(
             name=packed.name,
             baseline=baseline,
             git_head=meta.get("gitHead") if isinstance(meta, dict) else None,
-            provenance_commit=_provenance_commit(registry, env, run, packed.name, baseline, meta),
+            provenance_commit=verified.release_commit(registry, env, run.repository, packed.name, baseline, meta),
             tag_format=policy.notify.tag_format,
             tag_rulesets=github.tag_rulesets if github is not None else None,
         )
@@ -240,34 +241,6 @@ def _trusted_policy(
         again = at(trust.policy.diff.baseline_tag, released)
         trust = again if again.commit == trust.commit or again.trusted is not None else trust
     return trust
-
-
-def _provenance_commit(
-    registry: RegistryClient, env: Mapping[str, str], run: GitHubRun, name: str, version: str | None, meta: Any
-) -> str | None:
-    """The source digest (commit) of `name@version`'s verified provenance, when it was built in this repository
-    (by id when the runner gives it); None otherwise. A fault here decides nothing: the provenance gate verifies
-    the same document and reports (or fails closed on) it."""
-    from gatekeeper.trust import provenance as verified
-
-    dist = meta.get("dist") if isinstance(meta, dict) else None
-    if not version or not isinstance(dist, dict) or not isinstance(dist.get("attestations"), dict):
-        return None
-    url = dist["attestations"].get("url")
-    try:
-        doc = registry.attestations(name, version, url if isinstance(url, str) else None)
-        outcome = verified.verify_version(name, version, dist, doc, env) if doc is not None else None
-    except GatekeeperError:
-        return None
-    if outcome is None or outcome.evidence is None:
-        return None
-    claims = outcome.evidence.claims
-    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
-    repo_id = env.get("GITHUB_REPOSITORY_ID", "")
-    same = claims.source_repository_uri.rstrip("/").lower() == f"{server}/{run.repository}".lower()
-    if not same or (repo_id and claims.source_repository_id != repo_id):
-        return None
-    return outcome.evidence.commit
 
 
 def given_tarball(workspace: Path, rel: str, dest: Path, policy: Policy) -> npm_cli.Packed:

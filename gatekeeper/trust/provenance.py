@@ -18,10 +18,14 @@ import base64
 import binascii
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from gatekeeper._internal import sigstore
+from gatekeeper.errors import GatekeeperError
+
+if TYPE_CHECKING:
+    from gatekeeper._internal.registry import RegistryClient
 
 SLSA_PREFIX = "https://slsa.dev/provenance/"
 PUBLISH_PREFIX = "https://github.com/npm/attestation/tree/main/specs/publish/"
@@ -242,3 +246,29 @@ def release_rank(meta: Mapping[str, Any]) -> int:
     provenance = isinstance(att, dict) and bool(att)
     trusted = isinstance(user, dict) and bool(user.get("trustedPublisher"))
     return 2 if provenance and trusted else 1 if provenance or trusted else 0
+
+
+def release_commit(
+    registry: RegistryClient, env: Mapping[str, str], repository: str, name: str, version: str | None, meta: Any
+) -> str | None:
+    """The source digest (commit) of `name@version`'s verified provenance, when it was built in this repository
+    (by id when the runner gives it); None otherwise. A fault here decides nothing: the provenance gate verifies
+    the same document and reports (or fails closed on) it."""
+    dist = meta.get("dist") if isinstance(meta, dict) else None
+    if not version or not isinstance(dist, dict) or not isinstance(dist.get("attestations"), dict):
+        return None
+    url = dist["attestations"].get("url")
+    try:
+        doc = registry.attestations(name, version, url if isinstance(url, str) else None)
+        outcome = verify_version(name, version, dist, doc, env) if doc is not None else None
+    except GatekeeperError:
+        return None
+    if outcome is None or outcome.evidence is None:
+        return None
+    claims = outcome.evidence.claims
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    repo_id = env.get("GITHUB_REPOSITORY_ID", "")
+    same = claims.source_repository_uri.rstrip("/").lower() == f"{server}/{repository}".lower()
+    if not same or (repo_id and claims.source_repository_id != repo_id):
+        return None
+    return outcome.evidence.commit
