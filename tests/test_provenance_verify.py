@@ -193,6 +193,8 @@ def test_the_verifier_child_gets_no_credentials_and_a_missing_verifier_fails_clo
     assert first.verified
     child = seen.read_text()
     assert "SECRET" not in child and "NODE_AUTH_TOKEN" not in child and "GITHUB_TOKEN" not in child
+    relative = {**_env(verifier_modules), sigstore.MODULES_ENV: os.path.relpath(verifier_modules)}
+    assert all(v.verified for v in sigstore.verify(_doc("sigstore-2.3.1")["attestations"], relative))
     with pytest.raises(sigstore.VerifierError, match="not installed"):
         sigstore.verify([], {**env, sigstore.MODULES_ENV: str(tmp_path / "nothing")})
 

@@ -167,7 +167,7 @@ def trust_root() -> TrustRoot:
 
 def modules_dir(env: Mapping[str, str]) -> Path:
     given = env.get(MODULES_ENV, "")
-    return Path(given) if given else DEFAULT_MODULES
+    return Path(given).resolve() if given else DEFAULT_MODULES  # absolute: the child runs in VERIFIER_DIR
 
 
 def verify(attestations: Sequence[Any], env: Mapping[str, str], timeout: float = TIMEOUT_SECONDS) -> list[Verified]:
