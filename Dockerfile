@@ -29,6 +29,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     NPM_CONFIG_AUDIT=false
 
 COPY requirements.txt /tmp/requirements.txt
+# The provenance verifier's pinned dependencies (@sigstore/verify, the library npm verifies attestations
+# with; exact versions and integrity in the lock): `npm ci --ignore-scripts` below, into /opt/verifier.
+# Its script and trust root ship with the code (gatekeeper/verifier/). See docs/CONTAINER.md.
+COPY gatekeeper/verifier/package.json gatekeeper/verifier/package-lock.json /opt/verifier/
 
 # Debian's python3 + git, a venv with the hash-pinned runtime dependencies (wheels only, so no
 # compiler), npm 11; then everything the gate never runs goes (see docs/CONTAINER.md for the sizes):
@@ -54,6 +58,8 @@ RUN set -eux; \
     sha512sum -c /tmp/npm.sha512; \
     npm install --global --ignore-scripts --no-audit --no-fund "/tmp/npm-${NPM_VERSION}.tgz"; \
     test "$(npm --version)" = "${NPM_VERSION}"; \
+    npm ci --prefix /opt/verifier --ignore-scripts --omit=dev --no-audit --no-fund; \
+    test -f /opt/verifier/node_modules/@sigstore/verify/package.json; \
     strip /usr/local/bin/node; \
     node --version; \
     apt-get purge -y --auto-remove binutils python3-venv python3.11-venv python3-pip-whl python3-setuptools-whl; \

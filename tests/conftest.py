@@ -4,6 +4,8 @@
 - `verdaccio` (session): `tests._support.verdaccio.Verdaccio`, a real registry on 127.0.0.1.
 - `package_repo` (function): factory `package_repo(name="demo-pkg", version="1.0.0", **kw) -> Path`.
 - `action_home` (function): an empty temp HOME for `run_action`.
+- `verifier_modules` (session): the pinned provenance verifier installed (tests/_support/verifier.py), its
+  folder in `GATEKEEPER_VERIFIER_MODULES` for the session (run_action passes it on).
 
 Nothing here skips: node, npm and git are required.
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from tests._support import hostcheck
+from tests._support import hostcheck, verifier
 from tests._support.github_server import GitHubServer
 from tests._support.verdaccio import Verdaccio, verdaccio_session
 from tests._support.workspace import make_package_repo
@@ -78,6 +80,21 @@ def verdaccio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Verdaccio]:
     """One real Verdaccio for the session (fresh storage); use unique package names per test."""
     with verdaccio_session(tmp_path_factory.mktemp("verdaccio")) as registry:
         yield registry
+
+
+@pytest.fixture(scope="session")
+def verifier_modules() -> Iterator[Path]:
+    """The pinned Sigstore verifier (npm ci of gatekeeper/verifier/package-lock.json), found by the product."""
+    modules = verifier.ensure_installed()
+    old = os.environ.get(verifier.ENV)
+    os.environ[verifier.ENV] = str(modules)
+    try:
+        yield modules
+    finally:
+        if old is None:
+            os.environ.pop(verifier.ENV, None)
+        else:
+            os.environ[verifier.ENV] = old
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ def release(_release_fixture: Any) -> Any:  # noqa: F811  (the imported fixture,
 
 
 @pytest.fixture
-def front(verdaccio: Verdaccio, github_server: GitHubServer) -> Iterator[NpmFront]:
+def front(verdaccio: Verdaccio, github_server: GitHubServer, verifier_modules: Path) -> Iterator[NpmFront]:
     def token_for(name: str) -> str:
         user = verdaccio.unique("trusted")
         password = f"pw-{user}-Secret1"
@@ -206,24 +207,31 @@ def test_provenance_dropped_blocks(release, front: NpmFront) -> None:
     assert front.requests_to("POST", EXCHANGE_PREFIX) == []
 
 
-def test_provenance_statement_from_another_repository_blocks(release, front: NpmFront) -> None:
-    rel = release()
-    front.trust(rel.name, REPO)
-    _released_with_provenance(rel, front, "https://github.com/someone-else/widget", ".github/workflows/release.yml")
-    result = _oidc_run(rel, front, inputs={"dry-run": "true"})
-    assert result.returncode == 1, result.describe()
-    assert _rules(result) == {"provenance-source-mismatch"}
-    assert "someone-else/widget" in json.dumps(result.report["findings"])
+def test_an_unsigned_provenance_statement_blocks_whatever_it_names(release, front: NpmFront) -> None:
+    """A statement without Sigstore signature, certificate and log entry is rejected before its claims are read,
+    even when it names this very repository (issue 23; real bundles: tests/test_provenance_verify.py)."""
+    for statement_repo in ("https://github.com/someone-else/widget", None):
+        rel = release()
+        front.trust(rel.name, REPO)
+        _released_with_provenance(
+            rel, front, statement_repo or f"{rel.github.web_url}/{REPO}", ".github/workflows/release.yml"
+        )
+        result = _oidc_run(rel, front, inputs={"dry-run": "true"})
+        assert result.returncode == 1, result.describe()
+        assert _rules(result) == {"provenance-invalid"}
+        assert "fails Sigstore verification" in json.dumps(result.report["findings"])
 
 
-def test_matching_provenance_statement_and_provenance_on_for_a_public_repository(release, front: NpmFront) -> None:
+def test_provenance_on_for_a_public_repository(release, front: NpmFront) -> None:
     rel = release()
     front.trust(rel.name, REPO)
-    _released_with_provenance(rel, front, f"{rel.github.web_url}/{REPO}", ".github/workflows/release.yml")
+    rel.verdaccio.publish(rel.ws, rel.token)
+    _bump(rel, "1.0.1")
     result = _oidc_run(rel, front, inputs={"dry-run": "true"})  # a real --provenance needs sigstore (online)
     assert result.returncode == 0, result.describe()
     assert result.report["publish"]["provenance"] is True
     assert "auto: OIDC trusted publishing from a public repository" in result.summary
+    assert "provenance-absent" in _rules(result, "info")  # no provenance before: a fact, not an error
     assert rel.versions() == ["1.0.0"]
 
 

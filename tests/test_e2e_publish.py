@@ -61,7 +61,10 @@ class Release:
         event: dict[str, Any] | None = None,
         inputs: dict[str, str] | None = None,
         token: str | None = None,
+        outside_image: bool = False,
     ) -> ActionResult:
+        """One run of the Action. `outside_image`: as `gatekeeper action` (see CLI_OUTSIDE_IMAGE), for a test that
+        puts tools the image ships first on PATH; an OIDC run gets Node 22 first on PATH that way."""
         all_inputs = {
             "npm-token": self.token if token is None else token,
             "github-token": self.github.token or "",
@@ -72,12 +75,13 @@ class Release:
         full_env.update(env or {})
         if "ACTIONS_ID_TOKEN_REQUEST_URL" in full_env and "PATH" not in full_env:
             full_env["PATH"] = node22_path()  # OIDC's preflight wants Node >= 22.14, as the image has
+            outside_image = True
         ev = (
             event if event is not None else {"ref": "refs/heads/main", "after": self.sha, "repository": {"fork": False}}
         )
-        # The image refuses a PATH other than its own (issue 21); Node 22 first on PATH is what the image ships, so
-        # such a run is the same Action run outside the image.
-        argv = CLI_OUTSIDE_IMAGE if "PATH" in full_env else None
+        # The image refuses a PATH other than its own (issue 21): a run that needs the image's tools first on PATH
+        # is the same Action run outside the image.
+        argv = CLI_OUTSIDE_IMAGE if outside_image else None
         result = run_action(self.ws, full_env, ev, home=self.home, inputs=all_inputs, timeout=180, argv=argv)
         assert_no_leak(result, self.token)
         assert_no_leak(result, self.login_token)

@@ -209,18 +209,76 @@ def test_install_time_change_approved_in_the_trusted_policy_publishes(release) -
     assert rel.versions() == ["1.0.0", "1.0.1"]
     rules = {f["rule"]: f for f in result.report["findings"]}
     assert "approved-change" in rules
-    assert "tag `v1.0.0`" in rules["policy-trusted"]["message"]
+    assert "gitHead" in rules["policy-trusted"]["message"]  # npm's record outranks the (agreeing) tag
 
 
-def test_trusted_policy_found_by_name_at_version_tag(release) -> None:
+def _without_git_head(rel: Release) -> None:
+    rel.verdaccio.patch_packument(rel.name, lambda doc: doc["versions"]["1.0.0"].pop("gitHead", None))
+
+
+def test_trusted_policy_found_by_a_protected_tag_in_the_policys_tag_format(release) -> None:
+    """No provenance, no gitHead: the tag in `notify.tag-format` decides, only while a tag ruleset protects it."""
     rel: Release = release()
-    _commit(rel, {POLICY: APPROVE_POSTINSTALL}, "approve")
+    fmt = "notify:\n  tag-format: '{name}@{version}'\n"
+    _commit(rel, {POLICY: APPROVE_POSTINSTALL + fmt}, "approve")
     _released(rel, tag=f"{rel.name}@1.0.0")
-    _commit(rel, {"package.json": _manifest(rel, "1.0.1", postinstall=POSTINSTALL)}, "add")
-    result = _run(rel)
+    _without_git_head(rel)
+    try:
+        _commit(rel, {"package.json": _manifest(rel, "1.0.1", postinstall=POSTINSTALL)}, "add")
+        unprotected = _run(rel)
+        rel.repo.add_tag_ruleset([f"refs/tags/{rel.name}@*"])
+        result = _run(rel)
+    finally:
+        rel.verdaccio.clear_patches(rel.name)
+    assert unprotected.returncode == 1 and "lifecycle-script-added" in _blocking(unprotected), unprotected.describe()
+    untrusted = next(f for f in unprotected.report["findings"] if f["rule"] == "policy-untrusted")
+    assert "no tag ruleset protects it" in untrusted["message"]
     assert result.returncode == 0, result.describe()
     trusted = next(f for f in result.report["findings"] if f["rule"] == "policy-trusted")
-    assert f"tag `{rel.name}@1.0.0`" in trusted["message"]
+    assert f"tag `{rel.name}@1.0.0` (protected by ruleset release tags)" in trusted["message"]
+
+
+def test_a_release_tag_force_moved_to_the_attackers_policy_commit_decides_nothing(release) -> None:
+    """Issue 23: C1 only approves a postinstall, C2 adds it, `v1.0.0` force-moved to C1. With npm's gitHead the
+    moved tag is a conflict (blocks); without it, an unprotected tag decides nothing (the defaults decide)."""
+    for keep_git_head in (True, False):
+        rel: Release = release()
+        _released(rel)  # 1.0.0 from C0, tagged v1.0.0
+        _commit(rel, {POLICY: APPROVE_POSTINSTALL}, "C1: only approve")
+        git(rel.ws, "tag", "-f", "v1.0.0")
+        if not keep_git_head:
+            _without_git_head(rel)
+        try:
+            _commit(rel, {"package.json": _manifest(rel, "1.0.1", postinstall=POSTINSTALL)}, "C2: add it")
+            result = _run(rel)
+        finally:
+            rel.verdaccio.clear_patches(rel.name)
+        assert result.returncode == 1, result.describe()
+        assert "lifecycle-script-added" in _blocking(result)
+        assert ("policy-anchor-conflict" in _blocking(result)) is keep_git_head
+        assert rel.versions() == ["1.0.0"]
+
+
+def test_a_new_tag_in_another_format_decides_nothing(release) -> None:
+    """The releases are tagged `v1.2.3`; a new `name@1.0.0` tag on the attacker's commit is not the policy's
+    format: with gitHead it conflicts (blocks), without it it is ignored (the defaults decide)."""
+    for keep_git_head in (True, False):
+        rel: Release = release()
+        _released(rel, tag=None)
+        _commit(rel, {POLICY: APPROVE_POSTINSTALL}, "C1: only approve")
+        git(rel.ws, "tag", f"{rel.name}@1.0.0")
+        rel.repo.add_tag_ruleset(["refs/tags/*"])  # even protected: not the policy's tag format
+        if not keep_git_head:
+            _without_git_head(rel)
+        try:
+            _commit(rel, {"package.json": _manifest(rel, "1.0.1", postinstall=POSTINSTALL)}, "C2: add it")
+            result = _run(rel)
+        finally:
+            rel.verdaccio.clear_patches(rel.name)
+        assert result.returncode == 1, result.describe()
+        assert "lifecycle-script-added" in _blocking(result)
+        assert ("policy-anchor-conflict" in _blocking(result)) is keep_git_head
+        assert rel.versions() == ["1.0.0"]
 
 
 def test_trusted_policy_found_by_the_packuments_git_head(release) -> None:
@@ -611,7 +669,7 @@ def test_a_version_below_every_release_with_an_unknown_baseline_tag_is_not_a_fir
     assert result.returncode == 1, result.describe()
     assert "policy-changed" in _blocking(result)
     trusted = next(f for f in result.report["findings"] if f["rule"] == "policy-trusted")
-    assert "tag `v1.0.0`" in trusted["message"], trusted
+    assert "gitHead of 1.0.0" in trusted["message"], trusted  # npm's record outranks the (agreeing) tag
     assert rel.versions() == ["1.0.0"]
 
 
@@ -671,3 +729,30 @@ def test_given_tarball_with_a_dot_slash_package_json_is_not_published(release) -
     assert rel.versions() == []
     assert "tarball-unsafe" in {f["rule"] for f in result.report["findings"] if f["severity"] == "block"}
     assert '"./package.json" outside the top folder' in result.summary, result.describe()
+
+
+# -- no trust downgrade (issue 23, item 5)
+
+TRUSTED_PUBLISHER = {
+    "name": "GitHub Actions",
+    "email": "npm-oidc-no-reply@github.com",
+    "trustedPublisher": {"id": "github"},
+}
+
+
+def test_a_token_publish_after_a_trusted_publisher_release_is_a_trust_downgrade(release) -> None:
+    """1.0.0 was published by OIDC trusted publishing (`_npmUser.trustedPublisher`, as npmjs serves it; Verdaccio
+    records no `_npmUser`, so the packument is patched); 1.0.1 with a token ranks below it and blocks."""
+    rel: Release = release()
+    _released(rel)
+    rel.verdaccio.patch_packument(rel.name, lambda doc: doc["versions"]["1.0.0"].update(_npmUser=TRUSTED_PUBLISHER))
+    try:
+        _commit(rel, {"package.json": _manifest(rel, "1.0.1")}, "next")
+        result = _run(rel)
+    finally:
+        rel.verdaccio.clear_patches(rel.name)
+    assert result.returncode == 1, result.describe()
+    assert _blocking(result) == {"trust-downgrade"}
+    [f] = [f for f in result.report["findings"] if f["rule"] == "trust-downgrade"]
+    assert "provenance or trusted publisher" in f["message"] and "token only" in f["message"]
+    assert rel.versions() == ["1.0.0"]

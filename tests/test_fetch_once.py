@@ -68,7 +68,8 @@ def test_publish_run_fetches_each_document_once(second_release: Release) -> None
     assert ("GET", "/-/npm/v1/keys") in gated
     assert ("GET", "/-/whoami") in gated
     assert _twice(gated) == {}, gated
-    # after the upload the notify step reads the packument again, on purpose: did the registry take those bytes?
+    # after the upload the packument is read once more, on purpose: does the registry serve the gated bytes? (the
+    # publish step checks it before reporting success; the notify step reuses that answer)
     assert after == [("GET", packument)]
     assert ("GET", "/repos/acme/widget", "") in github
     assert _twice(github) == {}, github

@@ -77,7 +77,9 @@ def _run(rel: Release, front: NpmFront, env: dict[str, str] | None = None, **cla
     front.trust(rel.name, REPO, "release.yml")
     rel.ws.joinpath(".github/npm-gatekeeper.yml").write_text("credential:\n  mode: oidc\n")
     rel.github.oidc.configure(REPO, rel.sha, workflow="release.yml", **claims)
-    result = rel.run(token="", env={**rel.github.oidc_env(), **(env or {})}, inputs={"registry": front.url})
+    result = rel.run(
+        token="", env={**rel.github.oidc_env(), **(env or {})}, inputs={"registry": front.url}, outside_image=True
+    )
     for secret in [*front.issued, *rel.github.oidc.tokens]:
         assert_no_leak(result, secret)
     return result

@@ -97,3 +97,62 @@ def test_adding_a_release_file_loosens_and_dropping_one_tightens() -> None:
     narrower = parse_policy("commit:\n  release-files: [package.json]\n", source="released")
     loosened, tightened = compare(trusted, narrower)
     assert not loosened and any("CHANGELOG.md" in item for item in tightened)
+
+
+def test_requiring_oidc_and_naming_its_workflow_tighten_and_the_reverse_loosens() -> None:
+    """Issue 23: `credential.mode: oidc` and a named `oidc-workflow` are tightenings (they were counted as
+    loosenings, so with the last release's commit not found the defaults decided: a token could publish)."""
+    oidc = parse_policy("credential:\n  mode: oidc\n  oidc-workflow: release.yml\n  provenance: always\n")
+    loosened, tightened = compare(Policy(), oidc)
+    assert loosened == []
+    assert {t.split(" ")[0] for t in tightened} == {
+        "`credential.mode`",
+        "`credential.oidc-workflow`",
+        "`credential.provenance`",
+    }
+    back, _ = compare(oidc, Policy())
+    assert {x.split(" ")[0] for x in back} == {
+        "`credential.mode`",
+        "`credential.oidc-workflow`",
+        "`credential.provenance`",
+    }
+    other = parse_policy("credential:\n  mode: oidc\n  oidc-workflow: nightly.yml\n  provenance: always\n")
+    assert [x.split(" ")[0] for x in compare(oidc, other)[0]] == ["`credential.oidc-workflow`"]  # another workflow
+    assert compare(Policy(), parse_policy("credential:\n  mode: token\n"))[0] != []  # never OIDC: looser
+
+
+def test_with_the_anchor_missing_a_released_policy_that_adopts_oidc_still_applies(tmp_path) -> None:
+    from gatekeeper.trust.trusted_policy import resolve
+
+    released = parse_policy("credential:\n  mode: oidc\n  oidc-workflow: release.yml\n")
+    where = {"workspace": tmp_path, "policy_path": "p.yml", "sha": "a" * 40, "name": "x", "baseline": "1.0.0"}
+    trust = resolve(released, **where)
+    assert trust.how == "not found"
+    assert trust.policy.credential.mode == "oidc" and trust.policy.credential.oidc_workflow == "release.yml"
+
+
+def test_the_anchor_prefers_verified_provenance_and_blocks_on_disagreement(tmp_path) -> None:
+    """Issue 23, item 4, in a real git repository: the verified provenance's commit decides over gitHead and tags;
+    gitHead or a tag for that version pointing elsewhere is a conflict."""
+    from gatekeeper.trust.trusted_policy import find_release_commit
+    from tests._support.workspace import commit_all, git, head_sha, make_package_repo
+
+    ws = make_package_repo(tmp_path / "r", "x", "1.0.0")
+    c0 = head_sha(ws)
+    (ws / "CHANGELOG.md").write_text("c1\n")
+    c1 = commit_all(ws, "c1")
+    (ws / "CHANGELOG.md").write_text("c2\n")
+    head = commit_all(ws, "c2")
+
+    def anchor(**kw: Any) -> Any:
+        return find_release_commit(ws, head, "x", "1.0.0", kw.pop("git_head", None), **kw)
+
+    a = anchor(provenance_commit=c0, git_head=c0)
+    assert (a.commit, a.how, a.conflicts) == (c0, "its verified provenance", ())
+    assert anchor(git_head=c1).how == "the packument's gitHead of 1.0.0"
+    assert anchor(provenance_commit=c0, git_head=c1).conflicts  # the record and the signature disagree
+    git(ws, "tag", "v1.0.0", c1)
+    assert "tag `v1.0.0` points at" in anchor(provenance_commit=c0).conflicts[0]
+    assert anchor().commit is None and "no tag ruleset protects it" in anchor().notes[0]
+    assert anchor(tag_rulesets=lambda tag: ["release tags"]).commit == c1
+    assert anchor(tag_format="{name}@{version}", tag_rulesets=lambda tag: ["all"]).commit is None

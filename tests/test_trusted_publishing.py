@@ -18,11 +18,11 @@ from gatekeeper._internal import npm, oidc
 from gatekeeper._internal.registry import RegistryClient
 from gatekeeper.config import Inputs
 from gatekeeper.context import Context, GitHubRun
-from gatekeeper.errors import OidcError
+from gatekeeper.errors import OidcError, PolicyError
 from gatekeeper.gates import provenance
+from gatekeeper.trust import provenance as verified
 from gatekeeper.trust import trusted_publishing
 from gatekeeper.trust.policy import parse_policy
-from tests._support.npm_front import slsa_statement
 from tests._support.oidc_issuer import OidcIssuer
 
 REPO = "acme/widget"
@@ -181,13 +181,38 @@ def test_stage_id_from_npm_json_or_text_and_only_a_uuid() -> None:
     assert npm.find_stage_id({"pkg": {"stageId": "$(rm -rf /)"}}, "") == ""
 
 
-def test_provenance_statement_source_read_and_compared() -> None:
-    doc = slsa_statement("@acme/widget", "1.0.0", f"{SERVER}/{REPO}", ".github/workflows/release.yml")
-    source, problem = provenance.read_source(doc, "@acme/widget", "1.0.0")
-    assert source == provenance.Source(f"{SERVER}/{REPO}", ".github/workflows/release.yml"), problem
-    assert provenance.compare(_ctx(), source, "x") == []
-    other = provenance.Source(f"{SERVER}/{REPO}", ".github/workflows/nightly.yml")
-    assert [f.rule for f in provenance.compare(_ctx(), other, "x")] == ["provenance-source-mismatch"]
-    assert provenance.read_source(doc, "@acme/widget", "2.0.0")[0] is None  # subject is another version
-    assert provenance.read_source({"attestations": []}, "@acme/widget", "1.0.0")[0] is None
-    assert provenance.read_source(None, "@acme/widget", "1.0.0")[0] is None
+def test_provenance_identity_expected_from_the_policy_or_this_run() -> None:
+    """What the verified certificate must name (the certificate itself: tests/test_provenance_verify.py)."""
+    env = {"GITHUB_REPOSITORY_ID": "4711"}
+    want = provenance.expected(_ctx(env=env))
+    assert want == verified.Expected(REPO, f"{SERVER}/{REPO}", "4711", ".github/workflows/release.yml")
+    assert provenance.expected(_ctx(env={})).repository_id == ""  # unknown: the identity check says so and blocks
+    other = provenance.expected(_ctx("provenance:\n  repository: acme/build\n  workflow: publish.yml\n", env=env))
+    assert other == verified.Expected("acme/build", f"{SERVER}/acme/build", "", ".github/workflows/publish.yml")
+    pinned = "provenance:\n  repository: acme/build\n  repository-id: 99\n"
+    assert provenance.expected(_ctx(pinned, env=env)).repository_id == "99"
+    assert verified.purl("@acme/widget", "1.0.0") == "pkg:npm/%40acme/widget@1.0.0"
+    for bad in ("provenance:\n  repository: https://github.com/a/b\n", "provenance:\n  workflow: ../x.yml\n"):
+        with pytest.raises(PolicyError):
+            parse_policy(bad)
+
+
+def test_trust_ranks_of_a_release_and_of_this_publish() -> None:
+    """Issue 23, item 5: staged with 2FA > trusted publisher + provenance > provenance or trusted publisher > token."""
+    att = {"dist": {"attestations": {"url": "u", "provenance": {}}}}
+    tp = {"_npmUser": {"name": "GitHub Actions", "trustedPublisher": {"id": "github"}}}
+    assert [verified.release_rank(m) for m in ({}, att, tp, {**att, **tp})] == [0, 1, 1, 2]
+    import dataclasses
+
+    from gatekeeper.context import PackageInfo
+
+    token = dataclasses.replace(_ctx(token="npm_" + "a" * 36), package=PackageInfo("x", "1.0.1"))
+    plan = provenance.plan(token)
+    assert provenance.publish_rank(token, plan) == 0
+    assert [f.rule for f in provenance.downgrade(token, plan, {**att, **tp}, "x@1")] == ["trust-downgrade"]
+    assert provenance.downgrade(token, plan, {}, "x@1") == []
+    staged = dataclasses.replace(
+        _ctx(env={"INPUT_PUBLISH-WITH": "stage"}, token="npm_" + "a" * 36), package=PackageInfo("x", "1.0.1")
+    )
+    assert provenance.publish_rank(staged, provenance.plan(staged)) == 3
+    assert provenance.downgrade(staged, provenance.plan(staged), {**att, **tp}, "x@1") == []

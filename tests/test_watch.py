@@ -183,3 +183,36 @@ def test_a_gated_package_the_registry_says_does_not_exist_is_not_a_pass(release)
         proxy.stop()
     assert result.returncode == 2, result.describe()
     assert rel.name in (result.report or {}).get("error", ""), result.describe()
+
+
+def test_a_version_ranking_below_the_one_before_is_a_trust_downgrade(release) -> None:  # noqa: F811
+    """Issue 23, item 5: 1.0.0 by OIDC trusted publishing (`_npmUser.trustedPublisher`, patched in: Verdaccio
+    records no `_npmUser`), then 1.0.1 with a token: watch reports the downgrade on that version."""
+    rel = release()
+    gated = rel.run()
+    assert gated.returncode == 0, gated.describe()
+    publisher = {"name": "GitHub Actions", "trustedPublisher": {"id": "github"}}
+    rel.verdaccio.patch_packument(rel.name, lambda d: d["versions"]["1.0.0"].update(_npmUser=publisher))
+    try:
+        _attacker_publishes(rel, "1.0.1")
+        result = _watch(rel)
+    finally:
+        rel.verdaccio.clear_patches(rel.name)
+    assert result.returncode == 1, result.describe()
+    [f] = [f for f in result.report["findings"] if f["rule"] == "trust-downgrade"]
+    assert f"{rel.name}@1.0.1 was published with token only" in f["message"]
+
+
+def test_a_workspace_policy_that_widens_watch_since_or_trusted_authors_changes_nothing(release) -> None:  # noqa: F811
+    """Issue 23, item 6: watch obeys the policy of the last gated release's anchored commit (here the gate's own
+    record names it: the gate published a tarball, so npm recorded no gitHead), never the workspace's."""
+    rel = release()
+    gated = rel.run()
+    assert gated.returncode == 0, gated.describe()
+    _attacker_publishes(rel, "1.0.1")
+    widened = "watch:\n  since: '99.0.0'\n  trusted-authors: [mallory]\nrules:\n  latest-unrecorded: 'off'\n"
+    result = _watch(rel, policy=widened)
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["unexpected"] == f"{rel.name}@1.0.1"
+    assert {"unexpected-release", "latest-unrecorded"} <= {f["rule"] for f in result.report["findings"]}
+    assert "Policy: the gate's record of" in result.summary  # the gate's record names the released commit

@@ -547,6 +547,52 @@ class GitHubClient:
             f"reading {path} at {ref[:12]}", lambda: self._get_unless_404(url, parse, None, parameters={"ref": ref})
         )
 
+    def tag_rulesets(self, tag: str) -> list[str]:
+        """Names of the active rulesets that protect `refs/tags/<tag>` from update AND deletion (empty: none).
+
+        `GET /repos/{o}/{r}/rulesets` (with the organization's), then each ruleset (`GET .../rulesets/{id}`):
+        target `tag`, enforcement `active`, `conditions.ref_name` including the ref (fnmatch patterns,
+        `~ALL`) and not excluding it, rules of type `update` and `deletion`."""
+        import fnmatch
+
+        ref = f"refs/tags/{tag}"
+
+        def matches(patterns: Any) -> bool:
+            return any(
+                isinstance(p, str)
+                and (p == "~ALL" or fnmatch.fnmatchcase(ref, p if p.startswith("refs/") else f"refs/tags/{p}"))
+                for p in (patterns if isinstance(patterns, list) else [])
+            )
+
+        def read() -> list[str]:
+            listed = self._get_unless_404(
+                f"/repos/{self.repository}/rulesets",
+                lambda d: d if isinstance(d, list) else [],
+                [],
+                {"includes_parents": "true", "per_page": 100},
+            )
+            names: list[str] = []
+            for item in listed[:100]:
+                if not isinstance(item, dict) or item.get("target") != "tag" or item.get("enforcement") != "active":
+                    continue
+                rid = item.get("id")
+                if not isinstance(rid, int) or isinstance(rid, bool):
+                    continue
+                full = self._get_unless_404(f"/repos/{self.repository}/rulesets/{rid}", lambda d: d, None)
+                if not isinstance(full, dict) or full.get("target") != "tag" or full.get("enforcement") != "active":
+                    continue
+                cond = (full.get("conditions") or {}).get("ref_name") or {}
+                types = {r.get("type") for r in full.get("rules") or [] if isinstance(r, dict)}
+                if (
+                    matches(cond.get("include"))
+                    and not matches(cond.get("exclude"))
+                    and {"update", "deletion"} <= types
+                ):
+                    names.append(str(full.get("name") or rid))
+            return names
+
+        return self.call(f"reading the tag rulesets for {ref}", read)
+
     # releases and issues (notify and watch) ----------------------------------------------------------
 
     def _pages(self, path: str, what: str, params: dict[str, Any] | None = None, max_pages: int = 100) -> list[Any]:

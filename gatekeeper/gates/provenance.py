@@ -4,41 +4,37 @@
   OIDC for a public repository, npm's own default; `always`; `never`), and why.
 - `provenance-dropped`: the last release carried a provenance attestation (`dist.attestations`) and
   this publish would not. From outside, that is how a release made with a stolen token looks.
-- The last release's provenance statement (`/-/npm/v1/attestations/<name>@<version>`, the SLSA
-  predicate inside the DSSE envelope) must name this repository and this workflow file.
-
-This is a consistency check of the statement as the registry serves it: its sigstore signature,
-Fulcio certificate and Rekor inclusion are not verified here (`npm audit signatures` does that).
+- The last release's attestations (`/-/npm/v1/attestations/<name>@<version>`) are verified as npm verifies
+  them (`trust/provenance.py`: npm's own Sigstore verifier, offline, against the shipped trust root) and bound
+  to that version's tarball; a bundle that fails blocks (`provenance-invalid`, a floor).
+- The verified Fulcio certificate (not the statement) must name the repository (by URI and id) and the
+  workflow file the trusted policy expects (`provenance.*`; default: this run's): `provenance-source-mismatch`.
+- A last release without provenance is a fact reported (`provenance-absent`), not an error.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
 
-from gatekeeper._internal import oidc
+from gatekeeper._internal import oidc, sigstore
 from gatekeeper.context import Context
 from gatekeeper.findings import Finding
 from gatekeeper.gates.diff import select_baseline
 from gatekeeper.rules.provenance import (
+    PROVENANCE_ABSENT,
     PROVENANCE_DROPPED,
     PROVENANCE_IMPOSSIBLE,
+    PROVENANCE_INVALID,
     PROVENANCE_PLAN,
     PROVENANCE_SOURCE_MISMATCH,
     PROVENANCE_UNREADABLE,
+    PROVENANCE_VERIFIED,
+    TRUST_DOWNGRADE,
 )
+from gatekeeper.trust import provenance as verified
 from gatekeeper.trust import trusted_publishing
 
 NAME = "provenance"
-
-
-SLSA_PREFIX = "https://slsa.dev/provenance/"
-MAX_PAYLOAD_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -47,14 +43,6 @@ class Plan:
 
     provenance: bool
     reason: str
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a provenance statement says the release was built."""
-
-    repository: str  # https://github.com/owner/name
-    workflow: str  # .github/workflows/release.yml
 
 
 def _public(ctx: Context) -> bool | None:
@@ -101,7 +89,7 @@ def plan_message(p: Plan, mode: str) -> str:
 
 
 def check(ctx: Context) -> list[Finding]:
-    """Findings about provenance: this publish's plan, the last release's attestation and its source."""
+    """Findings about provenance: this publish's plan, the last release's verified attestations and identity."""
     assert ctx.package is not None
     p = plan(ctx)
     findings: list[Finding] = []
@@ -117,107 +105,137 @@ def check(ctx: Context) -> list[Finding]:
         return findings
     meta = (packument.get("versions") or {}).get(last)
     dist = meta.get("dist") if isinstance(meta, dict) else None
-    attestations = dist.get("attestations") if isinstance(dist, dict) else None
+    dist = dist if isinstance(dist, dict) else {}
+    attestations = dist.get("attestations")
+    label = f"{name}@{last}"
+    findings += downgrade(ctx, p, meta if isinstance(meta, dict) else {}, label)
     if not isinstance(attestations, dict) or not attestations:
+        findings.append(
+            PROVENANCE_ABSENT(f"{label} carries no provenance attestation (`dist.attestations`).", last=last)
+        )
         return findings
     if not p.provenance:
         findings.append(
             PROVENANCE_DROPPED(
-                f"{name}@{last} carries a provenance attestation; {name}@{version} would not ({p.reason}).",
+                f"{label} carries a provenance attestation; {name}@{version} would not ({p.reason}).",
                 last=last,
             )
         )
     url = attestations.get("url") if isinstance(attestations.get("url"), str) else None
     doc = ctx.registry.attestations(name, last, url)
-    source, problem = read_source(doc, name, last)
-    if source is None:
-        findings.append(PROVENANCE_UNREADABLE(f"{name}@{last}: {problem}.", last=last))
+    if doc is None:
+        findings.append(
+            PROVENANCE_UNREADABLE(f"{label}: the registry has no attestations document for it (404).", last=last)
+        )
         return findings
-    findings += compare(ctx, source, f"{name}@{last}")
+    outcome = verified.verify_version(name, last, dist, doc, ctx.env)
+    for problem in outcome.problems:
+        findings.append(PROVENANCE_INVALID(problem + ".", last=last))
+    if outcome.problems:
+        return findings
+    evidence = outcome.evidence
+    if evidence is None:
+        if "provenance" in attestations:
+            findings.append(
+                PROVENANCE_UNREADABLE(
+                    f"{label}: `dist.attestations` names a provenance statement, but the attestations document "
+                    f"holds none (only {outcome.kinds or 'nothing'}).",
+                    last=last,
+                )
+            )
+        else:
+            findings.append(PROVENANCE_ABSENT(f"{label} carries attestations but no SLSA provenance.", last=last))
+        return findings
+    findings += compare(ctx, evidence, label)
+    checked = "Fulcio certificate, transparency log, DSSE signature"
+    if evidence.publish_attestation:
+        checked += ", npm publish attestation"
+    findings.append(
+        PROVENANCE_VERIFIED(
+            f"{label}: provenance verified (Sigstore: {checked}; {sigstore.trust_root().describe()}): "
+            f"{evidence.describe()}.",
+            last=last,
+            commit=evidence.commit,
+            run=evidence.claims.run_invocation_uri,
+            repository=evidence.claims.source_repository_uri,
+            repository_id=evidence.claims.source_repository_id,
+            workflow=evidence.claims.build_config_uri,
+            ref=evidence.claims.source_repository_ref,
+            log_index=evidence.log_index,
+        )
+    )
     return findings
 
 
-def this_run(ctx: Context) -> Source:
-    """Where this run builds: `<server>/<repository>` and its workflow file."""
+def publish_rank(ctx: Context, p: Plan) -> int:
+    """The evidence this publish will carry."""
+    if ctx.inputs.publish_with == "stage":
+        return 3
+    oidc_publish = trusted_publishing.choose(ctx).kind == "oidc"
+    return 2 if oidc_publish and p.provenance else 1 if oidc_publish or p.provenance else 0
+
+
+def downgrade(ctx: Context, p: Plan, meta: dict[str, object], label: str) -> list[Finding]:
+    """`trust-downgrade` when this publish ranks below the last release (issue 23, item 5)."""
+    before, now = verified.release_rank(meta), publish_rank(ctx, p)
+    if now >= before:
+        return []
+    assert ctx.package is not None
+    return [
+        TRUST_DOWNGRADE(
+            f"{label} was published with {verified.RANKS[before]}; {ctx.package.name}@{ctx.package.version} would "
+            f"be published with {verified.RANKS[now]} ({p.reason}).",
+            last_rank=verified.RANKS[before],
+            rank=verified.RANKS[now],
+        )
+    ]
+
+
+def expected(ctx: Context) -> verified.Expected:
+    """The identity the trusted policy expects (`provenance.*`), defaulting to this run's."""
+    pol = ctx.policy.provenance
     server = (ctx.env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
-    return Source(f"{server}/{ctx.run.repository}", ctx.run.workflow_path or "")
+    return verified.expected(
+        pol.repository,
+        pol.repository_id,
+        pol.workflow,
+        run_repository=ctx.run.repository,
+        run_repository_id=_repository_id(ctx),
+        run_workflow=ctx.run.workflow_path or "",
+        server=server,
+    )
 
 
-def compare(ctx: Context, source: Source, label: str) -> list[Finding]:
-    """A mismatch of repository or workflow file between the statement and this run blocks."""
-    here = this_run(ctx)
-    out: list[Finding] = []
-    if _norm_repo(source.repository) != _norm_repo(here.repository):
-        out.append(
-            PROVENANCE_SOURCE_MISMATCH(
-                f"{label} was built from `{source.repository}`; this run is `{here.repository}`.",
-                statement_repository=source.repository,
-                repository=here.repository,
-            )
+def _repository_id(ctx: Context) -> str:
+    """This run's repository id: GITHUB_REPOSITORY_ID, the event payload, then the GitHub API; '' when unknown."""
+    given = ctx.env.get("GITHUB_REPOSITORY_ID", "")
+    if given.isdigit():
+        return given
+    repo = ctx.run.event.get("repository")
+    if isinstance(repo, dict) and isinstance(repo.get("id"), int) and not isinstance(repo.get("id"), bool):
+        return str(repo["id"])
+    if ctx.github is None:
+        return ""
+    github = ctx.github
+    value = github.call("reading the repository's id", lambda: github.repo.id)
+    return str(value) if isinstance(value, int) else ""
+
+
+def compare(ctx: Context, evidence: verified.Evidence, label: str) -> list[Finding]:
+    """The verified certificate's identity against the trusted policy's: any difference blocks."""
+    want = expected(ctx)
+    problems = verified.identity_problems(evidence.claims, want)
+    if not problems:
+        return []
+    c = evidence.claims
+    return [
+        PROVENANCE_SOURCE_MISMATCH(
+            f"{label}'s verified provenance does not match the trusted policy's source: " + "; ".join(problems) + ".",
+            certificate_repository=c.source_repository_uri,
+            certificate_repository_id=c.source_repository_id,
+            certificate_workflow=c.build_config_uri,
+            repository=want.repository_url,
+            repository_id=want.repository_id,
+            workflow=want.workflow,
         )
-    elif source.workflow != here.workflow:
-        out.append(
-            PROVENANCE_SOURCE_MISMATCH(
-                f"{label} was built by workflow `{source.workflow}`; this run is `{here.workflow or '(unknown)'}`.",
-                statement_workflow=source.workflow,
-                workflow=here.workflow,
-            )
-        )
-    return out
-
-
-def _norm_repo(url: str) -> str:
-    return url.strip().removesuffix(".git").rstrip("/").lower()
-
-
-def purl(name: str, version: str) -> str:
-    """`pkg:npm/%40scope/name@1.0.0`, the subject name npm writes."""
-    if name.startswith("@"):
-        scope, _, bare = name[1:].partition("/")
-        return f"pkg:npm/%40{quote(scope, safe='')}/{quote(bare, safe='')}@{version}"
-    return f"pkg:npm/{quote(name, safe='')}@{version}"
-
-
-def read_source(doc: Mapping[str, Any] | None, name: str, version: str) -> tuple[Source | None, str]:
-    """The SLSA statement's source repository and workflow, or (None, what is wrong)."""
-    if doc is None:
-        return None, "the registry has no attestations document for it (404)"
-    for item in doc.get("attestations") or []:
-        if not isinstance(item, dict) or not str(item.get("predicateType", "")).startswith(SLSA_PREFIX):
-            continue
-        bundle = item.get("bundle")
-        envelope = bundle.get("dsseEnvelope") if isinstance(bundle, dict) else None
-        payload = envelope.get("payload") if isinstance(envelope, dict) else None
-        if not isinstance(payload, str) or len(payload) > MAX_PAYLOAD_BYTES:
-            return None, "the SLSA attestation has no readable DSSE payload"
-        try:
-            statement = json.loads(base64.b64decode(payload, validate=True))
-        except (ValueError, binascii.Error, UnicodeDecodeError):
-            return None, "the SLSA statement is not base64 JSON"
-        if not isinstance(statement, dict):
-            return None, "the SLSA statement is not a JSON object"
-        subjects = statement.get("subject")
-        names = {s.get("name") for s in subjects if isinstance(s, dict)} if isinstance(subjects, list) else set()
-        if purl(name, version) not in names:
-            return None, f"the statement's subject is not `{purl(name, version)}`"
-        source = _source_of(statement.get("predicate"))
-        if source is None:
-            return None, "the statement names no source repository and workflow"
-        return source, ""
-    return None, "no SLSA provenance attestation among its attestations"
-
-
-def _source_of(predicate: Any) -> Source | None:
-    if not isinstance(predicate, dict):
-        return None
-    build = predicate.get("buildDefinition")  # SLSA v1 (npm on GitHub Actions)
-    if isinstance(build, dict):
-        ext = build.get("externalParameters")
-        workflow = ext.get("workflow") if isinstance(ext, dict) else None
-        if isinstance(workflow, dict) and isinstance(workflow.get("repository"), str):
-            return Source(workflow["repository"], str(workflow.get("path") or ""))
-    invocation = predicate.get("invocation")  # SLSA v0.2
-    config = invocation.get("configSource") if isinstance(invocation, dict) else None
-    if isinstance(config, dict) and isinstance(config.get("uri"), str):
-        return Source(config["uri"].removeprefix("git+").split("@", 1)[0], str(config.get("entryPoint") or ""))
-    return None
+    ]

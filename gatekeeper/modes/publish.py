@@ -38,6 +38,8 @@ from gatekeeper.steps.run import RunOptions, clients, emit, error_outcome, mask_
 from gatekeeper.trust.policy import Policy, load_policy
 
 if TYPE_CHECKING:
+    from gatekeeper._internal.github import GitHubClient
+    from gatekeeper._internal.registry import RegistryClient
     from gatekeeper.trust.trusted_policy import PolicyTrust
 
 # The gates, the diff engine, the trust modules and the HTTP clients (`requests`, PyGithub) are imported where
@@ -197,7 +199,7 @@ def _build_context(
     packed, tmp = _tarball(inputs, workspace, package_dir, policy, opts or RunOptions(), deadline, packing)
     try:
         packument = registry.packument(packed.name) if packed.name else None  # the run's one fetch of it
-        trust = _trusted_policy(policy, packument, inputs, gh_run, workspace, packed)
+        trust = _trusted_policy(policy, packument, registry, inputs, gh_run, workspace, packed, env, github)
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -225,13 +227,17 @@ def _build_context(
 def _trusted_policy(
     released: Policy,
     packument: Mapping[str, Any] | None,
+    registry: RegistryClient,
     inputs: Inputs,
     run: GitHubRun,
     workspace: Path,
     packed: npm_cli.Packed,
+    env: Mapping[str, str],
+    github: GitHubClient | None,
 ) -> PolicyTrust:
     """The policy at the last release's commit decides (see gatekeeper.trust.trusted_policy)."""
     from gatekeeper.gates.diff import select_baseline
+    from gatekeeper.trust import provenance as verified
     from gatekeeper.trust import trusted_policy
 
     sha = run.sha or git.head(workspace) or ""
@@ -248,6 +254,9 @@ def _trusted_policy(
             name=packed.name,
             baseline=baseline,
             git_head=meta.get("gitHead") if isinstance(meta, dict) else None,
+            provenance_commit=verified.release_commit(registry, env, run.repository, packed.name, baseline, meta),
+            tag_format=policy.notify.tag_format,
+            tag_rulesets=github.tag_rulesets if github is not None else None,
         )
 
     trust = at(released.diff.baseline_tag, released)
@@ -506,6 +515,7 @@ def _verify_upload(ctx: Context, outcome: report.Outcome, gate: GateResult) -> N
     outcome.publish["registry_integrity"] = got
     if meta is not None and got == want:
         outcome.published = True
+        ctx.memo.published = doc
         return
     if meta is None:
         gate.status = "error"
@@ -549,6 +559,7 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
         delta=outcome.delta,
         findings=[dict(f.to_json(), gate=g.name) for g in outcome.gates for f in g.findings],
         staged=bool(outcome.publish.get("staged")),
+        packument=ctx.memo.published,
     )
     try:
         result = notify(

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gatekeeper import report
-from gatekeeper._internal import markdown, semver, terminal
+from gatekeeper._internal import git, markdown, semver, terminal
 from gatekeeper._internal.github import GitHubClient, Issue
 from gatekeeper._internal.registry import RegistryClient
 from gatekeeper._internal.signatures import parse_time
@@ -35,6 +35,7 @@ from gatekeeper.context import GitHubRun
 from gatekeeper.decision import EXIT_ERROR, Decision, GateResult, apply_overrides, decide, gate_status
 from gatekeeper.errors import ConfigError, GatekeeperError
 from gatekeeper.findings import Finding, Severity
+from gatekeeper.rules.provenance import TRUST_DOWNGRADE
 from gatekeeper.rules.watch import (
     LATEST_UNRECORDED,
     MAINTAINER_ADDED,
@@ -43,6 +44,7 @@ from gatekeeper.rules.watch import (
     RECORD_INTEGRITY_MISMATCH,
     RECORD_INVALID,
     UNEXPECTED_RELEASE,
+    WATCH_PROVENANCE_INVALID,
 )
 from gatekeeper.steps.record import Record, defuse, record_of
 from gatekeeper.steps.run import clients
@@ -52,7 +54,6 @@ NAME = "watch"
 STATE_PATH = "node_modules/.cache/npm-gatekeeper/watch-state.json"
 MAX_STATE_BYTES = 256 * 1024 * 1024
 MAX_ISSUE_BODY = 60_000
-
 
 
 @dataclass
@@ -164,13 +165,20 @@ class PackageWatch:
         self.name, self.doc, self.records, self.policy = name, packument, records, policy
         self.findings: list[Finding] = []
         self.unexpected: list[Unexpected] = []
+        self.scope: list[str] = []
 
     def verified(self, version: str) -> bool:
         rec = self.records.get(version)
         return rec is not None and rec.integrity == _dist(self.doc, version).get("integrity")
 
-    def run(self) -> None:
+    def run(self, also_since: str = "") -> None:
+        """`also_since`: the workspace's `watch.since` (untrusted): it may only ADD versions to the scope."""
         scope, since = in_scope(self.doc, self.records, self.policy.watch.since)
+        if also_since and also_since != self.policy.watch.since:
+            more, since_more = in_scope(self.doc, self.records, also_since)
+            scope += [v for v in more if v not in scope]
+            since = since or since_more
+        self.scope = scope
         if not since:
             self.findings.append(
                 NO_RECORDS(f"{self.name}: no gate record in this repository's Releases and no `watch.since`")
@@ -203,8 +211,61 @@ class PackageWatch:
         if prev and _has_provenance(self.doc, prev) and not _has_provenance(self.doc, version):
             f = PROVENANCE_DROPPED(f"{spec} has no provenance; {self.name}@{prev} before it had", version=spec)
             (item.findings if item else self.findings).append(f)
+        if prev:
+            from gatekeeper.trust import provenance as verified
+
+            versions = self.doc.get("versions") or {}
+            before, now = (verified.release_rank(versions.get(v) or {}) for v in (prev, version))
+            if now < before:
+                f = TRUST_DOWNGRADE(
+                    f"{spec} was published with {verified.RANKS[now]}; {self.name}@{prev} before it with "
+                    f"{verified.RANKS[before]}",
+                    version=spec,
+                )
+                (item.findings if item else self.findings).append(f)
         if item is not None:
             self.unexpected.append(item)
+
+    def check_provenance(self, registry: RegistryClient, env: Mapping[str, str], run: GitHubRun) -> None:
+        """Verify the attestations of every version in scope that carries `dist.attestations` (ONE verifier run
+        for the package): verification, the subject (name and tarball), and the certificate's repository (by id)."""
+        from gatekeeper.trust import provenance as verified
+
+        entries: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]] = []
+        problems: dict[str, list[str]] = {}
+        for version in self.scope:
+            dist = _dist(self.doc, version)
+            att = dist.get("attestations")
+            if not isinstance(att, dict) or not att:
+                continue
+            url = att.get("url")
+            doc = registry.attestations(self.name, version, url if isinstance(url, str) else None)
+            if doc is None:
+                problems[version] = ["`dist.attestations` names attestations, but the registry has none (404)"]
+            else:
+                entries.append((version, dist, doc))
+        pol = self.policy.provenance
+        want = verified.expected(
+            pol.repository,
+            pol.repository_id,
+            pol.workflow,
+            run_repository=run.repository,
+            run_repository_id=env.get("GITHUB_REPOSITORY_ID", ""),
+            run_workflow="",  # watch runs from its own workflow: the release workflow is checked only when named
+            server=(env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
+        )
+        for version, out in verified.verify_versions(self.name, entries, env).items():
+            if out.problems:
+                problems[version] = out.problems
+            elif out.evidence is not None:
+                found = verified.identity_problems(out.evidence.claims, want, workflow_required=False)
+                if found:
+                    problems[version] = found
+        for version, what in problems.items():
+            spec = f"{self.name}@{version}"
+            f = WATCH_PROVENANCE_INVALID(f"{spec}: " + "; ".join(what) + ".", version=spec)
+            target = next((u for u in self.unexpected if u.version == version), None)
+            (target.findings if target else self.findings).append(f)
 
     def _latest(self) -> None:
         tags = self.doc.get("dist-tags")
@@ -363,17 +424,88 @@ def _packages(policy: Policy, inputs: Inputs, workspace: Path) -> list[str]:
     return [name]
 
 
+def trusted_watch_policy(
+    released: Policy,
+    registry: RegistryClient,
+    github: GitHubClient,
+    env: Mapping[str, str],
+    run: GitHubRun,
+    workspace: Path,
+    policy_path: str,
+    names: list[str],
+) -> tuple[Policy, str]:
+    """The policy watch obeys (issue 23, item 6): the one at the commit of the last GATED release, anchored as
+    the publish path anchors it (verified provenance > gitHead > the gate's own record, which must agree), never
+    the workspace's (a pushed `watch.since: "99.0.0"` or a wider `trusted-authors` would silence watch). Only
+    `watch.packages` may grow from the workspace (more packages watched only tightens). No anchor: the safe
+    defaults (with the workspace's packages, notify and watch.packages only). Returns (policy, how)."""
+    from dataclasses import replace
+
+    from gatekeeper.trust import provenance as verified
+    from gatekeeper.trust import trusted_policy
+    from gatekeeper.trust.policy import WatchPolicy, parse_policy
+
+    defaults = Policy()
+    records = load_records(github, defaults)  # the gate's records, by the default trusted author only
+    sha = run.sha or git.head(workspace) or ""
+    for name in names:
+        recorded = sorted(
+            (r for r in records.of(name).values() if semver.parse(r.version)),
+            key=lambda r: semver.parse(r.version),  # type: ignore[arg-type,return-value]
+        )
+        if not recorded or not (sha and git.is_repo(workspace)):
+            continue
+        last = recorded[-1]
+        doc = registry.packument(name)
+        meta = ((doc or {}).get("versions") or {}).get(last.version)
+        if not isinstance(meta, dict) or _dist(doc or {}, last.version).get("integrity") != last.integrity:
+            continue
+        anchor = trusted_policy.find_release_commit(
+            workspace,
+            sha,
+            name,
+            last.version,
+            meta.get("gitHead"),
+            provenance_commit=verified.release_commit(registry, env, run.repository, name, last.version, meta),
+            tag_format="",  # a tag never anchors watch
+        )
+        commit = anchor.commit
+        if commit is None and last.commit:
+            found = git.commit_of(workspace, last.commit)
+            commit = found if found and git.is_ancestor(workspace, found, sha) else None
+            how = f"the gate's record of {name}@{last.version}"
+        else:
+            how = f"{anchor.how} of {name}@{last.version}"
+        if commit is None or anchor.conflicts or (anchor.commit and last.commit and anchor.commit != last.commit):
+            continue
+        rel = policy_path if policy_path.startswith("./") else "./" + policy_path
+        data = git.file_at(workspace, commit, rel, 1024 * 1024)
+        trusted = parse_policy(data, source=f"{policy_path} at {commit[:12]}", check_floors=False) if data else defaults
+        packages = list(dict.fromkeys([*trusted.watch.packages, *released.watch.packages]))
+        # `notify` (the mentions) says who hears about it, not whether: the workspace's is kept
+        chosen = replace(trusted, notify=released.notify, watch=replace(trusted.watch, packages=packages))
+        return chosen, f"{how} at {commit[:12]}"
+    safe = replace(defaults, notify=released.notify, watch=WatchPolicy(packages=list(released.watch.packages)))
+    return safe, (
+        "no anchored gated release: the safe defaults decide (the workspace's `watch.since`, `trusted-authors` and "
+        "`rules` are not trusted)"
+    )
+
+
 def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Outcome:
-    policy = load_policy(workspace / inputs.policy, required=inputs.policy != ".github/npm-gatekeeper.yml")
+    released = load_policy(workspace / inputs.policy, required=inputs.policy != ".github/npm-gatekeeper.yml")
     gh_run = GitHubRun.from_env(env)
     if not (gh_run.repository and inputs.github_token):
         raise ConfigError(
             "Watch mode reads the gate's records from the repository's Releases and opens issues",
             "Run it in GitHub Actions with `github-token` (permissions: contents: read, issues: write)",
         )
-    registry, maybe_github = clients(inputs, env, policy, gh_run)
+    registry, maybe_github = clients(inputs, env, released, gh_run)
     assert maybe_github is not None
     github = maybe_github
+    policy, how = trusted_watch_policy(
+        released, registry, github, env, gh_run, workspace, inputs.policy, _packages(released, inputs, workspace)
+    )
     names = _packages(policy, inputs, workspace)
     records = load_records(github, policy)
     state_path = workspace / STATE_PATH
@@ -400,7 +532,8 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
                     results.append(GateResult(name, "skipped", [], f"{name} is not on the registry"))
                 continue
             pw = PackageWatch(name, doc, records.of(name), policy)
-            pw.run()
+            pw.run(also_since=released.watch.since)
+            pw.check_provenance(registry, env, gh_run)
         except GatekeeperError as exc:
             results.append(GateResult(name, "error", [], exc.what.rstrip(".") + ". " + exc.remedy))
             continue
@@ -412,8 +545,8 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
         results.append(GateResult("records", gate_status(problems), problems))
     issues: list[Issue] | None = None
     trusted = set(policy.watch.trusted_authors)
-    sections: list[str] = []
-    sections_text: list[str] = []  # the same, as plain text (`--format text`)
+    sections: list[str] = [f"Policy: {markdown.text(how)}."]
+    sections_text: list[str] = [terminal.safe(f"policy: {how}")]  # the same, as plain text (`--format text`)
     for item, doc in unexpected:
         gate = next(r for r in results if r.name == item.name)
         try:

@@ -47,3 +47,13 @@ NO_RECORDS = Rule(
     "The package has no gate record yet, so no version could be matched",
     "Publish through the gate (its Release holds the record), or set `watch.since` to where the watch begins.",
 )
+WATCH_PROVENANCE_INVALID = Rule(
+    "watch-provenance-invalid",
+    Severity.BLOCK,
+    "A watched version's attestations fail Sigstore verification, bind to another tarball, or name another "
+    "repository (by id) than this one",
+    "The registry (or something in between) serves attestations npm's own verifier rejects, or the version was "
+    "built elsewhere: check the version on npmjs.com and with `npm audit signatures`; treat it as a compromise "
+    "until explained.",
+    floor=True,
+)

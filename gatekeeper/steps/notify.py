@@ -50,6 +50,8 @@ class Published:
     #: exactly them), so the record is written now — watch would otherwise take the approved version for a
     #: release that bypassed the gate.
     staged: bool = False
+    #: The packument the publish step read after the upload and found serving `integrity` (None: read it here).
+    packument: Mapping[str, Any] | None = None
 
 
 @dataclass
@@ -200,7 +202,7 @@ def explain(exc: GatekeeperError) -> str:
 
 def registry_check(registry: RegistryClient, rel: Published) -> tuple[str, ...]:
     """The maintainers now on the registry; raises when the registry's integrity is not the gated one."""
-    doc = registry.packument(rel.name)
+    doc = rel.packument if rel.packument is not None else registry.packument(rel.name)
     meta = ((doc or {}).get("versions") or {}).get(rel.version)
     dist = meta.get("dist") if isinstance(meta, dict) else None
     got = dist.get("integrity") if isinstance(dist, dict) else None

@@ -229,6 +229,20 @@ class WatchPolicy:
 
 
 @dataclass
+class ProvenancePolicy:
+    """Where a release's verified provenance must say it was built (its Fulcio certificate, not its statement)."""
+
+    #: `owner/name` of the repository that builds releases (default: the repository running the gate).
+    repository: str = ""
+    #: That repository's numeric id (GitHub's `repository.id`): a renamed or re-created repository has another.
+    #: Default: this run's (`GITHUB_REPOSITORY_ID`); required when `repository` names another repository.
+    repository_id: int = 0
+    #: The workflow file that builds releases: `release.yml` or `.github/workflows/release.yml`
+    #: (default: the workflow running the gate).
+    workflow: str = ""
+
+
+@dataclass
 class Policy:
     """The whole policy. Every key optional."""
 
@@ -243,6 +257,7 @@ class Policy:
     review: ReviewPolicy = field(default_factory=ReviewPolicy)
     notify: NotifyPolicy = field(default_factory=NotifyPolicy)
     watch: WatchPolicy = field(default_factory=WatchPolicy)
+    provenance: ProvenancePolicy = field(default_factory=ProvenancePolicy)
     #: Per-rule severity overrides: rule id -> block | warn | off.
     rules: dict[str, Literal["block", "warn", "off"]] = field(default_factory=dict)
     #: Where the policy came from (not a YAML key).
@@ -416,6 +431,8 @@ def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str, check_f
 
 _MENTION = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})(?:/[A-Za-z0-9][A-Za-z0-9._-]{0,99})?$")
 _PACKAGE = re.compile(r"^(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*$")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_WORKFLOW = re.compile(r"^(?:\.github/workflows/)?[A-Za-z0-9._-]+\.ya?ml$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
 
@@ -471,6 +488,21 @@ def _check_notify_watch(policy: Policy, node: yaml.MappingNode, source: str) -> 
                 f"watch.packages[{i}]",
                 f"not an npm package name: {name!r}",
             )
+    prov = policy.provenance
+    if prov.repository and not _REPOSITORY.match(prov.repository):
+        raise _fail(
+            source,
+            _node_at(node, "provenance", "repository"),
+            "provenance.repository",
+            f"expected `owner/name`, not {prov.repository!r}",
+        )
+    if prov.workflow and not _WORKFLOW.match(prov.workflow):
+        raise _fail(
+            source,
+            _node_at(node, "provenance", "workflow"),
+            "provenance.workflow",
+            f"expected a workflow file (`release.yml` or `.github/workflows/release.yml`), not {prov.workflow!r}",
+        )
     since = policy.watch.since
     if since and semver.parse(since) is None and not _ISO_DATE.match(since):
         raise _fail(

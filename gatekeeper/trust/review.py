@@ -25,7 +25,9 @@ from gatekeeper.trust import floors
 
 #: Gates whose non-floor findings a review may clear.
 CLEARABLE_GATES = frozenset({"diff", "policy"})
-
+#: Blocking rules of other gates that a reviewed release may also clear (a deliberate change of how releases
+#: are published: `trust-downgrade`, issue 23).
+CLEARABLE_RULES = frozenset({"trust-downgrade"})
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class ReviewOutcome:
 
 def clearable(gate: str, f: Finding) -> bool:
     """May an approved review clear this blocking finding?"""
-    return f.blocks and gate in CLEARABLE_GATES and not floors.is_floor(f.rule)
+    return f.blocks and (gate in CLEARABLE_GATES or f.rule in CLEARABLE_RULES) and not floors.is_floor(f.rule)
 
 
 def pushers(ctx: Context) -> set[str]:

@@ -1,9 +1,11 @@
 """The trusted policy: in publish/check mode the policy that decides is the one at the last release's commit.
 
 The released commit cannot approve its own changes: its policy (the one in the workspace, "released")
-is compared with the policy at the commit of the baseline version ("trusted"), found by the tag
-`v1.2.3`, `1.2.3` or `name@1.2.3` (an ancestor of GITHUB_SHA) or the packument's `gitHead` for that
-version (also an ancestor). Then:
+is compared with the policy at the commit of the baseline version ("trusted"), found (`find_release_commit`)
+from evidence the released commit cannot move: the baseline's verified provenance (its signed source digest),
+else the packument's `gitHead`, else the tag in the policy's `notify.tag-format` if a tag ruleset protects it
+from update and deletion (all ancestors of GITHUB_SHA). Evidence that disagrees, or any tag of that version
+pointing elsewhere, blocks (`policy-anchor-conflict`) and the safe defaults decide. Then:
 
 - nothing published yet: the released commit's policy decides (`policy-trusted`, info);
 - the commit is not found: the released policy decides without its `approve:` entries and without
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -70,21 +72,79 @@ class PolicyTrust:
 
 
 def tag_names(name: str, version: str) -> list[str]:
-    """Git tags a release of `name@version` may carry."""
+    """Git tags a release of `name@version` may carry (any of them pointing elsewhere than the anchor blocks)."""
     return [f"v{version}", version, f"{name}@{version}"]
 
 
-def find_release_commit(workspace: Path, sha: str, name: str, version: str, git_head: object) -> tuple[str | None, str]:
-    """(commit, how) of the release `version`: a tag that is an ancestor of `sha`, else its gitHead."""
-    for tag in tag_names(name, version):
-        commit = git.commit_of(workspace, f"refs/tags/{tag}")
+@dataclass(frozen=True)
+class Anchor:
+    """The last release's commit and the evidence that decided it (issue 23, item 4)."""
+
+    commit: str | None
+    how: str
+    conflicts: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+def find_release_commit(
+    workspace: Path,
+    sha: str,
+    name: str,
+    version: str,
+    git_head: object,
+    *,
+    provenance_commit: str | None = None,
+    tag_format: str = "v{version}",
+    tag_rulesets: Callable[[str], list[str]] | None = None,
+) -> Anchor:
+    """The commit of the release `version`, from evidence the released commit cannot move, in this order:
+    the verified provenance's source digest, the packument's `gitHead` (both must be ancestors of `sha`);
+    only without either, the tag in the policy's `tag-format`, and only if a tag ruleset protects it from
+    update and deletion. Evidence that disagrees, or a tag for that version pointing elsewhere, is a conflict."""
+    evidence: list[tuple[str, str]] = []
+    notes: list[str] = []
+    for label, value in (
+        ("its verified provenance", provenance_commit),
+        (f"the packument's gitHead of {version}", git_head),
+    ):
+        if not (isinstance(value, str) and len(value) == 40 and all(c in "0123456789abcdef" for c in value)):
+            continue
+        commit = git.commit_of(workspace, value)
         if commit and git.is_ancestor(workspace, commit, sha):
-            return commit, f"tag `{tag}`"
-    if isinstance(git_head, str) and len(git_head) == 40 and all(c in "0123456789abcdef" for c in git_head):
-        commit = git.commit_of(workspace, git_head)
-        if commit and git.is_ancestor(workspace, commit, sha):
-            return commit, f"the packument's gitHead of {version}"
-    return None, ""
+            evidence.append((label, commit))
+        else:
+            notes.append(f"{label} names {value[:12]}, which is not an ancestor in the checkout")
+    conflicts: list[str] = []
+    if len({c for _, c in evidence}) > 1:
+        conflicts.append(" but ".join(f"{label} says {c[:12]}" for label, c in evidence))
+    formatted = _format_tag(tag_format, name, version)
+    tags = list(dict.fromkeys([*tag_names(name, version), *([formatted] if formatted else [])]))
+    if evidence:
+        commit = evidence[0][1]
+        for tag in tags:
+            at = git.commit_of(workspace, f"refs/tags/{tag}")
+            if at and at != commit:
+                conflicts.append(f"tag `{tag}` points at {at[:12]}, {evidence[0][0]} at {commit[:12]}")
+        return Anchor(commit, evidence[0][0], tuple(conflicts), tuple(notes))
+    if not formatted:
+        return Anchor(None, "", (), tuple(notes))
+    at = git.commit_of(workspace, f"refs/tags/{formatted}")
+    if not at or not git.is_ancestor(workspace, at, sha):
+        return Anchor(None, "", (), tuple(notes))
+    protected = tag_rulesets(formatted) if tag_rulesets is not None else []
+    if not protected:
+        notes.append(
+            f"tag `{formatted}` exists but no tag ruleset protects it from update and deletion, so it decides nothing"
+        )
+        return Anchor(None, "", (), tuple(notes))
+    return Anchor(at, f"tag `{formatted}` (protected by ruleset {', '.join(protected)})", (), tuple(notes))
+
+
+def _format_tag(fmt: str, name: str, version: str) -> str:
+    try:
+        return fmt.replace("{name}", name).replace("{version}", version) if "{version}" in fmt else ""
+    except (AttributeError, TypeError):
+        return ""
 
 
 def resolve(
@@ -96,9 +156,12 @@ def resolve(
     name: str,
     baseline: str | None,
     git_head: object = None,
+    provenance_commit: str | None = None,
+    tag_format: str = "v{version}",
+    tag_rulesets: Callable[[str], list[str]] | None = None,
 ) -> PolicyTrust:
     """Decide which policy decides this release (see the module docstring)."""
-    from gatekeeper.rules.policy import POLICY_CHANGED, POLICY_TRUSTED, POLICY_UNTRUSTED
+    from gatekeeper.rules.policy import POLICY_ANCHOR_CONFLICT, POLICY_CHANGED, POLICY_TRUSTED, POLICY_UNTRUSTED
 
     if baseline is None:
         return PolicyTrust(
@@ -114,10 +177,40 @@ def resolve(
         )
     commit = None
     how = ""
+    anchor = Anchor(None, "")
     if git.is_repo(workspace) and sha:
-        commit, how = find_release_commit(workspace, sha, name, baseline, git_head)
+        anchor = find_release_commit(
+            workspace,
+            sha,
+            name,
+            baseline,
+            git_head,
+            provenance_commit=provenance_commit,
+            tag_format=tag_format,
+            tag_rulesets=tag_rulesets,
+        )
+        commit, how = anchor.commit, anchor.how
+    conflict: tuple[Finding, ...] = ()
+    if anchor.conflicts:
+        conflict = (
+            POLICY_ANCHOR_CONFLICT(
+                f"The evidence for the commit of the last release {name}@{baseline} disagrees: "
+                + "; ".join(anchor.conflicts)
+                + ". No anchor is trusted: the safe defaults decide, and the release blocks.",
+                file=policy_path,
+                version=baseline,
+                conflicts=list(anchor.conflicts),
+            ),
+        )
+        commit = None
     if commit is None:
-        tried = ", ".join(f"`{t}`" for t in tag_names(name, baseline))
+        tag = _format_tag(tag_format, name, baseline) or f"v{baseline}"
+        tried = (
+            f"no verified provenance commit or gitHead that is an ancestor of {sha[:12] or 'HEAD'}, no tag `{tag}` "
+            "protected by a tag ruleset"
+        )
+        if anchor.notes:
+            tried += " (" + "; ".join(anchor.notes) + ")"
         decides = untrusted(released)
         # The released commit can make the last release's commit unfindable (a shallow checkout, a deleted tag):
         # then nothing it loosens relative to the safe defaults may decide either (floor knobs such as
@@ -125,7 +218,7 @@ def resolve(
         # (`notify`/`watch` say what happens after a publish, not whether it may happen: they are kept.)
         loosened = [x for x in compare(Policy(), decides)[0] if not x.startswith(("`notify.", "`watch."))]
         said = "the policy's `approve:` entries and lowered severities are ignored"
-        if loosened:
+        if loosened or conflict:
             decides = replace(
                 Policy(),
                 notify=released.notify,
@@ -135,6 +228,8 @@ def resolve(
             said = (
                 "the released policy loosens the safe defaults (" + "; ".join(loosened) + "), so the safe defaults "
                 "decide instead (no approvals, no loosened knobs)"
+                if loosened
+                else "the safe defaults decide (no approvals)"
             )
         return PolicyTrust(
             decides,
@@ -142,10 +237,10 @@ def resolve(
             how="not found",
             loosened=tuple(loosened),
             findings=(
+                *conflict,
                 POLICY_UNTRUSTED(
-                    f"The commit of the last release {name}@{baseline} is not in the checkout (no tag {tried} that is "
-                    f"an ancestor of {sha[:12] or 'HEAD'}, no usable gitHead): {said}, so install-time changes "
-                    "block as unapproved.",
+                    f"The commit of the last release {name}@{baseline} is not established ({tried}): {said}, so "
+                    "install-time changes block as unapproved.",
                     file=policy_path,
                     version=baseline,
                 ),
@@ -276,6 +371,16 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
         r.credential.unknown_maintainers,
         ("block", "warn"),
     )
+    # OIDC is the stronger credential: requiring it (`mode: oidc`), naming the one workflow whose ID token may
+    # publish, or asking for provenance tightens; the reverse loosens (issue 23). `token` forbids OIDC: looser.
+    order("credential.mode", t.credential.mode, r.credential.mode, ("oidc", "auto", "token"))
+    ranked.add("credential.oidc-workflow")
+    if t.credential.oidc_workflow != r.credential.oidc_workflow:
+        named = not t.credential.oidc_workflow and bool(r.credential.oidc_workflow)
+        (ti if named else lo).append(
+            f"`credential.oidc-workflow` {t.credential.oidc_workflow!r} -> {r.credential.oidc_workflow!r}"
+        )
+    order("credential.provenance", t.credential.provenance, r.credential.provenance, ("always", "auto", "never"))
     ranked.update({"diff.baseline-tag", "pull-request.approval-label", "review.environment"})
     ranked.update({"approve.scripts", "approve.sources", "approve.bin", "pull-request.lockfile-sources"})
     if t.diff.baseline_tag != r.diff.baseline_tag:

@@ -357,6 +357,7 @@ class Repo:
     rules: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # branch -> rules
     #: branch -> classic branch protection's `required_status_checks` (as GET /branches/{b} shows it)
     protection: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rulesets: list[dict[str, Any]] = field(default_factory=list)  # GET /rulesets/{id} bodies (tag rulesets)
     pulls: dict[int, PullRequest] = field(default_factory=dict)
     permissions: dict[str, str] = field(default_factory=dict)  # login -> role
     contents: dict[tuple[str | None, str], bytes] = field(default_factory=dict)  # (ref, path) -> bytes
@@ -416,6 +417,36 @@ class Repo:
         run = WorkflowRun(id=run_id or self._ids(), head_sha=head_sha, _ids=self._ids, **kw)
         self.runs[run.id] = run
         return run
+
+    def add_tag_ruleset(
+        self,
+        include: list[str],
+        rules: tuple[str, ...] = ("update", "deletion"),
+        *,
+        enforcement: str = "active",
+        exclude: list[str] | None = None,
+        name: str = "release tags",
+    ) -> int:
+        """A repository ruleset targeting tags (`include`: ref patterns such as `refs/tags/v*`), in the shape of
+        GitHub's `GET /repos/{o}/{r}/rulesets/{id}` (docs.github.com, REST "Get a repository ruleset")."""
+        rid = 100 + len(self.rulesets)
+        self.rulesets.append(
+            {
+                "id": rid,
+                "name": name,
+                "target": "tag",
+                "source_type": "Repository",
+                "source": self.full_name,
+                "enforcement": enforcement,
+                "node_id": _node_id("RepositoryRuleset", rid),
+                "bypass_actors": [],
+                "conditions": {"ref_name": {"include": list(include), "exclude": list(exclude or [])}},
+                "rules": [{"type": t} for t in rules],
+                "created_at": "2026-01-01T00:00:00Z",
+                "updated_at": "2026-01-01T00:00:00Z",
+            }
+        )
+        return rid
 
     def require_checks(
         self,
@@ -654,6 +685,8 @@ ROUTES: list[Route] = [
         ("GET", rf"/repos/{_R}/actions/runs/(?P<run>\d+)/attempts/(?P<attempt>\d+)/jobs", "list_jobs"),
         ("GET", rf"/repos/{_R}/actions/jobs/(?P<id>\d+)", "get_job"),
         ("GET", rf"/repos/{_R}/rules/branches/(?P<branch>.+)", "branch_rules"),
+        ("GET", rf"/repos/{_R}/rulesets", "list_rulesets"),
+        ("GET", rf"/repos/{_R}/rulesets/(?P<rid>\d+)", "get_ruleset"),
         ("GET", rf"/repos/{_R}/pulls/(?P<number>\d+)", "get_pull"),
         ("GET", rf"/repos/{_R}/pulls/(?P<number>\d+)/files", "list_pull_files"),
         ("GET", rf"/repos/{_R}/issues/(?P<number>\d+)", "get_issue"),
@@ -1758,6 +1791,17 @@ class _Api(_ReleaseIssueApi, _TrustApi):
 
     def branch_rules(self, branch: str) -> Reply:
         return self._page(copy.deepcopy(self.repo.rules.get(branch, [])))
+
+    def list_rulesets(self) -> Reply:
+        """GET /repos/{o}/{r}/rulesets: the summary fields of each ruleset (no conditions, no rules)."""
+        keys = ("id", "name", "target", "source_type", "source", "enforcement", "node_id", "created_at", "updated_at")
+        return self._page([{k: r[k] for k in keys if k in r} for r in self.repo.rulesets])
+
+    def get_ruleset(self, rid: str) -> Reply:
+        for r in self.repo.rulesets:
+            if r["id"] == int(rid):
+                return Reply(200, copy.deepcopy(r))
+        return _not_found()
 
     def get_pull(self, number: str) -> Reply:
         pr = self._pull(number)

@@ -337,6 +337,8 @@ def build_env(
         "RUNNER_OS": "Linux",
         "RUNNER_ARCH": "X64",
     }
+    if os.environ.get("GATEKEEPER_VERIFIER_MODULES"):  # the pinned provenance verifier (tests/_support/verifier.py)
+        base["GATEKEEPER_VERIFIER_MODULES"] = os.environ["GATEKEEPER_VERIFIER_MODULES"]
     base.update(env)
     # the commit the workflow file was read from (the runner sets it; for a push it is GITHUB_SHA)
     base.setdefault("GITHUB_WORKFLOW_SHA", head_sha(workspace) if (workspace / ".git").exists() else base["GITHUB_SHA"])
