@@ -14,9 +14,10 @@ round) so that load from other processes hits every row alike; best and median a
 
 Bytecode is compiled first and used (as an installed package has it), whatever
 PYTHONDONTWRITEBYTECODE says. The modules the diff imports are listed by count, and the heavy
-ones (PyGithub, cryptography, YAML, requests; dataclasses, inspect, typing, hashlib) must be absent.
-Target: ours under 80 ms (median wall time); `--check` exits 1 on a miss. The CPU column (user +
-sys of each process) shows how much of a slow median is other jobs' load on the machine.
+third-party ones (PyGithub, cryptography, YAML, requests) must be absent: `--check` exits 1 when one is
+imported. The start-up time itself is a figure to report, not a target (the 80 ms goal of issue 11 was
+retired by issue 19). The CPU column (user + sys of each process) shows how much of a slow median is
+other jobs' load on the machine.
 """
 
 from __future__ import annotations
@@ -33,11 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PAIR = ROOT / "tests" / "fixtures" / "tarballs"
 OLD, NEW = "ms-2.1.2.tgz", "ms-2.1.3.tgz"
-TARGET_MS = 80.0
 #: What the `gatekeeper` console script pip writes runs (`python -m gatekeeper` would add runpy's ~5 ms).
 CONSOLE_SCRIPT = "import re, sys\nfrom gatekeeper.cli import main\nsys.exit(main())"
 DIFF = ["diff", NEW, "--against", OLD]
-HEAVY = ("github", "cryptography", "yaml", "requests", "urllib3", "dataclasses", "inspect", "typing", "hashlib")
+HEAVY = ("github", "cryptography", "yaml", "requests", "urllib3")
 
 
 def wall(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     heavy = sorted({m.split(".")[0] for m in modules if m.split(".")[0] in HEAVY})
     ours_mods = [m for m in modules if m.startswith("gatekeeper")]
     checks = [
-        (f"ours, median              = {ours:.1f} ms (target < {TARGET_MS:.0f} ms)", ours < TARGET_MS),
+        (f"ours, median              = {ours:.1f} ms", True),
         (f"ours - python -c pass     = {ours - floor:.1f} ms of our own", True),
         (f"npm diff / ours           = {npm / ours:.1f}x", True),
         (f"modules imported          = {len(modules)} ({len(ours_mods)} of ours)", True),

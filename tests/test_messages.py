@@ -147,7 +147,9 @@ def test_digest_maps_are_summarised_not_listed(tmp_path: Path, capsys: pytest.Ca
     cli.main(["diff", str(new), "--against", str(old), "--format", "text"])
     out = capsys.readouterr().out
     assert "23 digest values changed" in out, out
-    assert max(len(line) for line in out.splitlines()) < 140, max(out.splitlines(), key=len)
+    # no line of 170 characters per digest (the header's file paths are as long as the temp dir makes them)
+    delta = [line for line in out.splitlines() if not line.startswith(("candidate:", "baseline:"))]
+    assert max(len(line) for line in delta) < 140, max(delta, key=len)
     cli.main(["diff", str(new), "--against", str(old), "--format", "json"])
     data = json.loads(capsys.readouterr().out)
     (field,) = [f for f in data["delta"]["fields"] if f["field"] == "esbuild.binaryHashes"]
