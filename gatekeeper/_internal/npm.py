@@ -101,6 +101,12 @@ def npm_env(tmp: Path, extra: dict[str, str] | None = None, keep_oidc: bool = Fa
     return env
 
 
+def _pack_failed(package_dir: Path, stderr: str) -> NpmError:
+    """The error of an `npm pack` that exited non-zero: the last lines npm printed."""
+    tail = " ".join(stderr.strip().splitlines()[-3:])
+    return NpmError(f"`npm pack` failed in {package_dir}: {tail[:500]}", "Fix package.json so that `npm pack` works")
+
+
 def npm_bin() -> str:
     """npm's absolute path (on the image's PATH in the image): never a name a child's PATH resolves."""
     return hostenv.tool("npm")
@@ -151,10 +157,7 @@ class PackJob:
         except OSError as exc:
             raise NpmError(f"`npm pack` could not run in {package_dir} ({exc})", "Make sure npm is installed") from exc
         if res.returncode != 0:
-            tail = " ".join(res.stderr.strip().splitlines()[-3:])
-            raise NpmError(
-                f"`npm pack` failed in {package_dir}: {tail[:500]}", "Fix package.json so that `npm pack` works"
-            )
+            raise _pack_failed(package_dir, res.stderr)
         try:
             info = json.loads(res.stdout)[0]
             path = dest / Path(str(info["filename"])).name
@@ -333,10 +336,7 @@ def pack_as_version(
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise NpmError(f"`npm pack` could not run in {package_dir} ({exc})", "Make sure npm is installed") from exc
         if res.returncode != 0:
-            tail = " ".join(res.stderr.strip().splitlines()[-3:])
-            raise NpmError(
-                f"`npm pack` failed in {package_dir}: {tail[:500]}", "Fix package.json so that `npm pack` works"
-            )
+            raise _pack_failed(package_dir, res.stderr)
         try:
             listed = [str(f["path"]) for f in json.loads(res.stdout)[0]["files"]]
         except (ValueError, KeyError, IndexError, TypeError) as exc:

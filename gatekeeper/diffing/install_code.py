@@ -792,6 +792,17 @@ class InstallCodeChecks(Checker):
             c.unresolved.append(f"more than {MAX_INSTALL_FILES} files are reachable")
 
 
+def _closing_paren(text: str, j: int) -> int:
+    """The index of the `)` that closes the `(` at `text[j]` (`len(text)` when none does)."""
+    depth, k = 0, j
+    while k < len(text):
+        depth += {"(": 1, ")": -1}.get(text[k], 0)
+        if depth == 0:
+            break
+        k += 1
+    return k
+
+
 def _gyp_expansions(text: str) -> list[str]:
     """The commands of gyp's `<!(...)` / `<!@(...)` expansions in a string (parentheses balanced), with the gyp
     variables in them as shell variables."""
@@ -805,12 +816,7 @@ def _gyp_expansions(text: str) -> list[str]:
         if text[j : j + 1] != "(":
             start = j
             continue
-        depth, k = 0, j
-        while k < len(text):
-            depth += {"(": 1, ")": -1}.get(text[k], 0)
-            if depth == 0:
-                break
-            k += 1
+        k = _closing_paren(text, j)
         body = text[j + 1 : k]
         inner = _gyp_expansions(body)  # `<!(A="<!(node -p ...)" pkg-config ...)`: the inner one runs first
         out.extend(inner)
@@ -829,12 +835,7 @@ def _gyp_strip_expansions(text: str) -> str:
         if i < 0 or text[j : j + 1] != "(":
             out.append(text[start:])
             return "".join(out)
-        depth, k = 0, j
-        while k < len(text):
-            depth += {"(": 1, ")": -1}.get(text[k], 0)
-            if depth == 0:
-                break
-            k += 1
+        k = _closing_paren(text, j)
         out.append(text[start:i] + "$GYP_OUTPUT")
         start = k + 1
 
