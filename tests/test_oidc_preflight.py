@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from tests._support.github_server import GitHubServer
 from tests._support.npm_front import EXCHANGE_PREFIX, NpmFront
 from tests._support.verdaccio import Verdaccio
 from tests._support.workspace import assert_no_leak
+from tests.test_e2e_oidc import front as _front_fixture  # noqa: F401  (registers test_e2e_oidc's npm front)
 from tests.test_e2e_publish import REPO, Release, node22_path
 from tests.test_e2e_publish import release as _release_fixture  # noqa: F401  (registers the `release` fixture)
 
@@ -57,19 +57,9 @@ def release(_release_fixture: Any) -> Any:  # noqa: F811
 
 
 @pytest.fixture
-def front(verdaccio: Verdaccio, github_server: GitHubServer) -> Iterator[NpmFront]:
-    def token_for(name: str) -> str:
-        user = verdaccio.unique("trusted")
-        password = f"pw-{user}-Secret1"
-        return verdaccio.create_token(verdaccio.add_user(user, password), password)
-
-    server = NpmFront(
-        upstream_port=int(verdaccio.proxy.server_address[1]), jwks=github_server.oidc.jwks, token_for=token_for
-    ).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def front(_front_fixture: NpmFront) -> NpmFront:  # noqa: F811
+    """test_e2e_oidc's npm front: npmjs's OIDC exchange played in front of Verdaccio."""
+    return _front_fixture
 
 
 def _run(rel: Release, front: NpmFront, env: dict[str, str] | None = None, **claims: Any):
