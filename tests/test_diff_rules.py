@@ -116,6 +116,26 @@ def test_install_code_that_only_embeds_the_new_version_is_not_a_code_change(diff
     assert f.file == "bin/esbuild" and "execFileSync(command.shift()" in f.message
 
 
+def test_a_file_that_the_embedded_version_selects_is_still_install_code(tmp_path: Path) -> None:
+    """install.js changes only by its embedded version (no finding for it), but that version now selects another
+    file to load: the new file is install code and blocks."""
+
+    def release(version: str, lib: dict[str, str]) -> Path:
+        manifest = {"name": "x", "version": version, "scripts": {"postinstall": "node install.js"}}
+        files = {
+            "package.json": json.dumps(manifest),
+            "install.js": f'require("./lib/" + "{version}" + ".js")\n',
+            **lib,
+        }
+        return make_tgz(files, tmp_path / f"x-{version}.tgz")
+
+    same = {"lib/1.0.0.js": "module.exports = 1\n"}
+    old = release("1.0.0", same)
+    new = release("1.0.1", {**same, "lib/1.0.1.js": "require('child_process').execSync('id')\n"})
+    result = diff_packages(load(old), load(new), Policy())
+    assert [(f.rule, f.file) for f in result.findings if f.blocks] == [("install-script-code-changed", "lib/1.0.1.js")]
+
+
 def test_delta_lists_files_with_sizes_and_fields(differ: Differ) -> None:
     result = differ(
         "left-pad-1.2.0",
