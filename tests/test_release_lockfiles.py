@@ -304,16 +304,62 @@ def test_unchanged_dependencies_are_not_resolved(tmp_path: Path) -> None:
 
 
 def test_resolution_failure_is_an_error_not_an_allow(tmp_path: Path, tree: Tree, verdaccio: Verdaccio) -> None:
+    """The resolution error is the result's error (exit 2), and the static findings stay beside it."""
     resolve = resolver(tree.registry, 120)
     base = pkg(tmp_path, "app", "1.0.0", {})
     missing = verdaccio.unique("gk-missing")
     cand = pkg(tmp_path, "app", "1.0.1", {missing: "^1.0.0"})
-    with pytest.raises(NpmError, match="could not be resolved"):
-        diff_packages(base, cand, Policy(), resolver=resolve)
-    with pytest.raises(NpmError, match="took longer than"):
-        diff_packages(
-            base, pkg(tmp_path, "app", "1.0.2", {tree.mid: "^1"}), Policy(), resolver=resolver(tree.registry, 0.01)
-        )
+    result = diff_packages(base, cand, Policy(), resolver=resolve)
+    assert isinstance(result.error, NpmError) and "could not be resolved" in result.error.what
+    [added] = [f for f in result.findings if f.rule == "dependency-added"]
+    assert missing in added.message and added.blocks  # a patch release: the static finding is still there
+    slow = diff_packages(
+        base, pkg(tmp_path, "app", "1.0.2", {tree.mid: "^1"}), Policy(), resolver=resolver(tree.registry, 0.01)
+    )
+    assert isinstance(slow.error, NpmError) and "took longer than" in slow.error.what
+
+
+def test_static_findings_survive_an_unresolvable_tree(tmp_path: Path, tree: Tree, verdaccio: Verdaccio) -> None:
+    """The bypass of the report: a release adding a dependency the registry cannot resolve exited 2 with only
+    npm's error; the `dependency-added` and `dependency-source-changed` findings the maintainer needs were
+    not shown. Now both are in the gate's result and in every format of `gatekeeper diff`, exit 2 stays."""
+    from gatekeeper._internal.registry import RegistryClient
+    from gatekeeper.gates import diff as gate
+    from gatekeeper.modes.diff import run_diff
+    from gatekeeper.steps.run import run_gate
+    from tests.test_diff_rules import gate_ctx
+
+    name = verdaccio.unique("gk-app")
+    token = verdaccio.add_user(verdaccio.unique("app-user"), "app-password-1")
+    d = tmp_path / "base"
+    d.mkdir()
+    base_manifest = {"name": name, "version": "1.0.0", "dependencies": {tree.plain: "^1"}}
+    (d / "package.json").write_text(json.dumps(base_manifest))
+    (d / "index.js").write_text("1\n")
+    verdaccio.publish(d, token)
+    missing = verdaccio.unique("gk-nowhere")
+    deps = {tree.plain: "^1", missing: "^1.0.0", "evil": "git+https://example.invalid/evil.git"}
+    files = {"package.json": json.dumps({"name": name, "version": "1.0.1", "dependencies": deps}), "index.js": "1\n"}
+    cand = make_tgz(files, tmp_path / "cand.tgz")
+    ctx = gate_ctx(tmp_path, cand, RegistryClient(verdaccio.url))
+    res = run_gate("diff", gate.check, ctx)
+    assert res.status == "error" and "could not be resolved" in (res.error or "")
+    found = {f.rule for f in res.findings}
+    assert {"dependency-added", "dependency-source-changed"} <= found, found
+    assert any(missing in f.message for f in res.findings if f.rule == "dependency-added")
+    for fmt in ("text", "json", "markdown"):
+        out, err = io.StringIO(), io.StringIO()
+        base = tmp_path / "base.tgz"
+        make_tgz({"package.json": json.dumps(base_manifest), "index.js": "1\n"}, base)
+        argv = [str(cand), "--against", str(base), "--registry", tree.registry, "--format", fmt]
+        code = run_diff(argv, out=out, err=err)
+        assert code == 2, fmt
+        assert "dependency-added" in out.getvalue() and "dependency-source-changed" in out.getvalue(), fmt
+        assert "could not be resolved" in out.getvalue() + err.getvalue(), fmt
+        if fmt == "json":
+            data = json.loads(out.getvalue())
+            assert data["exit_code"] == 2 and data["gates"]["diff"] == "error"
+            assert "could not be resolved" in data["error"]
 
 
 def test_resolution_uses_no_credentials_and_no_workspace_config(

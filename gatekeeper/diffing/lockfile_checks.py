@@ -117,8 +117,16 @@ class LockfileChecks(Checker):
             return
         if not self._tree_changed():
             return
-        old_lock = self._resolve(self.old)
-        new_lock = self._resolve(self.new)
+        from gatekeeper.errors import GatekeeperError
+
+        try:
+            old_lock = self._resolve(self.old)
+            new_lock = self._resolve(self.new)
+        except GatekeeperError as exc:
+            # The static findings (dependency-added, dependency-source-changed, ...) stay in the report: they are
+            # what the maintainer needs to fix an unresolvable tree; the run still cannot decide (exit 2).
+            self.result.error = exc
+            return
         own = {self.new.name, self.old.name}
         before = {e.name for e in old_lock.entries.values() if e.has_install_script}
         seen: set[str] = set()

@@ -13,6 +13,8 @@ from gatekeeper.findings import Finding
 if TYPE_CHECKING:
     from typing import Any
 
+    from gatekeeper.errors import GatekeeperError
+
 
 @dataclass(frozen=True)
 class FileChange:
@@ -70,6 +72,9 @@ class DiffResult:
     release_type: str = ""
     #: Where the baseline came from and how it was verified (filled by the gate / CLI).
     baseline: dict[str, object] | None = None
+    #: A fault of a check that needed the outside world (the consumer tree's resolution): the findings above
+    #: are complete but for that check, and the run cannot decide (exit 2) — they are still reported.
+    error: GatekeeperError | None = None
 
     def by_status(self, status: str) -> list[FileChange]:
         return [f for f in self.files if f.status == status]

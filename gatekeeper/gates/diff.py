@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from gatekeeper._internal import semver
 from gatekeeper._internal.tarball import Package, read_package
 from gatekeeper.diffing import PUBLIC_REGISTRY, DiffResult, Resolver, diff_packages
-from gatekeeper.errors import ConfigError, RegistryError
+from gatekeeper.errors import ConfigError, GatekeeperError, RegistryError
 from gatekeeper.findings import Finding, Severity
 from gatekeeper.gates import ReportExtras
 from gatekeeper.report.snippets import add_snippets
@@ -58,9 +58,22 @@ class Baseline:
     info: dict[str, object]
 
 
+class DiffIncomplete(GatekeeperError):
+    """A check of the release diff could not run (the consumer tree's resolution failed): the gate errors
+    (exit 2) and still reports the findings of every other check (`findings`), which `run_gate` keeps."""
+
+    def __init__(self, error: GatekeeperError, findings: Sequence[Finding]) -> None:
+        super().__init__(error.what, error.remedy)
+        self.findings = list(findings)
+
+
 def check(ctx: Context) -> list[Finding]:
-    """The gate: findings of the release diff (see `compute`)."""
-    return list(compute(ctx).findings)
+    """The gate: findings of the release diff (see `compute`); a check that could not run errors the gate
+    with the other findings kept (`DiffIncomplete`)."""
+    result = compute(ctx)
+    if result.error is not None:
+        raise DiffIncomplete(result.error, result.findings)
+    return list(result.findings)
 
 
 def report_extras(ctx: Context) -> ReportExtras:

@@ -249,6 +249,10 @@ def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = N
             if status == "fail"
             else Decision(True, EXIT_ALLOW, "no blocking finding")
         )
+        if compared.result.error is not None:
+            # A check could not run (the consumer tree's resolution): exit 2, the other findings still shown.
+            message = compared.result.error.plain()
+            gate, decision = GateResult("diff", "error", findings, message), Decision(False, EXIT_ERROR, message)
     except GatekeeperError as exc:
         message = exc.plain()
         gate, decision, compared = GateResult("diff", "error", [], message), Decision(False, EXIT_ERROR, message), None
@@ -258,6 +262,8 @@ def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = N
     if compared is None and fmt != "json":
         # One paragraph on stderr; stdout gets nothing (no empty report, no SARIF that looks clean).
         err.write(f"npm-gatekeeper diff: {terminal.safe(gate.error or '')}\n")
+    elif compared is not None and gate.error and fmt == "sarif":
+        err.write(f"npm-gatekeeper diff: {terminal.safe(gate.error)}\n")  # no SARIF that looks complete
     elif fmt == "json":
         out.write(_json(compared, gate, decision))
     elif fmt == "sarif" and compared is not None:
@@ -266,6 +272,8 @@ def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = N
         log = to_sarif(findings, compared.candidate.base_dir)
         out.write(json.dumps(log, indent=2, ensure_ascii=False) + "\n")
     elif compared is not None:
+        if gate.error:  # the paragraph on stderr too, for a caller that reads only stderr on exit 2
+            err.write(f"npm-gatekeeper diff: {terminal.safe(gate.error)}\n")
         out.write(_markdown(compared, findings, decision) if fmt == "markdown" else _text(compared, findings, decision))
     out.flush()
     return decision.exit_code
@@ -467,7 +475,7 @@ def _verdict_lines(findings: list[Finding], decision: Decision) -> list[str]:
 def _text(c: _Compared, findings: list[Finding], decision: Decision) -> str:
     from gatekeeper.report.text import finding_lines
 
-    lines = [*_verdict_lines(findings, decision), ""]
+    lines = [*_verdict_lines(findings, decision), *_error_lines(c), ""]
     text = c.result.to_text()
     first, _, delta = text.partition("\n")
     lines += [first, *_header(c), delta.rstrip("\n")]
@@ -476,12 +484,22 @@ def _text(c: _Compared, findings: list[Finding], decision: Decision) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _error_lines(c: _Compared) -> list[str]:
+    """What could not be checked (exit 2), above the findings of everything that was."""
+    if c.result.error is None:
+        return []
+    return [f"could not decide: {terminal.safe(c.result.error.plain())} The findings below are still complete "
+            "for every other check."]
+
+
 def _markdown(c: _Compared, findings: list[Finding], decision: Decision) -> str:
     from gatekeeper import report
     from gatekeeper._internal import markdown
 
     icon = "✅ allow" if decision.allow else "🛑 block"
     lines = [f"## npm-gatekeeper diff: {icon}", ""]
+    if c.result.error is not None:
+        lines += [f"> **Could not decide:** {markdown.text(c.result.error.plain())}", ""]
     if network_block(findings):
         verdict = _verdict_lines(findings, decision)
         lines += [f"**{markdown.text(verdict[0].split(': ', 1)[1])}**", "", markdown.text(verdict[1]), ""]

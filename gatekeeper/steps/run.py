@@ -75,7 +75,10 @@ def run_gate(name: str, check: Callable[[Context], list], ctx: Context) -> GateR
     except Skip as exc:
         return GateResult(name, "skipped", [], None if not str(exc) else str(exc))
     except GatekeeperError as exc:
-        return GateResult(name, "error", [], exc.diagnostic())
+        # A gate that could not finish may still carry the findings of what it did check (the diff gate's
+        # static findings when the consumer tree cannot be resolved): reported, the run still exits 2.
+        kept = apply_overrides(list(getattr(exc, "findings", None) or []), ctx.policy)
+        return GateResult(name, "error", kept, exc.diagnostic())
     except Exception as exc:
         return GateResult(
             name, "error", [], redact(ctx.inputs, f"Internal error in gate {name}: {type(exc).__name__}: {exc}")
