@@ -103,3 +103,61 @@ def resolver(registry: str, timeout: float, workspace: Path | None = None) -> Ca
         return resolve_tree(manifest, registry=registry, timeout=timeout, workspace=workspace)
 
     return resolve
+
+
+#: npm's own range matching (node-semver, bundled with npm): which published versions a declared range allows.
+_SATISFYING_JS = r"""
+const fs = require('fs');
+const semver = require(process.argv[1]);
+const queries = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const out = queries.map(({range, versions}) => {
+  const r = semver.validRange(range, {loose: true});
+  return r === null ? null : versions.filter((v) => semver.satisfies(v, r, {loose: true}));
+});
+process.stdout.write(JSON.stringify(out));
+"""
+MAX_RANGE_QUERY_VERSIONS = 200_000
+
+
+def npm_semver_module() -> Path:
+    """node-semver as npm ships it (the module npm's install uses to match ranges)."""
+    cli = Path(npm_bin()).resolve()  # .../node_modules/npm/bin/npm-cli.js
+    for root in (cli.parent.parent, *cli.parents):
+        candidate = root / "node_modules" / "semver" / "package.json"
+        if candidate.is_file():
+            return candidate.parent
+    raise NpmError(f"npm's semver module was not found beside {cli}", "Use the npm the image ships")
+
+
+def satisfying(queries: list[tuple[str, list[str]]], *, timeout: float = 60) -> list[list[str] | None]:
+    """For each (range, versions): the versions the range allows, as npm matches them (None: not a range,
+    e.g. a dist-tag). One `node` run with npm's own node-semver; a failure raises `NpmError`."""
+    if not queries:
+        return []
+    if sum(len(v) for _, v in queries) > MAX_RANGE_QUERY_VERSIONS:
+        raise NpmError(f"Over {MAX_RANGE_QUERY_VERSIONS} published versions to match against dependency ranges")
+    from gatekeeper._internal import hostenv
+    from gatekeeper._internal.proc import child_env
+
+    module = npm_semver_module()
+    tmp = private_tempdir(None, "gatekeeper-semver-")
+    try:
+        query = tmp / "query.json"
+        query.write_text(json.dumps([{"range": r, "versions": v} for r, v in queries]), encoding="utf-8")
+        argv = [hostenv.tool("node"), "-e", _SATISFYING_JS, str(module), str(query)]
+        try:
+            res = run(argv, cwd=tmp, env=child_env({"HOME": str(tmp)}), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise NpmError(f"Matching dependency ranges took longer than {timeout:.0f} s") from None
+        except OSError as exc:
+            raise NpmError(f"node could not run to match dependency ranges ({exc})", "Install node") from None
+        try:
+            answer = json.loads(res.stdout) if res.returncode == 0 else None
+        except ValueError:
+            answer = None
+        if not isinstance(answer, list) or len(answer) != len(queries):
+            tail = " ".join(res.stderr.split())[-300:] or f"exit {res.returncode}"
+            raise NpmError(f"Matching dependency ranges with npm's semver failed: {tail}")
+        return [[str(v) for v in a] if isinstance(a, list) else None for a in answer]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

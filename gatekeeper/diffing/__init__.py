@@ -12,7 +12,7 @@ Rules of the registry side (baseline download, signatures, first release, versio
 already published) live in `gatekeeper.gates.diff`.
 """
 
-from gatekeeper.diffing.checker import PUBLIC_REGISTRY, Resolver
+from gatekeeper.diffing.checker import PUBLIC_REGISTRY, DependencyRegistry, Resolver
 from gatekeeper.diffing.content import JS_EXTENSIONS, LONG_LINE, MINIFIED_LINE, TEXT_SCAN_LIMIT
 from gatekeeper.diffing.engine import diff_packages
 from gatekeeper.diffing.install_code import MAX_INSTALL_FILES
@@ -67,6 +67,7 @@ __all__ = [
     "TARBALL_UNSAFE",
     "TEXT_SCAN_LIMIT",
     "VERSION_NOT_INCREASING",
+    "DependencyRegistry",
     "DiffResult",
     "FieldChange",
     "FileChange",

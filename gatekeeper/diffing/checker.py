@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 from gatekeeper._internal import semver
 from gatekeeper._internal.tarball import Package
@@ -23,6 +23,25 @@ PUBLIC_REGISTRY = "https://registry.npmjs.org/"
 Resolver: TypeAlias = "Callable[[dict[str, Any]], bytes]"
 
 
+class DependencyRegistry(Protocol):
+    """What the dependency checks ask the registry being published to (injected: the engine stays pure).
+
+    A fault raises a `GatekeeperError` (the run cannot decide)."""
+
+    def packument(self, name: str) -> Mapping[str, Any] | None:
+        """The full packument of a dependency (None: not on the registry)."""
+        ...
+
+    def satisfying(self, queries: list[tuple[str, list[str]]]) -> list[list[str] | None]:
+        """For each (range, versions): the versions the range allows as npm matches them (None: not a range)."""
+        ...
+
+    def release(self, name: str, version: str) -> tuple[Package | None, Sequence[str]]:
+        """A dependency's published release, integrity- and signature-checked, read safely: (the package or
+        None when its bytes fail verification, the blocking verification problems)."""
+        ...
+
+
 class Checker:
     """One baseline/candidate pair, the policy, and the result its checks append findings to."""
 
@@ -36,12 +55,15 @@ class Checker:
         registry_url: str = PUBLIC_REGISTRY,
         resolver: Resolver | None = None,
         local_install: bool = False,
+        dependencies: DependencyRegistry | None = None,
     ) -> None:
         self.old = baseline
         self.new = candidate
         self.policy = policy
         self.registry_url = registry_url
         self.resolver = resolver
+        #: The registry's facts about dependencies (None: not looked up, e.g. two local tarballs in a unit test).
+        self.deps = dependencies
         #: Pull-request mode: a local `npm install` of the repository itself (prepare & co. run too).
         self.local_install = local_install
         self.approve = policy.approve

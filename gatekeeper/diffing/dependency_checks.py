@@ -1,15 +1,43 @@
-"""Checks on dependencies: added, from outside the registry, bundled."""
+"""Checks on dependencies: added (by risk, from the registry's facts), from outside the registry, bundled."""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
+from gatekeeper._internal import semver
 from gatekeeper._internal.tarball import Package
 from gatekeeper.diffing.checker import Checker
-from gatekeeper.diffing.manifest import _bundled, _deps, _overrides, spec_kind
+from gatekeeper.diffing.manifest import INSTALL_SCRIPTS, _bundled, _deps, _overrides, spec_kind
 from gatekeeper.findings import Severity
-from gatekeeper.rules.diff import BUNDLED_CHANGED, DEPENDENCY_ADDED, DEPENDENCY_SOURCE, LOCAL_INSTALL_HOOK
+from gatekeeper.rules.diff import (
+    BUNDLED_CHANGED,
+    DEPENDENCY_ADDED,
+    DEPENDENCY_NEW_PACKAGE,
+    DEPENDENCY_SCRIPT_HISTORY,
+    DEPENDENCY_SOURCE,
+    LOCAL_INSTALL_HOOK,
+)
+
+#: A dependency first published less recently than this is not "new" (`dependency-new-package`).
+NEW_PACKAGE_DAYS = 30
+MAX_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class _Added:
+    field: str
+    name: str
+    spec: str
+    line: int | None
+    text: str
+    #: What the registry is asked about: the package (an alias's target) and the range.
+    target: str
+    range: str
 
 
 class DependencyChecks(Checker):
@@ -21,6 +49,7 @@ class DependencyChecks(Checker):
         old_names = {n for deps in _deps(self.old).values() for n in deps}
         patch = self.result.release_type in ("patch", "unknown", "none")
         seen: set[str] = set()
+        looked_up: list[_Added] = []
         for fld, deps in _deps(self.new).items():
             for name, spec in deps.items():
                 if name in old_names or name in seen:
@@ -34,7 +63,10 @@ class DependencyChecks(Checker):
                 )
                 if name in self.approve.dependencies:
                     self.approved("dependencies", text, file="package.json", line=line)
-                else:
+                    continue
+                target = _registry_target(name, spec)
+                if patch or self.deps is None or target is None:
+                    # patch: blocks as it is; outside the registry: `dependency-source-changed` blocks it (exact)
                     self.emit(
                         DEPENDENCY_ADDED,
                         text,
@@ -43,6 +75,76 @@ class DependencyChecks(Checker):
                         severity=None if patch else Severity.WARN,
                         dependency=name,
                     )
+                    continue
+                looked_up.append(_Added(fld, name, spec, line, text, *target))
+        if looked_up:
+            self._by_risk(looked_up)
+
+    def _by_risk(self, added: list[_Added]) -> None:
+        """A minor/major release's new registry dependencies: what the registry knows decides (young package,
+        install scripts in the range) and the maintainer gets the facts either way."""
+        assert self.deps is not None
+        docs = {a.target: self.deps.packument(a.target) for a in added}
+        versions = {t: _versions(d) for t, d in docs.items()}
+        matched = self.deps.satisfying([(a.range, sorted(versions[a.target])) for a in added])
+        now = datetime.now(UTC)
+        for a, allowed in zip(added, matched, strict=True):
+            where = {"file": "package.json", "line": a.line, "dependency": a.name}
+            doc = docs[a.target]
+            named = a.name if a.target == a.name else f"{a.name} (npm:{a.target})"
+            if doc is None:
+                self.emit(DEPENDENCY_ADDED, a.text, severity=Severity.WARN, **where)
+                self.emit(
+                    DEPENDENCY_NEW_PACKAGE,
+                    f"{named} is not on the registry being published to, so a consumer's install cannot vouch "
+                    "for it (and anyone may register the name)",
+                    **where,
+                )
+                continue
+            vdocs = versions[a.target]
+            if allowed is None:  # a dist-tag: the version it names today, and any it names later
+                tags = doc.get("dist-tags")
+                tagged = tags.get(a.range) if isinstance(tags, dict) else None
+                allowed = [tagged] if isinstance(tagged, str) and tagged in vdocs else sorted(vdocs)
+            created = _created(doc)
+            age = (now - created).days if created is not None and created <= now else None
+            exact = semver.parse(a.range) is not None
+            facts = [
+                f"first published {created.date().isoformat()} ({age} days ago)"
+                if created is not None and age is not None
+                else "first publish date unknown",
+                "maintainers: " + (", ".join(_maintainers(doc)) or "none listed"),
+                "exact version"
+                if exact
+                else f"range {json.dumps(a.range)}: not exact, allows {len(allowed)} published version"
+                + ("s" if len(allowed) != 1 else "")
+                + " and any later one in the range",
+            ]
+            evidence = {
+                "first_published": created.isoformat() if created else None,
+                "maintainers": _maintainers(doc),
+                "exact": exact,
+            }
+            self.emit(DEPENDENCY_ADDED, f"{a.text}: {'; '.join(facts)}", severity=Severity.WARN, **where, **evidence)
+            if age is None or age < NEW_PACKAGE_DAYS:
+                why = f"was first published {age} days ago" if age is not None else "has no readable first publish date"
+                self.emit(
+                    DEPENDENCY_NEW_PACKAGE,
+                    f"{named} {why} (under {NEW_PACKAGE_DAYS} days): {a.text}",
+                    **where,
+                    first_published=evidence["first_published"],
+                )
+            scripted = [(v, s) for v in allowed if (s := _install_scripts(vdocs.get(v)))]
+            if scripted:
+                shown = ", ".join(f"{v} ({', '.join(s)})" for v, s in scripted[-MAX_SHOWN:])
+                more = f" and {len(scripted) - MAX_SHOWN} more" if len(scripted) > MAX_SHOWN else ""
+                self.emit(
+                    DEPENDENCY_SCRIPT_HISTORY,
+                    f"{named}: {len(scripted)} version{'s' if len(scripted) != 1 else ''} that {json.dumps(a.range)} "
+                    f"allows had an install script: {shown}{more}",
+                    **where,
+                    versions=[v for v, _ in scripted[-MAX_SHOWN:]],
+                )
 
     def sources(self) -> None:
         dev = self.local_install  # a local install of the repository installs devDependencies too
@@ -159,3 +261,60 @@ def _shipped(pkg: Package | None) -> set[str]:
                 if isinstance(deps, dict):
                     needed.update(str(k) for k in deps)
     return names - needed - _bundled(pkg)
+
+
+def _registry_target(name: str, spec: str) -> tuple[str, str] | None:
+    """(package, range) the registry is asked about: the dependency itself, or an `npm:` alias's target; None
+    for a dependency from outside the registry (git, URL, file, link, workspace)."""
+    kind = spec_kind(spec)
+    if kind == "registry":
+        return name, spec.strip() or "*"
+    if kind == "alias":
+        rest = spec.strip()[4:]
+        at = rest.find("@", 1)
+        target, rng = (rest, "*") if at < 0 else (rest[:at], rest[at + 1 :] or "*")
+        return (target, rng) if target else None
+    return None
+
+
+def _versions(doc: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
+    raw = doc.get("versions") if doc else None
+    if not isinstance(raw, dict):
+        return {}
+    return {v: d for v, d in raw.items() if isinstance(v, str) and len(v) <= semver.MAX_LENGTH and isinstance(d, dict)}
+
+
+def _created(doc: Mapping[str, Any]) -> datetime | None:
+    """`time.created` (the package's first publish) as the registry records it; None when absent or unreadable."""
+    times = doc.get("time")
+    raw = times.get("created") if isinstance(times, dict) else None
+    if not isinstance(raw, str) or len(raw) > 40:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _maintainers(doc: Mapping[str, Any]) -> list[str]:
+    raw = doc.get("maintainers")
+    names: list[str] = []
+    for m in raw if isinstance(raw, list) else []:
+        name = m.get("name") if isinstance(m, dict) else m
+        if isinstance(name, str) and name.strip():
+            names.append(name.strip()[:64])
+    return names[:10]
+
+
+def _install_scripts(vdoc: Mapping[str, Any] | None) -> list[str]:
+    """What in a version document says that version runs code at install (scripts, hasInstallScript, gyp)."""
+    if not vdoc:
+        return []
+    scripts = vdoc.get("scripts")
+    found = [k for k in INSTALL_SCRIPTS if isinstance(scripts, dict) and isinstance(scripts.get(k), str) and scripts[k]]
+    if not found and vdoc.get("hasInstallScript") is True:
+        found.append("hasInstallScript")
+    if not found and vdoc.get("gypfile") is True:
+        found.append("gypfile")
+    return found

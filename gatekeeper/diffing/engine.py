@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gatekeeper._internal.tarball import Package
-from gatekeeper.diffing.checker import PUBLIC_REGISTRY, Resolver
+from gatekeeper.diffing.checker import PUBLIC_REGISTRY, DependencyRegistry, Resolver
 from gatekeeper.diffing.content_checks import ContentChecks
 from gatekeeper.diffing.dependency_checks import DependencyChecks
 from gatekeeper.diffing.install_code import InstallCodeChecks
@@ -23,11 +23,13 @@ def diff_packages(
     registry_url: str = PUBLIC_REGISTRY,
     resolver: Resolver | None = None,
     local_install: bool = False,
+    dependencies: DependencyRegistry | None = None,
 ) -> DiffResult:
     """Diff two read packages (baseline None: first release) and apply the diff rules.
 
     `resolver` (manifest -> lockfile bytes) resolves dependency trees as a consumer would when the
-    dependencies changed (None: that check is skipped); `local_install` is pull-request mode."""
+    dependencies changed (None: that check is skipped); `local_install` is pull-request mode; `dependencies`
+    answers what the registry knows about a dependency (first publish, install scripts, releases)."""
     result = DiffResult(candidate.name, candidate.version, baseline.version if baseline else None)
     unsafe = _safety(baseline, candidate)
     result.findings += unsafe
@@ -36,7 +38,14 @@ def diff_packages(
     result.files = _file_delta(baseline, candidate)
     result.fields = _field_delta(baseline, candidate)
     checker = _Checker(
-        baseline, candidate, policy, result, registry_url=registry_url, resolver=resolver, local_install=local_install
+        baseline,
+        candidate,
+        policy,
+        result,
+        registry_url=registry_url,
+        resolver=resolver,
+        local_install=local_install,
+        dependencies=dependencies,
     )
     checker.run()
     return result

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from gatekeeper._internal import semver
 from gatekeeper._internal.tarball import Package, read_package
-from gatekeeper.diffing import PUBLIC_REGISTRY, DiffResult, Resolver, diff_packages
+from gatekeeper.diffing import PUBLIC_REGISTRY, DependencyRegistry, DiffResult, Resolver, diff_packages
 from gatekeeper.errors import ConfigError, GatekeeperError, RegistryError
 from gatekeeper.findings import Finding, Severity
 from gatekeeper.gates import ReportExtras
@@ -102,7 +102,14 @@ def _compute(ctx: Context) -> DiffResult:
     name = candidate.name or (ctx.package.name if ctx.package else "")
     resolve = tree_resolver(registry_url_of(ctx.registry), policy, ctx.workspace)
     result = diff_against_registry(
-        ctx.registry, candidate, policy, name=name, check_exists=True, resolver=resolve, packument_of=ctx.packument
+        ctx.registry,
+        candidate,
+        policy,
+        name=name,
+        check_exists=True,
+        resolver=resolve,
+        packument_of=ctx.packument,
+        dependencies=RegistryDependencies(ctx.registry, policy, ctx.packument),
     )
     result.findings = add_snippets(result.findings, candidate)  # the exact YAML that would approve each one
     return result
@@ -121,6 +128,45 @@ def tree_resolver(registry_url: str, policy: Policy, workspace: Path | None) -> 
     return resolver(registry_url, float(policy.diff.resolve_timeout), workspace)
 
 
+class RegistryDependencies:
+    """The engine's `DependencyRegistry` over the registry being published to: packuments (fetched once per
+    name), npm's own range matching, and dependency releases downloaded and verified as the baseline is."""
+
+    def __init__(
+        self,
+        registry: RegistryClient | Callable[[], RegistryClient],
+        policy: Policy,
+        packument_of: Callable[[str], Mapping[str, Any] | None] | None = None,
+    ) -> None:
+        self._registry = registry  # a client, or what makes one when a dependency is first looked up
+        self.policy = policy
+        self._packument_of = packument_of
+        self._held: dict[str, Mapping[str, Any] | None] = {}
+
+    @property
+    def registry(self) -> RegistryClient:
+        if callable(self._registry):
+            self._registry = self._registry()
+        return self._registry
+
+    def packument(self, name: str) -> Mapping[str, Any] | None:
+        if name not in self._held:
+            self._held[name] = (self._packument_of or self.registry.packument)(name)
+        return self._held[name]
+
+    def satisfying(self, queries: list[tuple[str, list[str]]]) -> list[list[str] | None]:
+        from gatekeeper._internal.resolve import satisfying
+
+        return satisfying(queries, timeout=float(self.policy.diff.resolve_timeout))
+
+    def release(self, name: str, version: str) -> tuple[Package | None, Sequence[str]]:
+        doc = self.packument(name)
+        if doc is None:
+            raise RegistryError(f"The registry has no packument for the dependency {name}", "Check the registry")
+        fetched = fetch_release(self.registry, doc, name, version, self.policy, side="dependency")
+        return fetched.package, [f.message for f in fetched.findings if f.blocks]
+
+
 def diff_against_registry(
     registry: RegistryClient,
     candidate: Package,
@@ -130,6 +176,7 @@ def diff_against_registry(
     check_exists: bool,
     resolver: Resolver | None = None,
     packument_of: Callable[[str], Mapping[str, Any] | None] | None = None,
+    dependencies: DependencyRegistry | None = None,
 ) -> DiffResult:
     """Find the candidate's last release on the registry, verify it, and diff (also used by the CLI).
 
@@ -167,7 +214,15 @@ def diff_against_registry(
         return result
     base = fetch_release(registry, packument, name, baseline_version, policy)
     base.info["reason"] = reason
-    return combine(base, candidate, policy, pre, registry_url=registry_url_of(registry), resolver=resolver)
+    return combine(
+        base,
+        candidate,
+        policy,
+        pre,
+        registry_url=registry_url_of(registry),
+        resolver=resolver,
+        dependencies=dependencies,
+    )
 
 
 def combine(
@@ -178,12 +233,15 @@ def combine(
     *,
     registry_url: str = PUBLIC_REGISTRY,
     resolver: Resolver | None = None,
+    dependencies: DependencyRegistry | None = None,
 ) -> DiffResult:
     """Diff a fetched baseline with the candidate; verification findings come first."""
     if base.package is None:  # bytes that fail integrity are not worth diffing
         result = DiffResult(candidate.name, candidate.version, str(base.info.get("version")))
     else:
-        result = diff_packages(base.package, candidate, policy, registry_url=registry_url, resolver=resolver)
+        result = diff_packages(
+            base.package, candidate, policy, registry_url=registry_url, resolver=resolver, dependencies=dependencies
+        )
     result.findings[:0] = [*pre, *base.findings]
     result.baseline = base.info
     return result

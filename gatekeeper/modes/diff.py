@@ -162,6 +162,13 @@ class _Registries:
 
         return resolve
 
+    def dependencies(self, name: str, policy: Policy) -> Any:
+        """The engine's `DependencyRegistry` over `name`'s registry (the one its consumer tree resolves against);
+        the client is made (and the registry shown) only when a dependency is looked up."""
+        from gatekeeper.gates import diff as diff_gate
+
+        return diff_gate.RegistryDependencies(lambda: self.client(name)[0], policy)
+
     def client(self, name: str) -> tuple[RegistryClient, Registry]:
         reg = self.resolve(name)
         if reg.url not in self._clients:
@@ -299,7 +306,13 @@ def _diff(candidate_spec: str, against: str | None, registries: _Registries, pol
         client, _ = registries.client(cand.name)
         resolver = registries.tree_resolver(cand.name, policy)
         result = diff_gate.diff_against_registry(
-            client, cand, policy, name=cand.name, check_exists=candidate.local, resolver=resolver
+            client,
+            cand,
+            policy,
+            name=cand.name,
+            check_exists=candidate.local,
+            resolver=resolver,
+            dependencies=registries.dependencies(cand.name, policy),
         )
         result.findings[:0] = pre
         return _Compared(result, candidate, None, registries.used)
@@ -309,7 +322,8 @@ def _diff(candidate_spec: str, against: str | None, registries: _Registries, pol
     fetched = baseline.fetched or diff_gate.Baseline(baseline.package, [], {})
     url = registries.resolve(cand.name, record=False).url  # what lockfile sources are judged against
     resolver = registries.tree_resolver(cand.name, policy)
-    result = diff_gate.combine(fetched, cand, policy, pre, registry_url=url, resolver=resolver)
+    deps = registries.dependencies(cand.name, policy)
+    result = diff_gate.combine(fetched, cand, policy, pre, registry_url=url, resolver=resolver, dependencies=deps)
     if baseline.fetched is None and baseline.package is not None:
         result.baseline = {"name": baseline.package.name, "version": baseline.package.version, "source": against}
     result.baseline = {**(result.baseline or {}), "reason": "--against"}

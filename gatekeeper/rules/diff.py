@@ -84,9 +84,27 @@ NATIVE_BUILD_ADDED = Rule(
 DEPENDENCY_ADDED = Rule(
     "dependency-added",
     Severity.BLOCK,
-    "A dependency was added (blocks in a patch release, warns otherwise)",
+    "A dependency was added (blocks in a patch release; warns otherwise, with the registry's facts about it)",
     "If intended, approve it by name: `approve: {dependencies: [name]}`. (A new dependency blocks only in a patch "
-    "release; in a minor or major release it is a warning.)",
+    "release; in a minor or major release it is a warning unless `dependency-new-package` or "
+    "`dependency-install-script-history` blocks it.)",
+)
+DEPENDENCY_NEW_PACKAGE = Rule(
+    "dependency-new-package",
+    Severity.BLOCK,
+    "A dependency added in this release was first published less than 30 days ago (or not at all, or when is "
+    "unknown)",
+    "A package this young has no track record (the March 2026 axios compromise added one published 18 hours "
+    "earlier): check who publishes it and what it runs, then approve it by name: `approve: {dependencies: [name]}`, "
+    "or wait until it is 30 days old.",
+)
+DEPENDENCY_SCRIPT_HISTORY = Rule(
+    "dependency-install-script-history",
+    Severity.BLOCK,
+    "A dependency added in this release has had an install script in a version its declared range allows",
+    "Every consumer's install may run that script (a range also reaches versions published after this release): "
+    "check the versions named, pin an exact version without one if you can, and approve the dependency by name: "
+    "`approve: {dependencies: [name]}`.",
 )
 DEPENDENCY_SOURCE = Rule(
     "dependency-source-changed",

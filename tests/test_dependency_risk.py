@@ -1,0 +1,148 @@
+"""New dependencies by risk, in every release type (issue 22): a dependency added in a minor or major release
+blocks when the registry says it is young (first published < 30 days ago) or that a version its range allows
+has had an install script; otherwise it warns with the facts. Real Verdaccio holding the packages, their
+first-publish time set in Verdaccio's own storage (what it serves as `time.created`)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gatekeeper._internal.registry import RegistryClient
+from gatekeeper._internal.tarball import read_package
+from gatekeeper.diffing import diff_packages
+from gatekeeper.findings import Severity
+from gatekeeper.gates.diff import RegistryDependencies
+from gatekeeper.trust.policy import Policy, parse_policy
+from tests._support.tarballs import make_tgz
+from tests._support.verdaccio import Verdaccio
+
+
+def _iso(days_ago: float) -> str:
+    return (datetime.now(UTC) - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class Aged:
+    """Packages on Verdaccio whose first publish lies in the past, as the registry records it."""
+
+    def __init__(self, verdaccio: Verdaccio, root: Path) -> None:
+        self.verdaccio = verdaccio
+        self.registry = verdaccio.url
+        token = verdaccio.add_user(verdaccio.unique("aged-user"), "aged-password-1")
+        # young: 29 days old, never an install script; old: 31 days old, 1.0.0 had a postinstall, 1.1.0 not
+        self.young, self.old = verdaccio.unique("gk-young"), verdaccio.unique("gk-old")
+        script = {"postinstall": "node p.js"}
+        releases = ((self.young, "1.0.0", {}), (self.old, "1.0.0", script), (self.old, "1.1.0", {}))
+        for n, (name, version, scripts) in enumerate(releases):
+            d = root / f"p{n}"
+            d.mkdir()
+            (d / "package.json").write_text(json.dumps({"name": name, "version": version, "scripts": scripts}))
+            (d / "index.js").write_text("module.exports = 1\n")
+            (d / "p.js").write_text("1\n")
+            verdaccio.publish(d, token)
+        self.age(self.young, 29)
+        self.age(self.old, 31)
+        verdaccio.set_maintainers(self.old, ["alice", "bob"])
+
+    def age(self, name: str, days: float) -> None:
+        """Rewrite the package's times in Verdaccio's storage (the file its local storage serves from)."""
+        path = self.verdaccio.root / "storage" / name / "package.json"
+        doc = json.loads(path.read_text())
+        doc["time"]["created"] = _iso(days)
+        for v in doc["versions"]:
+            doc["time"][v] = _iso(days - 0.5)
+        path.write_text(json.dumps(doc))
+        served = self.verdaccio.packument(name)
+        assert served is not None and served["time"]["created"] == doc["time"]["created"]  # what the registry says
+
+
+@pytest.fixture(scope="module")
+def aged(verdaccio: Verdaccio, tmp_path_factory: pytest.TempPathFactory) -> Aged:
+    return Aged(verdaccio, tmp_path_factory.mktemp("aged"))
+
+
+def app(tmp: Path, version: str, deps: dict[str, str]):
+    files = {"package.json": json.dumps({"name": "app", "version": version, "dependencies": deps}), "i.js": "1\n"}
+    path = make_tgz(files, tmp / f"app-{version}.tgz")
+    return read_package(path, Policy().diff.limits, label=path.name)
+
+
+def found(result: Any) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
+    for f in result.findings:
+        out.setdefault(f.rule, []).append(f)
+    return out
+
+
+def deps_of(aged: Aged) -> RegistryDependencies:
+    return RegistryDependencies(RegistryClient(aged.registry), Policy())
+
+
+def test_young_dependency_blocks_and_a_month_old_one_warns_with_the_facts(tmp_path: Path, aged: Aged) -> None:
+    """The later-poisoned dependency: a minor release adding a package first published 29 days ago only
+    warned (`dependency-added: warn`), so its owner could add a postinstall afterwards."""
+    base = app(tmp_path, "1.0.0", {})
+    young = diff_packages(base, app(tmp_path, "1.1.0", {aged.young: "^1.0.0"}), Policy(), dependencies=deps_of(aged))
+    rules = found(young)
+    [new] = rules["dependency-new-package"]
+    assert new.blocks and "29 days ago" in new.message and aged.young in new.message and new.line
+    [added] = rules["dependency-added"]
+    assert added.severity is Severity.WARN and "first published" in added.message
+    assert "not exact" in added.message and young.blocked
+
+    # 31 days old, a range without the old install script: allowed, the facts in the warning
+    ok = diff_packages(base, app(tmp_path, "2.0.0", {aged.old: "1.1.0"}), Policy(), dependencies=deps_of(aged))
+    [warn] = found(ok)["dependency-added"]
+    assert not ok.blocked and warn.severity is Severity.WARN
+    assert "31 days ago" in warn.message and "alice, bob" in warn.message and "exact version" in warn.message
+    assert warn.evidence["maintainers"] == ["alice", "bob"] and warn.evidence["exact"] is True
+
+
+def test_install_script_in_an_old_version_of_the_range_blocks(tmp_path: Path, aged: Aged) -> None:
+    base = app(tmp_path, "1.0.0", {})
+    cand = app(tmp_path, "1.1.0", {aged.old: "^1.0.0"})  # npm resolves 1.1.0 (no script), but 1.0.0 had one
+    result = diff_packages(base, cand, Policy(), dependencies=deps_of(aged))
+    [hist] = found(result)["dependency-install-script-history"]
+    assert hist.blocks and "1.0.0 (postinstall)" in hist.message and hist.evidence["versions"] == ["1.0.0"]
+    assert "dependency-new-package" not in found(result)
+    # `>=1.1.0` does not allow 1.0.0 (matched by npm's own semver)
+    later = app(tmp_path, "1.2.0", {aged.old: ">=1.1.0"})
+    assert not diff_packages(base, later, Policy(), dependencies=deps_of(aged)).blocked
+    # an alias is looked up under the package it names
+    alias = diff_packages(
+        base, app(tmp_path, "1.3.0", {"helper": f"npm:{aged.old}@^1.0.0"}), Policy(), dependencies=deps_of(aged)
+    )
+    assert "dependency-install-script-history" in found(alias)
+
+
+def test_approval_by_name_patch_releases_and_missing_packages(tmp_path: Path, aged: Aged, verdaccio: Verdaccio) -> None:
+    base = app(tmp_path, "1.0.0", {})
+    both = {aged.young: "^1.0.0", aged.old: "^1.0.0"}
+    policy = parse_policy(f"approve: {{dependencies: ['{aged.young}', '{aged.old}']}}")
+    result = diff_packages(base, app(tmp_path, "1.1.0", both), policy, dependencies=deps_of(aged))
+    assert not result.blocked and set(found(result)) == {"approved-change"}
+    # a patch release blocks any new dependency, as before (the risk facts are not needed to block it)
+    patch = diff_packages(base, app(tmp_path, "1.0.1", {aged.old: "1.1.0"}), Policy(), dependencies=deps_of(aged))
+    assert [f.rule for f in patch.findings] == ["dependency-added"] and patch.blocked
+    # not on the registry at all: blocks (anyone may register the name later)
+    missing = verdaccio.unique("gk-absent")
+    gone = diff_packages(base, app(tmp_path, "1.1.0", {missing: "^1.0.0"}), Policy(), dependencies=deps_of(aged))
+    assert "not on the registry" in found(gone)["dependency-new-package"][0].message
+
+
+def test_the_cli_looks_dependencies_up_on_the_registry(tmp_path: Path, aged: Aged) -> None:
+    from gatekeeper.modes.diff import run_diff
+
+    def tgz(version: str, deps: dict[str, str]) -> Path:
+        files = {"package.json": json.dumps({"name": "app", "version": version, "dependencies": deps}), "i.js": "1\n"}
+        return make_tgz(files, tmp_path / f"cli-{version}.tgz")
+
+    out = io.StringIO()
+    argv = [str(tgz("1.1.0", {aged.young: "^1.0.0"})), "--against", str(tgz("1.0.0", {}))]
+    code = run_diff([*argv, "--registry", aged.registry, "--format", "json"], out=out, err=io.StringIO())
+    assert code == 1 and "dependency-new-package" in out.getvalue()
