@@ -369,13 +369,13 @@ def test_resolution_uses_no_credentials_and_no_workspace_config(
     from gatekeeper._internal import proc
 
     seen: list[tuple[list[str], dict[str, str], Path]] = []
-    real = proc.run
+    real = proc.start
 
-    def spy(argv, *, cwd, env=None, timeout=300):  # type: ignore[no-untyped-def]
+    def spy(argv, *, cwd, env=None, started=None):  # type: ignore[no-untyped-def]
         seen.append((list(argv), dict(env or {}), Path(cwd)))
-        return real(argv, cwd=cwd, env=env, timeout=timeout)
+        return real(argv, cwd=cwd, env=env, started=started)
 
-    monkeypatch.setattr("gatekeeper._internal.resolve.run", spy)
+    monkeypatch.setattr("gatekeeper._internal.resolve.start", spy)
     monkeypatch.setenv("NODE_AUTH_TOKEN", "npm_secretsecretsecretsecretsecretsecret")
     monkeypatch.setenv("npm_config_registry", "http://127.0.0.1:9/")
     monkeypatch.chdir(tmp_path)
@@ -386,6 +386,36 @@ def test_resolution_uses_no_credentials_and_no_workspace_config(
     assert tmp_path not in cwd.parents and "--ignore-scripts" in argv and "--package-lock-only" in argv
     assert not cwd.exists()  # the temp dir is gone
     assert not any("secret" in a for a in argv)
+
+
+def test_both_trees_resolve_concurrently_over_one_shared_cache(
+    tmp_path: Path, tree: Tree, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22 item 4: the release's two trees were resolved one after the other, each with a cold cache of its
+    own (11-14 s for express 4.18.3 -> 4.19.2 against 5-5.5 s for one resolution). Both npm runs now start before
+    either is waited for, over one packument cache that is removed afterwards."""
+    from gatekeeper._internal import proc
+
+    events: list[tuple[str, str]] = []
+    real_start, real_finish = proc.start, proc.finish
+
+    def start(argv, *, cwd, env=None, started=None):  # type: ignore[no-untyped-def]
+        events.append(("start", (env or {}).get("NPM_CONFIG_CACHE", "")))
+        return real_start(argv, cwd=cwd, env=env, started=started)
+
+    def finish(p, timeout):  # type: ignore[no-untyped-def]
+        events.append(("finish", ""))
+        return real_finish(p, timeout)
+
+    monkeypatch.setattr("gatekeeper._internal.resolve.start", start)
+    monkeypatch.setattr("gatekeeper._internal.resolve.finish", finish)
+    base = pkg(tmp_path, "app", "1.0.0", {tree.plain: "^1.0.0"})
+    cand = pkg(tmp_path, "app", "1.1.0", {tree.plain: "^1.0.0", tree.mid: "^1.1.0"})
+    result = diff_packages(base, cand, Policy(), resolver=resolver(tree.registry, 120))
+    assert "dependency-install-script" in rules(result)
+    assert [e for e, _ in events] == ["start", "start", "finish", "finish"], events
+    caches = {c for e, c in events if e == "start"}
+    assert len(caches) == 1 and "" not in caches and not Path(caches.pop()).exists()
 
 
 def test_cli_unresolvable_tree_exits_2_and_a_new_install_script_exits_1(

@@ -11,17 +11,20 @@ unresolvable tree is not an allow.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Callable
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gatekeeper._internal.npm import npm_bin, npm_env, private_tempdir
-from gatekeeper._internal.proc import run
+from gatekeeper._internal.proc import finish, run, start, stop_group
 from gatekeeper.errors import NpmError
 
 MAX_LOCKFILE_BYTES = 64 * 1024 * 1024
@@ -38,72 +41,127 @@ def _manifest_tarball(manifest: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def resolve_tree(manifest: dict[str, Any], *, registry: str, timeout: float, workspace: Path | None = None) -> bytes:
-    """The package-lock.json a consumer's fresh install of a package with `manifest` resolves."""
+@dataclass
+class _Job:
+    """One resolution started (`npm install --package-lock-only` running in its private temp dir)."""
+
+    name: str
+    version: str
+    tmp: Path
+    project: Path
+    proc: subprocess.Popen[str] | None = None
+
+
+def _start(manifest: dict[str, Any], registry: str, workspace: Path | None, cache: Path | None) -> _Job:
     name = str(manifest.get("name") or "package")
     version = str(manifest.get("version") or "0.0.0")
     tmp = private_tempdir(workspace, "gatekeeper-resolve-")
+    job = _Job(name, version, tmp, tmp / "project")
+    (tmp / "pkg.tgz").write_bytes(_manifest_tarball(manifest))
+    job.project.mkdir()
+    root = {"name": "gatekeeper-consumer", "version": "1.0.0", "private": True}
+    root["dependencies"] = {name: f"file:{tmp / 'pkg.tgz'}"}
+    (job.project / "package.json").write_text(json.dumps(root), encoding="utf-8")
+    (tmp / "npmrc").write_text(f"registry={registry}\n", encoding="utf-8")
+    (tmp / "globalnpmrc").write_text("", encoding="utf-8")
+    argv = [
+        npm_bin(),
+        "install",
+        "--package-lock-only",
+        "--ignore-scripts",
+        "--no-audit",
+        "--no-fund",
+        "--include=optional",
+        "--include=peer",
+        "--omit-lockfile-registry-resolved=false",
+        "--registry",
+        registry,
+        "--userconfig",
+        str(tmp / "npmrc"),
+        "--globalconfig",
+        str(tmp / "globalnpmrc"),
+        "--loglevel=error",
+    ]
+    extra = {"HOME": str(tmp), "NPM_CONFIG_USERCONFIG": str(tmp / "npmrc")}
+    if cache is not None:  # the packument cache the run's resolutions share (packuments only: nothing is run)
+        extra["NPM_CONFIG_CACHE"] = str(cache)
+    env = npm_env(tmp, extra)
     try:
-        (tmp / "pkg.tgz").write_bytes(_manifest_tarball(manifest))
-        project = tmp / "project"
-        project.mkdir()
-        root = {"name": "gatekeeper-consumer", "version": "1.0.0", "private": True}
-        root["dependencies"] = {name: f"file:{tmp / 'pkg.tgz'}"}
-        (project / "package.json").write_text(json.dumps(root), encoding="utf-8")
-        (tmp / "npmrc").write_text(f"registry={registry}\n", encoding="utf-8")
-        (tmp / "globalnpmrc").write_text("", encoding="utf-8")
-        argv = [
-            npm_bin(),
-            "install",
-            "--package-lock-only",
-            "--ignore-scripts",
-            "--no-audit",
-            "--no-fund",
-            "--include=optional",
-            "--include=peer",
-            "--omit-lockfile-registry-resolved=false",
-            "--registry",
-            registry,
-            "--userconfig",
-            str(tmp / "npmrc"),
-            "--globalconfig",
-            str(tmp / "globalnpmrc"),
-            "--loglevel=error",
-        ]
-        env = npm_env(tmp, {"HOME": str(tmp), "NPM_CONFIG_USERCONFIG": str(tmp / "npmrc")})
-        try:
-            res = run(argv, cwd=project, env=env, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise NpmError(
-                f"Resolving the dependency tree of {name}@{version} took longer than {timeout:.0f} s",
-                "Check that the registry answers, or raise `diff.resolve-timeout` in the policy; nothing was decided",
-            ) from None
-        except OSError as exc:
-            raise NpmError(f"npm could not run to resolve dependencies ({exc})", "Make sure npm is installed") from None
-        lock = project / "package-lock.json"
-        if res.returncode != 0 or not lock.is_file():
-            lines = [ln.strip() for ln in res.stderr.splitlines() if ln.strip()]
-            tail = " ".join(lines[-4:])[:600] or f"exit {res.returncode}"
-            raise NpmError(
-                f"The dependency tree of {name}@{version} could not be resolved against {registry}: {tail}",
-                "Every dependency must be installable from the registry being published to; fix the dependency "
-                "ranges (or publish the missing dependency) and re-run",
-            )
-        if lock.stat().st_size > MAX_LOCKFILE_BYTES:
-            raise NpmError(f"The resolved lockfile of {name}@{version} is over {MAX_LOCKFILE_BYTES} bytes")
-        return lock.read_bytes()
-    finally:
+        job.proc = start(argv, cwd=job.project, env=env)
+    except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise NpmError(f"npm could not run to resolve dependencies ({exc})", "Make sure npm is installed") from None
+    return job
 
 
-def resolver(registry: str, timeout: float, workspace: Path | None = None) -> Callable[[dict[str, Any]], bytes]:
+def _finish(job: _Job, registry: str, timeout: float, left: float) -> bytes:
+    assert job.proc is not None
+    try:
+        res = finish(job.proc, left)
+    except subprocess.TimeoutExpired:
+        raise NpmError(
+            f"Resolving the dependency tree of {job.name}@{job.version} took longer than {timeout:.0f} s",
+            "Check that the registry answers, or raise `diff.resolve-timeout` in the policy; nothing was decided",
+        ) from None
+    lock = job.project / "package-lock.json"
+    if res.returncode != 0 or not lock.is_file():
+        lines = [ln.strip() for ln in res.stderr.splitlines() if ln.strip()]
+        tail = " ".join(lines[-4:])[:600] or f"exit {res.returncode}"
+        raise NpmError(
+            f"The dependency tree of {job.name}@{job.version} could not be resolved against {registry}: {tail}",
+            "Every dependency must be installable from the registry being published to; fix the dependency "
+            "ranges (or publish the missing dependency) and re-run",
+        )
+    if lock.stat().st_size > MAX_LOCKFILE_BYTES:
+        raise NpmError(f"The resolved lockfile of {job.name}@{job.version} is over {MAX_LOCKFILE_BYTES} bytes")
+    return lock.read_bytes()
+
+
+def resolve_trees(
+    manifests: Sequence[dict[str, Any]], *, registry: str, timeout: float, workspace: Path | None = None
+) -> list[bytes]:
+    """The package-lock.json of a consumer's fresh install of each manifest, resolved concurrently (one npm
+    each, started together) over one packument cache that lives only for this call; all within `timeout`."""
+    began = time.monotonic()
+    shared = private_tempdir(workspace, "gatekeeper-resolve-cache-") if len(manifests) > 1 else None
+    jobs: list[_Job] = []
+    try:
+        for manifest in manifests:
+            jobs.append(_start(manifest, registry, workspace, shared))
+        return [_finish(job, registry, timeout, timeout - (time.monotonic() - began)) for job in jobs]
+    finally:
+        for job in jobs:
+            if job.proc is not None and job.proc.poll() is None:
+                stop_group(job.proc)
+                with contextlib.suppress(Exception):
+                    job.proc.communicate(timeout=2)
+            shutil.rmtree(job.tmp, ignore_errors=True)
+        if shared is not None:
+            shutil.rmtree(shared, ignore_errors=True)
+
+
+def resolve_tree(manifest: dict[str, Any], *, registry: str, timeout: float, workspace: Path | None = None) -> bytes:
+    """The package-lock.json a consumer's fresh install of a package with `manifest` resolves."""
+    return resolve_trees([manifest], registry=registry, timeout=timeout, workspace=workspace)[0]
+
+
+class TreeResolver:
+    """A `diffing.Resolver` bound to one registry: `resolver(manifest)`, and `resolver.many(manifests)`,
+    which resolves them concurrently over one shared packument cache (the release diff's two trees)."""
+
+    def __init__(self, registry: str, timeout: float, workspace: Path | None = None) -> None:
+        self.registry, self.timeout, self.workspace = registry, timeout, workspace
+
+    def __call__(self, manifest: dict[str, Any]) -> bytes:
+        return resolve_tree(manifest, registry=self.registry, timeout=self.timeout, workspace=self.workspace)
+
+    def many(self, manifests: Sequence[dict[str, Any]]) -> list[bytes]:
+        return resolve_trees(manifests, registry=self.registry, timeout=self.timeout, workspace=self.workspace)
+
+
+def resolver(registry: str, timeout: float, workspace: Path | None = None) -> TreeResolver:
     """A `diffing.Resolver` bound to one registry."""
-
-    def resolve(manifest: dict[str, Any]) -> bytes:
-        return resolve_tree(manifest, registry=registry, timeout=timeout, workspace=workspace)
-
-    return resolve
-
+    return TreeResolver(registry, timeout, workspace)
 
 #: npm's own range matching (node-semver, bundled with npm): which published versions a declared range allows.
 _SATISFYING_JS = r"""

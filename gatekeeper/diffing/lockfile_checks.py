@@ -120,8 +120,7 @@ class LockfileChecks(Checker):
         from gatekeeper.errors import GatekeeperError
 
         try:
-            old_lock = self._resolve(self.old)
-            new_lock = self._resolve(self.new)
+            old_lock, new_lock = self._resolve_both(self.old, self.new)
         except GatekeeperError as exc:
             # The static findings (dependency-added, dependency-source-changed, ...) stay in the report: they are
             # what the maintainer needs to fix an unresolvable tree; the run still cannot decide (exit 2).
@@ -161,15 +160,22 @@ class LockfileChecks(Checker):
                 path=chain,
             )
 
-    def _resolve(self, pkg: Any) -> NpmLockfile:
+    def _resolve_both(self, old: Any, new: Any) -> tuple[NpmLockfile, NpmLockfile]:
+        """Both trees; concurrently over one shared packument cache when the resolver can (`many`)."""
         assert self.resolver is not None
-        data = self.resolver(consumer_manifest(pkg.manifest))
-        try:
-            return parse_npm_lockfile(data)
-        except LockfileError as exc:
-            from gatekeeper.errors import NpmError
+        manifests = [consumer_manifest(old.manifest), consumer_manifest(new.manifest)]
+        many = getattr(self.resolver, "many", None)
+        data = many(manifests) if callable(many) else [self.resolver(m) for m in manifests]
+        return _parse_tree(old, data[0]), _parse_tree(new, data[1])
 
-            raise NpmError(
-                f"The dependency tree resolved for {pkg.name}@{pkg.version} is not a readable lockfile ({exc})",
-                "Check the npm version (npm >= 7 writes lockfile v2/v3) and re-run",
-            ) from None
+
+def _parse_tree(pkg: Any, data: bytes) -> NpmLockfile:
+    try:
+        return parse_npm_lockfile(data)
+    except LockfileError as exc:
+        from gatekeeper.errors import NpmError
+
+        raise NpmError(
+            f"The dependency tree resolved for {pkg.name}@{pkg.version} is not a readable lockfile ({exc})",
+            "Check the npm version (npm >= 7 writes lockfile v2/v3) and re-run",
+        ) from None

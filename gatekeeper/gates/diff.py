@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from gatekeeper._internal.registry import RegistryClient
+    from gatekeeper._internal.resolve import TreeResolver
     from gatekeeper.context import Context
 
 NAME = "diff"
@@ -121,8 +122,9 @@ def registry_url_of(registry: RegistryClient) -> str:
     return url if isinstance(url, str) and url else PUBLIC_REGISTRY
 
 
-def tree_resolver(registry_url: str, policy: Policy, workspace: Path | None) -> Resolver:
-    """Resolves dependency trees as a consumer would, against the registry being published to."""
+def tree_resolver(registry_url: str, policy: Policy, workspace: Path | None) -> TreeResolver:
+    """Resolves dependency trees as a consumer would, against the registry being published to (`many`: the
+    release's two trees concurrently, over one shared packument cache)."""
     from gatekeeper._internal.resolve import resolver
 
     return resolver(registry_url, float(policy.diff.resolve_timeout), workspace)

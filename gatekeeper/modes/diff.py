@@ -23,7 +23,7 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -152,15 +152,9 @@ class _Registries:
             self.used.append(reg)
         return reg
 
-    def tree_resolver(self, name: str, policy: Policy) -> Callable[[dict[str, Any]], bytes]:
+    def tree_resolver(self, name: str, policy: Policy) -> Any:
         """The consumer's dependency-tree resolution against `name`'s registry, recorded only when it runs."""
-        from gatekeeper.gates import diff as diff_gate
-
-        def resolve(manifest: dict[str, Any]) -> bytes:
-            reg = self.resolve(name)
-            return diff_gate.tree_resolver(reg.url, policy, None)(manifest)
-
-        return resolve
+        return _LazyResolver(self, name, policy)
 
     def dependencies(self, name: str, policy: Policy) -> Any:
         """The engine's `DependencyRegistry` over `name`'s registry (the one its consumer tree resolves against);
@@ -201,6 +195,26 @@ class _Registries:
             if self.env.get(var):
                 return RegistryAuth("Bearer", Secret(self.env[var]), f"env {var}")
         return None
+
+
+@dataclass
+class _LazyResolver:
+    """A `diffing.Resolver` against `name`'s registry, chosen (and recorded as used) only when it runs."""
+
+    registries: _Registries
+    name: str
+    policy: Policy
+
+    def _bound(self) -> Any:
+        from gatekeeper.gates import diff as diff_gate
+
+        return diff_gate.tree_resolver(self.registries.resolve(self.name).url, self.policy, None)
+
+    def __call__(self, manifest: dict[str, Any]) -> bytes:
+        return bytes(self._bound()(manifest))
+
+    def many(self, manifests: Sequence[dict[str, Any]]) -> list[bytes]:
+        return list(self._bound().many(manifests))
 
 
 def _chosen_by_maintainer(reg: Registry) -> bool:
