@@ -146,3 +146,84 @@ def test_the_cli_looks_dependencies_up_on_the_registry(tmp_path: Path, aged: Age
     argv = [str(tgz("1.1.0", {aged.young: "^1.0.0"})), "--against", str(tgz("1.0.0", {}))]
     code = run_diff([*argv, "--registry", aged.registry, "--format", "json"], out=out, err=io.StringIO())
     assert code == 1 and "dependency-new-package" in out.getvalue()
+
+
+# ------------------------------------------------------------------ install-script dependencies diffed
+
+
+INSTALL_JS = """const fs = require('fs');
+const path = require('path');
+const version = require('./package.json').version;
+fs.writeFileSync(path.join(process.env.INIT_CWD || '.', 'ran-' + version), 'x');
+"""
+
+
+@pytest.fixture(scope="module")
+def scripted(verdaccio: Verdaccio, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A package that always had a postinstall: 1.1.0 changes only its library code, 1.2.0 its install code."""
+    root = tmp_path_factory.mktemp("scripted")
+    token = verdaccio.add_user(verdaccio.unique("scripted-user"), "scripted-password-1")
+    name = verdaccio.unique("gk-scripted")
+    evil = INSTALL_JS + "fs.writeFileSync(path.join(process.env.INIT_CWD || '.', 'payload-ran'), 'x');\n"
+    for n, (version, install, index) in enumerate(
+        (
+            ("1.0.0", INSTALL_JS, "module.exports = 1\n"),
+            ("1.1.0", INSTALL_JS, "module.exports = 2\n"),
+            ("1.2.0", evil, "module.exports = 2\n"),
+        )
+    ):
+        d = root / f"v{n}"
+        d.mkdir()
+        manifest = {"name": name, "version": version, "scripts": {"postinstall": "node install.js"}}
+        (d / "package.json").write_text(json.dumps(manifest))
+        (d / "install.js").write_text(install)
+        (d / "index.js").write_text(index)
+        verdaccio.publish(d, token)
+    return name
+
+
+def test_install_script_dependency_is_diffed_across_versions(
+    tmp_path: Path, scripted: str, verdaccio: Verdaccio
+) -> None:
+    """The bypass: a dependency that already ran a postinstall moving to another version in the consumer tree
+    (a widened range) passed, because tree changes were compared by name. Now its two releases are diffed with
+    the same engine: a routine bump passes, a changed install script blocks."""
+    import subprocess
+
+    from gatekeeper._internal.resolve import resolver
+    from tests._support.verdaccio import _npm
+
+    # premise, with the real npm: a consumer's install of the widened range runs 1.2.0's changed postinstall
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    (consumer / "package.json").write_text(
+        json.dumps({"name": "c", "version": "1.0.0", "dependencies": {scripted: "^1.0.0"}})
+    )
+    subprocess.run(
+        [_npm(), "install", "--no-audit", "--no-fund"],
+        cwd=consumer,
+        env=verdaccio.npm_env(),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    assert (consumer / "payload-ran").exists() and (consumer / "ran-1.2.0").exists()
+
+    resolve = resolver(verdaccio.url, 120)
+    deps = RegistryDependencies(RegistryClient(verdaccio.url), Policy())
+    base = app(tmp_path, "1.0.0", {scripted: "~1.0.0"})
+    routine = diff_packages(
+        base, app(tmp_path, "1.0.1", {scripted: "~1.1.0"}), Policy(), resolver=resolve, dependencies=deps
+    )
+    assert routine.error is None and routine.findings == []  # 1.0.0 -> 1.1.0: the same install.js, allowed
+    widened = app(tmp_path, "1.0.2", {scripted: "^1.0.0"})
+    result = diff_packages(base, widened, Policy(), resolver=resolve, dependencies=deps)
+    [f] = found(result)["dependency-install-script"]
+    assert f.blocks and f.evidence["previous_version"] == "1.0.0" and f.evidence["version"] == "1.2.0"
+    assert "install-script-code-changed" in f.message and "install.js" in f.message
+    # approved exactly (name@version), as a new install-script package is
+    exact = parse_policy(f"approve: {{install-scripts: ['{scripted}@1.2.0']}}")
+    assert not diff_packages(base, widened, exact, resolver=resolve, dependencies=deps).blocked
+    # no registry to fetch the releases from: not compared, so it blocks (fail closed)
+    blind = diff_packages(base, widened, Policy(), resolver=resolve)
+    assert "could not be compared" in found(blind)["dependency-install-script"][0].message

@@ -77,6 +77,11 @@ class Checker:
         else:
             result.release_type = "first" if self.first else "unknown"
 
+    def diff_release(self, old: Package, new: Package) -> DiffResult:
+        """The same engine on two releases of a dependency (default policy, nothing resolved): the engine's
+        concrete checker provides it (the checks cannot import the engine)."""
+        raise NotImplementedError
+
     # -- emitting
 
     def emit(self, r: Rule, message: str, **kw: Any) -> None:

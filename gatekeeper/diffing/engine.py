@@ -96,6 +96,9 @@ def _field_delta(baseline: Package | None, candidate: Package) -> list[FieldChan
 class _Checker(ManifestChecks, InstallCodeChecks, DependencyChecks, LockfileChecks, ContentChecks):
     """Applies every content/manifest rule to one baseline/candidate pair."""
 
+    def diff_release(self, old: Package, new: Package) -> DiffResult:
+        return diff_packages(old, new, Policy(), registry_url=self.registry_url)
+
     def run(self) -> None:
         self.version()
         self.publish_config()
