@@ -221,9 +221,23 @@ def test_install_script_dependency_is_diffed_across_versions(
     [f] = found(result)["dependency-install-script"]
     assert f.blocks and f.evidence["previous_version"] == "1.0.0" and f.evidence["version"] == "1.2.0"
     assert "install-script-code-changed" in f.message and "install.js" in f.message
+    from gatekeeper.report.snippets import add_snippets
+
+    [snip] = [g.evidence.get("approve") for g in add_snippets(result.findings, widened) if g.blocks]
+    assert f"{scripted}@1.2.0" in str(snip)
     # approved exactly (name@version), as a new install-script package is
     exact = parse_policy(f"approve: {{install-scripts: ['{scripted}@1.2.0']}}")
     assert not diff_packages(base, widened, exact, resolver=resolve, dependencies=deps).blocked
     # no registry to fetch the releases from: not compared, so it blocks (fail closed)
     blind = diff_packages(base, widened, Policy(), resolver=resolve)
     assert "could not be compared" in found(blind)["dependency-install-script"][0].message
+
+
+def test_the_findings_carry_the_exact_approval(tmp_path: Path, aged: Aged) -> None:
+    from gatekeeper.report.snippets import add_snippets
+
+    cand = app(tmp_path, "1.1.0", {aged.young: "^1.0.0", aged.old: "^1.0.0"})
+    result = diff_packages(app(tmp_path, "1.0.0", {}), cand, Policy(), dependencies=deps_of(aged))
+    snippets = {f.rule: f.evidence.get("approve") for f in add_snippets(result.findings, cand) if f.blocks}
+    assert f"- {aged.young}" in str(snippets["dependency-new-package"])
+    assert f"- {aged.old}" in str(snippets["dependency-install-script-history"])

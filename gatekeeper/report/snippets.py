@@ -17,7 +17,12 @@ if TYPE_CHECKING:
     from typing import Any
 
 _SCRIPTS = {"lifecycle-script-added", "lifecycle-script-changed", "lifecycle-script-removed"}
-_DEPENDENCIES = {"dependency-added", "bundled-dependencies-changed"}
+_DEPENDENCIES = {
+    "dependency-added",
+    "dependency-new-package",
+    "dependency-install-script-history",
+    "bundled-dependencies-changed",
+}
 _FILES = {
     "install-script-code-changed",
     "native-build-added",
@@ -41,6 +46,8 @@ def approval_for(f: Finding, candidate: Package) -> dict[str, Any] | None:
         return {"sources": {ev["dependency"]: ev.get("spec")}}
     if f.rule in _DEPENDENCIES and isinstance(ev.get("dependency"), str):
         return {"dependencies": [ev["dependency"]]}
+    if f.rule == "dependency-install-script" and isinstance(ev.get("package"), str) and ev.get("version"):
+        return {"install-scripts": [f"{ev['package']}@{ev['version']}"]}
     if f.rule in _FILES:
         path = ev.get("target") if f.rule == "entrypoint-changed" else f.file
         entry = candidate.files.get(path) if isinstance(path, str) else None
