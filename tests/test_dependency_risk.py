@@ -241,3 +241,27 @@ def test_the_findings_carry_the_exact_approval(tmp_path: Path, aged: Aged) -> No
     snippets = {f.rule: f.evidence.get("approve") for f in add_snippets(result.findings, cand) if f.blocks}
     assert f"- {aged.young}" in str(snippets["dependency-new-package"])
     assert f"- {aged.old}" in str(snippets["dependency-install-script-history"])
+
+
+def test_the_publish_gate_looks_dependencies_up_through_the_run(
+    tmp_path: Path, aged: Aged, verdaccio: Verdaccio
+) -> None:
+    """The diff gate of a publish/check run: the young dependency of a minor release blocks there too, and its
+    packument is read through the run's context (fetched once per run)."""
+    from gatekeeper.gates import diff as gate
+    from gatekeeper.steps.run import run_gate
+    from tests.test_diff_rules import gate_ctx
+
+    name = verdaccio.unique("gk-gated")
+    token = verdaccio.add_user(verdaccio.unique("gated-user"), "gated-password-1")
+    d = tmp_path / "base"
+    d.mkdir()
+    (d / "package.json").write_text(json.dumps({"name": name, "version": "1.0.0"}))
+    (d / "index.js").write_text("1\n")
+    verdaccio.publish(d, token)
+    manifest = {"name": name, "version": "1.1.0", "dependencies": {aged.young: "^1.0.0"}}
+    cand = make_tgz({"package.json": json.dumps(manifest), "index.js": "1\n"}, tmp_path / "cand.tgz")
+    ctx = gate_ctx(tmp_path, cand, RegistryClient(verdaccio.url))
+    res = run_gate("diff", gate.check, ctx)
+    assert res.status == "fail" and "dependency-new-package" in {f.rule for f in res.findings}, res
+    assert aged.young in ctx.memo.packuments
