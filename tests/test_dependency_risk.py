@@ -129,6 +129,14 @@ def test_approval_by_name_patch_releases_and_missing_packages(tmp_path: Path, ag
     # a patch release blocks any new dependency, as before (the risk facts are not needed to block it)
     patch = diff_packages(base, app(tmp_path, "1.0.1", {aged.old: "1.1.0"}), Policy(), dependencies=deps_of(aged))
     assert [f.rule for f in patch.findings] == ["dependency-added"] and patch.blocked
+    # from outside the registry: not looked up; blocked exactly (by spec) as dependency-source-changed
+    git = diff_packages(
+        base, app(tmp_path, "1.2.0", {"x": "git+https://example.invalid/x.git"}), Policy(), dependencies=deps_of(aged)
+    )
+    assert {(f.rule, f.severity) for f in git.findings} == {
+        ("dependency-added", Severity.WARN),
+        ("dependency-source-changed", Severity.BLOCK),
+    }
     # not on the registry at all: blocks (anyone may register the name later)
     missing = verdaccio.unique("gk-absent")
     gone = diff_packages(base, app(tmp_path, "1.1.0", {missing: "^1.0.0"}), Policy(), dependencies=deps_of(aged))
