@@ -162,9 +162,11 @@ SHRINKWRAP_ADDED = Rule(
 DEPENDENCY_INSTALL_SCRIPT = Rule(
     "dependency-install-script",
     Severity.BLOCK,
-    "A consumer's fresh install now pulls in a package that runs install scripts (any release type)",
-    "Check that package's preinstall/install/postinstall (or binding.gyp); if intended, approve the exact "
-    "version: `approve: {install-scripts: [name@version]}`. Otherwise drop or pin the dependency that brings it.",
+    "A consumer's fresh install now pulls in a package that runs install scripts, or moves one to a version whose "
+    "install-time code changed (any release type)",
+    "Check that package's preinstall/install/postinstall (or binding.gyp) and what changed in it; if intended, "
+    "approve the exact version: `approve: {install-scripts: [name@version]}`. Otherwise drop or pin the dependency "
+    "that brings it.",
 )
 INSTALL_DATA_CHANGED = Rule(
     "install-data-changed",
