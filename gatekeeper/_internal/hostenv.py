@@ -10,6 +10,8 @@ filter through `GIT_CONFIG_*`, a proxy that sees the token). So:
   publish mode when there is one (exit 2, each named), and `PATH` counts there when it is not the
   image's (`IMAGE_PATH`, the Dockerfile's `ENV PATH`). The CLI's `publish` (semantic-release's single
   job) is not refused here: item 3 of issue 21 retires it (the plugin refuses to hold a credential).
+  The one exception: a proxy or CA variable that says exactly what the trusted policy's `network:` says
+  (`route.Route.excused`, checked in `modes/publish.py`).
 - `scrub()` removes them from the process's own environment (check mode goes on without them).
 - every child gets `proc.child_env()`, built from an allowlist, never a copy of this environment.
 """
@@ -67,7 +69,8 @@ def refusal(names: list[str]) -> GatekeeperError:
         "network behave (a step before the gate wrote them into $GITHUB_ENV or $GITHUB_PATH, or the workflow set "
         "them)",
         "Run the gate in a job of its own that sets none of these (checkout, download-artifact and the gate only); "
-        "remove them from the job's and workflow's `env:`",
+        "remove them from the job's and workflow's `env:` (a self-hosted runner's proxy or CA bundle: name it in the "
+        "policy's `network:` of a trusted release; the variables may then say exactly that)",
     )
 
 

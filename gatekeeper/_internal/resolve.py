@@ -22,6 +22,7 @@ from typing import Any
 
 from gatekeeper._internal.npm import npm_bin, npm_env, private_tempdir
 from gatekeeper._internal.proc import run
+from gatekeeper._internal.route import Route
 from gatekeeper.errors import NpmError
 
 MAX_LOCKFILE_BYTES = 64 * 1024 * 1024
@@ -38,7 +39,14 @@ def _manifest_tarball(manifest: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def resolve_tree(manifest: dict[str, Any], *, registry: str, timeout: float, workspace: Path | None = None) -> bytes:
+def resolve_tree(
+    manifest: dict[str, Any],
+    *,
+    registry: str,
+    timeout: float,
+    workspace: Path | None = None,
+    route: Route | None = None,
+) -> bytes:
     """The package-lock.json a consumer's fresh install of a package with `manifest` resolves."""
     name = str(manifest.get("name") or "package")
     version = str(manifest.get("version") or "0.0.0")
@@ -50,7 +58,11 @@ def resolve_tree(manifest: dict[str, Any], *, registry: str, timeout: float, wor
         root = {"name": "gatekeeper-consumer", "version": "1.0.0", "private": True}
         root["dependencies"] = {name: f"file:{tmp / 'pkg.tgz'}"}
         (project / "package.json").write_text(json.dumps(root), encoding="utf-8")
-        (tmp / "npmrc").write_text(f"registry={registry}\n", encoding="utf-8")
+        lines = [
+            f"registry={registry}",
+            *(route.npmrc_lines(tmp) if route is not None else []),
+        ]  # the policy's proxy/CA
+        (tmp / "npmrc").write_text("\n".join(lines) + "\n", encoding="utf-8")
         (tmp / "globalnpmrc").write_text("", encoding="utf-8")
         argv = [
             npm_bin(),
@@ -96,10 +108,12 @@ def resolve_tree(manifest: dict[str, Any], *, registry: str, timeout: float, wor
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def resolver(registry: str, timeout: float, workspace: Path | None = None) -> Callable[[dict[str, Any]], bytes]:
-    """A `diffing.Resolver` bound to one registry."""
+def resolver(
+    registry: str, timeout: float, workspace: Path | None = None, route: Route | None = None
+) -> Callable[[dict[str, Any]], bytes]:
+    """A `diffing.Resolver` bound to one registry (reached through `route`)."""
 
     def resolve(manifest: dict[str, Any]) -> bytes:
-        return resolve_tree(manifest, registry=registry, timeout=timeout, workspace=workspace)
+        return resolve_tree(manifest, registry=registry, timeout=timeout, workspace=workspace, route=route)
 
     return resolve

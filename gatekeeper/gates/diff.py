@@ -87,7 +87,7 @@ def _compute(ctx: Context) -> DiffResult:
     if candidate.unsafe or candidate.manifest_error:
         return diff_packages(None, candidate, policy)
     name = candidate.name or (ctx.package.name if ctx.package else "")
-    resolve = tree_resolver(registry_url_of(ctx.registry), policy, ctx.workspace)
+    resolve = tree_resolver(registry_url_of(ctx.registry), policy, ctx.workspace, getattr(ctx.registry, "route", None))
     result = diff_against_registry(
         ctx.registry, candidate, policy, name=name, check_exists=True, resolver=resolve, packument_of=ctx.packument
     )
@@ -101,11 +101,12 @@ def registry_url_of(registry: RegistryClient) -> str:
     return url if isinstance(url, str) and url else PUBLIC_REGISTRY
 
 
-def tree_resolver(registry_url: str, policy: Policy, workspace: Path | None) -> Resolver:
-    """Resolves dependency trees as a consumer would, against the registry being published to."""
+def tree_resolver(registry_url: str, policy: Policy, workspace: Path | None, route: Any = None) -> Resolver:
+    """Resolves dependency trees as a consumer would, against the registry being published to (through the
+    policy's proxy and CA bundle, `route`)."""
     from gatekeeper._internal.resolve import resolver
 
-    return resolver(registry_url, float(policy.diff.resolve_timeout), workspace)
+    return resolver(registry_url, float(policy.diff.resolve_timeout), workspace, route)
 
 
 def diff_against_registry(
