@@ -48,7 +48,8 @@ COPY gatekeeper/verifier/package.json gatekeeper/verifier/package-lock.json /opt
 RUN set -eux; \
     export DEBIAN_FRONTEND=noninteractive PYTHONHASHSEED=0; \
     apt-get update; \
-    apt-get install -y --no-install-recommends ca-certificates git python3 python3-venv binutils; \
+    apt-get install -y --no-install-recommends ca-certificates git python3 python3-venv binutils busybox-static; \
+    if ldd /bin/busybox >/dev/null 2>&1; then echo "/bin/busybox must be statically linked (the ENTRYPOINT)" >&2; exit 1; fi; \
     python3 -m venv /opt/venv; \
     /opt/venv/bin/pip install --disable-pip-version-check --no-cache-dir --no-compile \
         --require-hashes --no-deps --only-binary=:all: -r /tmp/requirements.txt; \
@@ -110,7 +111,11 @@ LABEL org.opencontainers.image.title="npm-gatekeeper" \
 
 # GitHub runs the container as root with the workspace mounted over the working directory:
 # no USER, no WORKDIR, an absolute exec-form ENTRYPOINT. CMD is reset (the base's is ["node"]).
-# -I: Python starts isolated (no PYTHONPATH/PYTHONHOME/PYTHONSTARTUP..., no user site), so a
-# sitecustomize.py a build step put on PYTHONPATH never runs inside the gate (issue 21).
-ENTRYPOINT ["/opt/venv/bin/python", "-I", "-B", "-u", "/opt/gatekeeper/entrypoint.py"]
+# A statically linked busybox starts first (issue 21): no dynamic loader runs for it, so LD_PRELOAD, LD_AUDIT,
+# LD_LIBRARY_PATH, GLIBC_TUNABLES... a build step wrote into $GITHUB_ENV load nothing; its `env -u` removes each
+# (gatekeeper/_internal/hostenv.py LOADER_NAMES) and execs the gate's Python without them (still PID 1: signals
+# reach it). Not a shell: sh would drop the runner's INPUT_NPM-TOKEN (not a shell name) from the environment.
+# -I: Python starts isolated (no PYTHONPATH/PYTHONHOME/PYTHONSTARTUP..., no user site), so a sitecustomize.py a
+# build step put on PYTHONPATH never runs inside the gate.
+ENTRYPOINT ["/bin/busybox", "env", "-u", "LD_PRELOAD", "-u", "LD_AUDIT", "-u", "LD_LIBRARY_PATH", "-u", "LD_ORIGIN_PATH", "-u", "LD_BIND_NOW", "-u", "LD_BIND_NOT", "-u", "LD_DEBUG", "-u", "LD_DEBUG_OUTPUT", "-u", "LD_DYNAMIC_WEAK", "-u", "LD_HWCAP_MASK", "-u", "LD_PROFILE", "-u", "LD_PROFILE_OUTPUT", "-u", "LD_SHOW_AUXV", "-u", "LD_TRACE_LOADED_OBJECTS", "-u", "LD_TRACE_PRELINKING", "-u", "LD_USE_LOAD_BIAS", "-u", "LD_VERBOSE", "-u", "LD_WARN", "-u", "LD_ASSUME_KERNEL", "-u", "LD_PREFER_MAP_32BIT_EXEC", "-u", "GLIBC_TUNABLES", "-u", "GCONV_PATH", "-u", "LOCPATH", "/opt/venv/bin/python", "-I", "-B", "-u", "/opt/gatekeeper/entrypoint.py"]
 CMD []

@@ -257,10 +257,12 @@ def _main(argv: list[str], *, image: bool) -> int:
         from gatekeeper.modes.diff import run_diff
 
         return run_diff(args)
-    from gatekeeper._internal import hostenv
-
     # Nothing of the inherited environment that changes how python, node, npm, git or the network behave
     # stays in this process (children get an allowlist anyway): publish mode refuses when there was any.
+    from gatekeeper._internal import hostenv, route
+
+    # a proxy or CA variable is accepted in publish mode when it says exactly what the policy's `network:` says
+    network_env = {k: v for k, v in os.environ.items() if k.upper() in route.ENV_VARS}
     untrusted = tuple(hostenv.scrub(os.environ, image_path=hostenv.IMAGE_PATH if image else None))
     env = dict(os.environ)
     if args.command == "notify":
@@ -302,6 +304,7 @@ def _main(argv: list[str], *, image: bool) -> int:
             # The Action's container refuses; the CLI's `publish` (semantic-release's single job) is retired by
             # the two-job release of issue 21 item 3, where the plugin refuses to hold a credential at all.
             untrusted_env=untrusted if image else (),
+            network_env=network_env,
         ),
     )
 

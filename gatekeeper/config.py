@@ -49,6 +49,7 @@ INPUT_DEFAULTS: dict[str, str] = {
     # issue 8: reviewed two-job releases
     "tarball": "",
     "approved-integrity": "",
+    "release-commit": "",
     "timeout": "600",
     "publish-with": "publish",
     "notify-webhook": "",
@@ -84,6 +85,9 @@ class Inputs:
     tarball: str = ""
     #: The sha512 SRI a reviewed deployment approved (`needs.check.outputs.integrity`).
     approved_integrity: str = ""
+    #: semantic-release in two jobs: the release commit the release job pushed on top of GITHUB_SHA (its
+    #: `release-commit` output); the publish job accepts a moved branch head only when it is exactly this commit.
+    release_commit: str = ""
     timeout: int = 600
     publish_with: str = "publish"
     notify_webhook: Secret | None = None
@@ -157,6 +161,12 @@ class Inputs:
                 f"Input `approved-integrity` is {approved[:100]!r}",
                 "Pass the check job's `integrity` output (`sha512-` and 88 base64 characters)",
             )
+        release_commit = raw["release-commit"].strip().lower()
+        if release_commit and not re.fullmatch(r"[0-9a-f]{40}", release_commit):
+            raise ConfigError(
+                f"Input `release-commit` is {release_commit[:100]!r}, not a full commit SHA",
+                "Pass the release job's `release-commit` output (40 hex digits), or leave it empty",
+            )
         webhook = raw["notify-webhook"]
         if webhook and not webhook.startswith(("https://", "http://")):
             raise ConfigError(
@@ -175,6 +185,7 @@ class Inputs:
             wait_for_checks=wait,
             tarball=tarball,
             approved_integrity=approved,
+            release_commit=release_commit,
             timeout=timeout,
             publish_with=publish_with,
             notify_webhook=Secret(webhook) if webhook else None,

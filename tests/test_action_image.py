@@ -231,4 +231,14 @@ def test_the_image_sets_only_the_path_the_gate_expects_and_starts_python_isolate
     assert pairs == {"PATH": IMAGE_PATH}
     assert untrusted(pairs, image_path=IMAGE_PATH) == []
     entrypoint = json.loads(re.search(r"^ENTRYPOINT (\[.*\])$", final, re.MULTILINE).group(1))
-    assert entrypoint[0].startswith("/") and "-I" in entrypoint[1:-1], entrypoint
+    # a static busybox (no dynamic loader runs for it: LD_PRELOAD & co. load nothing) removes every loader variable
+    # glibc acts on, then execs the gate's Python with -I
+    from gatekeeper._internal.hostenv import LOADER_NAMES
+
+    assert entrypoint[:2] == ["/bin/busybox", "env"], entrypoint
+    python = entrypoint.index("/opt/venv/bin/python")
+    removed = entrypoint[2:python]
+    assert removed[0::2] == ["-u"] * len(LOADER_NAMES) and removed[1::2] == list(LOADER_NAMES), removed
+    assert entrypoint[python:] == ["/opt/venv/bin/python", "-I", "-B", "-u", "/opt/gatekeeper/entrypoint.py"]
+    assert "busybox-static" in text and "ldd /bin/busybox" in text  # installed, and checked to be static
+    assert all(untrusted({n: "x"}) == [n] for n in LOADER_NAMES)  # outside the image they are refused by name

@@ -41,7 +41,7 @@ from typing import Any
 
 import pytest
 
-from gatekeeper._internal.hostenv import IMAGE_PATH
+from gatekeeper._internal.hostenv import IMAGE_PATH, LOADER_NAMES
 from tests._support.container_build import (
     CANNOT_RUN,
     IMAGE,
@@ -68,7 +68,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE_STANDIN = "localhost/npm-gatekeeper-test/node-standin:22-bookworm-slim"
 # Every podman call: this checkout's private store and state, in a private mount namespace.
 PRIVATE = ["bash", str(ROOT / "scripts" / "container" / "private.sh")]
-ENTRYPOINT = ["/opt/venv/bin/python", "-I", "-B", "-u", "/opt/gatekeeper/entrypoint.py"]
+ENTRYPOINT = [
+    "/bin/busybox",
+    "env",
+    *[arg for name in LOADER_NAMES for arg in ("-u", name)],
+    "/opt/venv/bin/python",
+    "-I",
+    "-B",
+    "-u",
+    "/opt/gatekeeper/entrypoint.py",
+]
 WORKSPACE_UID = 1001  # the runner's user; the container runs as root (uid 0)
 HOST_RUNNER_TEMP = "/home/runner/work/_temp"  # what the runner sets; not mounted into the container
 # Always runc, explicit ulimits, and host (or no) networking: never the default bridge network.
@@ -207,10 +216,12 @@ def run_in_container(
         os.lchown(path, workspace_uid, workspace_uid)
 
     cmd = [*PRIVATE, "podman", *RUN, "--network", "host", "--workdir", "/github/workspace"]
+    by_value = {k for k in cenv if k == "HOME" or k in LOADER_NAMES or k.startswith("LD_")}
     for key in cenv:
         # By NAME, exactly like the runner (`-e "INPUT_NPM-TOKEN"`): the value comes from podman's env.
-        # HOME is the one given by value: podman itself must keep the host's HOME.
-        cmd += ["-e", f"HOME={cenv[key]}" if key == "HOME" else key]
+        # HOME is given by value (podman itself must keep the host's HOME), and so are the loader variables
+        # (podman itself must not load a test's LD_PRELOAD library).
+        cmd += ["-e", f"{key}={cenv[key]}" if key in by_value else key]
     mounts = {
         home: "/github/home",
         workflow: "/github/workflow",
@@ -222,7 +233,7 @@ def run_in_container(
     if entrypoint:
         cmd += ["--entrypoint", entrypoint]
     cmd += [image, *args]
-    passed = {k: v for k, v in cenv.items() if k != "HOME"}
+    passed = {k: v for k, v in cenv.items() if k not in by_value}
     proc = subprocess.run(
         cmd, env={**podman_env(), **passed}, capture_output=True, text=True, timeout=timeout, check=False
     )
@@ -414,6 +425,83 @@ def test_entrypoint_fails_closed_when_nothing_answers(image: str, tmp_path: Path
     assert res.outputs.get("published") == "false", run.describe()
     assert "could not decide" in res.summary.splitlines()[0] and "NOT published" in res.summary.splitlines()[0]
     assert token in [c.message for c in parse_workflow_commands(res.stdout) if c.name == "add-mask"]
+    assert_no_leak(res, token)
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 21: the loader variables load nothing into the gate (a static busybox removes them first)
+
+PRELOAD_C = r"""
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+__attribute__((constructor)) static void hook(void) {
+  char exe[512] = {0}; char path[1024];
+  if (readlink("/proc/self/exe", exe, sizeof exe - 1) < 0) return;
+  const char *base = strrchr(exe, '/'); base = base ? base + 1 : exe;
+  snprintf(path, sizeof path, "/github/workspace/.evil/markers/preload-%s", base);
+  FILE *f = fopen(path, "a"); if (f) fclose(f);
+}
+"""
+
+
+def _preload_library(workspace: Path) -> Path:
+    """An LD_PRELOAD library (what a build step would leave in the workspace) that marks every program that
+    loads it; untracked, under the mounted workspace."""
+    import shutil
+
+    cc = shutil.which("gcc") or shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler for the LD_PRELOAD library")
+    evil = workspace / ".evil"
+    (evil / "markers").mkdir(parents=True)
+    (evil / "preload.c").write_text(PRELOAD_C)
+    subprocess.run([cc, "-shared", "-fPIC", "-o", str(evil / "preload.so"), str(evil / "preload.c")], check=True)
+    (evil / "markers").chmod(0o777)
+    return evil / "markers"
+
+
+def _give_back(workspace: Path) -> None:
+    """The workspace back to this user after a run (run_in_container hands it to the runner's uid; host git would
+    refuse it for the next run's GITHUB_SHA)."""
+    for path in [workspace, *workspace.rglob("*")]:
+        os.lchown(path, os.getuid(), os.getgid())
+
+
+def test_ld_preload_loads_into_nothing_in_the_image(image: str, tmp_path: Path) -> None:
+    """LD_PRELOAD (and GLIBC_TUNABLES) as a build step writes them into $GITHUB_ENV: the library loads into no
+    program of the gate's, in publish and check mode; another LD_* that reaches the gate is still refused."""
+    workspace = make_package_repo(tmp_path / "ws", "preload-pkg", "1.0.0")
+    markers = _preload_library(workspace)
+    env = {"LD_PRELOAD": "/github/workspace/.evil/preload.so", "GLIBC_TUNABLES": "glibc.malloc.check=3"}
+    # the control: the image's Python started directly (as the ENTRYPOINT did before) loads the library
+    control = run_in_container(
+        image, workspace, env=env, entrypoint="/opt/venv/bin/python", args=["-c", "pass"], run_root=tmp_path
+    )
+    assert control.result.returncode == 0, control.describe()
+    _give_back(workspace)
+    loaded = sorted(p.name for p in markers.iterdir())
+    assert loaded and all(n.startswith("preload-python") for n in loaded), loaded
+    for p in markers.iterdir():
+        p.unlink()
+    token = "npm_" + "Preload0Token1Value2Enough3Chars4Ab"
+    inputs = {"npm-token": token, "registry": "http://127.0.0.1:9/"}
+    # publish mode: removed before the gate started (it cannot name them); an LD_* glibc does not read reaches it
+    # and is refused by name, as every listed class is
+    run = run_in_container(image, workspace, env={**env, "LD_SOMETHING_ELSE": "1"}, inputs=inputs, run_root=tmp_path)
+    _give_back(workspace)
+    res = run.result
+    assert res.returncode == 2, run.describe()
+    assert "Refusing to publish" in res.stdout and "`LD_SOMETHING_ELSE`" in res.stdout, run.describe()
+    assert "`LD_PRELOAD`" not in res.stdout and "`GLIBC_TUNABLES`" not in res.stdout, "removed before Python"
+    assert res.outputs.get("published") == "false"
+    assert token in [c.message for c in parse_workflow_commands(res.stdout) if c.name == "add-mask"], (
+        "the runner's INPUT_NPM-TOKEN survived the removal"
+    )
+    # check mode goes on (registry and API unreachable here: it cannot decide): the gate runs git and npm
+    check = run_in_container(image, workspace, env=env, inputs={**inputs, "mode": "check"}, run_root=tmp_path)
+    assert check.result.returncode == 2, check.describe()
+    assert sorted(p.name for p in markers.iterdir()) == [], "the preload library ran in the gate or a child"
     assert_no_leak(res, token)
 
 

@@ -54,6 +54,13 @@ DOWNLOAD = f"""\
 
 FORBIDDEN = {
     "run-npm-ci-before-the-gate": (HEAD + CHECKOUT + "      - run: npm ci\n" + GATE, "publish-job-not-isolated"),
+    # issue 21 item 2's limit: a loader variable written into $GITHUB_ENV loads into a dynamically linked gate
+    # before it can refuse (the image's static launcher removes it; the CLI has none): only this floor, no step
+    # before the gate, keeps such a step out of the publishing job
+    "github-env-ld-preload-before-the-gate": (
+        HEAD + CHECKOUT + '      - run: echo "LD_PRELOAD=$PWD/evil.so" >> "$GITHUB_ENV"\n' + GATE,
+        "publish-job-not-isolated",
+    ),
     "run-after-the-gate": (HEAD + CHECKOUT + GATE + "      - run: npm view . version\n", "publish-job-not-isolated"),
     "actions-cache": (
         HEAD + CHECKOUT + "      - uses: actions/cache@0057852bfaa89a56745cba8c7296529d2fc39830 # v4.3.0\n"

@@ -231,3 +231,50 @@ def test_commit_release_files_default_and_exact_paths() -> None:
     p = parse_policy("commit:\n  release-files: [packages/a/package.json]\n", source="t")
     assert p.commit.release_files == ["packages/a/package.json"]
     assert parse_policy("commit:\n  release-files: []\n", source="t").commit.release_files == []
+
+
+# -- network.https-proxy / no-proxy / ca-bundle (issue 21: self-hosted runners behind a proxy)
+
+
+def test_network_route_keys_parse() -> None:
+    sha = "ab" * 32
+    p = parse_policy(
+        "network:\n  https-proxy: http://proxy.corp.example:3128\n  no-proxy: [internal.example, .corp.example]\n"
+        f"  ca-bundle: certs/corp.pem\n  ca-bundle-sha256: '{sha}'\n"
+    )
+    assert p.network.https_proxy == "http://proxy.corp.example:3128"
+    assert p.network.no_proxy == ["internal.example", ".corp.example"]
+    assert (p.network.ca_bundle, p.network.ca_bundle_sha256) == ("certs/corp.pem", sha)
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("network: {https-proxy: 'https://proxy:3128'}\n", "`network.https-proxy`: must be an http:// URL"),
+        ("network: {https-proxy: 'http://user:pw@proxy:3128'}\n", "must not carry a user or password"),
+        ("network: {https-proxy: 'http://proxy:3128/path'}\n", "must be http://host:port"),
+        ("network: {https-proxy: 'http://proxy:99999'}\n", "invalid port"),
+        ("network: {no-proxy: [internal]}\n", "`network.no-proxy`: needs `https-proxy`"),
+        ("network: {https-proxy: 'http://p:1', no-proxy: ['a b']}\n", "`network.no-proxy[0]`: expected a host name"),
+        ("network: {ca-bundle: /etc/corp.pem}\n", "`ca-bundle` and `ca-bundle-sha256`"),
+        ("network: {ca-bundle: /x, ca-bundle-sha256: 'abc'}\n", "`network.ca-bundle-sha256`: expected 64 hex"),
+    ],
+)
+def test_network_route_keys_are_strict(text: str, needle: str) -> None:
+    with pytest.raises(PolicyError) as err:
+        parse_policy(text)
+    assert needle in str(err.value)
+
+
+def test_a_changed_route_is_a_loosening() -> None:
+    from gatekeeper.trust.trusted_policy import compare
+
+    trusted = parse_policy("network: {https-proxy: 'http://proxy.corp.example:3128'}\n")
+    for text in ("{}\n", "network: {https-proxy: 'http://evil.example:3128'}\n"):
+        loosened, _ = compare(trusted, parse_policy(text))
+        assert any("network.https-proxy" in item for item in loosened), loosened
+    loosened, _ = compare(
+        parse_policy("{}\n"), parse_policy(f"network: {{ca-bundle: /x, ca-bundle-sha256: '{'ab' * 32}'}}\n")
+    )
+    assert any("network.ca-bundle" in item for item in loosened)
+    assert compare(trusted, trusted) == ([], [])

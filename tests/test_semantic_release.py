@@ -215,6 +215,7 @@ class Project:
             "tarball": rel.outputs.get("tarball", ""),
             "approved-integrity": rel.outputs.get("integrity", ""),
             "tag": rel.outputs.get("dist-tag", ""),
+            "release-commit": rel.outputs.get("release-commit", ""),
             **(inputs or {}),
         }
         try:
@@ -475,7 +476,7 @@ def test_example_workflow_two_jobs_least_privilege_and_pinned() -> None:
     release_text = yaml.safe_dump(release)
     for word in ("NPM_TOKEN", "NODE_AUTH_TOKEN", "npm-token", "secrets.NPM"):
         assert word not in release_text, word
-    assert set(release["outputs"]) >= {"version", "integrity", "dist-tag"}
+    assert set(release["outputs"]) >= {"version", "integrity", "dist-tag", "release-commit"}
     step = next(s for s in release["steps"] if s.get("id") == "semantic-release")
     assert step["run"] == "npx --no-install semantic-release"
     assert set(step["env"]) == {"GITHUB_TOKEN"}
@@ -494,6 +495,7 @@ def test_example_workflow_two_jobs_least_privilege_and_pinned() -> None:
     assert gate["tarball"] == "npm-gatekeeper-release/package.tgz"
     assert gate["approved-integrity"] == "${{ needs.release.outputs.integrity }}"
     assert gate["tag"] == "${{ needs.release.outputs.dist-tag }}"
+    assert gate["release-commit"] == "${{ needs.release.outputs.release-commit }}"
     assert gate["npm-token"] == "${{ secrets.NPM_TOKEN }}"
     for line in text.splitlines():
         if line.strip().startswith(("- uses:", "uses:")):
@@ -649,6 +651,7 @@ def test_the_semantic_release_git_release_commit_publishes(project) -> None:
     head = git(p.remote, "rev-parse", "refs/heads/main")
     assert head != rel.sha and git(p.remote, "rev-parse", f"{head}^") == rel.sha, "a release commit on GITHUB_SHA"
     assert git(p.remote, "rev-parse", "v1.0.0^{commit}") == head
+    assert rel.outputs["release-commit"] == head, "the release job names the commit it pushed"
     changed = git(p.remote, "diff", "--name-only", rel.sha, head).split()
     assert sorted(changed) == ["CHANGELOG.md", "package.json"]
     result = p.publish(rel)
@@ -656,6 +659,34 @@ def test_the_semantic_release_git_release_commit_publishes(project) -> None:
     assert p.versions() == ["1.0.0"] and p.integrity("1.0.0") == rel.outputs["integrity"]
     rules = {f["rule"] for f in result.report["findings"]}
     assert "release-commit-accepted" in rules and "not-branch-head" not in rules
+
+
+def test_a_release_commit_other_than_the_one_the_release_job_reported_blocks(project) -> None:
+    """Issue 21: the release commit is bound to the release job's `release-commit` output, not only to its time:
+    a release-files-only commit that someone else pushes in its place while the run goes on (its date inside the
+    release job's run time, so the date check alone would accept it) blocks."""
+    p = project()
+    p.commit("feat: the first feature")
+    rel = p.release()
+    _handed_over(p, rel, "1.0.0")
+    assert rel.outputs["release-commit"] == rel.sha  # no prepare plugin committed: the tag names GITHUB_SHA
+    pkg = json.loads((p.ws / "package.json").read_text())
+    pkg["version"] = "1.0.0"
+    pkg["description"] = "pushed by someone else during the run"
+    # committed now: within the clock skew the date check allows after the release job ended
+    head = _move_head(p, rel, {"package.json": json.dumps(pkg, indent=2) + "\n"})
+    result = p.publish(rel)
+    assert result.returncode == 1, result.describe()
+    blocking = [f for f in result.report["findings"] if f["severity"] == "block"]
+    assert [f["rule"] for f in blocking] == ["not-branch-head"], result.describe()
+    assert "not the release commit the release job reported" in blocking[0]["message"], blocking[0]["message"]
+    assert p.versions() == []
+    # the same commit with the date check alone (an older workflow without the input) is accepted: the binding is
+    # what stops it
+    legacy = p.publish(rel, inputs={"release-commit": ""})
+    rules = {f["rule"] for f in legacy.report["findings"]}
+    assert legacy.returncode == 0 and "release-commit-accepted" in rules, legacy.describe()
+    assert p.versions() == ["1.0.0"] and git(p.remote, "rev-parse", "refs/heads/main") == head
 
 
 def _move_head(p: Project, rel: SemrelRun, files: dict[str, str], *, commits: int = 1, date: str | None = None) -> str:
@@ -687,13 +718,21 @@ def test_any_other_moved_head_blocks_and_other_bytes_block(project) -> None:
             "a release-file commit made before the run",
             {"package.json": pkg},
             {"date": "2001-01-01T00:00:00Z"},
+            "not the release commit the release job reported",
+        ),
+        # an older workflow that does not pass `release-commit`: the commit's date decides
+        (
+            "a release-file commit made before the run, no release-commit input",
+            {"package.json": pkg},
+            {"date": "2001-01-01T00:00:00Z", "legacy": True},
             "not while",
         ),
         ("two commits", {"package.json": pkg}, {"commits": 2}, "exactly one commit"),
     ]
     for label, files, kw, why in cases:
+        legacy = kw.pop("legacy", False)
         _move_head(p, rel, files, **kw)
-        result = p.publish(rel)
+        result = p.publish(rel, inputs={"release-commit": ""} if legacy else None)
         assert result.returncode == 1, label + "\n" + result.describe()
         blocking = [f for f in result.report["findings"] if f["severity"] == "block"]
         assert [f["rule"] for f in blocking] == ["not-branch-head"], label

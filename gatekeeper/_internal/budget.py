@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -40,6 +41,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from gatekeeper._internal import neterrors
 from gatekeeper._internal.deadline import Deadline  # callers name it budget.Deadline
+from gatekeeper._internal.route import Route
 from gatekeeper.errors import GatekeeperError
 
 #: Default seconds of one run (the `timeout` input's default).
@@ -268,6 +270,8 @@ class Limits:
     request_seconds: float = DEFAULT_REQUEST_SECONDS
     max_bytes: int = DEFAULT_MAX_BYTES
     allowed_origin: tuple[str, str, int] | None = None  # where Authorization may go
+    #: The proxy and CA bundle the policy names (issue 21; direct and the default roots when none).
+    route: Route = field(default_factory=Route)
 
 
 class BoundedAdapter(HTTPAdapter):
@@ -275,6 +279,7 @@ class BoundedAdapter(HTTPAdapter):
 
     def __init__(self, limits: Limits, **kwargs: Any) -> None:
         self.limits = limits
+        self._ssl: ssl.SSLContext | None = None
         super().__init__(**kwargs)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
@@ -291,6 +296,16 @@ class BoundedAdapter(HTTPAdapter):
         url = request.url or ""
         if "Authorization" in request.headers and (lim.allowed_origin is None or origin(url) != lim.allowed_origin):
             del request.headers["Authorization"]  # credentials only to their own origin
+        proxy = lim.route.proxy_for(url)
+        if proxy and "Authorization" in request.headers and urlsplit(url).scheme != "https":
+            # through the proxy, plain http would hand it the credential in clear: only CONNECT tunnels carry one
+            raise GatekeeperError(
+                f"Refusing to send {lim.service}'s credential to {safe_url(url)} through the proxy "
+                f"`network.https-proxy` over plain http (the proxy would read it)",
+                "Use an https:// URL for that service, or list its host in `network.no-proxy`",
+            )
+        kwargs["proxies"] = {"http": proxy, "https": proxy} if proxy else {}
+        kwargs["verify"] = True  # never off; the policy's CA bundle, if any, is the pool's SSL context
         what, scope_left, scope_cap, per_request = _current_limits()
         cap = scope_cap if scope_cap is not None else lim.max_bytes
         target = f"{request.method} {safe_url(url)}"
@@ -310,6 +325,26 @@ class BoundedAdapter(HTTPAdapter):
                     raise self._late(target, what, left) from None
                 raise exc
         return resp
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """The policy's CA bundle as the only roots (None: requests' defaults), built once, from memory."""
+        if self._ssl is None and self.limits.route.ca_pem is not None:
+            self._ssl = ssl.create_default_context(cadata=self.limits.route.ca_pem.decode("ascii", "replace"))
+        return self._ssl
+
+    def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        context = self._ssl_context()
+        if context is not None and verify is not False:
+            pool_kwargs.pop("ca_certs", None)
+            pool_kwargs.pop("ca_cert_dir", None)
+            pool_kwargs["ssl_context"] = context
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        if self._ssl_context() is not None and url.lower().startswith("https"):
+            conn.ca_certs = conn.ca_cert_dir = None  # exactly the policy's bundle, not certifi's added to it
 
     def _read(self, resp: requests.Response, cap: int, left: float, target: str, what: str, dog: _Watchdog) -> bytes:
         raw = resp.raw

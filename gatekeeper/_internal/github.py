@@ -26,6 +26,7 @@ from github.Requester import HTTPRequestsConnectionClass, HTTPSRequestsConnectio
 
 from gatekeeper import __version__
 from gatekeeper._internal import budget
+from gatekeeper._internal.route import Route
 from gatekeeper.errors import GitHubError
 from gatekeeper.secret import Secret
 
@@ -259,6 +260,7 @@ class GitHubClient:
         timeout: int = 30,
         deadline: budget.Deadline | None = None,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        route: Route | None = None,
     ) -> None:
         self.repository = repository
         self._token = token
@@ -266,7 +268,12 @@ class GitHubClient:
         auth = Auth.Token(token.reveal()) if token else None
         base_url = api_url.rstrip("/")
         self.limits = budget.Limits(
-            "GitHub's API", self.deadline, float(timeout), max_bytes, allowed_origin=budget.origin(base_url)
+            "GitHub's API",
+            self.deadline,
+            float(timeout),
+            max_bytes,
+            allowed_origin=budget.origin(base_url),
+            route=route or Route(),
         )
         self._gh = Github(
             auth=auth,

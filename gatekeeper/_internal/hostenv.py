@@ -10,8 +10,12 @@ filter through `GIT_CONFIG_*`, a proxy that sees the token). So:
   publish mode when there is one (exit 2, each named), and `PATH` counts there when it is not the
   image's (`IMAGE_PATH`, the Dockerfile's `ENV PATH`). The CLI's `publish` (semantic-release's single
   job) is not refused here: item 3 of issue 21 retires it (the plugin refuses to hold a credential).
+  The one exception: a proxy or CA variable that says exactly what the trusted policy's `network:` says
+  (`route.Route.excused`, checked in `modes/publish.py`).
 - `scrub()` removes them from the process's own environment (check mode goes on without them).
 - every child gets `proc.child_env()`, built from an allowlist, never a copy of this environment.
+- the loader variables (`LOADER_NAMES`) act before any of this code runs; in the image a static busybox removes
+  them first (the Dockerfile's ENTRYPOINT), outside it only the isolated publishing job keeps them out.
 """
 
 from __future__ import annotations
@@ -40,8 +44,40 @@ UNTRUSTED_NAMES = frozenset(
         "PREFIX",
         "DESTDIR",
         "GCONV_PATH",
+        "GLIBC_TUNABLES",
+        "LOCPATH",
         "BASH_ENV",
     }
+)
+#: What glibc's dynamic loader and libc act on before a program's first line runs (glibc 2.36: rtld's
+#: process_envvars, iconv, locales, tunables): the image's ENTRYPOINT, a STATICALLY linked busybox `env -u` each
+#: of these, removes them before the gate's Python (dynamically linked) starts, so a library a build step named in
+#: LD_PRELOAD/LD_AUDIT never loads. They are gone by then: the gate cannot name them (tests/test_action_image.py
+#: keeps the Dockerfile's list equal to this one). Any other LD_* that reaches the gate is refused as usual.
+LOADER_NAMES = (
+    "LD_PRELOAD",
+    "LD_AUDIT",
+    "LD_LIBRARY_PATH",
+    "LD_ORIGIN_PATH",
+    "LD_BIND_NOW",
+    "LD_BIND_NOT",
+    "LD_DEBUG",
+    "LD_DEBUG_OUTPUT",
+    "LD_DYNAMIC_WEAK",
+    "LD_HWCAP_MASK",
+    "LD_PROFILE",
+    "LD_PROFILE_OUTPUT",
+    "LD_SHOW_AUXV",
+    "LD_TRACE_LOADED_OBJECTS",
+    "LD_TRACE_PRELINKING",
+    "LD_USE_LOAD_BIAS",
+    "LD_VERBOSE",
+    "LD_WARN",
+    "LD_ASSUME_KERNEL",
+    "LD_PREFER_MAP_32BIT_EXEC",
+    "GLIBC_TUNABLES",
+    "GCONV_PATH",
+    "LOCPATH",
 )
 
 
@@ -67,7 +103,8 @@ def refusal(names: list[str]) -> GatekeeperError:
         "network behave (a step before the gate wrote them into $GITHUB_ENV or $GITHUB_PATH, or the workflow set "
         "them)",
         "Run the gate in a job of its own that sets none of these (checkout, download-artifact and the gate only); "
-        "remove them from the job's and workflow's `env:`",
+        "remove them from the job's and workflow's `env:` (a self-hosted runner's proxy or CA bundle: name it in the "
+        "policy's `network:` of a trusted release; the variables may then say exactly that)",
     )
 
 
@@ -76,7 +113,7 @@ def scrub(environ: MutableMapping[str, str], *, image_path: str | None = None) -
     names = untrusted(environ, image_path=image_path)
     for name in names:
         if name != "PATH":
-            del environ[name]
+            environ.pop(name, None)
     if image_path is not None:
         environ["PATH"] = image_path
     return names

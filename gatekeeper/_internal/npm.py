@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 from gatekeeper._internal import hostenv, proc
 from gatekeeper._internal.proc import child_env, run
+from gatekeeper._internal.route import Route
 from gatekeeper.errors import GatekeeperError, NpmError, PublishUncertain
 from gatekeeper.secret import Secret
 
@@ -203,6 +204,7 @@ def publish(
     started: list[int] | None = None,
     provenance: bool = False,
     stage: bool = False,
+    route: Route | None = None,
 ) -> Published:
     """`npm publish <tarball> --ignore-scripts` (or `npm stage publish`) with a temp userconfig (0600)
     deleted afterwards.
@@ -228,6 +230,14 @@ def publish(
             tarball = copy
         npmrc = tmp / "npmrc"
         lines = [f"registry={registry}"]
+        if route is not None:
+            if token and route.proxy_for(registry) and urlsplit(registry).scheme != "https":
+                raise NpmError(
+                    f"Refusing to publish to {registry} through the proxy `network.https-proxy` over plain http "
+                    "(the proxy would read the token)",
+                    "Publish to an https:// registry (tunnelled with CONNECT), or list its host in `network.no-proxy`",
+                )
+            lines += route.npmrc_lines(tmp)  # the policy's proxy and CA bundle, nothing from the environment
         if token:
             lines.append(f"{npmrc_auth_key(registry)}:_authToken={token.reveal()}")
         write_private(npmrc, ("\n".join(lines) + "\n").encode("utf-8"))

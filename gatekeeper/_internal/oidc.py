@@ -23,6 +23,7 @@ import requests
 
 from gatekeeper import __version__
 from gatekeeper._internal import budget
+from gatekeeper._internal.route import Route
 from gatekeeper.errors import OidcError
 from gatekeeper.secret import Secret
 
@@ -75,6 +76,7 @@ def request_id_token(
     timeout: float = 30.0,
     retries: int = 2,
     deadline: budget.Deadline | None = None,
+    route: Route | None = None,
 ) -> IdToken:
     """Ask the runner for this job's ID token with `audience`, and decode it (bounded by the run's deadline;
     the request token goes to the endpoint's own origin only)."""
@@ -92,7 +94,12 @@ def request_id_token(
     host = urlsplit(url).netloc
     deadline = deadline or budget.Deadline()
     limits = budget.Limits(
-        "The runner's ID-token endpoint", deadline, timeout, MAX_JWT_BYTES * 2, allowed_origin=budget.origin(url)
+        "The runner's ID-token endpoint",
+        deadline,
+        timeout,
+        MAX_JWT_BYTES * 2,
+        allowed_origin=budget.origin(url),
+        route=route or Route(),
     )
     session = budget.bounded_session(limits)
     last = ""

@@ -18,6 +18,7 @@ import requests
 
 from gatekeeper import __version__
 from gatekeeper._internal import budget, neterrors
+from gatekeeper._internal.route import Route
 from gatekeeper.errors import RegistryError
 from gatekeeper.secret import Secret
 
@@ -58,6 +59,7 @@ class RegistryClient:
         limits: ByteLimits | None = None,
         public_aliases: Sequence[str] = (),
         auth_scheme: str = "Bearer",
+        route: Route | None = None,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.token = token
@@ -73,8 +75,14 @@ class RegistryClient:
         #: The public registry (or a test alias of it): signatures are required.
         self.public = self.origin in PUBLIC_REGISTRY_ORIGINS or self.origin in aliases
         self.budget = budget.Limits(
-            "The npm registry", self.deadline, timeout, self.limits.json, allowed_origin=self.origin
+            "The npm registry",
+            self.deadline,
+            timeout,
+            self.limits.json,
+            allowed_origin=self.origin,
+            route=route or Route(),
         )
+        self.route = route or Route()
         self._session = budget.bounded_session(self.budget)
         self._session.headers["User-Agent"] = USER_AGENT
         self._session.trust_env = False  # no proxy/CA bundle from the environment (issue 21)

@@ -25,6 +25,7 @@ from typing import Any
 
 from gatekeeper._internal.npm import npm_bin, npm_env, private_tempdir
 from gatekeeper._internal.proc import finish, run, start, stop_group
+from gatekeeper._internal.route import Route
 from gatekeeper.errors import NpmError
 
 MAX_LOCKFILE_BYTES = 64 * 1024 * 1024
@@ -52,7 +53,9 @@ class _Job:
     proc: subprocess.Popen[str] | None = None
 
 
-def _start(manifest: dict[str, Any], registry: str, workspace: Path | None, cache: Path | None) -> _Job:
+def _start(
+    manifest: dict[str, Any], registry: str, workspace: Path | None, cache: Path | None, route: Route | None = None
+) -> _Job:
     name = str(manifest.get("name") or "package")
     version = str(manifest.get("version") or "0.0.0")
     tmp = private_tempdir(workspace, "gatekeeper-resolve-")
@@ -62,7 +65,8 @@ def _start(manifest: dict[str, Any], registry: str, workspace: Path | None, cach
     root = {"name": "gatekeeper-consumer", "version": "1.0.0", "private": True}
     root["dependencies"] = {name: f"file:{tmp / 'pkg.tgz'}"}
     (job.project / "package.json").write_text(json.dumps(root), encoding="utf-8")
-    (tmp / "npmrc").write_text(f"registry={registry}\n", encoding="utf-8")
+    lines = [f"registry={registry}", *(route.npmrc_lines(tmp) if route is not None else [])]  # the policy's proxy/CA
+    (tmp / "npmrc").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (tmp / "globalnpmrc").write_text("", encoding="utf-8")
     argv = [
         npm_bin(),
@@ -118,7 +122,12 @@ def _finish(job: _Job, registry: str, timeout: float, left: float) -> bytes:
 
 
 def resolve_trees(
-    manifests: Sequence[dict[str, Any]], *, registry: str, timeout: float, workspace: Path | None = None
+    manifests: Sequence[dict[str, Any]],
+    *,
+    registry: str,
+    timeout: float,
+    workspace: Path | None = None,
+    route: Route | None = None,
 ) -> list[bytes]:
     """The package-lock.json of a consumer's fresh install of each manifest, resolved concurrently (one npm
     each, started together) over one packument cache that lives only for this call; all within `timeout`."""
@@ -127,7 +136,7 @@ def resolve_trees(
     jobs: list[_Job] = []
     try:
         for manifest in manifests:
-            jobs.append(_start(manifest, registry, workspace, shared))
+            jobs.append(_start(manifest, registry, workspace, shared, route))
         return [_finish(job, registry, timeout, timeout - (time.monotonic() - began)) for job in jobs]
     finally:
         for job in jobs:
@@ -140,28 +149,42 @@ def resolve_trees(
             shutil.rmtree(shared, ignore_errors=True)
 
 
-def resolve_tree(manifest: dict[str, Any], *, registry: str, timeout: float, workspace: Path | None = None) -> bytes:
+def resolve_tree(
+    manifest: dict[str, Any],
+    *,
+    registry: str,
+    timeout: float,
+    workspace: Path | None = None,
+    route: Route | None = None,
+) -> bytes:
     """The package-lock.json a consumer's fresh install of a package with `manifest` resolves."""
-    return resolve_trees([manifest], registry=registry, timeout=timeout, workspace=workspace)[0]
+    return resolve_trees([manifest], registry=registry, timeout=timeout, workspace=workspace, route=route)[0]
 
 
 class TreeResolver:
     """A `diffing.Resolver` bound to one registry: `resolver(manifest)`, and `resolver.many(manifests)`,
     which resolves them concurrently over one shared packument cache (the release diff's two trees)."""
 
-    def __init__(self, registry: str, timeout: float, workspace: Path | None = None) -> None:
-        self.registry, self.timeout, self.workspace = registry, timeout, workspace
+    def __init__(
+        self, registry: str, timeout: float, workspace: Path | None = None, route: Route | None = None
+    ) -> None:
+        self.registry, self.timeout, self.workspace, self.route = registry, timeout, workspace, route
 
     def __call__(self, manifest: dict[str, Any]) -> bytes:
-        return resolve_tree(manifest, registry=self.registry, timeout=self.timeout, workspace=self.workspace)
+        return resolve_tree(
+            manifest, registry=self.registry, timeout=self.timeout, workspace=self.workspace, route=self.route
+        )
 
     def many(self, manifests: Sequence[dict[str, Any]]) -> list[bytes]:
-        return resolve_trees(manifests, registry=self.registry, timeout=self.timeout, workspace=self.workspace)
+        return resolve_trees(
+            manifests, registry=self.registry, timeout=self.timeout, workspace=self.workspace, route=self.route
+        )
 
 
-def resolver(registry: str, timeout: float, workspace: Path | None = None) -> TreeResolver:
-    """A `diffing.Resolver` bound to one registry."""
-    return TreeResolver(registry, timeout, workspace)
+def resolver(registry: str, timeout: float, workspace: Path | None = None, route: Route | None = None) -> TreeResolver:
+    """A `diffing.Resolver` bound to one registry (reached through the policy's proxy and CA, `route`)."""
+    return TreeResolver(registry, timeout, workspace, route)
+
 
 #: npm's own range matching (node-semver, bundled with npm): which published versions a declared range allows.
 _SATISFYING_JS = r"""

@@ -16,6 +16,7 @@ import requests
 
 from gatekeeper import __version__
 from gatekeeper._internal import budget
+from gatekeeper._internal.route import Route
 from gatekeeper.errors import GatekeeperError
 from gatekeeper.secret import Secret
 
@@ -40,12 +41,17 @@ def post_event(
     timeout: float = 10.0,
     retries: int = 2,
     deadline: budget.Deadline | None = None,
+    route: Route | None = None,
 ) -> int:
     """POST `event` as JSON; returns the HTTP status (2xx). Anything else raises WebhookError."""
     data = json.dumps(event, sort_keys=True).encode("utf-8")
     headers = {"Content-Type": "application/json", "User-Agent": f"npm-gatekeeper/{__version__}"}
     limits = budget.Limits(
-        "the notification webhook", deadline or budget.Deadline(), request_seconds=timeout, max_bytes=MAX_RESPONSE_BYTES
+        "the notification webhook",
+        deadline or budget.Deadline(),
+        request_seconds=timeout,
+        max_bytes=MAX_RESPONSE_BYTES,
+        route=route or Route(),
     )
     session = budget.bounded_session(limits)
     last = ""

@@ -14,11 +14,14 @@ One shape of a moved head is accepted (`release-commit-accepted`, info): semanti
 the release job's `prepare` plugin (`@semantic-release/git`) pushed ONE release commit on top of GITHUB_SHA
 before the publish job runs. All of these must hold, read from `/compare/{GITHUB_SHA}...{head}`:
 the head is exactly one commit ahead and nothing behind, its only parent is GITHUB_SHA; it adds or modifies
-only the exact paths of `commit.release-files` (no removal, rename or other file); and its committer date
-lies inside the run time of a finished, successful job of this run (give or take the clock skew
-between a runner and GitHub). Any other moved head blocks. The commit's date is written by whoever made the
-commit: this binds the shape and the time, not an identity (anyone who can push can also push a commit like
-it); what it lets through is limited to the release files, and the published bytes are gated on their own.
+only the exact paths of `commit.release-files` (no removal, rename or other file); and the commit
+is the one the release job reported: the `release-commit` input, which the publish job takes from the release
+job's output of that name (the plugin writes semantic-release's `nextRelease.gitHead` after `prepare`; only
+a job of this run can set it, so a commit someone else pushed or force-pushed in its place blocks). Without
+that input (an older workflow) the commit's date must lie inside the run time of a finished, successful job
+of this run (give or take the clock skew between a runner and GitHub): the date is written by whoever made
+the commit, so this binds the shape and the time, not the commit. Any other moved head blocks; what the
+shape lets through is limited to the release files, and the published bytes are gated on their own.
 """
 
 from __future__ import annotations
@@ -119,6 +122,12 @@ def _release_commit(ctx: Context, head: str) -> str | None:
     if others:
         shown = ", ".join(f"{f.filename} ({f.status})" for f in others[:10])
         return f"it changes files that are not release files (`commit.release-files`): {shown}"
+    bound = ctx.inputs.release_commit
+    if bound:
+        # bound by the release job's own output (only jobs of this run set it): exactly that commit, no other
+        if head != bound:
+            return f"the head is not the release commit the release job reported ({bound[:12]}, input `release-commit`)"
+        return None
     when = parse_time(commit.committer_date)
     if when is None:
         return f"its committer date {commit.committer_date!r} cannot be read"

@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from gatekeeper._internal.registry import RegistryClient
     from gatekeeper._internal.resolve import TreeResolver
+    from gatekeeper._internal.route import Route
     from gatekeeper.context import Context
 
 NAME = "diff"
@@ -101,7 +102,7 @@ def _compute(ctx: Context) -> DiffResult:
     if candidate.unsafe or candidate.manifest_error:
         return diff_packages(None, candidate, policy)
     name = candidate.name or (ctx.package.name if ctx.package else "")
-    resolve = tree_resolver(registry_url_of(ctx.registry), policy, ctx.workspace)
+    resolve = tree_resolver(registry_url_of(ctx.registry), policy, ctx.workspace, getattr(ctx.registry, "route", None))
     result = diff_against_registry(
         ctx.registry,
         candidate,
@@ -122,12 +123,15 @@ def registry_url_of(registry: RegistryClient) -> str:
     return url if isinstance(url, str) and url else PUBLIC_REGISTRY
 
 
-def tree_resolver(registry_url: str, policy: Policy, workspace: Path | None) -> TreeResolver:
-    """Resolves dependency trees as a consumer would, against the registry being published to (`many`: the
-    release's two trees concurrently, over one shared packument cache)."""
+def tree_resolver(
+    registry_url: str, policy: Policy, workspace: Path | None, route: Route | None = None
+) -> TreeResolver:
+    """Resolves dependency trees as a consumer would, against the registry being published to (through the
+    policy's proxy and CA bundle, `route`; `many`: the release's two trees concurrently, over one shared
+    packument cache)."""
     from gatekeeper._internal.resolve import resolver
 
-    return resolver(registry_url, float(policy.diff.resolve_timeout), workspace)
+    return resolver(registry_url, float(policy.diff.resolve_timeout), workspace, route)
 
 
 class RegistryDependencies:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from gatekeeper import report
 from gatekeeper._internal import git, hostenv
 from gatekeeper._internal import npm as npm_cli
+from gatekeeper._internal import route as route_mod
 from gatekeeper._internal.deadline import Deadline
 from gatekeeper._internal.proc import Cancelled, cancel_on_signals
 from gatekeeper._internal.tarball import read_package
@@ -110,7 +111,7 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
         try:
             try:
                 if opts.untrusted_env and inputs.mode == "publish":
-                    raise hostenv.refusal(list(opts.untrusted_env))
+                    _refuse_untrusted_env(inputs, workspace, opts)
                 packing = _start_pack(inputs, workspace, opts, deadline)  # npm packs while the gates are loaded
                 gates = select_gates(opts)
                 if inputs.mode == "publish":  # the isolation floor runs whatever `--skip-gates` says
@@ -144,6 +145,20 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
         signals.disarm()  # a second signal now must not interrupt the report
         emit(outcome, inputs, env, workspace, opts)
     return outcome.decision.exit_code
+
+
+def _refuse_untrusted_env(inputs: Inputs, workspace: Path, opts: RunOptions) -> None:
+    """Publish mode refuses the inherited variables that change how python, node, npm, git or the network behave,
+    but for a proxy or CA variable that says exactly what the policy's `network:` says (self-hosted runners
+    behind a corporate proxy). The released policy's route must then be the trusted policy's
+    (`_build_context`), so only what the trusted policy names is ever accepted."""
+    refused = list(opts.untrusted_env)
+    if any(name in opts.network_env for name in refused):
+        released = load_policy(workspace / inputs.policy, required=inputs.policy != ".github/npm-gatekeeper.yml")
+        net = route_mod.from_policy(released.network, workspace)
+        refused = [n for n in refused if not (n in opts.network_env and net.excused(n, opts.network_env[n], workspace))]
+    if refused:
+        raise hostenv.refusal(refused)
 
 
 def _publish_failed(outcome: report.Outcome, exc: GatekeeperError) -> None:
@@ -195,11 +210,22 @@ def _build_context(
     policy_path = workspace / inputs.policy
     policy: Policy = load_policy(policy_path, required=inputs.policy != ".github/npm-gatekeeper.yml")
     deadline = deadline or Deadline(inputs.timeout)
-    registry, github = clients(inputs, env, policy, gh_run, deadline)
+    # Until the trusted policy is known, the released policy's route reaches the network; publish mode then
+    # requires it to be the trusted policy's (below), so a route only the workspace names never publishes.
+    route = route_mod.from_policy(policy.network, workspace)
+    registry, github = clients(inputs, env, policy, gh_run, deadline, route)
     packed, tmp = _tarball(inputs, workspace, package_dir, policy, opts or RunOptions(), deadline, packing)
     try:
         packument = registry.packument(packed.name) if packed.name else None  # the run's one fetch of it
         trust = _trusted_policy(policy, packument, registry, inputs, gh_run, workspace, packed, env, github)
+        if inputs.mode == "publish" and route_mod.settings(trust.policy.network) != route_mod.settings(policy.network):
+            raise ConfigError(
+                "Refusing to publish: the network route of this commit's policy (`network.https-proxy`, `no-proxy`, "
+                "`ca-bundle`) is not the trusted policy's (the last release's): a proxy or CA bundle only the released "
+                "commit names is not trusted",
+                "Release the `network:` change first through a reviewed release, or restore the last release's "
+                "settings",
+            )
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -464,6 +490,7 @@ def _publish(
         started=started,
         provenance=provenance,
         stage=stage,
+        route=ctx.registry.route,
     )
     if result.ok:
         if stage:

@@ -262,7 +262,9 @@ def notify(
                 result.errors.append(explain(exc) + " (the Release needs `contents: write` for the job's token)")
     if webhook:
         try:
-            post_event(webhook, event(rel, result, repository), deadline=deadline)
+            post_event(
+                webhook, event(rel, result, repository), deadline=deadline, route=getattr(registry, "route", None)
+            )
             result.webhook = "sent"
         except GatekeeperError as exc:
             result.webhook = "failed"

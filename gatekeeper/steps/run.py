@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -48,6 +48,9 @@ class RunOptions:
     #: Variables of the inherited environment that change how python, node, npm, git or the network behave
     #: (gatekeeper._internal.hostenv), removed at start-up: publish mode refuses to run when there is one.
     untrusted_env: tuple[str, ...] = ()
+    #: The values of those that name a proxy or a CA bundle: publish mode accepts one that says exactly what the
+    #: policy's `network:` says (the route, issue 21).
+    network_env: Mapping[str, str] = field(default_factory=dict)
 
 
 def mask_secrets(inputs: Inputs, env: Mapping[str, str], out: TextIO) -> None:
@@ -87,7 +90,7 @@ def run_gate(name: str, check: Callable[[Context], list], ctx: Context) -> GateR
 
 
 def clients(
-    inputs: Any, env: Mapping[str, str], policy: Any, gh_run: Any, deadline: Any = None
+    inputs: Any, env: Mapping[str, str], policy: Any, gh_run: Any, deadline: Any = None, route: Any = None
 ) -> tuple[RegistryClient, GitHubClient | None]:
     """The registry and GitHub adapters of a run, bounded by its deadline (a new one from `inputs.timeout`
     when none is given) and the policy's byte budgets; the pipeline, notify and watch all build them here."""
@@ -105,11 +108,17 @@ def clients(
         deadline=deadline,
         limits=ByteLimits(packument=net.max_packument_bytes, json=net.max_registry_json_bytes),
         public_aliases=env.get(PUBLIC_ALIASES_ENV, "").split(","),
+        route=route,
     )
     github = None
     if gh_run.repository and inputs.github_token:
         github = GitHubClient(
-            gh_run.api_url, gh_run.repository, inputs.github_token, deadline=deadline, max_bytes=net.max_github_bytes
+            gh_run.api_url,
+            gh_run.repository,
+            inputs.github_token,
+            deadline=deadline,
+            max_bytes=net.max_github_bytes,
+            route=route,
         )
     return registry, github
 

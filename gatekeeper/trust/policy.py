@@ -132,6 +132,16 @@ class NetworkPolicy:
     max_registry_json_bytes: int = 4 * 1024 * 1024
     #: One GitHub API answer (a page of check runs, a repository, ...).
     max_github_bytes: int = 8 * 1024 * 1024
+    #: Self-hosted runners behind a corporate proxy (issue 21): the proxy every request goes through
+    #: (`http://host:port`; https:// hosts are reached through it with CONNECT, so it never sees a credential),
+    #: the hosts reached without it, and a CA bundle (a PEM file as the job sees it: absolute, or relative to the
+    #: workspace) pinned by its sha256. Only the trusted policy's settings count in publish mode; HTTPS_PROXY,
+    #: NO_PROXY and SSL_CERT_FILE/NODE_EXTRA_CA_CERTS/REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE are accepted in the job's
+    #: environment only when they say exactly this.
+    https_proxy: str = ""
+    no_proxy: list[str] = field(default_factory=list)
+    ca_bundle: str = ""
+    ca_bundle_sha256: str = ""
 
 
 @dataclass
@@ -450,6 +460,36 @@ def _node_at(node: yaml.Node, *keys: str) -> yaml.Node:
     return node
 
 
+def _check_network(policy: Policy, node: yaml.MappingNode, source: str) -> None:
+    """`network.https-proxy` is http://host:port; `ca-bundle` and `ca-bundle-sha256` come together."""
+    from gatekeeper._internal.route import check_proxy_url
+
+    net = policy.network
+    if net.https_proxy and (problem := check_proxy_url(net.https_proxy)):
+        raise _fail(source, _node_at(node, "network", "https-proxy"), "network.https-proxy", problem)
+    for i, host in enumerate(net.no_proxy):
+        if not re.fullmatch(r"\*?\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?", host):
+            raise _fail(
+                source,
+                _node_at(node, "network", "no-proxy"),
+                f"network.no-proxy[{i}]",
+                f"expected a host name, not {host!r}",
+            )
+    if net.no_proxy and not net.https_proxy:
+        raise _fail(source, _node_at(node, "network", "no-proxy"), "network.no-proxy", "needs `https-proxy`")
+    if bool(net.ca_bundle) != bool(net.ca_bundle_sha256):
+        raise _fail(
+            source,
+            _node_at(node, "network"),
+            "network.ca-bundle",
+            "`ca-bundle` and `ca-bundle-sha256` (the sha256 of the file, hex) are given together",
+        )
+    if net.ca_bundle_sha256 and not re.fullmatch(r"[0-9a-f]{64}", net.ca_bundle_sha256):
+        raise _fail(
+            source, _node_at(node, "network", "ca-bundle-sha256"), "network.ca-bundle-sha256", "expected 64 hex digits"
+        )
+
+
 def _check_notify_watch(policy: Policy, node: yaml.MappingNode, source: str) -> None:
     """Values whose type is right but whose content must be too (a typo must never loosen a watch)."""
     from gatekeeper._internal import semver
@@ -463,6 +503,7 @@ def _check_notify_watch(policy: Policy, node: yaml.MappingNode, source: str) -> 
                 f"commit.release-files[{i}]",
                 f"expected an exact path from the repository root (no wildcards, `..` or spaces), not {rel!r}",
             )
+    _check_network(policy, node, source)
     fmt = policy.notify.tag_format
     placeholders = set(re.findall(r"{([^{}]*)}", fmt))
     if "version" not in placeholders or placeholders - {"name", "version"} or re.search(r"\s", fmt):

@@ -354,6 +354,8 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
         ranked.add(key)
         for f in dataclasses.fields(old):  # type: ignore[arg-type]
             a, b = getattr(old, f.name), getattr(new, f.name)
+            if not isinstance(a, int):
+                continue  # not a limit (network's proxy and CA: ranked where `numbers` is called)
             if a != b:
                 (lo if b > a else ti).append(f"`{key}.{f.name.replace('_', '-')}` {a} -> {b}")
 
@@ -395,6 +397,12 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
     lists("approve.files", [_show(f) for f in t.approve.files], [_show(f) for f in r.approve.files])
     lists("approve.install-scripts", t.approve.install_scripts, r.approve.install_scripts)
     numbers("network", t.network, r.network)
+    # The route (issue 21): a proxy or CA bundle the trusted policy does not name could read the traffic, so any
+    # change counts as a loosening; publish mode then refuses to run on the released policy's route.
+    for key in ("https_proxy", "no_proxy", "ca_bundle", "ca_bundle_sha256"):
+        a, b = getattr(t.network, key), getattr(r.network, key)
+        if a != b:
+            lo.append(f"`network.{key.replace('_', '-')}` {a!r} -> {b!r}")
     if t.pull_request.approval_label != r.pull_request.approval_label:
         which = lo if r.pull_request.approval_label else ti
         which.append(

@@ -221,7 +221,12 @@ def check(ctx: Context, out: TextIO | None = None) -> list[Finding]:
 
 
 def _id_token(ctx: Context, out: TextIO | None) -> oidc.IdToken:
-    id_token = oidc.request_id_token(ctx.env, oidc.audience_for(ctx.inputs.registry), deadline=ctx.deadline)
+    id_token = oidc.request_id_token(
+        ctx.env,
+        oidc.audience_for(ctx.inputs.registry),
+        deadline=ctx.deadline,
+        route=getattr(ctx.registry, "route", None),
+    )
     if actions.in_actions(ctx.env):
         actions.add_mask(id_token.jwt.reveal(), out=out)
     return id_token

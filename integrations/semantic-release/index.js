@@ -14,8 +14,8 @@
  *                     re-packs: it must give the verified bytes; if an earlier prepare plugin changed packed
  *                     files, the new tarball is gated again (still before the tag) and replaces the verified one
  *   publish           publishes NOTHING: writes the verified tarball and its integrity into `artifactDir` (for
- *                     `actions/upload-artifact`) and the step outputs version, integrity, dist-tag, name, tarball
- *                     (for the publish job); returns false (nothing is on the registry yet)
+ *                     `actions/upload-artifact`) and the step outputs version, integrity, dist-tag, name, tarball,
+ *                     release-commit (for the publish job); returns false (nothing is on the registry yet)
  */
 import { spawnSync } from "node:child_process";
 import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -310,6 +310,9 @@ export async function publish(pluginConfig, context) {
     "dist-tag": tag,
     tarball: relative(ws, out),
   };
+  // the commit the tag names: GITHUB_SHA, or the release commit a prepare plugin (@semantic-release/git) pushed on
+  // it (semantic-release updates gitHead after each prepare plugin); the publish job accepts exactly this head
+  if (/^[0-9a-f]{40}$/.test(String(nextRelease.gitHead || ""))) outputs["release-commit"] = nextRelease.gitHead;
   if (!setOutputs(context, outputs)) {
     logger.warn("npm-gatekeeper: no GITHUB_OUTPUT (not in GitHub Actions): the step outputs were not written");
   }

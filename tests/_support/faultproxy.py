@@ -479,7 +479,8 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
 
     now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "npm-gatekeeper test CA")])
+    # a name of its own: two fronts' CAs in one bundle (tests/test_e2e_proxy.py) must not shadow each other
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"npm-gatekeeper test CA {directory.name}")])
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -503,7 +504,11 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK))]), critical=False)
+        # localhost too: npm's proxy agent checks an IP host's certificate against the name "localhost"
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(LOOPBACK)), x509.DNSName("localhost")]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(ca_key, hashes.SHA256())

@@ -35,12 +35,14 @@ ENTRYPOINT = REPO_ROOT / "entrypoint.py"
 
 
 def _entrypoint_flags() -> list[str]:
-    """The interpreter flags of the Dockerfile's ENTRYPOINT (`python -I ... entrypoint.py`): the harness starts
-    the gate's Python exactly as the image does."""
+    """The interpreter flags of the Dockerfile's ENTRYPOINT (`busybox env -u LD_PRELOAD ... /opt/venv/bin/python
+    -I ... entrypoint.py`): the harness starts the gate's Python exactly as the image does (the removal of the
+    loader variables by the static busybox is the container tests' to show)."""
     text = (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8")
     m = re.search(r"^ENTRYPOINT (\[.*\])$", text, re.MULTILINE)
     argv = json.loads(m.group(1)) if m else []
-    return [a for a in argv[1:-1] if a.startswith("-")]
+    start = argv.index("/opt/venv/bin/python") + 1 if "/opt/venv/bin/python" in argv else 1
+    return [a for a in argv[start:-1] if a.startswith("-")]
 
 
 #: `python <flags> entrypoint.py`, as the image's ENTRYPOINT runs it.
