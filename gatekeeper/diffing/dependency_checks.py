@@ -9,7 +9,20 @@ from gatekeeper._internal.tarball import Package
 from gatekeeper.diffing.checker import Checker
 from gatekeeper.diffing.manifest import _bundled, _deps, _overrides, spec_kind
 from gatekeeper.findings import Severity
-from gatekeeper.rules.diff import BUNDLED_CHANGED, DEPENDENCY_ADDED, DEPENDENCY_SOURCE, LOCAL_INSTALL_HOOK
+from gatekeeper.rules.diff import (
+    BUNDLED_CHANGED,
+    DEPENDENCY_ADDED,
+    DEPENDENCY_SOURCE,
+    LOCAL_INSTALL_HOOK,
+    UNRESOLVED_RANGE,
+)
+
+#: Ranges only a workspace (or the packer's machine) can resolve: a consumer's install of the package fails on them.
+LOCAL_PREFIXES = ("workspace:", "catalog:", "link:", "file:")
+
+
+def local_range(spec: str) -> bool:
+    return spec.strip().lower().startswith(LOCAL_PREFIXES)
 
 
 class DependencyChecks(Checker):
@@ -44,15 +57,39 @@ class DependencyChecks(Checker):
                         dependency=name,
                     )
 
+    def local_ranges(self) -> None:
+        """A packed manifest whose dependencies a consumer cannot install (`workspace:^` left by `npm pack` in a pnpm
+        workspace, ...): a floor, whatever packed it. Not in pull-request mode (the repository's own manifests hold
+        them by design) and not for a bundled dependency (shipped inside the tarball)."""
+        if self.local_install:
+            return
+        bundled = _bundled(self.new)
+        for fld, deps in _deps(self.new).items():
+            for name, spec in deps.items():
+                if not local_range(spec) or name in bundled:
+                    continue
+                self.emit(
+                    UNRESOLVED_RANGE,
+                    f"{fld}[{json.dumps(name)}] = {json.dumps(spec)} in the packed package.json: a consumer's install "
+                    "cannot resolve it (only the repository's workspace can)",
+                    file="package.json",
+                    line=self.new.line_of(fld, name),
+                    dependency=name,
+                    spec=spec,
+                )
+
     def sources(self) -> None:
         dev = self.local_install  # a local install of the repository installs devDependencies too
         old = _deps(self.old, dev=dev)
         old_any = {n: s for deps in old.values() for n, s in deps.items()}
+        bundled = _bundled(self.new)
         for fld, deps in _deps(self.new, dev=dev).items():
             for name, spec in deps.items():
                 kind = spec_kind(spec)
                 if kind == "registry":
                     continue
+                if not self.local_install and local_range(spec) and name not in bundled:
+                    continue  # `unresolved-workspace-range` (a floor) reports it: no approval can make it installable
                 before = old.get(fld, {}).get(name, old_any.get(name))
                 if before == spec:
                     continue
