@@ -107,8 +107,8 @@ def _yarn_classic_lock(path: Path) -> bool:
 def choose_manager(repo_root: Path, requested: str = "auto") -> str:
     """The package manager that packs: `requested`, or for `auto` the repository root's package.json
     `packageManager` field, else its lockfile (pnpm-lock.yaml, yarn.lock (berry), bun.lock/bun.lockb,
-    package-lock.json), else npm. An unknown or unsupported one is an error (yarn 1 "classic" too: its pack
-    neither rewrites `workspace:` ranges nor can skip scripts)."""
+    package-lock.json), else npm. Yarn 1 (classic) packs with npm, as before this input existed (its pack has no
+    `workspace:` protocol either, and runs scripts). An unknown tool or a malformed field is an error."""
     want = (requested or "auto").strip().lower()
     if want in SUPPORTED:
         return want
@@ -129,22 +129,24 @@ def choose_manager(repo_root: Path, requested: str = "auto") -> str:
             )
         name = m.group("name")
         if name == "yarn" and m.group("version").split(".")[0] in ("0", "1"):
-            raise PackerError(
-                f"The repository uses yarn {m.group('version')[:20]} (classic): its `yarn pack` does not rewrite "
-                "`workspace:` ranges and runs the package's scripts",
-                "Move to Yarn 4 (berry), or set `package-manager: npm` for a package without workspace: ranges",
-            )
+            return "npm"  # yarn 1 (classic) has no workspace: protocol; npm packs it, as the gate always did
         return name
     for filename, name in LOCKFILES:
         if (repo_root / filename).is_file():
             if name == "yarn" and _yarn_classic_lock(repo_root / filename):
-                raise PackerError(
-                    "The repository's yarn.lock is a yarn 1 (classic) lockfile: its `yarn pack` does not rewrite "
-                    "`workspace:` ranges and runs the package's scripts",
-                    "Move to Yarn 4 (berry), or set `package-manager: npm` for a package without workspace: ranges",
-                )
+                return "npm"
             return name
     return "npm"
+
+
+def find_repo_root(package_dir: Path) -> Path:
+    """The repository root of a package folder for `auto` (`gatekeeper diff <dir>`): the nearest folder, from
+    `package_dir` up, with a workspace file, a lockfile or `.git`; else `package_dir` itself."""
+    markers = ("pnpm-workspace.yaml", ".git", *(name for name, _ in LOCKFILES))
+    for d in (package_dir, *package_dir.parents):
+        if any((d / m).exists() for m in markers):
+            return d
+    return package_dir
 
 
 def modules_dir() -> Path:

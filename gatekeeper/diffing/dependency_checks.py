@@ -68,6 +68,7 @@ class DependencyChecks(Checker):
             for name, spec in deps.items():
                 if not local_range(spec) or name in bundled:
                     continue
+                self.unresolvable = True
                 self.emit(
                     UNRESOLVED_RANGE,
                     f"{fld}[{json.dumps(name)}] = {json.dumps(spec)} in the packed package.json: a consumer's install "
