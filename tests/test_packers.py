@@ -304,6 +304,35 @@ def test_yarn_packs_a_workspace_package_as_yarn_does(tools: Path, tmp_path: Path
     assert floor_findings(packed) == []
 
 
+def test_yarn_rc_token_variable_unset_in_the_child(
+    tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`npmAuthToken: "${NPM_TOKEN}"` in .yarnrc.yml: yarn refuses to start when the variable is unset, and the
+    child never gets the job's token: the gate sets it empty (not the job's value), and the pack works."""
+    repo = tmp_path / "repo"
+    b = yarn_workspace(repo, tools)
+    with (repo / ".yarnrc.yml").open("a") as fh:
+        fh.write('npmAuthToken: "${NPM_TOKEN}"\nnpmRegistryServer: "${ACME_REGISTRY}"\n')
+    monkeypatch.setenv("NPM_TOKEN", "npm_SECRETSECRETSECRET")
+    assert packers.yarn_rc_placeholders(b, repo) == {"ACME_REGISTRY": "", "NPM_TOKEN": ""}
+    dest = tmp_path / "out"
+    dest.mkdir()
+    packed = packers.pack(b, dest, "yarn", repo_root=repo)
+    assert manifest_of(packed)["dependencies"] == {"@acme/a": "^1.2.3"}
+    assert b"npm_SECRET" not in packed.path.read_bytes()
+
+
+def test_yarn_failure_names_yarns_error(tools: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    b = yarn_workspace(repo, tools)
+    with (repo / ".yarnrc.yml").open("a") as fh:
+        fh.write("notAYarnSetting: true\n")  # yarn refuses unknown settings
+    with pytest.raises(GatekeeperError) as err:
+        packers.pack(b, tmp_path, "yarn", repo_root=repo)
+    text = str(err.value)
+    assert "`yarn pack` (yarn 4.18.1) failed" in text and "Error" in text and "--help" not in text, text
+
+
 def test_yarn_refuses_a_package_whose_prepack_it_would_run(tools: Path, tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     b = yarn_workspace(repo, tools, scripts={"prepack": "node -e \"require('fs').writeFileSync('PREPACK_RAN','')\""})

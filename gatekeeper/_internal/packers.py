@@ -240,6 +240,36 @@ def _env(tmp: Path) -> dict[str, str]:
     )
 
 
+_RC_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _yarnrc_files(package_dir: Path, repo_root: Path) -> list[Path]:
+    """The `.yarnrc.yml` files yarn reads for `package_dir`, up to the repository root (HOME is private)."""
+    dirs = [package_dir, *package_dir.parents] if package_dir.is_relative_to(repo_root) else [package_dir]
+    out: list[Path] = []
+    for d in dirs:
+        if (d / ".yarnrc.yml").is_file():
+            out.append(d / ".yarnrc.yml")
+        if d == repo_root:
+            break
+    return out
+
+
+def _read_rc(rc: Path) -> str:
+    try:
+        return rc.read_text(encoding="utf-8", errors="replace")[:MAX_MANIFEST_BYTES]
+    except OSError:
+        return ""
+
+
+def yarn_rc_placeholders(package_dir: Path, repo_root: Path) -> dict[str, str]:
+    """Empty values for the `${NAME}` variables the repository's .yarnrc.yml files use without a default
+    (`npmAuthToken: "${NPM_TOKEN}"`): yarn refuses to start when one is unset, and the child never gets the job's
+    credentials. Never a YARN_* name (that would be yarn configuration) nor one the gate distrusts."""
+    names = {n for rc in _yarnrc_files(package_dir, repo_root) for n in _RC_VAR.findall(_read_rc(rc))}
+    return {n: "" for n in sorted(names) if not n.upper().startswith("YARN_") and not hostenv.is_untrusted(n)}
+
+
 def _refuse_yarn_code(package_dir: Path, repo_root: Path) -> None:
     """yarn would run repository code that the gate never runs: the package's prepack/postpack, rc plugins."""
     manifest = _read_manifest(package_dir / "package.json") or {}
@@ -252,23 +282,14 @@ def _refuse_yarn_code(package_dir: Path, repo_root: Path) -> None:
             "Build in an earlier step and remove the script from the published package.json (the gate packs the "
             "folder as it is), or set `package-manager: npm` for a package without workspace: ranges",
         )
-    rc_dirs = [package_dir, *package_dir.parents] if package_dir.is_relative_to(repo_root) else [package_dir]
-    for d in rc_dirs:
-        rc = d / ".yarnrc.yml"
-        if rc.is_file():
-            try:
-                text = rc.read_text(encoding="utf-8", errors="replace")[:MAX_MANIFEST_BYTES]
-            except OSError:
-                text = ""
-            if re.search(r"^plugins\s*:", text, re.MULTILINE):
-                raise PackerError(
-                    f"{rc} loads Yarn plugins (JavaScript of the repository's, run inside yarn), which the gate "
-                    "does not run",
-                    "Pack without them: remove `plugins:` from .yarnrc.yml (Yarn 4 has its own plugins built in), or "
-                    "set `package-manager: npm`",
-                )
-        if d == repo_root:
-            break
+    for rc in _yarnrc_files(package_dir, repo_root):
+        if re.search(r"^plugins\s*:", _read_rc(rc), re.MULTILINE):
+            raise PackerError(
+                f"{rc} loads Yarn plugins (JavaScript of the repository's, run inside yarn), which the gate "
+                "does not run",
+                "Pack without them: remove `plugins:` from .yarnrc.yml (Yarn 4 has its own plugins built in), or "
+                "set `package-manager: npm`",
+            )
 
 
 def _argv(manager: str, entry: Path, dest: Path) -> list[str]:
@@ -305,8 +326,11 @@ def pack(package_dir: Path, dest: Path, manager: str, *, repo_root: Path, timeou
     tmp = npm.private_tempdir(repo_root, f"gatekeeper-{manager}-")
     shown = f"`{manager} pack`"
     try:
+        env = _env(tmp)
+        if manager == "yarn":
+            env = {**yarn_rc_placeholders(package_dir.resolve(), repo_root.resolve()), **env}
         try:
-            res = run(_argv(manager, entry, dest), cwd=package_dir, env=_env(tmp), timeout=timeout)
+            res = run(_argv(manager, entry, dest), cwd=package_dir, env=env, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             raise PackerError(
                 f"{shown} did not finish within {timeout:.0f} s in {package_dir} (the run's deadline)",
@@ -317,8 +341,7 @@ def pack(package_dir: Path, dest: Path, manager: str, *, repo_root: Path, timeou
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if res.returncode != 0:
-        text = (res.stderr.strip() + "\n" + res.stdout.strip()).strip()
-        tail = " ".join(text.splitlines()[-3:])
+        tail = _failure_text(res.stderr + "\n" + res.stdout)
         raise PackerError(
             f"{shown} ({manager} {version}) failed in {package_dir}: {tail[:500]}",
             f"Fix the package so that `{manager} pack` works (the repository's install must have run for yarn), or "
@@ -328,6 +351,13 @@ def pack(package_dir: Path, dest: Path, manager: str, *, repo_root: Path, timeou
     if len(made) != 1:
         raise PackerError(f"{shown} did not leave exactly one new tarball in {dest} ({len(made)})")
     return _packed(made[0], manager, version)
+
+
+def _failure_text(output: str) -> str:
+    """What a failed pack said: its error lines (yarn prints its usage after the error), else its last lines."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
+    errors = [ln for ln in lines if re.search(r"\berror\b|ERR_|YN\d{4}:.*(error|fail)", ln, re.IGNORECASE)]
+    return " ".join((errors or lines[-3:])[:3])
 
 
 def _packed(path: Path, manager: str, version: str) -> npm.Packed:
