@@ -230,6 +230,18 @@ def test_pnpm_failure_is_a_clear_error(tools: Path, tmp_path: Path) -> None:
     assert list(dest.iterdir()) == []
 
 
+def test_pnpm_past_the_deadline_is_stopped_with_a_clear_error(tools: Path, tmp_path: Path) -> None:
+    """No time left (timeout 0): the tool's process group is stopped, nothing is left in dest, and the error says
+    which deadline; no temp dir of the step stays behind."""
+    b = pnpm_workspace(tmp_path / "repo")
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(GatekeeperError) as err:
+        packers.pack(b, dest, "pnpm", repo_root=tmp_path / "repo", timeout=0)
+    assert "did not finish within 0 s" in str(err.value) and "Nothing was published" in str(err.value)
+    assert list(dest.iterdir()) == []
+
+
 def test_a_swapped_tool_is_refused(tools: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The installed tool must be the pinned version (a folder holding another pnpm is not used)."""
     fake = tmp_path / "modules/pnpm"

@@ -26,8 +26,8 @@ Nothing of the repository's runs, as with `npm pack --ignore-scripts`:
   into yarn) is refused; `yarnPath` is ignored;
 - bun: `bun pm pack --ignore-scripts`.
 Each child gets the allowlisted environment (`npm.npm_env`: no credentials) with HOME, caches and state inside
-the step's private temp dir, runs in its own process group under the run's deadline; only the tail of its output
-is ever shown.
+the step's private temp dir, runs in its own process group under the run's deadline; its output goes to a file
+there, of which only the last 64 KiB are read, and only its error lines are shown.
 """
 
 from __future__ import annotations
@@ -40,8 +40,7 @@ import subprocess
 from dataclasses import replace
 from pathlib import Path
 
-from gatekeeper._internal import hostenv, npm
-from gatekeeper._internal.proc import run
+from gatekeeper._internal import hostenv, npm, proc
 from gatekeeper.errors import ConfigError, NpmError
 
 SUPPORTED = ("npm", "pnpm", "yarn", "bun")
@@ -66,6 +65,8 @@ LOCKFILES = (
     ("npm-shrinkwrap.json", "npm"),
 )
 MAX_MANIFEST_BYTES = 1024 * 1024
+#: Of a tool's output only this much (its end) is ever read.
+MAX_OUTPUT_BYTES = 64 * 1024
 _PM_FIELD = re.compile(r"^(?P<name>[a-z][a-z0-9-]*)@(?P<version>[0-9][^\s+]*)(\+[\w.:=-]+)?$")
 
 
@@ -330,7 +331,7 @@ def pack(package_dir: Path, dest: Path, manager: str, *, repo_root: Path, timeou
         if manager == "yarn":
             env = {**yarn_rc_placeholders(package_dir.resolve(), repo_root.resolve()), **env}
         try:
-            res = run(_argv(manager, entry, dest), cwd=package_dir, env=env, timeout=timeout)
+            returncode, output = _run_bounded(_argv(manager, entry, dest), package_dir, env, timeout, tmp)
         except subprocess.TimeoutExpired as exc:
             raise PackerError(
                 f"{shown} did not finish within {timeout:.0f} s in {package_dir} (the run's deadline)",
@@ -340,8 +341,8 @@ def pack(package_dir: Path, dest: Path, manager: str, *, repo_root: Path, timeou
             raise PackerError(f"{shown} could not run in {package_dir} ({exc})", "Check the image's node") from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    if res.returncode != 0:
-        tail = _failure_text(res.stderr + "\n" + res.stdout)
+    if returncode != 0:
+        tail = _failure_text(output)
         raise PackerError(
             f"{shown} ({manager} {version}) failed in {package_dir}: {tail[:500]}",
             f"Fix the package so that `{manager} pack` works (the repository's install must have run for yarn), or "
@@ -351,6 +352,32 @@ def pack(package_dir: Path, dest: Path, manager: str, *, repo_root: Path, timeou
     if len(made) != 1:
         raise PackerError(f"{shown} did not leave exactly one new tarball in {dest} ({len(made)})")
     return _packed(made[0], manager, version)
+
+
+def _run_bounded(argv: list[str], cwd: Path, env: dict[str, str], timeout: float, tmp: Path) -> tuple[int, str]:
+    """Run the tool in its own process group (stopped whole on a timeout or a cancellation), its output going to a
+    file in the private temp dir, of which only the last MAX_OUTPUT_BYTES are read: bounded memory, whatever a
+    package makes the tool print (a file list of 50,000 entries)."""
+    log = tmp / "pack-output.log"
+    with log.open("wb") as fh:
+        child = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            returncode = child.wait(timeout=max(timeout, 0.0))
+        except BaseException:
+            proc.stop_group(child)
+            raise
+    with log.open("rb") as fh:
+        size = fh.seek(0, 2)
+        fh.seek(max(0, size - MAX_OUTPUT_BYTES))
+        return returncode, fh.read().decode("utf-8", "replace")
 
 
 def _failure_text(output: str) -> str:
