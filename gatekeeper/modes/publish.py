@@ -351,11 +351,13 @@ def _tarball(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    manager = packers.choose_manager(workspace, inputs.package_manager)
+    # `--pack-version` (semantic-release) packs with npm: with `auto` as before this input existed
+    requested = "npm" if opts.pack_version and inputs.package_manager == "auto" else inputs.package_manager
+    manager = packers.choose_manager(workspace, requested)
     if opts.pack_version and manager != "npm":
         raise GatekeeperError(
-            f"`--pack-version` (semantic-release's prepare-less pack) packs with npm only, and this repository packs "
-            f"with {manager}",
+            f"`--pack-version` (semantic-release's prepare-less pack) packs with npm only, and `package-manager` asks "
+            f"for {manager}",
             "Let semantic-release write the version first and pack after it (the `tarball` input), or set "
             "`package-manager: npm` for a package without workspace: or catalog: ranges",
         )
