@@ -33,6 +33,10 @@ COPY requirements.txt /tmp/requirements.txt
 # with; exact versions and integrity in the lock): `npm ci --ignore-scripts` below, into /opt/verifier.
 # Its script and trust root ship with the code (gatekeeper/verifier/). See docs/CONTAINER.md.
 COPY gatekeeper/verifier/package.json gatekeeper/verifier/package-lock.json /opt/verifier/
+# The package managers the gate packs with besides npm (`package-manager: pnpm | yarn | bun`): pnpm, Yarn 4
+# (@yarnpkg/cli-dist) and bun (@oven/bun-linux-x64, optional: linux-x64 only), exact versions and integrity in
+# gatekeeper/packers/package-lock.json, `npm ci --ignore-scripts` below into /opt/packers. Never corepack.
+COPY gatekeeper/packers/package.json gatekeeper/packers/package-lock.json /opt/packers/
 
 # Debian's python3 + git, a venv with the hash-pinned runtime dependencies (wheels only, so no
 # compiler), npm 11; then everything the gate never runs goes (see docs/CONTAINER.md for the sizes):
@@ -61,6 +65,9 @@ RUN set -eux; \
     test "$(npm --version)" = "${NPM_VERSION}"; \
     npm ci --prefix /opt/verifier --ignore-scripts --omit=dev --no-audit --no-fund; \
     test -f /opt/verifier/node_modules/@sigstore/verify/package.json; \
+    npm ci --prefix /opt/packers --ignore-scripts --no-audit --no-fund; \
+    test -f /opt/packers/node_modules/pnpm/package.json; \
+    test -f /opt/packers/node_modules/@yarnpkg/cli-dist/package.json; \
     strip /usr/local/bin/node; \
     node --version; \
     apt-get purge -y --auto-remove binutils python3-venv python3.11-venv python3-pip-whl python3-setuptools-whl; \

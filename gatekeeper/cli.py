@@ -29,6 +29,8 @@ _INPUT_HELP: dict[str, str] = {
     "tag": "dist-tag to publish under (npm publish --tag)",
     "access": "public or restricted (npm publish --access)",
     "wait-for-checks": "seconds to poll pending checks before blocking",
+    "package-manager": "which tool packs: auto (the root's packageManager field, else its lockfile, else npm), npm, "
+    "pnpm, yarn (4.x) or bun",
 }
 
 #: The token flags: what they are and, in order, every place the value is read from.

@@ -33,6 +33,8 @@ def valid_dist_tag(tag: str) -> bool:
 
 
 MODES = ("publish", "check", "pull-request", "watch")
+#: The `package-manager` input (gatekeeper._internal.packers.SUPPORTED, plus auto).
+PACKAGE_MANAGERS = ("auto", "npm", "pnpm", "yarn", "bun")
 
 #: Input name -> default, exactly as in action.yml (a test keeps them in step).
 INPUT_DEFAULTS: dict[str, str] = {
@@ -53,6 +55,8 @@ INPUT_DEFAULTS: dict[str, str] = {
     "timeout": "600",
     "publish-with": "publish",
     "notify-webhook": "",
+    # issue 24: pack with the repository's own package manager
+    "package-manager": "auto",
 }
 
 #: Bounds of the `timeout` input (seconds).
@@ -91,6 +95,8 @@ class Inputs:
     timeout: int = 600
     publish_with: str = "publish"
     notify_webhook: Secret | None = None
+    #: Which tool packs (`auto`: the root package.json's `packageManager`, else the lockfile; npm by default).
+    package_manager: str = "auto"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Inputs:
@@ -172,6 +178,12 @@ class Inputs:
             raise ConfigError(
                 "Input `notify-webhook` is not an http(s) URL", "Pass the webhook's full URL from a secret"
             )
+        package_manager = raw["package-manager"].lower()
+        if package_manager not in PACKAGE_MANAGERS:
+            raise ConfigError(
+                f"Input `package-manager` is {raw['package-manager'][:40]!r}",
+                f"Use one of: {', '.join(PACKAGE_MANAGERS)}",
+            )
         return cls(
             mode=mode,
             package_path=raw["package-path"],
@@ -189,6 +201,7 @@ class Inputs:
             timeout=timeout,
             publish_with=publish_with,
             notify_webhook=Secret(webhook) if webhook else None,
+            package_manager=package_manager,
         )
 
     def secrets(self) -> list[Secret]:

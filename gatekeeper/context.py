@@ -100,6 +100,7 @@ class PackedTarball:
     integrity: str  # sha512-<base64>
     shasum: str  # sha1 hex
     size: int
+    packed_by: str = ""  # "pnpm 11.29.0" (the tool and version that packed it); "" for the `tarball` input
 
 
 @dataclass(eq=False)

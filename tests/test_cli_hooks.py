@@ -65,3 +65,22 @@ def test_pack_version_must_be_semver(package_repo, tmp_path: Path) -> None:
     res = _gk(ws, "check", "--pack-version=1.0; touch x", tmp=tmp_path)
     assert res.returncode == 2, res.stdout + res.stderr
     assert "not a semantic version" in res.stderr + res.stdout
+
+
+def test_pack_version_packs_with_npm_in_a_pnpm_repository_unless_another_tool_is_asked_for(
+    package_repo, verdaccio, tmp_path: Path
+) -> None:
+    """semantic-release's `--pack-version` packs with npm (issue 24): `auto` in a repository with pnpm-lock.yaml
+    keeps npm, as before the `package-manager` input existed; asking for pnpm with it is a clear error (exit 2)."""
+    ws = package_repo(name=verdaccio.unique("hook-pkg4"))
+    (ws / "pnpm-lock.yaml").write_text("lockfileVersion: '9.0'\n")
+    res = _gk(ws, "check", "--pack-version", "2.0.0", "--package-manager", "pnpm", tmp=tmp_path)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "packs with npm only" in res.stderr + res.stdout and "Nothing was published" in res.stderr + res.stdout
+    report = tmp_path / "report.json"
+    res = _gk(
+        ws, "check", "--gates", "branch", "--pack-version", "2.0.0", "--report", str(report), tmp=tmp_path,
+        registry=verdaccio.url,
+    )  # fmt: skip
+    assert res.returncode == 1, res.stdout + res.stderr  # outside Actions: not-in-ci; packed all the same
+    assert json.loads(report.read_text())["publish"]["packed_by"].startswith("npm ")

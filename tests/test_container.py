@@ -317,6 +317,44 @@ def test_image_leaves_no_compilers_caches_or_extra_files(image: str) -> None:
     assert sorted(ln[4:] for ln in lines if ln.startswith("APP ")) == ["entrypoint.py", "gatekeeper"]
 
 
+PACK_PROBE = r"""
+import json, sys, tarfile
+from pathlib import Path
+sys.path.insert(0, "/opt/gatekeeper")
+from gatekeeper._internal import packers
+root = Path("/tmp/ws")
+(root / "packages/a").mkdir(parents=True)
+(root / "packages/b").mkdir(parents=True)
+(root / "package.json").write_text(json.dumps({"name": "r", "private": True, "packageManager": "pnpm@10.0.0"}))
+(root / "pnpm-workspace.yaml").write_text("packages:\n  - packages/*\n")
+(root / "packages/a/package.json").write_text(json.dumps({"name": "a", "version": "1.2.3"}))
+b = {"name": "b", "version": "2.0.0", "dependencies": {"a": "workspace:^"}}
+(root / "packages/b/package.json").write_text(json.dumps(b))
+out = {"pinned": packers.pinned_versions(), "modules": str(packers.modules_dir())}
+for tool in ("pnpm", "bun"):
+    dest = Path(f"/tmp/out-{tool}")
+    dest.mkdir()
+    p = packers.pack(root / "packages/b", dest, tool, repo_root=root, timeout=120)
+    with tarfile.open(p.path) as tar:
+        manifest = json.load(tar.extractfile("package/package.json"))
+    out[tool] = [p.manager, p.manager_version, manifest["dependencies"]["a"]]
+print(json.dumps(out))
+"""
+
+
+def test_image_packs_with_the_pinned_package_managers_offline(image: str) -> None:
+    """pnpm and bun from /opt/packers (the lock's versions), no network (`--network none`) although the root's
+    packageManager names another pnpm; yarn's entry is there too."""
+    proc = podman(*RUN, "--network", "none", "--entrypoint", "/opt/venv/bin/python", image, "-I", "-c", PACK_PROBE)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["modules"] == "/opt/packers/node_modules"
+    assert out["pnpm"] == ["pnpm", out["pinned"]["pnpm"], "^1.2.3"], out
+    assert out["bun"] == ["bun", out["pinned"]["bun"], "^1.2.3"], out
+    yarn = sh(image, "test -f /opt/packers/node_modules/@yarnpkg/cli-dist/bin/yarn.js && echo ok")
+    assert yarn.stdout.strip() == "ok", yarn.stderr
+
+
 # --------------------------------------------------------------------------------------------------
 # the runner's contract, checked from inside the container
 

@@ -399,7 +399,7 @@ def test_spec_kind(spec: str, kind: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "spec", ["github:attacker/ms", "https://evil.example/ms.tgz", "npm:evil-ms@2.1.2", "file:../ms"]
+    "spec", ["github:attacker/ms", "https://evil.example/ms.tgz", "npm:evil-ms@2.1.2", "../ms"]
 )
 def test_dependency_source_changed(differ: Differ, spec: str) -> None:
     result = differ("debug-4.3.4", cand="debug-4.3.5", manifest=lambda d: d["dependencies"].update(ms=spec))

@@ -38,6 +38,8 @@ class Packed:
     size: int
     name: str
     version: str
+    manager: str = "npm"  # the package manager that packed it (gatekeeper._internal.packers)
+    manager_version: str = ""  # its version ("" when not read)
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,9 @@ class Checker:
         self.deps = dependencies
         #: Pull-request mode: a local `npm install` of the repository itself (prepare & co. run too).
         self.local_install = local_install
+        #: The packed manifest holds a range a consumer cannot install (`unresolved-workspace-range`): no consumer
+        #: tree to resolve (npm would refuse `workspace:`; the floor already blocks).
+        self.unresolvable = False
         self.approve = policy.approve
         self.result = result
         self.first = baseline is None

@@ -21,6 +21,7 @@ from gatekeeper.rules.diff import (
     DEPENDENCY_SCRIPT_HISTORY,
     DEPENDENCY_SOURCE,
     LOCAL_INSTALL_HOOK,
+    UNRESOLVED_RANGE,
 )
 
 #: A dependency first published less recently than this is not "new" (`dependency-new-package`).
@@ -38,6 +39,14 @@ class _Added:
     #: What the registry is asked about: the package (an alias's target) and the range.
     target: str
     range: str
+
+
+#: Ranges only a workspace (or the packer's machine) can resolve: a consumer's install of the package fails on them.
+LOCAL_PREFIXES = ("workspace:", "catalog:", "link:", "file:")
+
+
+def local_range(spec: str) -> bool:
+    return spec.strip().lower().startswith(LOCAL_PREFIXES)
 
 
 class DependencyChecks(Checker):
@@ -146,15 +155,40 @@ class DependencyChecks(Checker):
                     versions=[v for v, _ in scripted[-MAX_SHOWN:]],
                 )
 
+    def local_ranges(self) -> None:
+        """A packed manifest whose dependencies a consumer cannot install (`workspace:^` left by `npm pack` in a pnpm
+        workspace, ...): a floor, whatever packed it. Not in pull-request mode (the repository's own manifests hold
+        them by design) and not for a bundled dependency (shipped inside the tarball)."""
+        if self.local_install:
+            return
+        bundled = _bundled(self.new)
+        for fld, deps in _deps(self.new).items():
+            for name, spec in deps.items():
+                if not local_range(spec) or name in bundled:
+                    continue
+                self.unresolvable = True
+                self.emit(
+                    UNRESOLVED_RANGE,
+                    f"{fld}[{json.dumps(name)}] = {json.dumps(spec)} in the packed package.json: a consumer's install "
+                    "cannot resolve it (only the repository's workspace can)",
+                    file="package.json",
+                    line=self.new.line_of(fld, name),
+                    dependency=name,
+                    spec=spec,
+                )
+
     def sources(self) -> None:
         dev = self.local_install  # a local install of the repository installs devDependencies too
         old = _deps(self.old, dev=dev)
         old_any = {n: s for deps in old.values() for n, s in deps.items()}
+        bundled = _bundled(self.new)
         for fld, deps in _deps(self.new, dev=dev).items():
             for name, spec in deps.items():
                 kind = spec_kind(spec)
                 if kind == "registry":
                     continue
+                if not self.local_install and local_range(spec) and name not in bundled:
+                    continue  # `unresolved-workspace-range` (a floor) reports it: no approval can make it installable
                 before = old.get(fld, {}).get(name, old_any.get(name))
                 if before == spec:
                     continue

@@ -107,6 +107,7 @@ class _Checker(ManifestChecks, InstallCodeChecks, DependencyChecks, LockfileChec
         self.install_code()
         self.dependencies()
         self.sources()
+        self.local_ranges()
         self.overrides()
         self.shrinkwrap()
         self.resolved_tree()

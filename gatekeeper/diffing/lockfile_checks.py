@@ -136,7 +136,7 @@ class LockfileChecks(Checker):
 
     def resolved_tree(self) -> None:
         """Both dependency trees as a consumer resolves them: new packages with install scripts block."""
-        if self.first or self.old is None or self.resolver is None or self.local_install:
+        if self.first or self.old is None or self.resolver is None or self.local_install or self.unresolvable:
             return
         if not self._tree_changed():
             return

@@ -98,6 +98,14 @@ def add_diff_arguments(parser: argparse.ArgumentParser) -> None:
         "is not read unless named here)",
     )
     parser.add_argument(
+        "--package-manager",
+        choices=("auto", "npm", "pnpm", "yarn", "bun"),
+        default="auto",
+        help="which tool packs a directory (as the action's `package-manager` input): auto (default: the "
+        "repository root's packageManager field, else its lockfile, else npm), npm, pnpm, yarn (4.x) or bun; "
+        "the pinned versions, no package script run",
+    )
+    parser.add_argument(
         "--format",
         choices=FORMATS,
         default="text",
@@ -115,6 +123,7 @@ class _Side:
     fetched: Baseline | None = None
     base_dir: Path | None = None
     registry: Registry | None = None
+    packed_by: str = ""  # a directory packed by another tool than npm: "pnpm 11.29.0"
 
     @property
     def local(self) -> bool:
@@ -123,6 +132,8 @@ class _Side:
     def describe(self, note: str = "") -> str:
         """e.g. `ms-2.1.2.tgz (a local file, --against)`, `ms@2.1.2 from URL (integrity ok; signature verified)`."""
         extra = f", {note}" if note else ""
+        if self.kind == "directory" and self.packed_by:
+            return f"{self.spec} (a directory, packed by {self.packed_by}, scripts off{extra})"
         if self.kind == "directory":
             return f"{self.spec} (a directory, packed with npm pack --ignore-scripts{extra})"
         if self.kind == "file":
@@ -260,7 +271,7 @@ def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = N
 
         policy = load_policy(args.policy, required=True) if args.policy else Policy()
         registries = _Registries(args.registry, os.environ)
-        compared = _diff(args.candidate, args.against, registries, policy)
+        compared = _diff(args.candidate, args.against, registries, policy, getattr(args, "package_manager", "auto"))
         compared.auth_sources = registries.auth_sources
         findings = apply_overrides(compared.result.findings, policy)
         status = gate_status(findings)
@@ -300,10 +311,12 @@ def run_diff(args: argparse.Namespace | Sequence[str], *, out: TextIO | None = N
     return decision.exit_code
 
 
-def _diff(candidate_spec: str, against: str | None, registries: _Registries, policy: Policy) -> _Compared:
+def _diff(
+    candidate_spec: str, against: str | None, registries: _Registries, policy: Policy, package_manager: str = "auto"
+) -> _Compared:
     from gatekeeper.diffing import DiffResult, diff_packages
 
-    candidate = _load(candidate_spec, registries, policy, "candidate")
+    candidate = _load(candidate_spec, registries, policy, "candidate", package_manager)
     cand = candidate.package
     pre = list(candidate.fetched.findings) if candidate.fetched else []
     if cand is None:  # fetched from the registry and failed its integrity check: nothing to diff
@@ -330,7 +343,7 @@ def _diff(candidate_spec: str, against: str | None, registries: _Registries, pol
         )
         result.findings[:0] = pre
         return _Compared(result, candidate, None, registries.used)
-    baseline = _load(against, registries, policy, "baseline")
+    baseline = _load(against, registries, policy, "baseline", package_manager)
     from gatekeeper.gates import diff as diff_gate
 
     fetched = baseline.fetched or diff_gate.Baseline(baseline.package, [], {})
@@ -344,7 +357,7 @@ def _diff(candidate_spec: str, against: str | None, registries: _Registries, pol
     return _Compared(result, candidate, baseline, registries.used)
 
 
-def _load(spec: str, registries: _Registries, policy: Policy, role: str) -> _Side:
+def _load(spec: str, registries: _Registries, policy: Policy, role: str, package_manager: str = "auto") -> _Side:
     """A package directory, a tarball file, or name[@version] from the registry; unreadable input is an error."""
     from gatekeeper._internal.tarball import read_package
 
@@ -358,14 +371,18 @@ def _load(spec: str, registries: _Registries, policy: Policy, role: str) -> _Sid
         import shutil
 
         from gatekeeper._internal import npm as npm_cli
+        from gatekeeper._internal import packers
 
-        tmp = npm_cli.private_tempdir(path.resolve(), "gatekeeper-diff-")
+        root = packers.find_repo_root(path.resolve())
+        manager = packers.choose_manager(root, package_manager)
+        tmp = npm_cli.private_tempdir(root, "gatekeeper-diff-")
         try:
-            packed = npm_cli.pack(path.resolve(), tmp)
+            packed = packers.pack(path.resolve(), tmp, manager, repo_root=root)
             pkg = read_package(packed.path, limits, label=f"{spec} (packed)")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        return _readable(_Side(spec, "directory", pkg, base_dir=path), role)
+        by = f"{packed.manager} {packed.manager_version}".strip() if manager != "npm" else ""
+        return _readable(_Side(spec, "directory", pkg, base_dir=path, packed_by=by), role)
     if path.is_file():
         return _readable(_Side(spec, "file", read_package(path, limits, label=path.name)), role)
     if path.exists():

@@ -11,13 +11,13 @@ import importlib
 import shutil
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from gatekeeper import report
-from gatekeeper._internal import git, hostenv
+from gatekeeper._internal import git, hostenv, packers
 from gatekeeper._internal import npm as npm_cli
 from gatekeeper._internal import route as route_mod
 from gatekeeper._internal.deadline import Deadline
@@ -241,7 +241,7 @@ def _build_context(
         registry=registry,
         github=github,
         package=PackageInfo(packed.name, packed.version),
-        tarball=PackedTarball(packed.path, packed.integrity, packed.shasum, packed.size),
+        tarball=PackedTarball(packed.path, packed.integrity, packed.shasum, packed.size, _packed_by(inputs, packed)),
         home=Path(env.get("HOME") or Path.home()),
         deadline=deadline,
     )
@@ -312,7 +312,14 @@ def given_tarball(workspace: Path, rel: str, dest: Path, policy: Policy) -> npm_
     npm_cli.write_private(copy, data)
     integrity, shasum = npm_cli.integrity_of(data)
     pkg = read_package(data, policy.diff.limits, label=path.name)
-    return npm_cli.Packed(copy, integrity, shasum, len(data), pkg.name, pkg.version)
+    return npm_cli.Packed(copy, integrity, shasum, len(data), pkg.name, pkg.version, manager="", manager_version="")
+
+
+def _packed_by(inputs: Inputs, packed: npm_cli.Packed) -> str:
+    """What the report says packed the tarball: "pnpm 11.29.0"; "" for the `tarball` input (packed elsewhere)."""
+    if inputs.tarball or not packed.manager:
+        return ""
+    return f"{packed.manager} {packed.manager_version}".strip()
 
 
 @dataclass
@@ -335,6 +342,11 @@ def _start_pack(inputs: Inputs, workspace: Path, opts: RunOptions, deadline: Dea
     if not (package_dir / "package.json").is_file():
         return None
     try:
+        if packers.choose_manager(workspace, inputs.package_manager) != "npm":
+            return None  # another tool packs, in `_tarball`'s turn
+    except GatekeeperError:
+        return None  # `_tarball` raises it where the run expects pack errors
+    try:
         dest = tmp = npm_cli.private_tempdir(workspace, "gatekeeper-pack-")
     except (OSError, GatekeeperError):
         return None
@@ -354,8 +366,8 @@ def _tarball(
     `npm pack` started at the top of the run, if it was).
 
     Returns it and the temp dir to delete afterwards (None when nothing temporary was made)."""
-    if packing is not None:
-        return packing.job.finish(), None  # the run removes packing.tmp
+    if packing is not None:  # npm, started at the top of the run; the run removes packing.tmp
+        return replace(packing.job.finish(), manager="npm", manager_version=packers.npm_version()), None
     if inputs.tarball:
         if opts.pack_version:
             raise GatekeeperError("`--pack-version` and the `tarball` input exclude each other", "Give one of them")
@@ -365,6 +377,16 @@ def _tarball(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+    # `--pack-version` (semantic-release) packs with npm: with `auto` as before this input existed
+    requested = "npm" if opts.pack_version and inputs.package_manager == "auto" else inputs.package_manager
+    manager = packers.choose_manager(workspace, requested)
+    if opts.pack_version and manager != "npm":
+        raise GatekeeperError(
+            f"`--pack-version` (semantic-release's prepare-less pack) packs with npm only, and `package-manager` asks "
+            f"for {manager}",
+            "Let semantic-release write the version first and pack after it (the `tarball` input), or set "
+            "`package-manager: npm` for a package without workspace: or catalog: ranges",
+        )
     tmp = None
     if opts.pack_destination is not None:
         dest = opts.pack_destination.resolve()
@@ -375,8 +397,8 @@ def _tarball(
         timeout = deadline.limit(PACK_SECONDS)
         if opts.pack_version:
             packed = npm_cli.pack_as_version(package_dir, opts.pack_version, dest, workspace=workspace, timeout=timeout)
-            return packed, tmp
-        return npm_cli.pack(package_dir, dest, timeout=timeout), tmp
+            return replace(packed, manager="npm", manager_version=packers.npm_version()), tmp
+        return packers.pack(package_dir, dest, manager, repo_root=workspace, timeout=timeout), tmp
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -446,7 +468,12 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
         gates=results,
         package={"name": ctx.package.name, "version": ctx.package.version},
         previous=previous,
-        publish={"integrity": ctx.tarball.integrity, "shasum": ctx.tarball.shasum, "size": ctx.tarball.size},
+        publish={
+            "integrity": ctx.tarball.integrity,
+            "shasum": ctx.tarball.shasum,
+            "size": ctx.tarball.size,
+            **({"packed_by": ctx.tarball.packed_by} if ctx.tarball.packed_by else {}),
+        },
         extra_markdown=extras,
         extra_text=extras_text,
         error=error,

@@ -66,6 +66,8 @@ def to_markdown(outcome: Outcome) -> str:
         lines += [f"Previous release: `{prev.get('name', pkg.get('name'))}@{prev.get('version')}`", ""]
     if outcome.publish.get("integrity"):
         lines += [f"Tarball integrity: `{outcome.publish['integrity']}`", ""]
+    if outcome.publish.get("packed_by"):
+        lines += [f"Packed by {markdown.text(str(outcome.publish['packed_by']))}", ""]
     lines += _publish_lines(outcome.publish)
     if outcome.notify is not None:
         n = outcome.notify

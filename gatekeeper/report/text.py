@@ -144,6 +144,8 @@ def to_text(outcome: Outcome, *, title: str | None = None, extra: list[str] | No
         lines.append(f"  previous release: {terminal.safe(shown)}")
     if outcome.publish.get("integrity"):
         lines.append(f"  tarball integrity: {outcome.publish['integrity']}")
+    if outcome.publish.get("packed_by"):
+        lines.append(f"  packed by {terminal.safe(str(outcome.publish['packed_by']))}")
     lines += publish_lines(outcome.publish)
     lines += notify_line(outcome)
     for g in outcome.gates:

@@ -112,6 +112,17 @@ DEPENDENCY_SOURCE = Rule(
     "A dependency now comes from outside the registry (git, URL, file, link, alias)",
     'Depend on a registry version, or approve the exact specifier: `approve: {sources: {name: "<spec>"}}`.',
 )
+UNRESOLVED_RANGE = Rule(
+    "unresolved-workspace-range",
+    Severity.BLOCK,
+    "The packed package.json still holds a `workspace:`, `catalog:`, `link:` or `file:` range, which consumers "
+    "cannot install",
+    "Pack with the repository's own package manager, which rewrites `workspace:` and `catalog:` ranges to real "
+    "versions: set the `package-manager` input (`package-manager: pnpm`, `yarn` or `bun`; `auto` reads the "
+    "repository's `packageManager` field, else its lockfile). For `link:` and `file:`, depend on a registry version "
+    "(or bundle the dependency with `bundleDependencies`).",
+    floor=True,
+)
 BUNDLED_CHANGED = Rule(
     "bundled-dependencies-changed",
     Severity.BLOCK,
