@@ -34,7 +34,8 @@ COPY requirements.txt /tmp/requirements.txt
 # Its script and trust root ship with the code (gatekeeper/verifier/). See docs/CONTAINER.md.
 COPY gatekeeper/verifier/package.json gatekeeper/verifier/package-lock.json /opt/verifier/
 
-# Debian's python3 + git, a venv with the hash-pinned runtime dependencies (wheels only, so no
+# Debian's python3 + git, strace and libseccomp2 (the opt-in install sandbox, issue 25: it traces a consumer's
+# install and loads its no-network seccomp filter through pyseccomp; setpriv comes with util-linux), a venv with the hash-pinned runtime dependencies (wheels only, so no
 # compiler), npm 11; then everything the gate never runs goes (see docs/CONTAINER.md for the sizes):
 # perl (git's hard dependency, only for scripts the gate never calls), git's network helpers and
 # their curl/LDAP libraries (Kerberos stays: libtirpc needs it) (the gate runs local plumbing only: rev-parse, ls-files,
@@ -48,7 +49,7 @@ COPY gatekeeper/verifier/package.json gatekeeper/verifier/package-lock.json /opt
 RUN set -eux; \
     export DEBIAN_FRONTEND=noninteractive PYTHONHASHSEED=0; \
     apt-get update; \
-    apt-get install -y --no-install-recommends ca-certificates git python3 python3-venv binutils; \
+    apt-get install -y --no-install-recommends ca-certificates git python3 python3-venv binutils strace libseccomp2; \
     python3 -m venv /opt/venv; \
     /opt/venv/bin/pip install --disable-pip-version-check --no-cache-dir --no-compile \
         --require-hashes --no-deps --only-binary=:all: -r /tmp/requirements.txt; \

@@ -128,3 +128,21 @@ def test_the_trace_reader_attributes_forks_and_keeps_a_process_on_its_first_pack
     assert list(a.items["canaries"]) == ["~/.npmrc"]
     assert list(a.items["network"]) == ["AF_INET6 2001:db8::1 port 443"]
     assert "socket:[]" in a.items["network"]["AF_INET6 2001:db8::1 port 443"]
+
+
+def test_a_benign_release_of_a_real_package_with_an_install_script_shows_no_new_behaviour() -> None:
+    """esbuild 0.20.1 -> 0.20.2 (committed real tarballs): its postinstall (`node install.js`) checks the platform
+    binary that npm fetched from the registry (@esbuild/linux-x64); the two installs behave alike."""
+    fixtures = Path(__file__).parent / "fixtures" / "tarballs"
+    got = subprocess.run(["npm", "config", "get", "cafile"], capture_output=True, text=True, check=False)
+    cafile = got.stdout.strip() if got.stdout.strip() not in ("", "null", "undefined") else None
+    profiles = []
+    for version in ("0.20.1", "0.20.2"):
+        obs = sandbox.observe_install(
+            fixtures / f"esbuild-{version}.tgz", "esbuild", registry="https://registry.npmjs.org/", cafile=cafile
+        )
+        assert obs.exit_code == 0 and not obs.timed_out, obs.output
+        profiles.append(profile_of(obs))
+    base, cand = profiles
+    assert "node install.js" in cand.packages["esbuild"].items["processes"]
+    assert ib.diff(base, cand) == []

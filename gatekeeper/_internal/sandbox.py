@@ -254,9 +254,10 @@ def probe() -> str | None:
     return None
 
 
-def _fetch(label: str, project: Path, cache_root: Path, registry: str, timeout: float) -> None:
+def _fetch(label: str, project: Path, cache_root: Path, registry: str, timeout: float, cafile: str | None) -> None:
     """Phase 1: the tree of a consumer's install of `tarball`, fetched with scripts off."""
-    (cache_root / "npmrc").write_text(f"registry={registry}\n", encoding="utf-8")
+    extra = f"cafile={cafile}\n" if cafile else ""
+    (cache_root / "npmrc").write_text(f"registry={registry}\n{extra}", encoding="utf-8")
     argv = [
         npm_bin(),
         "install",
@@ -295,6 +296,7 @@ def observe_install(
     registry: str,
     limits: Limits | None = None,
     workspace: Path | None = None,
+    cafile: str | None = None,
 ) -> Observation:
     """Install `source` (a tarball's path, or a version of `name` on the registry) of package `name` as a
     consumer would (see the module doc) and return what strace recorded.
@@ -321,16 +323,11 @@ def observe_install(
             spec = f"file:{private / 'pkg.tgz'}"
         else:
             spec = source
+        label = f"{name}@{source if isinstance(source, str) else source.name}"
         manifest = {"name": "gatekeeper-sandbox-consumer", "version": "1.0.0", "private": True}
         manifest["dependencies"] = {name: spec}
         (project / "package.json").write_text(json.dumps(manifest), encoding="utf-8")
-        _fetch(
-            f"{name}@{source if isinstance(source, str) else source.name}",
-            project,
-            private,
-            registry,
-            limits.fetch_seconds,
-        )
+        _fetch(label, project, private, registry, limits.fetch_seconds, cafile)
         canaries = _write_canaries(home)
         if is_root:
             box.chmod(0o700)
