@@ -146,3 +146,22 @@ def test_a_benign_release_of_a_real_package_with_an_install_script_shows_no_new_
     base, cand = profiles
     assert "node install.js" in cand.packages["esbuild"].items["processes"]
     assert ib.diff(base, cand) == []
+
+
+def test_hostile_names_in_the_trace_reach_the_report_escaped() -> None:
+    """A program run with a newline and a terminal escape in its argv (as strace prints it, C-escaped)."""
+    from gatekeeper.gates import dynamic
+
+    lay = ib.Layout("/s/box/project", "/s/box/home", "/s/box/tmp")
+    trace = (
+        '7 chdir("/s/box/project/node_modules/x") = 0\n'
+        '7 execve("/bin/echo", ["echo", "ok\\n::error::pwned\\33[2J"], 0x1 /* 1 vars */) = 0\n'
+    )
+    prof = ib.read_trace(trace, lay)
+    [item] = prof.packages["x"].items["processes"]
+    assert "\n" in item and "\x1b" in item  # the profile keeps the real bytes
+    obs = dynamic.Observed(candidate=prof, baseline=None, baseline_version=None, changes=ib.diff(None, prof))
+    text = "\n".join(dynamic.text_lines(obs))
+    assert "\x1b" not in text and "\n::error::" not in text
+    md = dynamic.markdown_section(obs)
+    assert "\x1b" not in md and "\n::error::" not in md

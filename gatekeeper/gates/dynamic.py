@@ -209,14 +209,21 @@ def report_extras(ctx: Context) -> ReportExtras | None:
 
 
 def text_lines(obs: Observed) -> list[str]:
+    """The section as plain text; package text (names, argv, paths) made visible by `terminal.safe`."""
+    from gatekeeper._internal import terminal
+
     lines = ["What `npm install` of this release does (observed in the sandbox):"]
     body = ib.summary_lines(obs.candidate)
-    lines += [f"  {line}" for line in body] or ["  nothing: no install script ran a program, wrote, read or connected"]
+    lines += [terminal.safe(f"  {line}") for line in body] or [
+        "  nothing: no install script ran a program, wrote, read or connected"
+    ]
     return lines
 
 
 def markdown_section(obs: Observed) -> str:
     """The summary section: processes, files, network per package, new items marked."""
+    from gatekeeper._internal import terminal
+
     new = {(c.package, c.kind, c.item) for c in obs.changes}
     out = ["### What `npm install` of this release does", ""]
     against = (
@@ -229,11 +236,11 @@ def markdown_section(obs: Observed) -> str:
         if beh.empty():
             continue
         any_pkg = True
-        out.append(f"- {md.code(name)}")
+        out.append(f"- {md.code(terminal.safe(name))}")
         for kind in ib.KINDS:
             for item in sorted(beh.items[kind]):
                 mark = " **new**" if (name, kind, item) in new else ""
-                out.append(f"  - {kind}: {md.code(item)}{mark}")
+                out.append(f"  - {kind}: {md.code(terminal.safe(item))}{mark}")
             if beh.more[kind]:
                 out.append(f"  - {kind}: ... and {beh.more[kind]} more")
     if not any_pkg:
