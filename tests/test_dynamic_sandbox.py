@@ -165,3 +165,18 @@ def test_hostile_names_in_the_trace_reach_the_report_escaped() -> None:
     assert "\x1b" not in text and "\n::error::" not in text
     md = dynamic.markdown_section(obs)
     assert "\x1b" not in md and "\n::error::" not in md
+
+
+def test_two_sandboxes_on_one_machine_never_share_a_uid() -> None:
+    """The uid is claimed (an abstract socket bound in its name) for as long as the run holds it: parallel runs
+    (xdist workers, two jobs of a self-hosted runner) cannot reap each other's processes."""
+    first_uid, first = sandbox._claim_uid()
+    try:
+        second_uid, second = sandbox._claim_uid()
+        second.close()
+        assert second_uid != first_uid
+    finally:
+        first.close()
+    again, claim = sandbox._claim_uid()
+    claim.close()
+    assert again == first_uid  # released with the socket

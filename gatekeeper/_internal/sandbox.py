@@ -29,6 +29,7 @@ import pwd
 import resource
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import tempfile
@@ -51,6 +52,7 @@ TRACED = (
 )
 #: The first uid tried for the sandbox (one with no passwd entry and no process is taken).
 UID_BASE = 61_400
+UID_COUNT = 2_000  # below 65536: a user namespace of a rootless container maps no more
 
 #: Fake credentials in the sandbox HOME. None is valid anywhere; a read of one is the finding.
 CANARY_TOKEN = "npm_GKCANARY0dynamic0sandbox0not0a0real0token0"
@@ -123,20 +125,33 @@ def _seccomp_filter() -> Callable[[], None]:
     return f.load
 
 
-def _free_uid() -> int:
-    """A uid with no passwd entry and no running process."""
+def _claim_uid() -> tuple[int, socket.socket]:
+    """A uid with no passwd entry and no running process, claimed for this run: an abstract unix socket named
+    after it is bound (atomic, gone when this process exits), so two sandboxes on one machine (parallel tests,
+    two jobs on a self-hosted runner) never share a uid -- and never reap each other's processes."""
     busy = set()
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             with contextlib.suppress(OSError):
                 busy.add(os.stat(f"/proc/{entry}").st_uid)
-    for uid in range(UID_BASE, UID_BASE + 1000):
+    for uid in range(UID_BASE, UID_BASE + UID_COUNT):
         if uid in busy:
             continue
         try:
             pwd.getpwuid(uid)
+            continue
         except KeyError:
-            return uid
+            pass
+        claim = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            claim.bind(f"\0npm-gatekeeper-sandbox-uid-{uid}")
+        except OSError:
+            claim.close()
+            continue
+        if pids_of(uid):  # processes of the uid without a claim: leftovers of a run that died before its reaper
+            claim.close()
+            continue
+        return uid, claim
     raise Unavailable("no free uid for the sandbox")
 
 
@@ -308,8 +323,17 @@ def observe_install(
         raise Unavailable(reason)
     strace = hostenv.tool("strace")
     is_root = os.geteuid() == 0
-    uid = _free_uid() if is_root else os.getuid()
-    root = _sandbox_root(workspace, is_root)
+    claim: socket.socket | None = None
+    if is_root:
+        uid, claim = _claim_uid()
+    else:
+        uid = os.getuid()
+    try:
+        root = _sandbox_root(workspace, is_root)
+    except BaseException:
+        if claim is not None:
+            claim.close()
+        raise
     started = time.monotonic()
     try:
         private = root / "private"  # this process's: npm's fetch cache, the trace, npm's output
@@ -439,6 +463,8 @@ def observe_install(
         if is_root:
             reap(uid)
         shutil.rmtree(root, ignore_errors=True)
+        if claim is not None:
+            claim.close()
 
 
 def _read_capped(path: Path, cap: int) -> str:
