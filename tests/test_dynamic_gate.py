@@ -59,12 +59,16 @@ def _gk(
 def released(verdaccio: Verdaccio, package_repo, tmp_path: Path):
     """`make(files_v1, level) -> (ws, name)`: 1.0.0 with a postinstall published; the workspace moved to 1.0.1."""
 
-    def make(files: dict[str, str], level: str = "block", v2: dict[str, str] | None = None) -> tuple[Path, str]:
+    def make(
+        files: dict[str, str], level: str = "block", v2: dict[str, str] | None = None, timeout: int = 300
+    ) -> tuple[Path, str]:
         user = verdaccio.unique("dyn")
         login = verdaccio.add_user(user, "pw-" + user + "-Secret1")
         token = verdaccio.create_token(login, "pw-" + user + "-Secret1")
         name = verdaccio.unique("dynpkg")
-        policy = {".github/npm-gatekeeper.yml": f"dynamic: {level}\n"}  # the trusted policy: the last release's
+        policy = {
+            ".github/npm-gatekeeper.yml": f"dynamic: {{level: {level}, timeout: {timeout}}}\n"
+        }  # the trusted policy: the last release's
         ws = package_repo(
             name=name, version="1.0.0", scripts={"postinstall": "node install.js"}, extra_files={**files, **policy}
         )
@@ -171,3 +175,15 @@ def test_turning_dynamic_on_tightens_the_trusted_policy_and_turning_it_off_loose
     assert compare(off, block) == ([], ["`dynamic.level` off -> block"])
     assert compare(block, off) == (["`dynamic.level` block -> off"], [])
     assert compare(block, parse_policy("dynamic: {level: block, timeout: 60}"))[0]  # an unranked change: loosens
+
+
+def test_an_install_that_hangs_is_stopped_and_reported_as_not_observed(
+    released, verdaccio: Verdaccio, tmp_path: Path
+) -> None:
+    ws, name = released(
+        {"install.js": BENIGN}, v2={"install.js": BENIGN + "setInterval(() => {}, 1000);\n"}, timeout=15
+    )
+    data = _gk(ws, tmp_path, verdaccio.url)
+    assert data["_exit"] == 1, data["_out"]
+    assert {f["rule"] for f in _dyn(data)} == {"install-not-observed"}, data["findings"]
+    assert any(f"this release ({name}@1.0.1)" in f["message"] and "deadline" in f["message"] for f in _dyn(data))

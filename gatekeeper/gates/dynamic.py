@@ -161,7 +161,10 @@ def _observe(ctx: Context) -> tuple[Observed, list[str]]:
     seconds = float(ctx.policy.dynamic.timeout)
     if ctx.deadline is not None:
         seconds = max(1.0, min(seconds, ctx.deadline.remaining() / 3))
-    limits = sandbox.Limits(seconds=seconds, fetch_seconds=seconds)
+    fetch = float(ctx.policy.diff.resolve_timeout)  # fetching a tree is what resolving it takes, plus downloads
+    if ctx.deadline is not None:
+        fetch = max(1.0, min(fetch, ctx.deadline.remaining() / 3))
+    limits = sandbox.Limits(seconds=seconds, fetch_seconds=fetch)
     problems: list[str] = []
 
     def profile(source: object, label: str) -> tuple[ib.Profile, sandbox.Observation]:
