@@ -105,6 +105,9 @@ def test_the_trace_reader_attributes_forks_and_keeps_a_process_on_its_first_pack
     lay = ib.Layout("/s/box/project", "/s/box/home", "/s/box/tmp", ("/s/box/home/.npmrc",))
     trace = "\n".join(
         [
+            '9 execve("/usr/bin/node", ["node", "npm-cli.js", "rebuild"], 0x1 /* 3 vars */) = 0',
+            '9 chdir("/s/box/project/node_modules/c") = 0',  # npm's own process: claims no package
+            "9 clone(child_stack=NULL, flags=CLONE_VM|CLONE_VFORK) = 10",
             '10 chdir("/s/box/project/node_modules/a") = 0',
             "10 vfork( <unfinished ...>",
             '11 execve("/usr/bin/node", ["node", "x.js"], 0x1 /* 3 vars */ <unfinished ...>',

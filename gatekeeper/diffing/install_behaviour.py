@@ -3,9 +3,10 @@ and the diff of two profiles (pure: no process, no file access).
 
 The trace is `strace -f -qq -y -s 256 -e trace=...` of `npm rebuild` in the sandbox (`_internal/sandbox.py`).
 Each process is attributed to the package npm ran its script for: npm's script runner `chdir`s into
-`node_modules/<name>` before it executes the script's shell, and every process forked from there (clone,
-fork, vfork) belongs to that package; a process keeps its first package (a script cannot move its behaviour
-to another package by `cd`). npm's own processes (no package) are not profiled.
+`node_modules/<name>` between fork and exec of the script's shell, and every process forked from there
+(clone, fork, vfork) belongs to that package; a process keeps its first package (a script cannot move its
+behaviour to another package by `cd`), and a chdir of npm's own running process claims none. npm's own
+processes (no package) are not profiled.
 
 Per package, after normalising the sandbox's temp paths (`~` = the sandbox HOME, `$TMPDIR`, `<project>`,
 `node_modules/<name>`), pids and random temp names:
@@ -248,6 +249,7 @@ class _Reader:
         self.parent: dict[int, int] = {}
         self.own: dict[int, str] = {}
         self.cwd: dict[int, str] = {}
+        self.execed: set[int] = set()  # pids that ran a program (npm itself): their chdir claims no package
         self.profile = Profile()
 
     def owner(self, pid: int) -> str | None:
@@ -334,13 +336,15 @@ class _Reader:
             if target is None:
                 return
             self.cwd[pid] = target
-            if self.owner(pid) is None:
+            if self.owner(pid) is None and pid not in self.execed:  # npm's spawn: chdir between fork and exec
                 found = _package_of(target, self.modules)
                 if found is not None:
                     self.own[pid] = found[0]
             return
         pkg = self.owner(pid)
         if pkg is None:
+            if call in ("execve", "execveat") and ok:
+                self.execed.add(pid)
             return  # npm itself
         prof = self.profile.of(pkg)
         evidence = self.text(line)
