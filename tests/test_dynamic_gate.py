@@ -158,6 +158,19 @@ def test_a_job_holding_a_credential_refuses(released, verdaccio: Verdaccio, tmp_
     assert "npm_notreal" not in json.dumps(data)
 
 
+def test_a_token_persisted_by_checkout_in_the_workspace_refuses(released, verdaccio: Verdaccio, tmp_path: Path) -> None:
+    """The install runs as another uid, but .git/config is world-readable: a persisted checkout token is a credential
+    the install could read and print into its own argv, which the report would show."""
+    ws, _ = released({"install.js": EVIL})
+    subprocess.run(["git", "config", "http.https://github.com/.extraheader", "AUTHORIZATION: basic eC1hY2Nlc3M="],
+                   cwd=ws, check=True)  # fmt: skip
+    data = _gk(ws, tmp_path, verdaccio.url)
+    assert data["_exit"] == 1, data["_out"]
+    [finding] = _dyn(data)
+    assert finding["rule"] == "install-observation-refused" and "persist-credentials" in finding["message"]
+    assert data["install_behaviour"] is None and "eC1hY2Nlc3M" not in json.dumps(data)
+
+
 def test_off_by_default(package_repo, verdaccio: Verdaccio, tmp_path: Path) -> None:
     ws = package_repo(name=verdaccio.unique("dynoff"), scripts={"postinstall": "node -e 1"})
     data = _gk(ws, tmp_path, verdaccio.url)  # asked for by name: listed, skipped with the reason

@@ -83,10 +83,18 @@ class Observed:
 
 
 def held_credentials(ctx: Context) -> list[str]:
-    """What credential this run holds (names only)."""
+    """What credential this run holds (names only): the npm token, the runner's ID-token request, and a token
+    that actions/checkout persisted in the workspace's `.git/config` (a file the install could read)."""
     held = [name for name in CREDENTIAL_VARS if ctx.env.get(name)]
     if ctx.inputs.npm_token is not None and not any(n in held for n in ("NODE_AUTH_TOKEN", "NPM_TOKEN")):
         held.insert(0, "the `npm-token` input")
+    try:
+        with open(ctx.workspace / ".git" / "config", "rb") as fh:
+            config = fh.read(1024 * 1024).decode("utf-8", "replace").lower()
+    except OSError:
+        config = ""
+    if "extraheader" in config:
+        held.append("a token persisted by actions/checkout in .git/config (use `persist-credentials: false`)")
     return held
 
 
@@ -182,7 +190,10 @@ def _observe(ctx: Context) -> tuple[Observed, list[str]]:
         if obs.truncated:
             problems.append(f"The trace of the install of {label} hit its size cap: what followed was not observed.")
         layout = ib.Layout(obs.project, obs.home, obs.tmp, obs.canaries)
-        return ib.read_trace(obs.trace, layout, truncated=obs.truncated), obs
+        trace = obs.trace
+        for secret in ctx.inputs.secrets():  # defence in depth: the install never saw them (not in its env)
+            trace = secret.redact(trace)
+        return ib.read_trace(trace, layout, truncated=obs.truncated), obs
 
     cand, obs = profile(ctx.tarball.path, f"this release ({name}@{ctx.package.version})")
     base = profile(base_version, f"the last release ({name}@{base_version})")[0] if base_version else None
