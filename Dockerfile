@@ -38,7 +38,9 @@ COPY gatekeeper/verifier/package.json gatekeeper/verifier/package-lock.json /opt
 # gatekeeper/packers/package-lock.json, `npm ci --ignore-scripts` below into /opt/packers. Never corepack.
 COPY gatekeeper/packers/package.json gatekeeper/packers/package-lock.json /opt/packers/
 
-# Debian's python3 + git, a venv with the hash-pinned runtime dependencies (wheels only, so no
+# Debian's python3 + git, busybox-static (the ENTRYPOINT's `env -u`), strace and libseccomp2 (the opt-in install
+# sandbox, issue 25: it traces a consumer's install and loads its no-network seccomp filter through pyseccomp;
+# setpriv comes with util-linux), a venv with the hash-pinned runtime dependencies (wheels only, so no
 # compiler), npm 11; then everything the gate never runs goes (see docs/CONTAINER.md for the sizes):
 # perl (git's hard dependency, only for scripts the gate never calls), git's network helpers and
 # their curl/LDAP libraries (Kerberos stays: libtirpc needs it) (the gate runs local plumbing only: rev-parse, ls-files,
@@ -52,7 +54,7 @@ COPY gatekeeper/packers/package.json gatekeeper/packers/package-lock.json /opt/p
 RUN set -eux; \
     export DEBIAN_FRONTEND=noninteractive PYTHONHASHSEED=0; \
     apt-get update; \
-    apt-get install -y --no-install-recommends ca-certificates git python3 python3-venv binutils busybox-static; \
+    apt-get install -y --no-install-recommends ca-certificates git python3 python3-venv binutils busybox-static strace libseccomp2; \
     if ldd /bin/busybox >/dev/null 2>&1; then echo "/bin/busybox must be statically linked (the ENTRYPOINT)" >&2; exit 1; fi; \
     python3 -m venv /opt/venv; \
     /opt/venv/bin/pip install --disable-pip-version-check --no-cache-dir --no-compile \

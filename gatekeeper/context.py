@@ -115,6 +115,8 @@ class RunMemo:
     #: name -> the packument as this run first fetched it (None: not on the registry). Only answers are
     #: held: a fetch that raised is not, so the next reader asks again (and fails closed again).
     packuments: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    #: The install-behaviour diff of the `dynamic` gate (gates/dynamic.py: Observed), once it ran.
+    dynamic: Any = None
     #: The packument read after the upload, once it served the gated integrity (the notify step reads it too).
     published: dict[str, Any] | None = None
 

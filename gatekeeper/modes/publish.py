@@ -56,6 +56,7 @@ GATE_MODULES = (
     "gatekeeper.gates.isolation",
     "gatekeeper.gates.diff",
     "gatekeeper.gates.provenance",
+    "gatekeeper.gates.dynamic",
 )
 
 
@@ -117,7 +118,7 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
                 if inputs.mode == "publish":  # the isolation floor runs whatever `--skip-gates` says
                     gates = [m for m in _gate_modules() if m in gates or m.NAME in ALWAYS_IN_PUBLISH]
                 ctx, tmp = _build_context(inputs, env, workspace, deadline, opts, packing)
-                outcome = gated = _run_gates(ctx, gates)
+                outcome = gated = _run_gates(ctx, gates, named=set(opts.gates or ()))
                 if outcome.decision.allow and inputs.mode == "publish":
                     try:
                         _publish(ctx, outcome, started, opts.out)
@@ -405,14 +406,21 @@ def _tarball(
         raise
 
 
-def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Outcome:
+def _run_gates(
+    ctx: Context, gates: list[ModuleType] | None = None, named: set[str] | frozenset[str] = frozenset()
+) -> report.Outcome:
+    """Run the gates (`named`: the ones `--gates` named; an opt-in gate the policy leaves off is listed only then)."""
     results: list[GateResult] = []
     extras: list[str] = []
     extras_text: list[str] = []
     previous: dict[str, object] | None = None
     selected = {m.NAME for m in gates} if gates is not None else None
     delta: dict[str, object] | None = None
+    behaviour: dict[str, object] | None = None
     for mod in _gate_modules():
+        applies = getattr(mod, "applies", None)  # an opt-in gate the policy does not ask for is not listed at all
+        if applies is not None and not applies(ctx) and mod.NAME not in named:
+            continue
         if selected is not None and mod.NAME not in selected:
             results.append(GateResult(mod.NAME, "skipped", [], "not selected for this run (`--gates`/`--skip-gates`)"))
             continue
@@ -424,6 +432,9 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
                 delta = compute(ctx).to_json()
             except Exception:  # the delta only decorates the report and the Release
                 delta = None
+        observed = getattr(mod, "observed", None)
+        if observed is not None and result.status != "error":
+            behaviour = observed(ctx)
         extra = getattr(mod, "report_extras", None)
         if extra is not None and result.status != "error":
             try:
@@ -478,6 +489,7 @@ def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Ou
         extra_text=extras_text,
         error=error,
         delta=delta,
+        install_behaviour=behaviour,
         needs_review=reviewed.needs_review,
     )
 

@@ -25,6 +25,7 @@ def to_json(outcome: Outcome) -> dict[str, object]:
         "notified": outcome.notified,
         "notify": outcome.notify,
         "delta": outcome.delta,
+        "install_behaviour": outcome.install_behaviour,
         "unexpected": outcome.unexpected,
     }
 

@@ -32,6 +32,8 @@ class Outcome:
     needs_review: bool = False
     #: The release delta (DiffResult.to_json) when the diff gate computed one.
     delta: dict[str, object] | None = None
+    #: What `npm install` of the release does (the `dynamic` gate's Observed.to_json), when it observed it.
+    install_behaviour: dict[str, object] | None = None
     #: After a publish: the notify step's result (NotifyResult.to_json), and whether it all worked.
     notify: dict[str, object] | None = None
     notified: bool = False

@@ -253,6 +253,16 @@ class ProvenancePolicy:
 
 
 @dataclass
+class DynamicPolicy:
+    """The sandboxed install-behaviour diff (issue 25). `dynamic: off | warn | block` is short for `level`."""
+
+    #: off: not run; warn: new install behaviour is reported; block: it blocks (and so does an unobserved install).
+    level: Literal["off", "warn", "block"] = "off"
+    #: Seconds each of the two sandboxed installs (baseline, candidate) may run its scripts.
+    timeout: int = 300
+
+
+@dataclass
 class Policy:
     """The whole policy. Every key optional."""
 
@@ -268,6 +278,7 @@ class Policy:
     notify: NotifyPolicy = field(default_factory=NotifyPolicy)
     watch: WatchPolicy = field(default_factory=WatchPolicy)
     provenance: ProvenancePolicy = field(default_factory=ProvenancePolicy)
+    dynamic: DynamicPolicy = field(default_factory=DynamicPolicy)
     #: Per-rule severity overrides: rule id -> block | warn | off.
     rules: dict[str, Literal["block", "warn", "off"]] = field(default_factory=dict)
     #: Where the policy came from (not a YAML key).
@@ -355,7 +366,9 @@ def _fill(obj: Any, node: yaml.Node, source: str, prefix: str) -> None:
         seen.add(key)
         f = fields[key]
         hint = hints[f.name]
-        if dataclasses.is_dataclass(hint):
+        if hint is DynamicPolicy and isinstance(value_node, yaml.ScalarNode):
+            setattr(obj, f.name, _dynamic_level(value_node, source, path))
+        elif dataclasses.is_dataclass(hint):
             _fill(getattr(obj, f.name), value_node, source, path)
         else:
             setattr(obj, f.name, _convert(hint, value_node, source, path))
@@ -557,6 +570,16 @@ def _check_notify_watch(policy: Policy, node: yaml.MappingNode, source: str) -> 
 #: Parsing a policy from history (the trusted policy): its path-only file approvals approve nothing.
 _HISTORICAL: contextvars.ContextVar[bool] = contextvars.ContextVar("historical_policy", default=False)
 _HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "sha512": re.compile(r"[0-9a-f]{128}")}
+
+
+def _dynamic_level(node: yaml.Node, source: str, path: str) -> DynamicPolicy:
+    """`dynamic: off | warn | block` (YAML 1.1 reads a bare `off` as false: that is `off` too)."""
+    value = _scalar(node, source, path)
+    if value is False:
+        value = "off"
+    if value not in ("off", "warn", "block"):
+        raise _fail(source, node, path, f"must be one of off | warn | block (or a mapping with `level`), not {value!r}")
+    return DynamicPolicy(level=value)
 
 
 def _file_approval(node: yaml.Node, source: str, path: str) -> FileApproval:

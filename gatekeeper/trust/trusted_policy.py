@@ -416,6 +416,7 @@ def compare(trusted: Policy, released: Policy) -> tuple[list[str], list[str]]:
         which = lo if r.review.environment else ti
         which.append(f"`review.environment` {t.review.environment!r} -> {r.review.environment!r}")
     flag("review.require-other-reviewer", t.review.require_other_reviewer, r.review.require_other_reviewer, loose=False)
+    order("dynamic.level", t.dynamic.level, r.dynamic.level, ("block", "warn", "off"))  # turning it on tightens
     known = all_rules()
     for rid in sorted(set(t.rules) | set(r.rules)):
         default = known[rid].severity.value if rid in known else "block"
