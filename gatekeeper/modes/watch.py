@@ -43,6 +43,8 @@ from gatekeeper.rules.watch import (
     PROVENANCE_DROPPED,
     RECORD_INTEGRITY_MISMATCH,
     RECORD_INVALID,
+    RECORD_UNBOUND,
+    RECORDS_UNSIGNED,
     UNEXPECTED_RELEASE,
     WATCH_PROVENANCE_INVALID,
 )
@@ -151,6 +153,13 @@ def _has_provenance(packument: Mapping[str, Any], version: str) -> bool:
     return isinstance(att, dict) and bool(att.get("url") or att.get("provenance"))
 
 
+def _run_key(url: str) -> tuple[str, str]:
+    """A workflow run URL as (the run's URL without the attempt, the attempt): a record's run URL names the attempt
+    only when it is not the first; the provenance's run invocation URI always does."""
+    base, _, attempt = url.strip().rstrip("/").lower().partition("/attempts/")
+    return base, attempt or "1"
+
+
 def _maintainers(packument: Mapping[str, Any]) -> set[str]:
     people = packument.get("maintainers")
     if not isinstance(people, list):
@@ -166,13 +175,21 @@ class PackageWatch:
         self.findings: list[Finding] = []
         self.unexpected: list[Unexpected] = []
         self.scope: list[str] = []
+        self.evidence: dict[str, Any] = {}  # version -> verified provenance (trust.provenance.Evidence)
+        self.prov_problems: dict[str, list[str]] = {}
+        self.unbound: set[str] = set()  # recorded versions whose record does not count (item 3)
 
     def verified(self, version: str) -> bool:
         rec = self.records.get(version)
-        return rec is not None and rec.integrity == _dist(self.doc, version).get("integrity")
+        return (
+            rec is not None
+            and rec.integrity == _dist(self.doc, version).get("integrity")
+            and version not in self.unbound
+        )
 
-    def run(self, also_since: str = "") -> None:
-        """`also_since`: the workspace's `watch.since` (untrusted): it may only ADD versions to the scope."""
+    def select(self, also_since: str = "") -> bool:
+        """The versions in scope (`self.scope`); False (with `watch-no-records`) when the watch has not begun.
+        `also_since`: the workspace's `watch.since` (untrusted): it may only ADD versions to the scope."""
         scope, since = in_scope(self.doc, self.records, self.policy.watch.since)
         if also_since and also_since != self.policy.watch.since:
             more, since_more = in_scope(self.doc, self.records, also_since)
@@ -183,12 +200,56 @@ class PackageWatch:
             self.findings.append(
                 NO_RECORDS(f"{self.name}: no gate record in this repository's Releases and no `watch.since`")
             )
-            return
+            return False
+        return True
+
+    def check(self) -> None:
+        """Every version in scope against its record and its verified provenance (`check_provenance` first)."""
         all_versions = [v for v in (self.doc.get("versions") or {}) if isinstance(v, str)]
-        for version in scope:
+        for version in self.scope:
             self._version(version, all_versions)
+        self._provenance_problems()
         self._latest()
         self._maintainers_added()
+        self._unsigned_records()
+
+    def _published_with_provenance_before(self, version: str, all_versions: list[str]) -> str | None:
+        """A lower version that carries `dist.attestations` (the package has published with provenance)."""
+        parsed = semver.parse(version)
+        if parsed is None:
+            return None
+        lower = [(p, v) for v in all_versions if (p := semver.parse(v)) is not None and p < parsed]
+        with_att = [x for x in lower if _has_provenance(self.doc, x[1])]
+        return max(with_att)[1] if with_att else None
+
+    def _bound(self, version: str, rec: Record, all_versions: list[str]) -> str:
+        """Why the record of `version` does not count (issue 23, item 3), or "" when it does: the version's
+        verified provenance must name the record's commit and run; a version whose attestations fail counts as
+        unrecorded; a version without provenance in a package that has published with provenance before too
+        (its record could be written by anyone with push access). Without any provenance ever, the record counts
+        (and is only as strong as push access: `watch-records-unsigned`)."""
+        spec = f"{self.name}@{version}"
+        ev = self.evidence.get(version)
+        if ev is not None:
+            diffs = []
+            if rec.commit != ev.commit:
+                diffs.append(f"the record names commit {rec.commit or '(none)'}, the provenance {ev.commit}")
+            if _run_key(rec.run) != _run_key(ev.claims.run_invocation_uri):
+                diffs.append(
+                    f"the record names run {rec.run or '(none)'}, the provenance {ev.claims.run_invocation_uri}"
+                )
+            return f"{spec}: " + "; ".join(diffs) if diffs else ""
+        if version in self.prov_problems:
+            return f"{spec}: its attestations do not verify, so its record proves nothing"
+        if _has_provenance(self.doc, version):
+            return f"{spec}: its provenance was not verified, so its record proves nothing"
+        before = self._published_with_provenance_before(version, all_versions)
+        if before:
+            return (
+                f"{spec} has no provenance, though {self.name}@{before} was published with it: its record could have "
+                "been written by any workflow or person with push access"
+            )
+        return ""
 
     def _version(self, version: str, all_versions: list[str]) -> None:
         spec = f"{self.name}@{version}"
@@ -206,6 +267,10 @@ class PackageWatch:
                     version=spec,
                 )
             )
+        elif why := self._bound(version, rec, all_versions):
+            self.unbound.add(version)
+            item = Unexpected(self.name, version, "its record is not bound to verified provenance")
+            item.findings.append(RECORD_UNBOUND(why + ".", version=spec))
         parsed = semver.parse(version)
         prev = semver.highest_below(all_versions, parsed) if parsed else None
         if prev and _has_provenance(self.doc, prev) and not _has_provenance(self.doc, version):
@@ -228,7 +293,9 @@ class PackageWatch:
 
     def check_provenance(self, registry: RegistryClient, env: Mapping[str, str], run: GitHubRun) -> None:
         """Verify the attestations of every version in scope that carries `dist.attestations` (ONE verifier run
-        for the package): verification, the subject (name and tarball), and the certificate's repository (by id)."""
+        for the package): verification, the subject (name and tarball), and the certificate's repository (by id).
+        Keeps the verified evidence (`self.evidence`) the records are bound to and the problems, which `check`
+        reports."""
         from gatekeeper.trust import provenance as verified
 
         entries: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]] = []
@@ -261,11 +328,30 @@ class PackageWatch:
                 found = verified.identity_problems(out.evidence.claims, want, workflow_required=False)
                 if found:
                     problems[version] = found
-        for version, what in problems.items():
+                else:
+                    self.evidence[version] = out.evidence
+        self.prov_problems = problems
+
+    def _provenance_problems(self) -> None:
+        for version, what in self.prov_problems.items():
             spec = f"{self.name}@{version}"
             f = WATCH_PROVENANCE_INVALID(f"{spec}: " + "; ".join(what) + ".", version=spec)
             target = next((u for u in self.unexpected if u.version == version), None)
             (target.findings if target else self.findings).append(f)
+
+    def _unsigned_records(self) -> None:
+        """Token publishers without provenance: say plainly what their records are worth (issue 23, item 3)."""
+        versions = [v for v in (self.doc.get("versions") or {}) if isinstance(v, str)]
+        if self.records and not any(_has_provenance(self.doc, v) for v in versions):
+            self.findings.append(
+                RECORDS_UNSIGNED(
+                    f"{self.name} has never been published with provenance: its gate records (GitHub Releases) are "
+                    "only "
+                    "as strong as push access to this repository, since any workflow with `contents: write` or any "
+                    "maintainer can write one. Publish with OIDC trusted publishing and provenance "
+                    "(`credential.mode: oidc`) so each record is bound to a signed commit and run"
+                )
+            )
 
     def _latest(self) -> None:
         tags = self.doc.get("dist-tags")
@@ -532,8 +618,9 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
                     results.append(GateResult(name, "skipped", [], f"{name} is not on the registry"))
                 continue
             pw = PackageWatch(name, doc, records.of(name), policy)
-            pw.run(also_since=released.watch.since)
-            pw.check_provenance(registry, env, gh_run)
+            if pw.select(also_since=released.watch.since):
+                pw.check_provenance(registry, env, gh_run)  # the records are bound to what it verifies
+                pw.check()
         except GatekeeperError as exc:
             results.append(GateResult(name, "error", [], exc.what.rstrip(".") + ". " + exc.remedy))
             continue

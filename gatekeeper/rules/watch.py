@@ -57,3 +57,19 @@ WATCH_PROVENANCE_INVALID = Rule(
     "until explained.",
     floor=True,
 )
+RECORD_UNBOUND = Rule(
+    "record-not-bound",
+    Severity.BLOCK,
+    "A version's gate record is not bound to its verified provenance (another commit or run, attestations that do "
+    "not verify, or no provenance where the package published with it before)",
+    "A Release can be written by any workflow with `contents: write` or by anyone with push access; only the signed "
+    "provenance proves which commit and run published the version. Treat it as an unexpected release: read the "
+    "opened issue, compare the run, deprecate the version if it is not yours, revoke the npm tokens.",
+)
+RECORDS_UNSIGNED = Rule(
+    "watch-records-unsigned",
+    Severity.INFO,
+    "The package has never published with provenance: its gate records are only as strong as push access",
+    "Publish with OIDC trusted publishing and provenance (`credential.mode: oidc`): watch then counts a record only "
+    "when the version's signed provenance names the same commit and run.",
+)
