@@ -220,3 +220,42 @@ def test_a_workspace_policy_that_widens_watch_since_or_trusted_authors_changes_n
     assert result.outputs["unexpected"] == f"{rel.name}@1.0.1"
     assert {"unexpected-release", "latest-unrecorded"} <= {f["rule"] for f in result.report["findings"]}
     assert "Policy: the gate's record of" in result.summary  # the gate's record names the released commit
+
+
+def test_a_tampered_state_file_cannot_hide_a_version(release) -> None:  # noqa: F811
+    """Issue 23, item 6: the registry answers with ETags and 304s as npmjs does (the fault proxy's `ETag`). A
+    state file kept between runs (a restored cache any workflow of the branch can write) holding the registry's
+    CURRENT ETag with a packument that lacks the attacker's version would have been taken on the 304: watch
+    keeps no such state and reads the whole packument every run."""
+    import hashlib
+
+    from tests._support.faultproxy import ETag, FaultProxy
+
+    rel = release()
+    gated = rel.run()
+    assert gated.returncode == 0, gated.describe()
+    proxy = FaultProxy(rel.verdaccio.url).start()
+    try:
+        proxy.add(rf"^/{rel.name}$", ETag(), method="GET")
+        assert _watch(rel, registry=proxy.url).returncode == 0
+        _attacker_publishes(rel, "1.0.1")
+        # the attacker writes the state: the packument as it is now, minus 1.0.1, under the ETag the registry serves
+        import requests
+
+        resp = requests.get(proxy.url + rel.name, headers={"Accept": "application/json"}, timeout=30)
+        assert resp.status_code == 200 and resp.headers["ETag"] == '"' + hashlib.sha256(resp.content).hexdigest() + '"'
+        hidden = resp.json()
+        del hidden["versions"]["1.0.1"]
+        hidden["time"].pop("1.0.1", None)
+        hidden["dist-tags"]["latest"] = "1.0.0"
+        state = rel.ws / "node_modules/.cache/npm-gatekeeper/watch-state.json"
+        state.parent.mkdir(parents=True, exist_ok=True)
+        entry = {"etag": resp.headers["ETag"], "doc": hidden}
+        state.write_text(json.dumps({"packuments": {rel.name: entry}}))
+        result = _watch(rel, registry=proxy.url)
+        conditional = [s for s in proxy.seen(rf"^/{rel.name}$", "GET") if "if-none-match" in s.headers]
+    finally:
+        proxy.stop()
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["unexpected"] == f"{rel.name}@1.0.1"
+    assert conditional == []  # never asked "not modified?": nothing cached is trusted

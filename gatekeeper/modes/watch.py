@@ -1,8 +1,8 @@
 """`mode: watch`: catch every release that bypassed the gate (a small orchestrator, for a cron workflow).
 
-For each watched package (`watch.packages`, else the one in `package-path`): ONE packument request
-(conditional, with the ETag kept from the last run when the workflow caches the state file); every
-version published since the watch began (`watch.since`, else the oldest gate record) is matched
+For each watched package (`watch.packages`, else the one in `package-path`): ONE full packument request
+(no state file kept between runs: a cached copy accepted on a 304 could be a tampered one hiding a version);
+every version published since the watch began (`watch.since`, else the oldest gate record) is matched
 against the gate's records, read from this repository's Releases (`GET /repos/{o}/{r}/releases`,
 paginated, listed once per run; see `gatekeeper.steps.record` for the record format). A version with no
 record, or whose registry integrity differs from its record, is an unexpected release: it is diffed
@@ -53,8 +53,6 @@ from gatekeeper.steps.run import clients
 from gatekeeper.trust.policy import Policy, load_policy
 
 NAME = "watch"
-STATE_PATH = "node_modules/.cache/npm-gatekeeper/watch-state.json"
-MAX_STATE_BYTES = 256 * 1024 * 1024
 MAX_ISSUE_BODY = 60_000
 
 
@@ -462,34 +460,6 @@ def find_issue(issues: list[Issue], item: Unexpected, trusted: set[str]) -> Issu
     return None
 
 
-# -- state for conditional requests ----------------------------------------------------------------------
-
-
-def load_state(path: Path) -> dict[str, Any]:
-    try:
-        if path.is_file() and path.stat().st_size <= MAX_STATE_BYTES:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and isinstance(data.get("packuments"), dict):
-                return data
-    except (OSError, ValueError):
-        pass
-    return {"packuments": {}}
-
-
-def fetch_packument(registry: RegistryClient, name: str, state: dict[str, Any]) -> dict[str, Any] | None:
-    """One request: conditional on the ETag of the cached copy, which is reused on 304."""
-    cached = state["packuments"].get(name)
-    etag = cached.get("etag") if isinstance(cached, dict) and isinstance(cached.get("doc"), dict) else None
-    doc, new_etag, not_modified = registry.packument_if_changed(name, etag if isinstance(etag, str) else None)
-    if not_modified:
-        return dict(cached["doc"])  # type: ignore[index]
-    if doc is not None and new_etag:
-        state["packuments"][name] = {"etag": new_etag, "doc": doc}
-    else:
-        state["packuments"].pop(name, None)
-    return doc
-
-
 # -- the orchestrator ------------------------------------------------------------------------------------
 
 
@@ -594,13 +564,11 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
     )
     names = _packages(policy, inputs, workspace)
     records = load_records(github, policy)
-    state_path = workspace / STATE_PATH
-    state = load_state(state_path)
     results: list[GateResult] = []
     unexpected: list[tuple[Unexpected, Mapping[str, Any]]] = []
     for name in names:
         try:
-            doc = fetch_packument(registry, name, state)
+            doc = registry.packument(name)  # a full read every run: no cached copy, no 304 (issue 23, item 6)
             if doc is None:
                 recorded = sorted(records.of(name))
                 if recorded:  # fail closed: the gate published it, so "does not exist" is a fault, not a pass
@@ -653,11 +621,6 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
             item.issue = "not opened (error)"
         sections.append(f"### {markdown.code(item.spec)}: {item.reason}; issue {item.issue}\n\n{item.delta_markdown}")
         sections_text.append(terminal.safe(f"{item.spec}: {item.reason}; issue {item.issue}") + "\n" + item.delta_text)
-    try:
-        state_path.parent.mkdir(parents=True, exist_ok=True)
-        state_path.write_text(json.dumps(state), encoding="utf-8")
-    except OSError:
-        pass  # the state only saves bandwidth next time
     decision = decide(results)
     error = " ".join(f"[{r.name}] {r.error}" for r in results if r.status == "error") or None
     return report.Outcome(
