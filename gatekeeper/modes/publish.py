@@ -237,6 +237,7 @@ def _trusted_policy(
 ) -> PolicyTrust:
     """The policy at the last release's commit decides (see gatekeeper.trust.trusted_policy)."""
     from gatekeeper.gates.diff import select_baseline
+    from gatekeeper.steps.record import gate_record
     from gatekeeper.trust import provenance as verified
     from gatekeeper.trust import trusted_policy
 
@@ -246,6 +247,9 @@ def _trusted_policy(
         baseline = select_baseline(packument, packed.version, tag)[0] if packument is not None else None
         versions = (packument or {}).get("versions") or {}
         meta = versions.get(baseline) if isinstance(versions, dict) and baseline else None
+        record = None
+        if github is not None and baseline and isinstance(meta, dict) and isinstance(meta.get("dist"), dict):
+            record = gate_record(github, packed.name, baseline, policy.notify.tag_format, meta["dist"].get("integrity"))
         return trusted_policy.resolve(
             policy,
             workspace=workspace,
@@ -255,6 +259,7 @@ def _trusted_policy(
             baseline=baseline,
             git_head=meta.get("gitHead") if isinstance(meta, dict) else None,
             provenance_commit=verified.release_commit(registry, env, run.repository, packed.name, baseline, meta),
+            record_commit=record.commit if record is not None else None,
             tag_format=policy.notify.tag_format,
             tag_rulesets=github.tag_rulesets if github is not None else None,
         )

@@ -491,7 +491,7 @@ def trusted_watch_policy(
     names: list[str],
 ) -> tuple[Policy, str]:
     """The policy watch obeys (issue 23, item 6): the one at the commit of the last GATED release, anchored as
-    the publish path anchors it (verified provenance > gitHead > the gate's own record, which must agree), never
+    the publish path anchors it (verified provenance > the gate's own record > gitHead, which must agree), never
     the workspace's (a pushed `watch.since: "99.0.0"` or a wider `trusted-authors` would silence watch). Only
     `watch.packages` may grow from the workspace (more packages watched only tightens). No anchor: the safe
     defaults (with the workspace's packages, notify and watch.packages only). Returns (policy, how)."""
@@ -523,15 +523,10 @@ def trusted_watch_policy(
             last.version,
             meta.get("gitHead"),
             provenance_commit=verified.release_commit(registry, env, run.repository, name, last.version, meta),
+            record_commit=last.commit or None,
             tag_format="",  # a tag never anchors watch
         )
-        commit = anchor.commit
-        if commit is None and last.commit:
-            found = git.commit_of(workspace, last.commit)
-            commit = found if found and git.is_ancestor(workspace, found, sha) else None
-            how = f"the gate's record of {name}@{last.version}"
-        else:
-            how = f"{anchor.how} of {name}@{last.version}"
+        commit, how = anchor.commit, f"{anchor.how} of {name}@{last.version}"
         if commit is None or anchor.conflicts or (anchor.commit and last.commit and anchor.commit != last.commit):
             continue
         rel = policy_path if policy_path.startswith("./") else "./" + policy_path

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gatekeeper._internal.github import Release
+    from gatekeeper._internal.github import GitHubClient, Release
 
 RECORD_VERSION = 1
 MARKER_WORD = "npm-gatekeeper:record"
@@ -103,3 +103,21 @@ def record_of(release: Release, fmt: str) -> tuple[Record | None, str]:
 def defuse(text: str) -> str:
     """Break the marker word in text we did not write ourselves."""
     return MARKER_ANY.sub("npm-gatekeeper: record", text).replace("<!--", "&lt;!--")
+
+
+#: Who writes gate records: the job's token (`github-actions[bot]`), the default of `watch.trusted-authors`.
+RECORD_AUTHORS = ("github-actions[bot]",)
+
+
+def gate_record(github: GitHubClient, name: str, version: str, tag_format: str, integrity: object) -> Record | None:
+    """The gate's own record of `name@version` (its Release, by tag), valid and written by the job's bot, for the
+    tarball the registry serves (`integrity`); None when there is none. A GitHub fault raises (fail closed).
+    The publish path's second anchor for the last release's commit (issue 23, item 4): a Release is only as
+    strong as push access, so it ranks after verified provenance and must agree with every other evidence."""
+    release = github.release_by_tag(tag_for(tag_format, name, version))
+    if release is None or release.author not in RECORD_AUTHORS:
+        return None
+    record, _ = record_of(release, tag_format)
+    if record is None or (record.name, record.version) != (name, version) or record.integrity != integrity:
+        return None
+    return record
