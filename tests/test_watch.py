@@ -259,3 +259,40 @@ def test_a_tampered_state_file_cannot_hide_a_version(release) -> None:  # noqa: 
     assert result.returncode == 1, result.describe()
     assert result.outputs["unexpected"] == f"{rel.name}@1.0.1"
     assert conditional == []  # never asked "not modified?": nothing cached is trusted
+
+
+def test_a_dependency_that_gains_a_postinstall_after_the_release_is_reported_once(release, tmp_path: Path) -> None:  # noqa: F811
+    """Issue 23, item 7: the gate's record lists the consumer tree's packages with install scripts (none here);
+    `dep@1.0.1` then ships a postinstall, and the released `^1.0.0` range takes it. Watch re-resolves the latest
+    release's tree each run: ONE issue names dep@1.0.1, the next run finds it and opens no second one."""
+    from gatekeeper.steps.record import parse_record
+
+    probe = release()  # a registry user to publish the dependency with
+    dep = probe.verdaccio.unique("gk-dep")
+
+    def publish_dep(version: str, **manifest: object) -> None:
+        d = tmp_path / f"{dep}-{version}"
+        d.mkdir()
+        (d / "package.json").write_text(json.dumps({"name": dep, "version": version, **manifest}))
+        (d / "index.js").write_text("module.exports = 1\n")
+        probe.verdaccio.publish(d, probe.token)
+
+    publish_dep("1.0.0")
+    rel = release(manifest={"dependencies": {dep: "^1.0.0"}})
+    gated = rel.run()
+    assert gated.returncode == 0, gated.describe()
+    [written] = [r for r in rel.repo.releases if r.tag_name == "v1.0.0"]
+    record, why = parse_record(written.body or "")
+    assert record is not None and record.install_scripts == (), why  # resolved, and nothing runs install scripts
+    clean = _watch(rel)
+    assert clean.returncode == 0 and not rel.repo.issues, clean.describe()
+    publish_dep("1.0.1", scripts={"postinstall": "node -e 1"})
+    first = _watch(rel)
+    assert first.returncode == 0, first.describe()  # a warning and an issue: the release itself is accounted for
+    [f] = [f for f in first.report["findings"] if f["rule"] == "dependency-install-script-drift"]
+    assert f"{dep}@1.0.1" in f["message"] and f"{rel.name}@1.0.0" in f["message"]
+    [issue] = [i for i in rel.repo.issues if i.user.login == "github-actions[bot]"]
+    assert f"{dep}@1.0.1" in issue.title and "(opened)" in first.summary
+    second = _watch(rel)
+    assert len([i for i in rel.repo.issues if i.user.login == "github-actions[bot]"]) == 1
+    assert "already open" in second.summary, second.summary

@@ -554,6 +554,7 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
 
     assert ctx.package is not None and ctx.tarball is not None
     prev = outcome.previous or {}
+    installs, why_not = _install_scripts(ctx)
     rel = Published(
         name=ctx.package.name,
         version=ctx.package.version,
@@ -565,6 +566,7 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
         findings=[dict(f.to_json(), gate=g.name) for g in outcome.gates for f in g.findings],
         staged=bool(outcome.publish.get("staged")),
         packument=ctx.memo.published,
+        install_scripts=installs,
     )
     try:
         result = notify(
@@ -580,7 +582,33 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
         from gatekeeper.steps.notify import NotifyResult
 
         result = NotifyResult(errors=[redact(ctx.inputs, f"Internal error in notify: {type(exc).__name__}: {exc}")])
+    if why_not and ctx.policy.notify.release:
+        result.errors.append(why_not)
     apply_notify(outcome, result, f"{rel.name}@{rel.version}")
+
+
+def _install_scripts(ctx: Context) -> tuple[tuple[str, ...] | None, str]:
+    """(the consumer-resolved tree's packages with install scripts, "") for the record (issue 23, item 7), or
+    (None, why not): npm's resolution of the published manifest against the registry, nothing run."""
+    from gatekeeper.gates.diff import registry_url_of, tree_resolver
+    from gatekeeper.steps.record import MAX_INSTALL_SCRIPTS, install_script_set
+
+    assert ctx.tarball is not None
+    pkg = read_package(ctx.tarball.path, ctx.policy.diff.limits, label=ctx.tarball.path.name)
+    try:
+        resolve = tree_resolver(registry_url_of(ctx.registry), ctx.policy, ctx.workspace)
+        found = install_script_set(pkg.manifest, resolve)
+    except GatekeeperError as exc:
+        return None, (
+            f"The consumer tree of the release could not be resolved for its record ({exc.what.rstrip('.')}): the "
+            "record carries no install-script set, so watch cannot report dependency drift for this release"
+        )
+    if len(found) > MAX_INSTALL_SCRIPTS:
+        return None, (
+            f"The consumer tree of the release has {len(found)} packages with install scripts, more than a record "
+            f"holds ({MAX_INSTALL_SCRIPTS}): watch cannot report dependency drift for this release"
+        )
+    return found, ""
 
 
 def apply_notify(outcome: report.Outcome, result: Any, label: str) -> None:

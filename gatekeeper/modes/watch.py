@@ -37,6 +37,7 @@ from gatekeeper.errors import ConfigError, GatekeeperError
 from gatekeeper.findings import Finding, Severity
 from gatekeeper.rules.provenance import TRUST_DOWNGRADE
 from gatekeeper.rules.watch import (
+    DEPENDENCY_DRIFT,
     LATEST_UNRECORDED,
     MAINTAINER_ADDED,
     NO_RECORDS,
@@ -75,6 +76,22 @@ class Unexpected:
     @property
     def marker(self) -> str:
         return f"<!-- npm-gatekeeper:unexpected {self.spec} -->"
+
+
+@dataclass
+class Drift:
+    """A package with an install script that the latest release's consumer tree gained since its gate record."""
+
+    name: str
+    version: str  # the release (latest)
+    dependency: str  # name@version, now in the tree with an install script
+    was: str  # the same package's name@version in the record, or ""
+    finding: Finding
+    issue: str = ""
+
+    @property
+    def marker(self) -> str:
+        return f"<!-- npm-gatekeeper:drift {self.name}@{self.version} {self.dependency} -->"
 
 
 @dataclass
@@ -330,6 +347,39 @@ class PackageWatch:
                     self.evidence[version] = out.evidence
         self.prov_problems = problems
 
+    def drift(self, resolve: Any) -> list[Drift]:
+        """Issue 23, item 7: re-resolve the consumer tree of `latest` (when the gate published it and its record lists
+        the tree's install scripts) and report each package with an install script that is new in it, or at another
+        version than recorded. `resolve` is a `diffing.Resolver` (npm's resolution, nothing run); a fault raises."""
+        from gatekeeper.steps.record import install_script_set
+
+        tags = self.doc.get("dist-tags")
+        latest = tags.get("latest") if isinstance(tags, dict) else None
+        rec = self.records.get(latest) if isinstance(latest, str) else None
+        meta = (self.doc.get("versions") or {}).get(latest) if isinstance(latest, str) else None
+        if rec is None or rec.install_scripts is None or not self.verified(str(latest)) or not isinstance(meta, dict):
+            return []
+        before = set(rec.install_scripts)
+        by_name = {s.rsplit("@", 1)[0]: s for s in before}
+        out: list[Drift] = []
+        for spec in install_script_set(dict(meta), resolve):
+            if spec in before:
+                continue
+            was = by_name.get(spec.rsplit("@", 1)[0], "")
+            said = (
+                f"it was {was} in the tree the gate resolved when it published"
+                if was
+                else "no version of it ran install scripts in the tree the gate resolved when it published"
+            )
+            f = DEPENDENCY_DRIFT(
+                f"{self.name}@{latest}: a consumer's fresh install now runs the install scripts of {spec}; {said}",
+                version=f"{self.name}@{latest}",
+                dependency=spec,
+            )
+            self.findings.append(f)
+            out.append(Drift(self.name, str(latest), spec, was, f))
+        return out
+
     def _provenance_problems(self) -> None:
         for version, what in self.prov_problems.items():
             spec = f"{self.name}@{version}"
@@ -450,7 +500,26 @@ def issue_body(item: Unexpected, doc: Mapping[str, Any], mentions: list[str], re
     return body + "\n" + item.marker + "\n"
 
 
-def find_issue(issues: list[Issue], item: Unexpected, trusted: set[str]) -> Issue | None:
+def drift_issue_body(item: Drift, mentions: list[str]) -> str:
+    lines = [
+        f"**A fresh install of {markdown.code(f'{item.name}@{item.version}')} now runs the install scripts of "
+        f"{markdown.code(item.dependency)}**, which its gate record did not list.",
+        "",
+        "A dependency's new release reaches your users through your version ranges after your gate passed. Read",
+        "the dependency's change; if it is not expected, publish a release that pins or drops it.",
+        "",
+        f"- Was: {markdown.code(item.was) if item.was else 'not in the tree with an install script'}",
+        f"- Finding: {markdown.text(item.finding.message, 800)}",
+        "",
+    ]
+    if item.was:
+        lines += [f"`gatekeeper diff {markdown.text(item.was)} {markdown.text(item.dependency)}` shows the change.", ""]
+    if mentions:
+        lines += ["cc " + " ".join(mentions), ""]
+    return defuse("\n".join(lines)) + "\n" + item.marker + "\n"
+
+
+def find_issue(issues: list[Issue], item: Unexpected | Drift, trusted: set[str]) -> Issue | None:
     """An issue we opened earlier for this version: our marker on a line of its own, from a trusted author."""
     for issue in issues:
         if trusted and issue.author not in trusted:
@@ -559,8 +628,11 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
     )
     names = _packages(policy, inputs, workspace)
     records = load_records(github, policy)
+    from gatekeeper.gates.diff import registry_url_of, tree_resolver
+
     results: list[GateResult] = []
     unexpected: list[tuple[Unexpected, Mapping[str, Any]]] = []
+    drifts: list[Drift] = []
     for name in names:
         try:
             doc = registry.packument(name)  # a full read every run: no cached copy, no 304 (issue 23, item 6)
@@ -584,6 +656,7 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
             if pw.select(also_since=released.watch.since):
                 pw.check_provenance(registry, env, gh_run)  # the records are bound to what it verifies
                 pw.check()
+                drifts += pw.drift(tree_resolver(registry_url_of(registry), policy, workspace))
         except GatekeeperError as exc:
             results.append(GateResult(name, "error", [], exc.what.rstrip(".") + ". " + exc.remedy))
             continue
@@ -616,6 +689,25 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
             item.issue = "not opened (error)"
         sections.append(f"### {markdown.code(item.spec)}: {item.reason}; issue {item.issue}\n\n{item.delta_markdown}")
         sections_text.append(terminal.safe(f"{item.spec}: {item.reason}; issue {item.issue}") + "\n" + item.delta_text)
+    for drift in drifts:  # ONE issue per release and dependency version, found again (not reopened) on later runs
+        gate = next(r for r in results if r.name == drift.name)
+        try:
+            if issues is None:
+                issues = github.issues()
+            existing = find_issue(issues, drift, trusted)
+            if existing is not None:
+                drift.issue = f"#{existing.number} (already {existing.state or 'open'})"
+            else:
+                title = f"Dependency drift: {drift.dependency} runs install scripts in {drift.name}@{drift.version}"
+                created = github.create_issue(title, drift_issue_body(drift, policy.notify.mention))
+                issues.append(created)
+                drift.issue = f"#{created.number} (opened)"
+        except GatekeeperError as exc:
+            gate.status, gate.error = "error", f"{drift.dependency}: {exc.what.rstrip('.')}. {exc.remedy}"
+            drift.issue = "not opened (error)"
+        said = f"{drift.name}@{drift.version}: {drift.dependency} now runs install scripts; issue {drift.issue}"
+        sections.append(markdown.text(said))
+        sections_text.append(terminal.safe(said))
     decision = decide(results)
     error = " ".join(f"[{r.name}] {r.error}" for r in results if r.status == "error") or None
     return report.Outcome(

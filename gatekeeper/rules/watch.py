@@ -73,3 +73,12 @@ RECORDS_UNSIGNED = Rule(
     "Publish with OIDC trusted publishing and provenance (`credential.mode: oidc`): watch then counts a record only "
     "when the version's signed provenance names the same commit and run.",
 )
+DEPENDENCY_DRIFT = Rule(
+    "dependency-install-script-drift",
+    Severity.WARN,
+    "A fresh install of the latest release now runs the install scripts of a package its gate record did not list "
+    "(a dependency gained an install script or moved to another version with one)",
+    "A dependency's new release reaches your users through your version ranges after your gate passed: read the "
+    "dependency's change (`gatekeeper diff NAME@OLD NAME@NEW`); if it is not expected, publish a release that pins "
+    "or drops it and tell the dependency's maintainers. Watch opens one issue per package version.",
+)
