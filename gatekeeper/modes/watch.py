@@ -219,7 +219,7 @@ class PackageWatch:
         return True
 
     def check(self) -> None:
-        """Every version in scope against its record and its verified provenance (`check_provenance` first)."""
+        """Every version in scope against its record and its verified provenance (`verified_provenance` first)."""
         all_versions = [v for v in (self.doc.get("versions") or {}) if isinstance(v, str)]
         for version in self.scope:
             self._version(version, all_versions)
@@ -306,15 +306,11 @@ class PackageWatch:
         if item is not None:
             self.unexpected.append(item)
 
-    def check_provenance(self, registry: RegistryClient, env: Mapping[str, str], run: GitHubRun) -> None:
-        """Verify the attestations of every version in scope that carries `dist.attestations` (ONE verifier run
-        for the package): verification, the subject (name and tarball), and the certificate's repository (by id).
-        Keeps the verified evidence (`self.evidence`) the records are bound to and the problems, which `check`
-        reports."""
-        from gatekeeper.trust import provenance as verified
-
-        entries: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]] = []
-        problems: dict[str, list[str]] = {}
+    def attestations(self, registry: RegistryClient) -> list[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]]:
+        """The attestations documents of every version in scope that carries `dist.attestations`, as
+        (name, version, dist, document) for `trust.provenance.verify_many`: the orchestrator verifies every
+        package's at once (ONE verifier run per watch run). A document the registry does not serve is a problem."""
+        out: list[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]] = []
         for version in self.scope:
             dist = _dist(self.doc, version)
             att = dist.get("attestations")
@@ -323,9 +319,19 @@ class PackageWatch:
             url = att.get("url")
             doc = registry.attestations(self.name, version, url if isinstance(url, str) else None)
             if doc is None:
-                problems[version] = ["`dist.attestations` names attestations, but the registry has none (404)"]
+                self.prov_problems[version] = [
+                    "`dist.attestations` names attestations, but the registry has none (404)"
+                ]
             else:
-                entries.append((version, dist, doc))
+                out.append((self.name, version, dist, doc))
+        return out
+
+    def verified_provenance(self, outcomes: Mapping[str, Any], env: Mapping[str, str], run: GitHubRun) -> None:
+        """Take the verification `outcomes` (version -> trust.provenance.Outcome): verification, the subject (name
+        and tarball), and the certificate's repository (by id). Keeps the verified evidence (`self.evidence`) the
+        records are bound to, and the problems, which `check` reports."""
+        from gatekeeper.trust import provenance as verified
+
         pol = self.policy.provenance
         want = verified.expected(
             pol.repository,
@@ -336,16 +342,15 @@ class PackageWatch:
             run_workflow="",  # watch runs from its own workflow: the release workflow is checked only when named
             server=(env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
         )
-        for version, out in verified.verify_versions(self.name, entries, env).items():
+        for version, out in outcomes.items():
             if out.problems:
-                problems[version] = out.problems
+                self.prov_problems[version] = out.problems
             elif out.evidence is not None:
                 found = verified.identity_problems(out.evidence.claims, want, workflow_required=False)
                 if found:
-                    problems[version] = found
+                    self.prov_problems[version] = found
                 else:
                     self.evidence[version] = out.evidence
-        self.prov_problems = problems
 
     def drift(self, resolve: Any) -> list[Drift]:
         """Issue 23, item 7: re-resolve the consumer tree of `latest` (when the gate published it and its record lists
@@ -633,6 +638,8 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
     results: list[GateResult] = []
     unexpected: list[tuple[Unexpected, Mapping[str, Any]]] = []
     drifts: list[Drift] = []
+    watched: list[tuple[str, dict[str, Any], PackageWatch, bool]] = []
+    entries: list[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]] = []
     for name in names:
         try:
             doc = registry.packument(name)  # a full read every run: no cached copy, no 304 (issue 23, item 6)
@@ -653,8 +660,29 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
                     results.append(GateResult(name, "skipped", [], f"{name} is not on the registry"))
                 continue
             pw = PackageWatch(name, doc, records.of(name), policy)
-            if pw.select(also_since=released.watch.since):
-                pw.check_provenance(registry, env, gh_run)  # the records are bound to what it verifies
+            begun = pw.select(also_since=released.watch.since)
+            entries += pw.attestations(registry) if begun else []
+            watched.append((name, doc, pw, begun))
+        except GatekeeperError as exc:
+            results.append(GateResult(name, "error", [], exc.what.rstrip(".") + ". " + exc.remedy))
+    # every watched package's attestations in ONE verifier run (its start-up dominates a document's cost)
+    outcomes: list[Any] = []
+    failed: GatekeeperError | None = None
+    try:
+        from gatekeeper.trust import provenance as verified
+
+        outcomes = verified.verify_many(entries, env) if entries else []
+    except GatekeeperError as exc:
+        failed = exc
+    by_package: dict[str, dict[str, Any]] = {}
+    for (pkg, version, _, _), out in zip(entries, outcomes, strict=False):
+        by_package.setdefault(pkg, {})[version] = out
+    for name, doc, pw, begun in watched:
+        try:
+            if begun:
+                if failed is not None:
+                    raise failed
+                pw.verified_provenance(by_package.get(name, {}), env, gh_run)  # the records are bound to it
                 pw.check()
                 drifts += pw.drift(tree_resolver(registry_url_of(registry), policy, workspace))
         except GatekeeperError as exc:
