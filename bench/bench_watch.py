@@ -13,7 +13,15 @@ interleaved round by round, best of `--repeat` (median too):
 - watch:   `python -m gatekeeper watch` as a whole process: every packument, every Release, every
            version matched, the report written (exit 0: every version has its record);
 - watch+1: the same after one version was published without a record: that version is downloaded,
-           diffed against the one before and one issue is opened (first round; later rounds find it).
+           diffed against the one before and one issue is opened (first round; later rounds find it);
+- verify:  the provenance verification watch does for every watched version that carries attestations
+           (issue 23), for `--packages` documents: the REAL attestations of sigstore@2.3.1 (two Sigstore
+           bundles: SLSA provenance + npm's publish attestation; tests/fixtures/provenance/) verified by the
+           pinned @sigstore/verify against the shipped trust root and bound to their tarball, through
+           `trust.provenance.verify_many` — one verifier run for all packages, as watch calls it. (Real bundles
+           exist only for their own package names, so a watch over 200 attested packages cannot be staged
+           end to end; the figure of a watch over 200 attested packages is watch + verify.)
+           `--per-package N` also times N documents verified one verifier run each (the former way).
 
 `--serve N` keeps the servers up for N seconds after the figures and prints the env and commands,
 so a whole-process timer can run them from outside. It is not a timed test: nothing here asserts a
@@ -113,14 +121,54 @@ def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
     return time.perf_counter() - start, proc.returncode
 
 
+def _real_document() -> tuple[dict, dict, dict[str, str]]:
+    from tests._support import verifier
+
+    fix = ROOT / "tests" / "fixtures" / "provenance"
+    doc = json.loads((fix / "sigstore-2.3.1.attestations.json").read_text())
+    dist = {"integrity": integrity((fix / "sigstore-2.3.1.tgz").read_bytes())}
+    env = {"PATH": os.environ["PATH"], verifier.ENV: str(verifier.ensure_installed())}
+    return doc, dist, env
+
+
+def verify_rows(n: int, repeat: int) -> tuple[list[float], bool]:
+    """`n` documents verified as watch verifies them (one `verify_many`), `repeat` times."""
+    from gatekeeper.trust import provenance
+
+    doc, dist, env = _real_document()
+    entries = [("sigstore", "2.3.1", dist, doc)] * n
+    times, ok = [], True
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = provenance.verify_many(entries, env)
+        times.append(time.perf_counter() - start)
+        ok = ok and len(out) == n
+        ok = ok and all(not o.problems and o.evidence is not None and o.evidence.publish_attestation for o in out)
+    return times, ok
+
+
+def verify_per_package(n: int) -> float:
+    """`n` documents verified with one verifier run each (how watch verified before: one run per package)."""
+    from gatekeeper.trust import provenance
+
+    doc, dist, env = _real_document()
+    start = time.perf_counter()
+    for _ in range(n):
+        provenance.verify_many([("sigstore", "2.3.1", dist, doc)], env)
+    return time.perf_counter() - start
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--packages", type=int, default=200)
     ap.add_argument("--versions", type=int, default=3)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--serve", type=float, default=0)
+    ap.add_argument("--per-package", type=int, default=0)
     args = ap.parse_args()
     os.environ.setdefault("GATEKEEPER_CACHE", str(ROOT / ".cache"))
+    verify_times, verified_ok = verify_rows(args.packages, args.repeat)
+    per = verify_per_package(args.per_package) if args.per_package else 0.0
     with tempfile.TemporaryDirectory(prefix="bench-watch-") as tmp_s, GitHubServer() as gh:
         tmp = Path(tmp_s)
         with verdaccio_session(tmp / "verdaccio") as reg:
@@ -182,11 +230,21 @@ def main() -> int:
                 rows["watch (1 unexpected)"].append(t)
                 unexpected_codes.add(code)
             report2 = json.loads((tmp / "r.json").read_text())
-            print(f"best of {args.repeat} (median), whole processes:")
+            rows[f"verify {args.packages} documents"] = verify_times
+            if args.per_package:
+                rows[f"verify, 1 run per doc, x{args.packages // args.per_package} of {args.per_package}"] = [
+                    per * (args.packages / args.per_package)
+                ]
+            print(f"best of {args.repeat} (median), whole processes (verify: in-process, the verifier child timed):")
             for label, ts in rows.items():
                 print(f"  {label:30s} {min(ts) * 1000:8.1f} ms  ({statistics.median(ts) * 1000:.1f} ms)")
             ratio = min(rows["watch (all recorded)"]) / min(rows["floor (200 GETs + releases)"])
             print(f"  watch / floor = {ratio:.2f}x")
+            with_verify = min(rows["watch (all recorded)"]) + min(rows[f"verify {args.packages} documents"])
+            print(
+                f"  watch + verify = {with_verify * 1000:.1f} ms = "
+                f"{with_verify / min(rows['floor (200 GETs + releases)']):.2f}x the floor; verified: {verified_ok}"
+            )
             print(f"  watch exit codes: all recorded {sorted(codes)}, with one unexpected {sorted(unexpected_codes)}")
             print(f"  unexpected found: {report2['unexpected']}; issues opened: {len(repo.issues)}")
             print(f"  registry GETs per watch run: {len(gets) / (2 * args.repeat):.0f} (packuments, one per package)")
@@ -195,7 +253,7 @@ def main() -> int:
                 and unexpected_codes == {1}
                 and report2["unexpected"] == [f"{names[-1]}@1.0.{args.versions}"]
             )
-            ok = ok and len(repo.issues) == 1 and not report["unexpected"]
+            ok = ok and len(repo.issues) == 1 and not report["unexpected"] and verified_ok
             if args.serve:
                 print("\nservers up; run from outside, e.g.:")
                 print(" ".join(f"{k}={shlex.quote(v)}" for k, v in env.items() if k.startswith("GITHUB_")))

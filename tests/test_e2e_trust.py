@@ -281,6 +281,58 @@ def test_a_new_tag_in_another_format_decides_nothing(release) -> None:
         assert rel.versions() == ["1.0.0"]
 
 
+def _gate_record(rel: Release, commit: str, version: str = "1.0.0", integrity: str | None = None) -> None:
+    """The gate's record of `version` in its Release (by the job's bot), as notify writes it."""
+    from gatekeeper.steps.record import Record
+
+    sri = integrity or rel.verdaccio.packument(rel.name)["versions"][version]["dist"]["integrity"]  # type: ignore[index]
+    record = Record(rel.name, version, sri, commit, "https://github.com/acme/widget/actions/runs/1")
+    rel.repo.add_release(f"v{version}", f"notes\n\n{record.line()}\n", target_commitish=commit)
+
+
+def test_trusted_policy_found_by_the_gates_own_record(release) -> None:
+    """Issue 23, item 4: no provenance, no gitHead, no tag: the gate's own record of 1.0.0 names its commit,
+    and the policy there decides; the summary says the record decided. A record for other bytes than the
+    registry's anchors nothing."""
+    for integrity in (None, "sha512-" + "Q" * 86 + "=="):
+        rel: Release = release()
+        c1 = _commit(rel, {POLICY: APPROVE_POSTINSTALL}, "approve")
+        _released(rel, tag=None)
+        _without_git_head(rel)
+        _gate_record(rel, c1, integrity=integrity)
+        try:
+            _commit(rel, {"package.json": _manifest(rel, "1.0.1", postinstall=POSTINSTALL)}, "add")
+            result = _run(rel)
+        finally:
+            rel.verdaccio.clear_patches(rel.name)
+        if integrity is None:
+            assert result.returncode == 0, result.describe()
+            trusted = next(f for f in result.report["findings"] if f["rule"] == "policy-trusted")
+            assert f"found at {c1[:12]} by the gate's record" in trusted["message"], trusted
+            assert "the gate's record" in result.summary
+        else:
+            assert result.returncode == 1, result.describe()
+            assert "lifecycle-script-added" in _blocking(result) and "policy-untrusted" in {
+                f["rule"] for f in result.report["findings"]
+            }
+
+
+def test_a_gate_record_that_disagrees_with_git_head_blocks(release) -> None:
+    """1.0.0 was published from C0 (npm's gitHead); a bot Release's record names C1, the attacker's commit that
+    only approves a postinstall: the evidence disagrees, `policy-anchor-conflict` blocks."""
+    rel: Release = release()
+    _released(rel, tag=None)
+    c1 = _commit(rel, {POLICY: APPROVE_POSTINSTALL}, "C1: only approve")
+    _gate_record(rel, c1)
+    _commit(rel, {"package.json": _manifest(rel, "1.0.1", postinstall=POSTINSTALL)}, "C2: add it")
+    result = _run(rel)
+    assert result.returncode == 1, result.describe()
+    assert {"policy-anchor-conflict", "lifecycle-script-added"} <= _blocking(result)
+    conflict = next(f for f in result.report["findings"] if f["rule"] == "policy-anchor-conflict")
+    assert f"the gate's record says {c1[:12]}" in conflict["message"]
+    assert rel.versions() == ["1.0.0"]
+
+
 def test_trusted_policy_found_by_the_packuments_git_head(release) -> None:
     """No tag at all: npm recorded gitHead when 1.0.0 was published from the checkout."""
     rel: Release = release()

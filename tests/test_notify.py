@@ -156,6 +156,21 @@ def test_a_second_or_altered_record_invalidates_it(mutate) -> None:
     assert parse_record(mutate(body, rec.line(), other))[0] is None
 
 
+def test_the_install_script_set_round_trips_and_is_parsed_strictly() -> None:
+    """Issue 23, item 7: the record's optional `install_scripts` (records written before it still parse)."""
+    import base64
+    import json
+
+    with_set = Record("widget", "1.0.1", INTEGRITY, SHA, "", (), ("@scope/gyp-thing@2.0.0", "esbuild@0.21.5"))
+    assert parse_record(with_set.line()) == (with_set, "")
+    without = Record("widget", "1.0.1", INTEGRITY, SHA, "")
+    assert "install_scripts" not in without.to_json() and parse_record(without.line()) == (without, "")
+    for bad in (["esbuild"], ["esbuild@0.21.5 --evil"], "esbuild@0.21.5", [1], ["x@1"] * 1001):
+        data = {**without.to_json(), "install_scripts": bad}
+        raw = base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+        assert parse_record(f"<!-- npm-gatekeeper:record:v1 {raw} -->")[0] is None, bad
+
+
 def test_hostile_delta_text_cannot_inject_a_record() -> None:
     evil = Record("widget", "1.0.1", "sha512-" + "B" * 86 + "==", SHA, "").line()
     delta = {

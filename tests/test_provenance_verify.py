@@ -408,3 +408,90 @@ def test_the_images_verifier_cannot_be_swapped_by_a_variable(tmp_path: Path, mon
     assert sigstore.modules_dir({sigstore.MODULES_ENV: str(evil)}) == image
     monkeypatch.setattr(sigstore, "DEFAULT_MODULES", tmp_path / "not-installed")
     assert sigstore.modules_dir({sigstore.MODULES_ENV: str(evil)}) == evil.resolve()  # outside the image: tests
+
+
+# ---- records bound to the verified provenance (issue 23, item 3) --------------------------------------------
+
+SIGSTORE_RUN = "https://github.com/sigstore/sigstore-js/actions/runs/9116405766"  # the certificate's run (attempt 1)
+
+
+def _record_release(github_server: GitHubServer, *, commit: str = SIGSTORE_COMMIT, run: str = SIGSTORE_RUN) -> None:
+    """A gate record for sigstore@2.3.1 (the registry's integrity) in a Release of the bot, as notify writes it."""
+    from gatekeeper.steps.record import Record
+
+    record = Record("sigstore", "2.3.1", _dist("sigstore-2.3.1")["integrity"], commit, run)
+    github_server.repo(SIGSTORE_REPO).add_release("v2.3.1", f"notes\n\n{record.line()}\n")
+
+
+def test_watch_counts_a_record_that_names_the_provenances_commit_and_run(
+    watch_sigstore: Callable[..., ActionResult], github_server: GitHubServer
+) -> None:
+    _record_release(github_server)
+    result = watch_sigstore(_doc("sigstore-2.3.1"))
+    assert result.returncode == 0, result.describe()
+    assert result.outputs["unexpected"] == ""
+    assert _findings(result, "record-not-bound") == [] and _findings(result, "watch-provenance-invalid") == []
+
+
+@pytest.mark.parametrize(
+    "commit,run",
+    [
+        ("0" * 40, SIGSTORE_RUN),  # another commit
+        (SIGSTORE_COMMIT, "https://github.com/sigstore/sigstore-js/actions/runs/9116405767"),  # another run
+        (SIGSTORE_COMMIT, SIGSTORE_RUN + "/attempts/2"),  # another attempt of the run
+    ],
+)
+def test_watch_a_record_whose_commit_or_run_differs_from_the_provenance_is_an_unexpected_release(
+    watch_sigstore: Callable[..., ActionResult], github_server: GitHubServer, commit: str, run: str
+) -> None:
+    _record_release(github_server, commit=commit, run=run)
+    result = watch_sigstore(_doc("sigstore-2.3.1"))
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["unexpected"] == "sigstore@2.3.1"
+    [unbound] = _findings(result, "record-not-bound")
+    assert unbound["severity"] == "block"
+    assert (commit if commit != SIGSTORE_COMMIT else run) in unbound["message"], unbound
+    [issue] = [i for i in github_server.repo(SIGSTORE_REPO).issues if "sigstore@2.3.1" in i.title]
+    assert "`record-not-bound`" in (issue.body or "")
+
+
+def test_watch_a_record_for_a_version_whose_attestations_fail_does_not_count(
+    watch_sigstore: Callable[..., ActionResult], github_server: GitHubServer
+) -> None:
+    _record_release(github_server)
+    result = watch_sigstore(_tamper(_doc("sigstore-2.3.1"), "certificate"))
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["unexpected"] == "sigstore@2.3.1"
+    assert {"record-not-bound", "watch-provenance-invalid"} <= {f["rule"] for f in result.report["findings"]}
+
+
+def test_watch_a_bot_record_for_a_version_without_provenance_after_versions_with_it_is_unexpected(
+    watch_sigstore: Callable[..., ActionResult], github_server: GitHubServer, verdaccio: Verdaccio
+) -> None:
+    """2.3.1 has verified provenance and its bound record; 2.3.2 was published without provenance (a token), and a
+    Release with a well-formed record by the bot names it (any workflow with `contents: write` can write one):
+    the record counts for nothing, 2.3.2 is an unexpected release."""
+    from gatekeeper.steps.record import Record
+
+    forged = "sha512-" + base64.b64encode(hashlib.sha512(b"sigstore@2.3.2 by a token").digest()).decode()
+
+    def token_release(doc: dict[str, Any]) -> None:
+        meta = copy.deepcopy(doc["versions"]["2.3.1"])
+        meta["version"] = "2.3.2"
+        meta["dist"] = {"integrity": forged, "tarball": meta["dist"]["tarball"]}
+        doc["versions"]["2.3.2"] = meta
+        doc.setdefault("time", {})["2.3.2"] = "2099-01-01T00:00:00.000Z"
+
+    _record_release(github_server)
+    record = Record("sigstore", "2.3.2", forged, "1" * 40, "https://github.com/sigstore/sigstore-js/actions/runs/1")
+    github_server.repo(SIGSTORE_REPO).add_release("v2.3.2", f"notes\n\n{record.line()}\n")
+    verdaccio.patch_packument("sigstore", token_release)
+    try:
+        result = watch_sigstore(_doc("sigstore-2.3.1"))
+    finally:
+        with verdaccio._lock:
+            verdaccio.patches["sigstore"].remove(token_release)
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["unexpected"] == "sigstore@2.3.2"  # 2.3.1's record is bound to its provenance
+    [unbound] = _findings(result, "record-not-bound")
+    assert "sigstore@2.3.2 has no provenance, though sigstore@2.3.1 was published with it" in unbound["message"]

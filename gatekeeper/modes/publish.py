@@ -264,6 +264,7 @@ def _trusted_policy(
 ) -> PolicyTrust:
     """The policy at the last release's commit decides (see gatekeeper.trust.trusted_policy)."""
     from gatekeeper.gates.diff import select_baseline
+    from gatekeeper.steps.record import gate_record
     from gatekeeper.trust import provenance as verified
     from gatekeeper.trust import trusted_policy
 
@@ -273,6 +274,9 @@ def _trusted_policy(
         baseline = select_baseline(packument, packed.version, tag)[0] if packument is not None else None
         versions = (packument or {}).get("versions") or {}
         meta = versions.get(baseline) if isinstance(versions, dict) and baseline else None
+        record = None
+        if github is not None and baseline and isinstance(meta, dict) and isinstance(meta.get("dist"), dict):
+            record = gate_record(github, packed.name, baseline, policy.notify.tag_format, meta["dist"].get("integrity"))
         return trusted_policy.resolve(
             policy,
             workspace=workspace,
@@ -282,6 +286,7 @@ def _trusted_policy(
             baseline=baseline,
             git_head=meta.get("gitHead") if isinstance(meta, dict) else None,
             provenance_commit=verified.release_commit(registry, env, run.repository, packed.name, baseline, meta),
+            record_commit=record.commit if record is not None else None,
             tag_format=policy.notify.tag_format,
             tag_rulesets=github.tag_rulesets if github is not None else None,
         )
@@ -615,6 +620,7 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
 
     assert ctx.package is not None and ctx.tarball is not None
     prev = outcome.previous or {}
+    installs, why_not = _install_scripts(ctx)
     rel = Published(
         name=ctx.package.name,
         version=ctx.package.version,
@@ -626,6 +632,7 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
         findings=[dict(f.to_json(), gate=g.name) for g in outcome.gates for f in g.findings],
         staged=bool(outcome.publish.get("staged")),
         packument=ctx.memo.published,
+        install_scripts=installs,
     )
     try:
         result = notify(
@@ -641,7 +648,33 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
         from gatekeeper.steps.notify import NotifyResult
 
         result = NotifyResult(errors=[redact(ctx.inputs, f"Internal error in notify: {type(exc).__name__}: {exc}")])
+    if why_not and ctx.policy.notify.release:
+        result.errors.append(why_not)
     apply_notify(outcome, result, f"{rel.name}@{rel.version}")
+
+
+def _install_scripts(ctx: Context) -> tuple[tuple[str, ...] | None, str]:
+    """(the consumer-resolved tree's packages with install scripts, "") for the record (issue 23, item 7), or
+    (None, why not): npm's resolution of the published manifest against the registry, nothing run."""
+    from gatekeeper.gates.diff import registry_url_of, tree_resolver
+    from gatekeeper.steps.record import MAX_INSTALL_SCRIPTS, install_script_set
+
+    assert ctx.tarball is not None
+    pkg = read_package(ctx.tarball.path, ctx.policy.diff.limits, label=ctx.tarball.path.name)
+    try:
+        resolve = tree_resolver(registry_url_of(ctx.registry), ctx.policy, ctx.workspace)
+        found = install_script_set(pkg.manifest, resolve)
+    except GatekeeperError as exc:
+        return None, (
+            f"The consumer tree of the release could not be resolved for its record ({exc.what.rstrip('.')}): the "
+            "record carries no install-script set, so watch cannot report dependency drift for this release"
+        )
+    if len(found) > MAX_INSTALL_SCRIPTS:
+        return None, (
+            f"The consumer tree of the release has {len(found)} packages with install scripts, more than a record "
+            f"holds ({MAX_INSTALL_SCRIPTS}): watch cannot report dependency drift for this release"
+        )
+    return found, ""
 
 
 def apply_notify(outcome: report.Outcome, result: Any, label: str) -> None:

@@ -1,8 +1,8 @@
 """`mode: watch`: catch every release that bypassed the gate (a small orchestrator, for a cron workflow).
 
-For each watched package (`watch.packages`, else the one in `package-path`): ONE packument request
-(conditional, with the ETag kept from the last run when the workflow caches the state file); every
-version published since the watch began (`watch.since`, else the oldest gate record) is matched
+For each watched package (`watch.packages`, else the one in `package-path`): ONE full packument request
+(no state file kept between runs: a cached copy accepted on a 304 could be a tampered one hiding a version);
+every version published since the watch began (`watch.since`, else the oldest gate record) is matched
 against the gate's records, read from this repository's Releases (`GET /repos/{o}/{r}/releases`,
 paginated, listed once per run; see `gatekeeper.steps.record` for the record format). A version with no
 record, or whose registry integrity differs from its record, is an unexpected release: it is diffed
@@ -37,12 +37,15 @@ from gatekeeper.errors import ConfigError, GatekeeperError
 from gatekeeper.findings import Finding, Severity
 from gatekeeper.rules.provenance import TRUST_DOWNGRADE
 from gatekeeper.rules.watch import (
+    DEPENDENCY_DRIFT,
     LATEST_UNRECORDED,
     MAINTAINER_ADDED,
     NO_RECORDS,
     PROVENANCE_DROPPED,
     RECORD_INTEGRITY_MISMATCH,
     RECORD_INVALID,
+    RECORD_UNBOUND,
+    RECORDS_UNSIGNED,
     UNEXPECTED_RELEASE,
     WATCH_PROVENANCE_INVALID,
 )
@@ -51,8 +54,6 @@ from gatekeeper.steps.run import clients
 from gatekeeper.trust.policy import Policy, load_policy
 
 NAME = "watch"
-STATE_PATH = "node_modules/.cache/npm-gatekeeper/watch-state.json"
-MAX_STATE_BYTES = 256 * 1024 * 1024
 MAX_ISSUE_BODY = 60_000
 
 
@@ -75,6 +76,22 @@ class Unexpected:
     @property
     def marker(self) -> str:
         return f"<!-- npm-gatekeeper:unexpected {self.spec} -->"
+
+
+@dataclass
+class Drift:
+    """A package with an install script that the latest release's consumer tree gained since its gate record."""
+
+    name: str
+    version: str  # the release (latest)
+    dependency: str  # name@version, now in the tree with an install script
+    was: str  # the same package's name@version in the record, or ""
+    finding: Finding
+    issue: str = ""
+
+    @property
+    def marker(self) -> str:
+        return f"<!-- npm-gatekeeper:drift {self.name}@{self.version} {self.dependency} -->"
 
 
 @dataclass
@@ -151,6 +168,13 @@ def _has_provenance(packument: Mapping[str, Any], version: str) -> bool:
     return isinstance(att, dict) and bool(att.get("url") or att.get("provenance"))
 
 
+def _run_key(url: str) -> tuple[str, str]:
+    """A workflow run URL as (the run's URL without the attempt, the attempt): a record's run URL names the attempt
+    only when it is not the first; the provenance's run invocation URI always does."""
+    base, _, attempt = url.strip().rstrip("/").lower().partition("/attempts/")
+    return base, attempt or "1"
+
+
 def _maintainers(packument: Mapping[str, Any]) -> set[str]:
     people = packument.get("maintainers")
     if not isinstance(people, list):
@@ -166,13 +190,21 @@ class PackageWatch:
         self.findings: list[Finding] = []
         self.unexpected: list[Unexpected] = []
         self.scope: list[str] = []
+        self.evidence: dict[str, Any] = {}  # version -> verified provenance (trust.provenance.Evidence)
+        self.prov_problems: dict[str, list[str]] = {}
+        self.unbound: set[str] = set()  # recorded versions whose record does not count (item 3)
 
     def verified(self, version: str) -> bool:
         rec = self.records.get(version)
-        return rec is not None and rec.integrity == _dist(self.doc, version).get("integrity")
+        return (
+            rec is not None
+            and rec.integrity == _dist(self.doc, version).get("integrity")
+            and version not in self.unbound
+        )
 
-    def run(self, also_since: str = "") -> None:
-        """`also_since`: the workspace's `watch.since` (untrusted): it may only ADD versions to the scope."""
+    def select(self, also_since: str = "") -> bool:
+        """The versions in scope (`self.scope`); False (with `watch-no-records`) when the watch has not begun.
+        `also_since`: the workspace's `watch.since` (untrusted): it may only ADD versions to the scope."""
         scope, since = in_scope(self.doc, self.records, self.policy.watch.since)
         if also_since and also_since != self.policy.watch.since:
             more, since_more = in_scope(self.doc, self.records, also_since)
@@ -183,12 +215,56 @@ class PackageWatch:
             self.findings.append(
                 NO_RECORDS(f"{self.name}: no gate record in this repository's Releases and no `watch.since`")
             )
-            return
+            return False
+        return True
+
+    def check(self) -> None:
+        """Every version in scope against its record and its verified provenance (`verified_provenance` first)."""
         all_versions = [v for v in (self.doc.get("versions") or {}) if isinstance(v, str)]
-        for version in scope:
+        for version in self.scope:
             self._version(version, all_versions)
+        self._provenance_problems()
         self._latest()
         self._maintainers_added()
+        self._unsigned_records()
+
+    def _published_with_provenance_before(self, version: str, all_versions: list[str]) -> str | None:
+        """A lower version that carries `dist.attestations` (the package has published with provenance)."""
+        parsed = semver.parse(version)
+        if parsed is None:
+            return None
+        lower = [(p, v) for v in all_versions if (p := semver.parse(v)) is not None and p < parsed]
+        with_att = [x for x in lower if _has_provenance(self.doc, x[1])]
+        return max(with_att)[1] if with_att else None
+
+    def _bound(self, version: str, rec: Record, all_versions: list[str]) -> str:
+        """Why the record of `version` does not count (issue 23, item 3), or "" when it does: the version's
+        verified provenance must name the record's commit and run; a version whose attestations fail counts as
+        unrecorded; a version without provenance in a package that has published with provenance before too
+        (its record could be written by anyone with push access). Without any provenance ever, the record counts
+        (and is only as strong as push access: `watch-records-unsigned`)."""
+        spec = f"{self.name}@{version}"
+        ev = self.evidence.get(version)
+        if ev is not None:
+            diffs = []
+            if rec.commit != ev.commit:
+                diffs.append(f"the record names commit {rec.commit or '(none)'}, the provenance {ev.commit}")
+            if _run_key(rec.run) != _run_key(ev.claims.run_invocation_uri):
+                diffs.append(
+                    f"the record names run {rec.run or '(none)'}, the provenance {ev.claims.run_invocation_uri}"
+                )
+            return f"{spec}: " + "; ".join(diffs) if diffs else ""
+        if version in self.prov_problems:
+            return f"{spec}: its attestations do not verify, so its record proves nothing"
+        if _has_provenance(self.doc, version):
+            return f"{spec}: its provenance was not verified, so its record proves nothing"
+        before = self._published_with_provenance_before(version, all_versions)
+        if before:
+            return (
+                f"{spec} has no provenance, though {self.name}@{before} was published with it: its record could have "
+                "been written by any workflow or person with push access"
+            )
+        return ""
 
     def _version(self, version: str, all_versions: list[str]) -> None:
         spec = f"{self.name}@{version}"
@@ -206,6 +282,10 @@ class PackageWatch:
                     version=spec,
                 )
             )
+        elif why := self._bound(version, rec, all_versions):
+            self.unbound.add(version)
+            item = Unexpected(self.name, version, "its record is not bound to verified provenance")
+            item.findings.append(RECORD_UNBOUND(why + ".", version=spec))
         parsed = semver.parse(version)
         prev = semver.highest_below(all_versions, parsed) if parsed else None
         if prev and _has_provenance(self.doc, prev) and not _has_provenance(self.doc, version):
@@ -226,13 +306,11 @@ class PackageWatch:
         if item is not None:
             self.unexpected.append(item)
 
-    def check_provenance(self, registry: RegistryClient, env: Mapping[str, str], run: GitHubRun) -> None:
-        """Verify the attestations of every version in scope that carries `dist.attestations` (ONE verifier run
-        for the package): verification, the subject (name and tarball), and the certificate's repository (by id)."""
-        from gatekeeper.trust import provenance as verified
-
-        entries: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]] = []
-        problems: dict[str, list[str]] = {}
+    def attestations(self, registry: RegistryClient) -> list[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]]:
+        """The attestations documents of every version in scope that carries `dist.attestations`, as
+        (name, version, dist, document) for `trust.provenance.verify_many`: the orchestrator verifies every
+        package's at once (ONE verifier run per watch run). A document the registry does not serve is a problem."""
+        out: list[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]] = []
         for version in self.scope:
             dist = _dist(self.doc, version)
             att = dist.get("attestations")
@@ -241,9 +319,19 @@ class PackageWatch:
             url = att.get("url")
             doc = registry.attestations(self.name, version, url if isinstance(url, str) else None)
             if doc is None:
-                problems[version] = ["`dist.attestations` names attestations, but the registry has none (404)"]
+                self.prov_problems[version] = [
+                    "`dist.attestations` names attestations, but the registry has none (404)"
+                ]
             else:
-                entries.append((version, dist, doc))
+                out.append((self.name, version, dist, doc))
+        return out
+
+    def verified_provenance(self, outcomes: Mapping[str, Any], env: Mapping[str, str], run: GitHubRun) -> None:
+        """Take the verification `outcomes` (version -> trust.provenance.Outcome): verification, the subject (name
+        and tarball), and the certificate's repository (by id). Keeps the verified evidence (`self.evidence`) the
+        records are bound to, and the problems, which `check` reports."""
+        from gatekeeper.trust import provenance as verified
+
         pol = self.policy.provenance
         want = verified.expected(
             pol.repository,
@@ -254,18 +342,69 @@ class PackageWatch:
             run_workflow="",  # watch runs from its own workflow: the release workflow is checked only when named
             server=(env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/"),
         )
-        for version, out in verified.verify_versions(self.name, entries, env).items():
+        for version, out in outcomes.items():
             if out.problems:
-                problems[version] = out.problems
+                self.prov_problems[version] = out.problems
             elif out.evidence is not None:
                 found = verified.identity_problems(out.evidence.claims, want, workflow_required=False)
                 if found:
-                    problems[version] = found
-        for version, what in problems.items():
+                    self.prov_problems[version] = found
+                else:
+                    self.evidence[version] = out.evidence
+
+    def drift(self, resolve: Any) -> list[Drift]:
+        """Issue 23, item 7: re-resolve the consumer tree of `latest` (when the gate published it and its record lists
+        the tree's install scripts) and report each package with an install script that is new in it, or at another
+        version than recorded. `resolve` is a `diffing.Resolver` (npm's resolution, nothing run); a fault raises."""
+        from gatekeeper.steps.record import install_script_set
+
+        tags = self.doc.get("dist-tags")
+        latest = tags.get("latest") if isinstance(tags, dict) else None
+        rec = self.records.get(latest) if isinstance(latest, str) else None
+        meta = (self.doc.get("versions") or {}).get(latest) if isinstance(latest, str) else None
+        if rec is None or rec.install_scripts is None or not self.verified(str(latest)) or not isinstance(meta, dict):
+            return []
+        before = set(rec.install_scripts)
+        by_name = {s.rsplit("@", 1)[0]: s for s in before}
+        out: list[Drift] = []
+        for spec in install_script_set(dict(meta), resolve):
+            if spec in before:
+                continue
+            was = by_name.get(spec.rsplit("@", 1)[0], "")
+            said = (
+                f"it was {was} in the tree the gate resolved when it published"
+                if was
+                else "no version of it ran install scripts in the tree the gate resolved when it published"
+            )
+            f = DEPENDENCY_DRIFT(
+                f"{self.name}@{latest}: a consumer's fresh install now runs the install scripts of {spec}; {said}",
+                version=f"{self.name}@{latest}",
+                dependency=spec,
+            )
+            self.findings.append(f)
+            out.append(Drift(self.name, str(latest), spec, was, f))
+        return out
+
+    def _provenance_problems(self) -> None:
+        for version, what in self.prov_problems.items():
             spec = f"{self.name}@{version}"
             f = WATCH_PROVENANCE_INVALID(f"{spec}: " + "; ".join(what) + ".", version=spec)
             target = next((u for u in self.unexpected if u.version == version), None)
             (target.findings if target else self.findings).append(f)
+
+    def _unsigned_records(self) -> None:
+        """Token publishers without provenance: say plainly what their records are worth (issue 23, item 3)."""
+        versions = [v for v in (self.doc.get("versions") or {}) if isinstance(v, str)]
+        if self.records and not any(_has_provenance(self.doc, v) for v in versions):
+            self.findings.append(
+                RECORDS_UNSIGNED(
+                    f"{self.name} has never been published with provenance: its gate records (GitHub Releases) are "
+                    "only "
+                    "as strong as push access to this repository, since any workflow with `contents: write` or any "
+                    "maintainer can write one. Publish with OIDC trusted publishing and provenance "
+                    "(`credential.mode: oidc`) so each record is bound to a signed commit and run"
+                )
+            )
 
     def _latest(self) -> None:
         tags = self.doc.get("dist-tags")
@@ -366,7 +505,26 @@ def issue_body(item: Unexpected, doc: Mapping[str, Any], mentions: list[str], re
     return body + "\n" + item.marker + "\n"
 
 
-def find_issue(issues: list[Issue], item: Unexpected, trusted: set[str]) -> Issue | None:
+def drift_issue_body(item: Drift, mentions: list[str]) -> str:
+    lines = [
+        f"**A fresh install of {markdown.code(f'{item.name}@{item.version}')} now runs the install scripts of "
+        f"{markdown.code(item.dependency)}**, which its gate record did not list.",
+        "",
+        "A dependency's new release reaches your users through your version ranges after your gate passed. Read",
+        "the dependency's change; if it is not expected, publish a release that pins or drops it.",
+        "",
+        f"- Was: {markdown.code(item.was) if item.was else 'not in the tree with an install script'}",
+        f"- Finding: {markdown.text(item.finding.message, 800)}",
+        "",
+    ]
+    if item.was:
+        lines += [f"`gatekeeper diff {markdown.text(item.was)} {markdown.text(item.dependency)}` shows the change.", ""]
+    if mentions:
+        lines += ["cc " + " ".join(mentions), ""]
+    return defuse("\n".join(lines)) + "\n" + item.marker + "\n"
+
+
+def find_issue(issues: list[Issue], item: Unexpected | Drift, trusted: set[str]) -> Issue | None:
     """An issue we opened earlier for this version: our marker on a line of its own, from a trusted author."""
     for issue in issues:
         if trusted and issue.author not in trusted:
@@ -374,34 +532,6 @@ def find_issue(issues: list[Issue], item: Unexpected, trusted: set[str]) -> Issu
         if any(line.strip() == item.marker for line in issue.body.splitlines()):
             return issue
     return None
-
-
-# -- state for conditional requests ----------------------------------------------------------------------
-
-
-def load_state(path: Path) -> dict[str, Any]:
-    try:
-        if path.is_file() and path.stat().st_size <= MAX_STATE_BYTES:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            if isinstance(data, dict) and isinstance(data.get("packuments"), dict):
-                return data
-    except (OSError, ValueError):
-        pass
-    return {"packuments": {}}
-
-
-def fetch_packument(registry: RegistryClient, name: str, state: dict[str, Any]) -> dict[str, Any] | None:
-    """One request: conditional on the ETag of the cached copy, which is reused on 304."""
-    cached = state["packuments"].get(name)
-    etag = cached.get("etag") if isinstance(cached, dict) and isinstance(cached.get("doc"), dict) else None
-    doc, new_etag, not_modified = registry.packument_if_changed(name, etag if isinstance(etag, str) else None)
-    if not_modified:
-        return dict(cached["doc"])  # type: ignore[index]
-    if doc is not None and new_etag:
-        state["packuments"][name] = {"etag": new_etag, "doc": doc}
-    else:
-        state["packuments"].pop(name, None)
-    return doc
 
 
 # -- the orchestrator ------------------------------------------------------------------------------------
@@ -435,7 +565,7 @@ def trusted_watch_policy(
     names: list[str],
 ) -> tuple[Policy, str]:
     """The policy watch obeys (issue 23, item 6): the one at the commit of the last GATED release, anchored as
-    the publish path anchors it (verified provenance > gitHead > the gate's own record, which must agree), never
+    the publish path anchors it (verified provenance > the gate's own record > gitHead, which must agree), never
     the workspace's (a pushed `watch.since: "99.0.0"` or a wider `trusted-authors` would silence watch). Only
     `watch.packages` may grow from the workspace (more packages watched only tightens). No anchor: the safe
     defaults (with the workspace's packages, notify and watch.packages only). Returns (policy, how)."""
@@ -467,15 +597,10 @@ def trusted_watch_policy(
             last.version,
             meta.get("gitHead"),
             provenance_commit=verified.release_commit(registry, env, run.repository, name, last.version, meta),
+            record_commit=last.commit or None,
             tag_format="",  # a tag never anchors watch
         )
-        commit = anchor.commit
-        if commit is None and last.commit:
-            found = git.commit_of(workspace, last.commit)
-            commit = found if found and git.is_ancestor(workspace, found, sha) else None
-            how = f"the gate's record of {name}@{last.version}"
-        else:
-            how = f"{anchor.how} of {name}@{last.version}"
+        commit, how = anchor.commit, f"{anchor.how} of {name}@{last.version}"
         if commit is None or anchor.conflicts or (anchor.commit and last.commit and anchor.commit != last.commit):
             continue
         rel = policy_path if policy_path.startswith("./") else "./" + policy_path
@@ -508,13 +633,16 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
     )
     names = _packages(policy, inputs, workspace)
     records = load_records(github, policy)
-    state_path = workspace / STATE_PATH
-    state = load_state(state_path)
+    from gatekeeper.gates.diff import registry_url_of, tree_resolver
+
     results: list[GateResult] = []
     unexpected: list[tuple[Unexpected, Mapping[str, Any]]] = []
+    drifts: list[Drift] = []
+    watched: list[tuple[str, dict[str, Any], PackageWatch, bool]] = []
+    entries: list[tuple[str, str, Mapping[str, Any], Mapping[str, Any]]] = []
     for name in names:
         try:
-            doc = fetch_packument(registry, name, state)
+            doc = registry.packument(name)  # a full read every run: no cached copy, no 304 (issue 23, item 6)
             if doc is None:
                 recorded = sorted(records.of(name))
                 if recorded:  # fail closed: the gate published it, so "does not exist" is a fault, not a pass
@@ -532,8 +660,31 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
                     results.append(GateResult(name, "skipped", [], f"{name} is not on the registry"))
                 continue
             pw = PackageWatch(name, doc, records.of(name), policy)
-            pw.run(also_since=released.watch.since)
-            pw.check_provenance(registry, env, gh_run)
+            begun = pw.select(also_since=released.watch.since)
+            entries += pw.attestations(registry) if begun else []
+            watched.append((name, doc, pw, begun))
+        except GatekeeperError as exc:
+            results.append(GateResult(name, "error", [], exc.what.rstrip(".") + ". " + exc.remedy))
+    # every watched package's attestations in ONE verifier run (its start-up dominates a document's cost)
+    outcomes: list[Any] = []
+    failed: GatekeeperError | None = None
+    try:
+        from gatekeeper.trust import provenance as verified
+
+        outcomes = verified.verify_many(entries, env) if entries else []
+    except GatekeeperError as exc:
+        failed = exc
+    by_package: dict[str, dict[str, Any]] = {}
+    for (pkg, version, _, _), out in zip(entries, outcomes, strict=False):
+        by_package.setdefault(pkg, {})[version] = out
+    for name, doc, pw, begun in watched:
+        try:
+            if begun:
+                if failed is not None:
+                    raise failed
+                pw.verified_provenance(by_package.get(name, {}), env, gh_run)  # the records are bound to it
+                pw.check()
+                drifts += pw.drift(tree_resolver(registry_url_of(registry), policy, workspace))
         except GatekeeperError as exc:
             results.append(GateResult(name, "error", [], exc.what.rstrip(".") + ". " + exc.remedy))
             continue
@@ -566,11 +717,25 @@ def watch(inputs: Inputs, env: Mapping[str, str], workspace: Path) -> report.Out
             item.issue = "not opened (error)"
         sections.append(f"### {markdown.code(item.spec)}: {item.reason}; issue {item.issue}\n\n{item.delta_markdown}")
         sections_text.append(terminal.safe(f"{item.spec}: {item.reason}; issue {item.issue}") + "\n" + item.delta_text)
-    try:
-        state_path.parent.mkdir(parents=True, exist_ok=True)
-        state_path.write_text(json.dumps(state), encoding="utf-8")
-    except OSError:
-        pass  # the state only saves bandwidth next time
+    for drift in drifts:  # ONE issue per release and dependency version, found again (not reopened) on later runs
+        gate = next(r for r in results if r.name == drift.name)
+        try:
+            if issues is None:
+                issues = github.issues()
+            existing = find_issue(issues, drift, trusted)
+            if existing is not None:
+                drift.issue = f"#{existing.number} (already {existing.state or 'open'})"
+            else:
+                title = f"Dependency drift: {drift.dependency} runs install scripts in {drift.name}@{drift.version}"
+                created = github.create_issue(title, drift_issue_body(drift, policy.notify.mention))
+                issues.append(created)
+                drift.issue = f"#{created.number} (opened)"
+        except GatekeeperError as exc:
+            gate.status, gate.error = "error", f"{drift.dependency}: {exc.what.rstrip('.')}. {exc.remedy}"
+            drift.issue = "not opened (error)"
+        said = f"{drift.name}@{drift.version}: {drift.dependency} now runs install scripts; issue {drift.issue}"
+        sections.append(markdown.text(said))
+        sections_text.append(terminal.safe(said))
     decision = decide(results)
     error = " ".join(f"[{r.name}] {r.error}" for r in results if r.status == "error") or None
     return report.Outcome(

@@ -57,3 +57,28 @@ WATCH_PROVENANCE_INVALID = Rule(
     "until explained.",
     floor=True,
 )
+RECORD_UNBOUND = Rule(
+    "record-not-bound",
+    Severity.BLOCK,
+    "A version's gate record is not bound to its verified provenance (another commit or run, attestations that do "
+    "not verify, or no provenance where the package published with it before)",
+    "A Release can be written by any workflow with `contents: write` or by anyone with push access; only the signed "
+    "provenance proves which commit and run published the version. Treat it as an unexpected release: read the "
+    "opened issue, compare the run, deprecate the version if it is not yours, revoke the npm tokens.",
+)
+RECORDS_UNSIGNED = Rule(
+    "watch-records-unsigned",
+    Severity.INFO,
+    "The package has never published with provenance: its gate records are only as strong as push access",
+    "Publish with OIDC trusted publishing and provenance (`credential.mode: oidc`): watch then counts a record only "
+    "when the version's signed provenance names the same commit and run.",
+)
+DEPENDENCY_DRIFT = Rule(
+    "dependency-install-script-drift",
+    Severity.WARN,
+    "A fresh install of the latest release now runs the install scripts of a package its gate record did not list "
+    "(a dependency gained an install script or moved to another version with one)",
+    "A dependency's new release reaches your users through your version ranges after your gate passed: read the "
+    "dependency's change (`gatekeeper diff NAME@OLD NAME@NEW`); if it is not expected, publish a release that pins "
+    "or drops it and tell the dependency's maintainers. Watch opens one issue per package version.",
+)

@@ -52,6 +52,8 @@ class Published:
     staged: bool = False
     #: The packument the publish step read after the upload and found serving `integrity` (None: read it here).
     packument: Mapping[str, Any] | None = None
+    #: The consumer-resolved tree's packages that run install scripts (None: not resolved); goes into the record.
+    install_scripts: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -242,7 +244,9 @@ def notify(
             result.release_action = "failed"
             result.errors.append("No GitHub token or repository to write the Release with (set `github-token`)")
         else:
-            record = Record(rel.name, rel.version, rel.integrity, rel.commit, rel.run_url, maintainers)
+            record = Record(
+                rel.name, rel.version, rel.integrity, rel.commit, rel.run_url, maintainers, rel.install_scripts
+            )
             section = release_section(rel, policy.mention, record)
             tag = tag_for(policy.tag_format, rel.name, rel.version)
             title = f"{rel.name}@{rel.version}" if "{name}" in policy.tag_format else tag
@@ -281,5 +285,3 @@ def run_url(env: Mapping[str, str]) -> str:
     attempt = env.get("GITHUB_RUN_ATTEMPT", "")
     tail = f"/attempts/{attempt}" if attempt.isdigit() and attempt != "1" else ""
     return f"{server}/{repo}/actions/runs/{run}{tail}"
-
-

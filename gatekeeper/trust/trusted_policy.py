@@ -3,6 +3,7 @@
 The released commit cannot approve its own changes: its policy (the one in the workspace, "released")
 is compared with the policy at the commit of the baseline version ("trusted"), found (`find_release_commit`)
 from evidence the released commit cannot move: the baseline's verified provenance (its signed source digest),
+else the gate's own record of that release (its GitHub Release, by the job's bot, for the registry's tarball),
 else the packument's `gitHead`, else the tag in the policy's `notify.tag-format` if a tag ruleset protects it
 from update and deletion (all ancestors of GITHUB_SHA). Evidence that disagrees, or any tag of that version
 pointing elsewhere, blocks (`policy-anchor-conflict`) and the safe defaults decide. Then:
@@ -94,17 +95,20 @@ def find_release_commit(
     git_head: object,
     *,
     provenance_commit: str | None = None,
+    record_commit: str | None = None,
     tag_format: str = "v{version}",
     tag_rulesets: Callable[[str], list[str]] | None = None,
 ) -> Anchor:
     """The commit of the release `version`, from evidence the released commit cannot move, in this order:
-    the verified provenance's source digest, the packument's `gitHead` (both must be ancestors of `sha`);
-    only without either, the tag in the policy's `tag-format`, and only if a tag ruleset protects it from
-    update and deletion. Evidence that disagrees, or a tag for that version pointing elsewhere, is a conflict."""
+    the verified provenance's source digest, the gate's own record of that release (its Release names the
+    commit), the packument's `gitHead` (each must be an ancestor of `sha`); only without any of them, the tag
+    in the policy's `tag-format`, and only if a tag ruleset protects it from update and deletion. Evidence
+    that disagrees, or a tag for that version pointing elsewhere, is a conflict."""
     evidence: list[tuple[str, str]] = []
     notes: list[str] = []
     for label, value in (
         ("its verified provenance", provenance_commit),
+        ("the gate's record", record_commit),
         (f"the packument's gitHead of {version}", git_head),
     ):
         if not (isinstance(value, str) and len(value) == 40 and all(c in "0123456789abcdef" for c in value)):
@@ -157,6 +161,7 @@ def resolve(
     baseline: str | None,
     git_head: object = None,
     provenance_commit: str | None = None,
+    record_commit: str | None = None,
     tag_format: str = "v{version}",
     tag_rulesets: Callable[[str], list[str]] | None = None,
 ) -> PolicyTrust:
@@ -186,6 +191,7 @@ def resolve(
             baseline,
             git_head,
             provenance_commit=provenance_commit,
+            record_commit=record_commit,
             tag_format=tag_format,
             tag_rulesets=tag_rulesets,
         )
@@ -206,7 +212,8 @@ def resolve(
     if commit is None:
         tag = _format_tag(tag_format, name, baseline) or f"v{baseline}"
         tried = (
-            f"no verified provenance commit or gitHead that is an ancestor of {sha[:12] or 'HEAD'}, no tag `{tag}` "
+            f"no verified provenance commit, gate record or gitHead that is an ancestor of {sha[:12] or 'HEAD'}, no "
+            f"tag `{tag}` "
             "protected by a tag ruleset"
         )
         if anchor.notes:

@@ -528,3 +528,20 @@ def wall(fn: Callable[[], Any]) -> tuple[Any, float]:
     t0 = time.monotonic()
     out = fn()
     return out, time.monotonic() - t0
+
+
+@dataclass
+class ETag(Fault):
+    """Forward, and behave as npmjs does with ETags: a 200 carries `ETag: "<sha256 of the body>"`, and a request
+    whose `If-None-Match` names the current body's ETag gets `304 Not Modified` (no body)."""
+
+    def __call__(self, req: Request) -> None:
+        import hashlib
+
+        status, headers, body = req.forward()
+        tag = '"' + hashlib.sha256(body).hexdigest() + '"'
+        if status == 200 and req.seen.headers.get("if-none-match") == tag:
+            _send(req.handler, 304, [("ETag", tag)], b"")
+            return
+        kept = [(k, v) for k, v in headers if k.lower() != "etag"]
+        _send(req.handler, status, [*kept, ("ETag", tag)] if status == 200 else kept, body)
