@@ -36,6 +36,7 @@ from gatekeeper.diffing.manifest import _bins
 from gatekeeper.diffing.result import _size
 from gatekeeper.rules.diff import (
     EXECUTABLE_BINARY,
+    EXECUTABLE_BINARY_BECAME_SCRIPT,
     EXECUTABLE_BINARY_CHANGED,
     LARGE_CHANGE,
     OBFUSCATED_CODE,
@@ -121,6 +122,8 @@ class ContentChecks(Checker):
     def binary(self, path: str, status: str, data: bytes) -> None:
         kind = _executable_kind(data) or ("a Node addon (.node)" if path.endswith(".node") else None)
         if kind is None:
+            if status == "changed" and _executable_kind(data) is None:
+                self.became_script(path, data)
             return
         old = self.old.files.get(path) if self.old and status == "changed" else None
         fmt = _binary_format(data) or (kind, "")
@@ -143,6 +146,31 @@ class ContentChecks(Checker):
             self.approved("files", text, file=path)
         else:
             self.emit(r, text, file=path)
+
+    def became_script(self, path: str, data: bytes) -> None:
+        """A native executable replaced by a file of another format (a script, text): whatever ran the binary -- its
+        bin link, an install script of this or another package (esbuild's platform packages), a child process --
+        now runs it (a text file without `#!` too: `execvp` hands it to /bin/sh)."""
+        old_kind = _executable_kind(self.old.files[path].data) if self.old else None
+        if old_kind is None:
+            return
+        if any(f.file == path and f.blocks for f in self.result.findings):
+            return  # already blocked as install code (this package's install script runs it)
+        first = data[:200].split(b"\n", 1)[0]
+        if first.startswith(b"#!"):
+            what = f"a script ({first.decode('utf-8', 'replace')[:80]})"
+        else:
+            what = "text" if _is_text(data) else "a file of another format"
+        runners = [name for name, target in _bins(self.new).items() if target == path]
+        who = f"its bin link {runners[0]!r}" if runners else "whatever ran the binary"
+        text = (
+            f"{path} was {old_kind} and is now {what} ({_size(self.old.files[path].size)} -> {_size(len(data))}): "
+            f"{who} now runs this file"
+        )
+        if self.file_approved(path):
+            self.approved("files", text, file=path)
+        else:
+            self.emit(EXECUTABLE_BINARY_BECAME_SCRIPT, text, file=path, line=1)
 
     def obfuscation(self, path: str, status: str, data: bytes) -> None:
         added = self.added_text(path)
