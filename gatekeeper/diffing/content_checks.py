@@ -219,15 +219,14 @@ class ContentChecks(Checker):
             if (p.endswith(JS_EXTENSIONS) or p in bins) and e.size <= TEXT_SCAN_LIMIT and _is_text(e.data)
         ]
 
-    def _chunk_counterpart(self, path: str) -> bytes | None:
-        """For an added bundle chunk whose name carries a content hash (`chunk-3f2a1b9c.js`, `index-BxY3kZ9a.mjs`):
-        the one removed file of the previous release with the same name but for the hash (it is the same chunk,
-        rebuilt), else None."""
+    def _chunk_counterparts(self, path: str) -> list[bytes]:
+        """For an added bundle chunk whose name carries a content hash (`chunk-3f2a1b9c.js`, `dep-BcfrWFrf.js`): the
+        removed files of the previous release with the same name but for the hash -- the same chunk, rebuilt
+        (several when a bundler names chunks by hash alone)."""
         key = _chunk_key(path)
         if self.old is None or key == path:
-            return None
-        found = [p for p in self.old.files if p not in self.new.files and _chunk_key(p) == key]
-        return self.old.files[found[0]].data if len(found) == 1 else None
+            return []
+        return [e.data for p, e in self.old.files.items() if p not in self.new.files and _chunk_key(p) == key]
 
     def obfuscation(self, path: str, status: str, data: bytes) -> None:
         """Obfuscation signals this release adds. A signal is compared by content, not by path: matches whose
@@ -239,7 +238,8 @@ class ContentChecks(Checker):
         text = added.text
         if not text:
             return
-        old = self.old.files[path].data if status == "changed" and self.old else self._chunk_counterpart(path)
+        # what this file was before: its previous version, or for a hash-renamed chunk the chunks it can be
+        olds = [self.old.files[path].data] if status == "changed" and self.old else self._chunk_counterparts(path)
         signals: list[tuple[str, int]] = []
 
         def fresh(
@@ -249,7 +249,7 @@ class ContentChecks(Checker):
             ms = [m for m in _matches(text, patterns, boundary=boundary) if keep(m.group())]
             if len(ms) < count:
                 return []
-            if old is not None and _search(old, patterns, count, boundary=boundary) is not None:
+            if any(_search(old, patterns, count, boundary=boundary) is not None for old in olds):
                 return []  # the previous release of this file already had this: not new here
             known = self._old_witnesses(key, patterns, boundary, context)
             ms = [m for m in ms if witness(text, m, context) not in known]
@@ -278,14 +278,14 @@ class ContentChecks(Checker):
             ("jsfuck", _JSFUCK_BOOL, "JSFuck-style booleans (![] / !![])", JSFUCK_MIN_COUNT, 0.0),
         ):
             at = _density(text, pattern, low, per_kb)
-            if at is None or (old is not None and _density(old, pattern, low, per_kb) is not None):
+            if at is None or any(_density(old, pattern, low, per_kb) is not None for old in olds):
                 continue
             ms = fresh(key, (pattern,), low, 24, lambda _: True)
             if ms and len(ms) * 1024 / max(len(text), 1) >= per_kb:
                 signals.append((label, ms[0].start()))
-        if old is not None:
+        if status == "changed":  # (an added file's text is one "added line": its line lengths are not known here)
             long_at = _long_line(added)
-            if long_at is not None and not _LONG_LINE_RE.search(old):
+            if long_at is not None and not any(_LONG_LINE_RE.search(old) for old in olds):
                 signals.append((f"a line over {LONG_LINE} characters in a file that was not minified before", long_at))
         if not signals:
             return
