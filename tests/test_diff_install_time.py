@@ -591,3 +591,23 @@ def test_installer_module_path_and_prebuild_install_repository_are_download_loca
     base = {"package.json": manifest(scripts={"install": "node i.js"}, repository=repo), "i.js": "1\n"}
     assert pair(tmp_path, base, {"package.json": manifest(version="1.0.1", scripts={"install": "node i.js"},
                                                           repository=other)}).findings == []  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "moved"),
+    [
+        ("https://gl.example/api/v4/projects/12345/x.tgz", "https://gl.example/api/v4/projects/66666/x.tgz", True),
+        ("https://dl.example/acme/x/v1.2.3/x-1.2.3.tgz", "https://dl.example/acme/x/v1.2.4/x-1.2.4.tgz", False),
+        ("https://dl.example/acme/x/v1.2.3/x.tgz", "https://dl.example/mallory/x/v1.2.3/x.tgz", True),
+        ("https://dl.example/acme/x.tgz", "https://dl.example/acme/../mallory/x.tgz", True),
+    ],
+)  # fmt: skip
+def test_download_urls_in_install_data_compare_by_location(
+    tmp_path: Path, before: str, after: str, moved: bool
+) -> None:
+    """A version moving inside the path stays at the same location; any other path change on the same host is a
+    move (a bare number is an id, not a version)."""
+    install = "const sums = fs.readFileSync(path.join(__dirname, 'checksums.txt'), 'utf8');\n"
+    base = with_install("node install.js", {"install.js": install, "checksums.txt": f"abc  {before}\n"})
+    [f] = pair(tmp_path, base, {"checksums.txt": f"def  {after}\n"}).findings
+    assert f.rule == ("install-download-changed" if moved else "install-data-changed"), f.message

@@ -146,7 +146,7 @@ class ContentChecks(Checker):
     def binary(self, path: str, status: str, data: bytes) -> None:
         kind = _executable_kind(data) or ("a Node addon (.node)" if path.endswith(".node") else None)
         if kind is None:
-            if status == "changed" and _executable_kind(data) is None:
+            if status == "changed":
                 self.became_script(path, data)
             return
         old = self.old.files.get(path) if self.old and status == "changed" else None

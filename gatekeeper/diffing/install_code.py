@@ -855,9 +855,10 @@ def _targets(target: Any) -> list[str]:
     return []
 
 
-#: A version in a URL path (`v1.2.3`, `1.2`, `v108`), as its own path token: a release moving the version it
-#: downloads stays at the same location; any other change of host or path is a move.
-_URL_VERSION = re.compile(r"(?<![A-Za-z0-9])v?\d+(?:\.\d+)*(?![A-Za-z0-9])")
+#: A version in a URL path (`v1.2.3`, `1.2.3`, `v108`), as its own path token: a release moving the version it
+#: downloads stays at the same location; any other change of host or path is a move. A bare integer is not a
+#: version (`/projects/12345/` names a project on GitLab's API).
+_URL_VERSION = re.compile(r"(?<![A-Za-z0-9.])(?:v\d+(?:\.\d+)*|\d+(?:\.\d+)+)(?![A-Za-z0-9])")
 
 
 def _urls(data: bytes) -> list[str]:
