@@ -11,8 +11,9 @@ Real tarballs (`npm pack typescript@5.4.4 typescript@5.4.5`) are cached under be
 - ours CLI:  `python -m gatekeeper diff 5.4.5.tgz --against 5.4.4.tgz`, a whole process;
 - npm diff:  `npm diff --diff=typescript@5.4.4 --diff=typescript@5.4.5 --prefer-offline` (cache warmed first);
 
-and the peak RSS of a child process that runs only our diff (`os.wait4` rusage). Targets: ours within
-2x of the floor, at least 3x faster than npm diff, peak RSS under 150 MB. `--check` exits 1 on a miss.
+and the peak RSS of a child process that runs only our diff (`os.wait4` rusage). `--cpu` times CPU (user +
+system, children included) instead of wall time, for a machine shared with other jobs. Targets: ours within
+1.3x of the floor (issue 22), at least 3x faster than npm diff, peak RSS under 150 MB. `--check` exits 1 on a miss.
 """
 
 from __future__ import annotations
@@ -61,13 +62,22 @@ def tarballs() -> tuple[Path, Path]:
     return paths
 
 
-def timed(fn: Callable[[], object], repeat: int) -> tuple[float, float]:
+def timed(fn: Callable[[], object], repeat: int, *, cpu: bool = False) -> tuple[float, float]:
+    """Best and median of `repeat` runs: wall time, or with `cpu` the CPU time (user + system) of this process and
+    of the children it waited for -- on a machine shared with other jobs, wall time mostly measures the queue."""
     runs = []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start = _cpu_now() if cpu else time.perf_counter()
         fn()
-        runs.append(time.perf_counter() - start)
+        runs.append((_cpu_now() if cpu else time.perf_counter()) - start)
     return min(runs), statistics.median(runs)
+
+
+def _cpu_now() -> float:
+    import resource
+
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + kids.ru_utime + kids.ru_stime
 
 
 def gunzip_floor(paths: tuple[Path, Path]) -> None:
@@ -116,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--cpu", action="store_true", help="time CPU (user + system, children included), not wall")
     args = parser.parse_args(argv)
     paths = tarballs()
     rss = child_peak_rss_mb(paths)  # first, before any other child adds to the picture
@@ -138,18 +149,19 @@ def main(argv: list[str] | None = None) -> int:
     for round_no in range(args.repeat):
         for name, fn, count in cases:
             if round_no < count:
-                samples[name].append(timed(fn, 1)[0])
+                samples[name].append(timed(fn, 1, cpu=args.cpu)[0])
     rows = [(name, (min(runs), statistics.median(runs))) for name, runs in samples.items()]
     times = {name: best for name, (best, _) in rows}
     sizes = sum(p.stat().st_size for p in paths)
-    print(f"typescript {OLD} -> {NEW}: {sizes / 1e6:.1f} MB compressed, best of {args.repeat} (median)")
+    clock = "CPU time" if args.cpu else "wall time"
+    print(f"typescript {OLD} -> {NEW}: {sizes / 1e6:.1f} MB compressed, {clock}, best of {args.repeat} (median)")
     for name, (best, median) in rows:
         print(f"  {name:<20} {best * 1000:8.1f} ms  ({median * 1000:.1f} ms)")
     floor_ratio = times["ours (in process)"] / times["gunzip floor"]
     npm_ratio = times["npm diff"] / times["ours (CLI process)"]
     npm_ratio_inproc = times["npm diff"] / times["ours (in process)"]
     checks = [
-        (f"ours / gunzip floor      = {floor_ratio:.2f}x (target <= 2x)", floor_ratio <= 2.0),
+        (f"ours / gunzip floor      = {floor_ratio:.2f}x (target <= 1.3x)", floor_ratio <= 1.3),
         (f"npm diff / ours CLI      = {npm_ratio:.1f}x faster (target >= 3x)", npm_ratio >= 3.0),
         (f"npm diff / ours in-proc  = {npm_ratio_inproc:.1f}x faster", True),
         (f"peak RSS of our diff     = {rss:.1f} MB (target < 150 MB)", rss < 150.0),

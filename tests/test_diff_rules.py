@@ -601,7 +601,7 @@ NEXT_PLACEHOLDER = "-----BEGIN RSA PRIVATE KEY-----\\n...\\n-----END DSA PRIVATE
 @pytest.mark.parametrize(
     "text",
     [
-        f"Set `KEY` to your key, e.g. `KEY=\"{NEXT_PLACEHOLDER}\"`.\n",
+        f'Set `KEY` to your key, e.g. `KEY="{NEXT_PLACEHOLDER}"`.\n',
         NEXT_PLACEHOLDER.replace("\\n", "\n") + "\n",  # the same with real newlines
         "```\n-----BEGIN PRIVATE KEY-----\n<your key here>\n-----END PRIVATE KEY-----\n```\n",
         "-----BEGIN OPENSSH PRIVATE KEY-----\nMIIEpAIBAAKCAQEA...\n-----END OPENSSH PRIVATE KEY-----\n",
@@ -730,6 +730,81 @@ def test_long_lines_in_an_already_minified_file_pass(tmp_path: Path) -> None:
         tmp_path / "c.tgz",
     )
     assert diff_packages(load(base), load(cand), Policy()).findings == []
+
+
+def _wasm_base64(seed: int) -> str:
+    """A WebAssembly module (magic, version, a 900-byte custom section) as the base64 a bundler inlines."""
+    import base64
+
+    payload = bytes((seed * 7 + i) % 251 for i in range(900))
+    section = b"\x04seed" + payload
+    module = b"\0asm\1\0\0\0" + b"\0" + bytes([0x80 | (len(section) & 0x7F), len(section) >> 7]) + section
+    return base64.b64encode(module).decode()
+
+
+def _release(tmp_path: Path, name: str, version: str, files: dict[str, str]) -> Path:
+    return make_tgz({"package.json": package_json(version=version), **files}, tmp_path / f"{name}.tgz")
+
+
+def _diff(tmp_path: Path, old: dict[str, str], new: dict[str, str]) -> DiffResult:
+    return diff_packages(
+        load(_release(tmp_path, "b", "1.0.0", old)), load(_release(tmp_path, "c", "1.0.1", new)), Policy()
+    )
+
+
+GLUE = "export async function init() { return WebAssembly.instantiate(bytes('{wasm}')) }\n"
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        {"dist/chunk-8d7e6f5a.js": GLUE.replace("init", "start") + "export const v = 2\n"},  # content hash moved
+        {"dist/index.js": "export * from './wasm-inline.js'\n", "dist/wasm-inline.js": GLUE},  # re-split
+        {"dist/renamed/loader.js": "// moved\n" + GLUE},  # renamed, no hash in the name
+    ],
+    ids=["content-hashed-chunk", "re-split", "renamed"],
+)
+def test_the_same_inline_webassembly_in_another_chunk_is_not_new(tmp_path: Path, new: dict[str, str]) -> None:
+    """The noisy class: obfuscation signals were compared per path, so a chunk carrying the same inline
+    WebAssembly base64 the package shipped for many releases counted as new obfuscated code."""
+    wasm = _wasm_base64(1)
+    old = {"dist/chunk-3f2a1b9c.js": GLUE.replace("{wasm}", wasm), "dist/index.js": "export * from './chunk'\n"}
+    result = _diff(tmp_path, old, {k: v.replace("{wasm}", wasm) for k, v in new.items()})
+    assert [f for f in result.findings if f.rule == "obfuscated-code"] == [], result.findings
+
+
+def test_inline_webassembly_is_named_and_a_new_module_blocks_even_behind_a_known_one(tmp_path: Path) -> None:
+    known, other = _wasm_base64(1), _wasm_base64(2)
+    old = {"dist/a.js": GLUE.replace("{wasm}", known)}
+    new = {"dist/b.js": GLUE.replace("{wasm}", known) + GLUE.replace("init", "more").replace("{wasm}", other)}
+    [f] = _diff(tmp_path, old, new).findings
+    assert f.rule == "obfuscated-code" and f.blocks and "inline WebAssembly module" in f.message and f.line == 2
+    # a new base64 blob that is not WebAssembly keeps its own label, in a chunk renamed by its hash too
+    blob = "QUJD" * 400
+    new = {"dist/chunk-0a1b2c3d.js": GLUE.replace("{wasm}", known) + f"eval(atob('{blob}'))\n"}
+    [g] = _diff(tmp_path, {"dist/chunk-9f8e7d6c.js": GLUE.replace("{wasm}", known)}, new).findings
+    assert g.rule == "obfuscated-code" and "eval/Function/vm" in g.message and g.blocks
+    # the chunk a content hash renamed is the same chunk rebuilt: its module rebuilt is what a rebuilt file at
+    # the same path is (the previous release of the file had inline WebAssembly)
+    rebuilt = {"dist/chunk-0a1b2c3d.js": GLUE.replace("{wasm}", other)}
+    assert _diff(tmp_path, {"dist/chunk-9f8e7d6c.js": GLUE.replace("{wasm}", known)}, rebuilt).findings == []
+    [h] = _diff(tmp_path, {"dist/other-9f8e7d6c.js": GLUE.replace("{wasm}", known)}, rebuilt).findings
+    assert "inline WebAssembly module" in h.message
+
+
+def test_a_renamed_document_is_not_a_new_secret(tmp_path: Path) -> None:
+    """The noisy class: the secret scan read a renamed documentation file as all new."""
+    key = real_private_key()
+    doc = f"# Setup\n\nTest token: {TOKENS['github']}\n\n{key}\n"
+    assert _diff(tmp_path, {"docs/SETUP.md": doc}, {"docs/guides/setup.md": doc + "\nMore.\n"}).findings == []
+    # a value the previous release did not have still blocks, after a known one in the same file
+    fresh = doc + f"\nAnd: {TOKENS['npm']}\n"
+    [f] = _diff(tmp_path, {"docs/SETUP.md": doc}, {"docs/guides/setup.md": fresh}).findings
+    assert f.rule == "sensitive-file" and f.blocks and "npm access token" in f.message
+    assert f.line == doc.count("\n") + 2
+    other = real_private_key()
+    [g] = _diff(tmp_path, {"docs/SETUP.md": doc}, {"docs/guides/setup.md": doc + other}).findings
+    assert g.rule == "sensitive-file" and "private key" in g.message
 
 
 # ------------------------------------------------------------------ versions, size, safety

@@ -259,7 +259,7 @@ def _load(source: bytes | Path, limits: LimitsPolicy, pkg: Package) -> bytes | N
         return source
     try:
         with source.open("rb") as fh:
-            return fh.read(limits.max_compressed_bytes + 1)
+            return fh.read(size + 1)  # exactly the file (a larger hint allocates, then shrinks, a bigger buffer)
     except OSError as exc:
         pkg.unreadable = f"cannot be read ({exc.strerror or exc})"
         pkg.problems.append(pkg.unreadable)

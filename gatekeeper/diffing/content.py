@@ -29,9 +29,7 @@ _SECRETS: tuple[tuple[str, tuple[re.Pattern[bytes], ...]], ...] = (
     ),
     (
         PRIVATE_KEY_LABEL,
-        (
-            re.compile(rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"),
-        ),
+        (re.compile(rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----"),),
     ),
     ("an npm auth token setting", (re.compile(rb"_authToken\s*=\s*(?!\$\{)[A-Za-z0-9_\-.:]{16,}"),)),
 )
@@ -132,6 +130,34 @@ JSFUCK_MIN_COUNT = 8
 LONG_LINE = 3000
 MINIFIED_LINE = 1000
 _LONG_LINE_RE = re.compile(rb"[^\n]{%d}" % MINIFIED_LINE)
+
+
+def _matches(text: bytes, patterns: tuple[re.Pattern[bytes], ...], *, boundary: bool = True) -> list[re.Match[bytes]]:
+    """Every match of `patterns` (starting at a word boundary when `boundary`), in file order."""
+    out: list[re.Match[bytes]] = []
+    for pattern in patterns:
+        for m in pattern.finditer(text):
+            before = text[m.start() - 1 : m.start()] if boundary else b""
+            if not (before and (before.isalnum() or before in b"_$")):
+                out.append(m)
+    out.sort(key=lambda m: m.start())
+    return out
+
+
+def witness(text: bytes, m: re.Match[bytes], context: int) -> bytes:
+    """What a signal's match *is*, to find it again in another file: the match, with at least `context` bytes
+    (a short, generic match like `!![]` is identified by the code around it; a 1000-character literal, an
+    escape run or an obfuscator identifier by itself)."""
+    return text[m.start() : max(m.end(), m.start() + context)]
+
+
+#: `\0asm` (the WebAssembly magic) as the start of a base64 or hex literal: an inline WebAssembly module.
+_WASM_LITERAL = (b"AGFzbQ", b"0061736d", b"0061736D")
+
+
+def inline_wasm(literal: bytes) -> bool:
+    """A base64/hex string literal (quotes included) that encodes a WebAssembly module."""
+    return literal[1:9].startswith(_WASM_LITERAL)
 
 
 def _density(text: bytes, pattern: re.Pattern[bytes], min_count: int, per_kb: float) -> int | None:

@@ -15,11 +15,12 @@ Unicode-normalised file systems resolve them (macOS, Windows).
 
 Code versus data: only files that can run (JS/TS, shell, gyp, python, native binaries, executable or
 shebang files) are install code; other files install code names are data (`install-data-changed`, warn),
-unless a download host or URL in them changed (`install-download-changed`, block), as in installer config
-(package.json `binary`, `config`). What cannot be resolved statically -- a loader given a computed
-argument, `require` or a loader used as a value, a command substitution, a variable program, a file that
-does not parse -- makes every changed executable file of the package count as install code, and the
-finding names the expression and its line.
+unless a download location in them moved (`install-download-changed`, block): URLs compare by host and path,
+version tokens aside, and installer config (package.json `binary` composed as node-pre-gyp composes it, with
+`module_path`; `config`; `repository` for prebuild-install) by the URLs the installer downloads from.
+What cannot be resolved statically -- a loader given a computed argument, `require` or a loader used as a
+value, a command substitution, a variable program, a file that does not parse -- makes every changed
+executable file of the package count as install code, and the finding names the expression and its line.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ class Closure:
     scripts: dict[str, str] = field(default_factory=dict)
     #: JavaScript files to read, with the process cwd they run in.
     cwd_of: dict[str, str] = field(default_factory=dict)
+    #: Installer tools the commands run (node-pre-gyp, prebuild-install...): what their config is.
+    installers: set[str] = field(default_factory=set)
 
 
 def _only_version_changed(old: bytes, new: bytes, old_pkg: object, new_pkg: object) -> bool:
@@ -172,10 +175,12 @@ class InstallCodeChecks(Checker):
         if _native_build(self.new) and _native_build(self.old):  # (newly on: native-build-added reports it)
             commands.append(("install", "node-gyp rebuild"))
         reported: set[str] = set()
+        installers: set[str] = set()
         for script, command in commands:
             c = Closure(scripts=new_scripts)
             self._command(command, "", new_scripts, c, 0)
             self._follow(c)
+            installers |= c.installers
             for called_name in c.called:
                 key = f"scripts.{called_name}"
                 if key in reported or new_scripts.get(called_name) == old_scripts.get(called_name):
@@ -216,7 +221,7 @@ class InstallCodeChecks(Checker):
                     )
                     self._code_finding(path, change.status, text, script)
         if commands:
-            self.installer_config()
+            self.installer_config(installers)
 
     def _code_finding(self, path: str, status: str, text: str, script: str) -> None:
         if self.file_approved(path):
@@ -231,10 +236,7 @@ class InstallCodeChecks(Checker):
     def _data_finding(self, path: str, status: str, via: str, script: str) -> None:
         old = self.old.files.get(path) if self.old else None
         new = self.new.files[path].data
-        before = _hosts(old.data) if old is not None else {}
-        after = _hosts(new)
-        old_hosts = set(before.values()) if old is not None else set()
-        moved = [u for u, host in after.items() if host not in old_hosts]
+        moved = _moved_urls(_urls(old.data) if old is not None else [], _urls(new))
         text = f"{path} ({status}) is data that install code reads ({via}, {script} script)"
         if self.file_approved(path):
             self.approved("files", text, file=path)
@@ -243,7 +245,7 @@ class InstallCodeChecks(Checker):
             line = _first_diff_line(old.data if old else None, new)
             self.emit(
                 INSTALL_DOWNLOAD_CHANGED,
-                f"{text}, and it now names a download host it did not: {moved[0]}",
+                f"{text}, and it now names a download location (host and path) it did not: {moved[0]}",
                 file=path,
                 line=line,
                 url=moved[0],
@@ -256,16 +258,17 @@ class InstallCodeChecks(Checker):
                 line=_first_diff_line(old.data if old else None, new),
             )
 
-    def installer_config(self) -> None:
-        """package.json `binary` (node-pre-gyp & co.) and `config`: a changed download host blocks."""
-        for key in ("binary", "config"):
+    def installer_config(self, installers: set[str]) -> None:
+        """package.json `binary` (node-pre-gyp & co.), `config`, and `repository` when prebuild-install derives its
+        download URL from it: a download location (host and path, as the installer composes it) that changed
+        blocks; other changes to `binary` warn."""
+        keys = ["binary", "config"] + (["repository"] if installers & {"prebuild-install"} else [])
+        for key in keys:
             before = self.old.manifest.get(key) if self.old else None
             after = self.new.manifest.get(key)
             if before == after or after is None:
                 continue
-            old_hosts = set(_hosts(json.dumps(before).encode()).values()) if before is not None else set()
-            new_urls = _hosts(json.dumps(after).encode())
-            moved = [u for u, h in new_urls.items() if h not in old_hosts]
+            moved = _moved_urls(_config_urls(key, before), _config_urls(key, after))
             line = self.new.line_of(key)
             text = (
                 f"package.json `{key}` (installer config read at install time) changed: "
@@ -276,7 +279,7 @@ class InstallCodeChecks(Checker):
             elif moved:
                 self.emit(
                     INSTALL_DOWNLOAD_CHANGED,
-                    f"{text}; new download host: {moved[0]}",
+                    f"{text}; new download location: {moved[0]}",
                     file="package.json",
                     line=line,
                     url=moved[0],
@@ -399,6 +402,7 @@ class InstallCodeChecks(Checker):
         elif prog in ("npm", "pnpm", "yarn"):
             self._package_manager(prog, args, cwd, scripts, c, depth)
         elif prog in _GYP_TOOLS or prog == "cmake-js":
+            c.installers.add(prog)
             directory = cwd
             for i, a in enumerate(args):
                 if a.startswith(("--directory=", "-C=")):
@@ -851,13 +855,54 @@ def _targets(target: Any) -> list[str]:
     return []
 
 
-def _hosts(data: bytes) -> dict[str, str]:
-    """URL -> host for every URL in `data` (first 200 distinct)."""
-    out: dict[str, str] = {}
+#: A version in a URL path (`v1.2.3`, `1.2.3`, `v108`), as its own path token: a release moving the version it
+#: downloads stays at the same location; any other change of host or path is a move. A bare integer is not a
+#: version (`/projects/12345/` names a project on GitLab's API).
+_URL_VERSION = re.compile(r"(?<![A-Za-z0-9.])(?:v\d+(?:\.\d+)*|\d+(?:\.\d+)+)(?![A-Za-z0-9])")
+
+
+def _urls(data: bytes) -> list[str]:
+    """Every URL in `data` (the first 200 distinct)."""
+    out: dict[str, None] = {}
     for m in _URL.finditer(data[:TEXT_SCAN_LIMIT]):
-        url = m.group().decode("utf-8", "replace")
-        host = url.split("://", 1)[1].split("/", 1)[0].lower()
-        out.setdefault(url, host)
+        out.setdefault(m.group().decode("utf-8", "replace"), None)
         if len(out) >= 200:
             break
-    return out
+    return list(out)
+
+
+def _url_key(url: str) -> str:
+    """A URL's download location: scheme, host and port exactly; the path normalised (`..`, `//`) with each
+    version token as `#` (node-pre-gyp's `{version}` templates stay literal, so they compare as themselves)."""
+    scheme, _, rest = url.partition("://")
+    hostport, slash, path = rest.partition("/")
+    path = posixpath.normpath("/" + path) if slash else "/"
+    return f"{scheme.lower()}://{hostport.lower().rstrip('.')}" + _URL_VERSION.sub("#", path)
+
+
+def _moved_urls(before: list[str], after: list[str]) -> list[str]:
+    """The URLs of `after` at a location (host and path, see `_url_key`) no URL of `before` had."""
+    known = {_url_key(u) for u in before}
+    return [u for u in after if _url_key(u) not in known]
+
+
+def _config_urls(key: str, value: Any) -> list[str]:
+    """The download URLs installer config in package.json names, composed as the installer composes them:
+    node-pre-gyp's `binary` (each `*host` + `remote_path` + `package_name`, and `module_path`, where the binary
+    lands and is loaded from, as a `file:` location), prebuild-install's `repository`, and every URL in it."""
+    if value is None:
+        return []
+    found = _urls(json.dumps(value).encode())
+    if key == "binary" and isinstance(value, dict):
+        remote = str(value.get("remote_path", "")).strip()
+        name = str(value.get("package_name", "{module_name}-v{version}-{node_abi}-{platform}-{arch}.tar.gz"))
+        for k, host in value.items():
+            if str(k).endswith("host") and isinstance(host, str) and "://" in host:
+                found.append(host.rstrip("/") + "/" + "/".join(p for p in (remote, name) if p))
+        if isinstance(value.get("module_path"), str):
+            found.append("file:///" + _norm(value["module_path"]))
+    elif key == "repository":
+        url = value.get("url") if isinstance(value, dict) else value
+        if isinstance(url, str):
+            found.append(url.removeprefix("git+").removesuffix(".git"))
+    return found

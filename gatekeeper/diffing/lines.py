@@ -23,7 +23,10 @@ def added_lines(old: bytes, new: bytes) -> list[tuple[int, bytes]]:
         end = new.find(b"\n", pos + _CHUNK)
         end = n if end < 0 else end + 1
         expected = cursor + (pos - pending)
-        found = old.find(view[pos:end], max(cursor, expected - grow), expected + (end - pos) + shrink)
+        if old.startswith(view[pos:end], expected):
+            found = expected  # the common case, unchanged text where it is expected: one memcmp, no search
+        else:
+            found = old.find(view[pos:end], max(cursor, expected - grow), expected + (end - pos) + shrink)
         if found >= 0:
             if pending < pos:
                 _line_diff(old[cursor:found], new[pending:pos], pending, out)

