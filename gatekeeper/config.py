@@ -52,6 +52,9 @@ INPUT_DEFAULTS: dict[str, str] = {
     "timeout": "600",
     "publish-with": "publish",
     "notify-webhook": "",
+    # issue 24: monorepo release plans
+    "packages": "",
+    "changesets-plan": "publish-plan.json",
 }
 
 #: Bounds of the `timeout` input (seconds).
@@ -87,6 +90,11 @@ class Inputs:
     timeout: int = 600
     publish_with: str = "publish"
     notify_webhook: Secret | None = None
+    #: The release plan (steps/plan.py): empty = the single package at `package-path`; `workspaces`;
+    #: `changesets`; or newline-separated package folders/globs.
+    packages: str = ""
+    #: `packages: changesets`: the publish plan file (changesets' `publish-plan --output`), in the workspace.
+    changesets_plan: str = "publish-plan.json"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Inputs:
@@ -178,7 +186,14 @@ class Inputs:
             timeout=timeout,
             publish_with=publish_with,
             notify_webhook=Secret(webhook) if webhook else None,
+            packages=_packages(raw["packages"], tarball, approved),
+            changesets_plan=raw["changesets-plan"],
         )
+
+    @property
+    def multi(self) -> bool:
+        """A release plan of several packages (input `packages`), not the single package at `package-path`."""
+        return bool(self.packages)
 
     def secrets(self) -> list[Secret]:
         """Every secret input that is set (to mask and redact)."""
@@ -192,3 +207,16 @@ class Inputs:
             name = f.name.replace("_", "-")
             out[name] = ("(set)" if value else "(unset)") if name in SECRET_INPUTS else value
         return out
+
+
+def _packages(value: str, tarball: str, approved: str) -> str:
+    """Input `packages`: a release plan excludes the single-tarball inputs (they name one package's bytes)."""
+    if value and (tarball or approved):
+        raise ConfigError(
+            "Input `packages` (a release of several packages) cannot be combined with `tarball` or "
+            "`approved-integrity` (one package's tarball)",
+            "Leave `tarball` and `approved-integrity` empty: the gate packs every planned package itself",
+        )
+    if len(value) > 64 * 1024:
+        raise ConfigError("Input `packages` is longer than 64 KiB", "List fewer folders, or use globs")
+    return value

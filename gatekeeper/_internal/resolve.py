@@ -16,7 +16,7 @@ import json
 import shutil
 import subprocess
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,39 @@ def _manifest_tarball(manifest: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
-def resolve_tree(manifest: dict[str, Any], *, registry: str, timeout: float, workspace: Path | None = None) -> bytes:
-    """The package-lock.json a consumer's fresh install of a package with `manifest` resolves."""
+#: The dependency fields through which a release's packages reach each other (what a consumer installs).
+SIBLING_FIELDS = ("dependencies", "optionalDependencies", "peerDependencies")
+
+
+def reachable_siblings(manifest: Mapping[str, Any], siblings: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The names of `siblings` (the other packages of the same release, not yet on the registry) that a consumer
+    of `manifest` installs, directly or through each other."""
+    seen: list[str] = []
+    todo = [manifest]
+    while todo:
+        m = todo.pop()
+        for fld in SIBLING_FIELDS:
+            deps = m.get(fld)
+            for dep in deps if isinstance(deps, dict) else ():
+                if dep in siblings and dep not in seen and dep != manifest.get("name"):
+                    seen.append(dep)
+                    todo.append(siblings[dep])
+    return seen
+
+
+def resolve_tree(
+    manifest: dict[str, Any],
+    *,
+    registry: str,
+    timeout: float,
+    workspace: Path | None = None,
+    siblings: Mapping[str, Mapping[str, Any]] | None = None,
+) -> bytes:
+    """The package-lock.json a consumer's fresh install of a package with `manifest` resolves.
+
+    `siblings`: a release of several packages — name -> packed package.json of the other packages released with
+    this one and not yet on the registry; the ones a consumer installs are given to npm as local manifest-only
+    tarballs (beside the package, so npm takes them for the ranges that name them), as they will be on the registry."""
     name = str(manifest.get("name") or "package")
     version = str(manifest.get("version") or "0.0.0")
     tmp = private_tempdir(workspace, "gatekeeper-resolve-")
@@ -47,8 +78,11 @@ def resolve_tree(manifest: dict[str, Any], *, registry: str, timeout: float, wor
         (tmp / "pkg.tgz").write_bytes(_manifest_tarball(manifest))
         project = tmp / "project"
         project.mkdir()
-        root = {"name": "gatekeeper-consumer", "version": "1.0.0", "private": True}
+        root: dict[str, Any] = {"name": "gatekeeper-consumer", "version": "1.0.0", "private": True}
         root["dependencies"] = {name: f"file:{tmp / 'pkg.tgz'}"}
+        for i, sibling in enumerate(reachable_siblings(manifest, siblings or {})):
+            (tmp / f"sibling-{i}.tgz").write_bytes(_manifest_tarball(dict(siblings[sibling])))  # type: ignore[index]
+            root["dependencies"][sibling] = f"file:{tmp / f'sibling-{i}.tgz'}"
         (project / "package.json").write_text(json.dumps(root), encoding="utf-8")
         (tmp / "npmrc").write_text(f"registry={registry}\n", encoding="utf-8")
         (tmp / "globalnpmrc").write_text("", encoding="utf-8")
@@ -96,10 +130,21 @@ def resolve_tree(manifest: dict[str, Any], *, registry: str, timeout: float, wor
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def resolver(registry: str, timeout: float, workspace: Path | None = None) -> Callable[[dict[str, Any]], bytes]:
-    """A `diffing.Resolver` bound to one registry."""
+def resolver(
+    registry: str,
+    timeout: float,
+    workspace: Path | None = None,
+    *,
+    siblings: Mapping[str, Mapping[str, Any]] | None = None,
+    release: tuple[str, str] | None = None,
+) -> Callable[[dict[str, Any]], bytes]:
+    """A `diffing.Resolver` bound to one registry. `siblings` (see resolve_tree) apply only to the manifest of the
+    release being gated (`release` = its name and version), never to its baseline's tree."""
 
     def resolve(manifest: dict[str, Any]) -> bytes:
-        return resolve_tree(manifest, registry=registry, timeout=timeout, workspace=workspace)
+        own = (manifest.get("name"), manifest.get("version")) == release
+        return resolve_tree(
+            manifest, registry=registry, timeout=timeout, workspace=workspace, siblings=siblings if own else None
+        )
 
     return resolve

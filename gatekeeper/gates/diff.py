@@ -87,7 +87,9 @@ def _compute(ctx: Context) -> DiffResult:
     if candidate.unsafe or candidate.manifest_error:
         return diff_packages(None, candidate, policy)
     name = candidate.name or (ctx.package.name if ctx.package else "")
-    resolve = tree_resolver(registry_url_of(ctx.registry), policy, ctx.workspace)
+    resolve = tree_resolver(
+        registry_url_of(ctx.registry), policy, ctx.workspace, siblings=ctx.siblings, release=(name, candidate.version)
+    )
     result = diff_against_registry(
         ctx.registry, candidate, policy, name=name, check_exists=True, resolver=resolve, packument_of=ctx.packument
     )
@@ -101,11 +103,21 @@ def registry_url_of(registry: RegistryClient) -> str:
     return url if isinstance(url, str) and url else PUBLIC_REGISTRY
 
 
-def tree_resolver(registry_url: str, policy: Policy, workspace: Path | None) -> Resolver:
-    """Resolves dependency trees as a consumer would, against the registry being published to."""
+def tree_resolver(
+    registry_url: str,
+    policy: Policy,
+    workspace: Path | None,
+    *,
+    siblings: Mapping[str, Mapping[str, Any]] | None = None,
+    release: tuple[str, str] | None = None,
+) -> Resolver:
+    """Resolves dependency trees as a consumer would, against the registry being published to (with the other
+    packages of the same release that are not on it yet: `siblings`, see `_internal.resolve.resolve_tree`)."""
     from gatekeeper._internal.resolve import resolver
 
-    return resolver(registry_url, float(policy.diff.resolve_timeout), workspace)
+    return resolver(
+        registry_url, float(policy.diff.resolve_timeout), workspace, siblings=siblings or None, release=release
+    )
 
 
 def diff_against_registry(

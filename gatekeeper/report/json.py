@@ -26,6 +26,8 @@ def to_json(outcome: Outcome) -> dict[str, object]:
         "notify": outcome.notify,
         "delta": outcome.delta,
         "unexpected": outcome.unexpected,
+        "plan": outcome.plan,
+        "packages": outcome.packages,
     }
 
 

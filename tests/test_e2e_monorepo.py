@@ -1,0 +1,220 @@
+"""End to end: a release of several packages of one repository (input `packages`, issue 24), all or nothing.
+
+entrypoint.py run as GitHub runs it over a real npm-workspaces git repository, Verdaccio and the GitHub stand-in;
+each case looks at the registry afterwards. Three packages: `c` depends on `b`, `b` on `a`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from tests._support.github_server import GitHubServer
+from tests._support.verdaccio import Verdaccio, _npm
+from tests._support.workspace import ActionResult, commit_all, make_package_repo
+from tests.test_e2e_publish import Release, release_factory
+from tests.test_report_schema import schema as report_schema
+
+KEYS = ("a", "b", "c")
+
+
+def mono_files(names: dict[str, str], version: str, scripts: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+    """packages/{a,b,c} of an npm workspace: b depends on a, c on b (caret ranges, as a release tool writes)."""
+    files: dict[str, str] = {}
+    deps = {"b": names["a"], "c": names["b"]}
+    for key in KEYS:
+        manifest: dict[str, Any] = {
+            "name": names[key],
+            "version": version,
+            "description": f"package {key} of the test monorepo",
+            "main": "index.js",
+            "license": "MIT",
+        }
+        if key in deps:
+            manifest["dependencies"] = {deps[key]: f"^{version}"}
+        if scripts and key in scripts:
+            manifest["scripts"] = scripts[key]
+        files[f"packages/{key}/package.json"] = json.dumps(manifest, indent=2) + "\n"
+        body = f"module.exports = () => '{key}';\n"
+        if key in deps:
+            body = f"const dep = require('{deps[key]}');\nmodule.exports = () => '{key}+' + dep();\n"
+        files[f"packages/{key}/index.js"] = body
+    return files
+
+
+class Mono:
+    """A monorepo release: the Release of test_e2e_publish (workspace, user, token, GitHub state) plus names."""
+
+    def __init__(self, rel: Release, names: dict[str, str]) -> None:
+        self.rel, self.names = rel, names
+
+    def run(self, packages: str = "workspaces", **kw: Any) -> ActionResult:
+        inputs = {"packages": packages, **kw.pop("inputs", {})}
+        return self.rel.run(inputs=inputs, **kw)
+
+    def versions(self, key: str) -> list[str]:
+        doc = self.rel.verdaccio.packument(self.names[key])
+        return sorted((doc or {}).get("versions", {}))
+
+    def write(self, version: str, scripts: dict[str, dict[str, str]] | None = None) -> None:
+        """Bump every package to `version` and make the commit the green head of main."""
+        for rel_path, text in mono_files(self.names, version, scripts).items():
+            (self.rel.ws / rel_path).write_text(text, encoding="utf-8")
+        rel = self.rel
+        rel.sha = commit_all(rel.ws, f"release {version}")
+        rel.repo.add_commit(rel.sha, "main")
+        rel.repo.add_check_run(rel.sha, "test", "success")
+        rel.repo.runs[4242].head_sha = rel.sha
+        for job in rel.repo.runs[4242].jobs:
+            job.head_sha = rel.sha
+
+
+@pytest.fixture
+def mono(verdaccio: Verdaccio, github_server: GitHubServer, tmp_path: Path) -> Callable[..., Mono]:
+    names: dict[str, str] = {}
+
+    def package_repo(name: str, version: str, **kw: Any) -> Path:
+        names.update({k: f"{name}-{k}" for k in KEYS})
+        manifest = {"private": True, "workspaces": ["packages/*"]}
+        return make_package_repo(
+            tmp_path / f"mono-{name}", name, version, extra_files=mono_files(names, version), manifest=manifest, **kw
+        )
+
+    make = release_factory(verdaccio, github_server, package_repo, tmp_path, lint_status=False)
+
+    def build(version: str = "1.0.0") -> Mono:
+        return Mono(make(version), dict(names))
+
+    return build
+
+
+def _states(result: ActionResult) -> dict[str, str]:
+    assert result.report is not None, result.describe()
+    jsonschema.Draft202012Validator(report_schema()).validate(result.report)  # the documented shape
+    return {p["name"].rsplit("-", 1)[1]: p["state"] for p in result.report["packages"]}
+
+
+def test_three_packages_are_published_in_dependency_order_and_install(mono, verdaccio: Verdaccio, tmp_path) -> None:
+    m = mono()
+    # listed in reverse: the plan orders them by their dependencies
+    result = m.run("packages/c\npackages/b\npackages/a")
+    assert result.returncode == 0, result.describe()
+    report = result.report
+    assert [p["name"] for p in report["plan"]["order"]] == [m.names[k] for k in KEYS]
+    assert _states(result) == {"a": "published", "b": "published", "c": "published"}
+    assert result.outputs["published"] == "true"
+    assert json.loads(result.outputs["published-packages"]) == [{"name": m.names[k], "version": "1.0.0"} for k in KEYS]
+    for key in KEYS:
+        assert m.versions(key) == ["1.0.0"]
+        # each package was gated on its own: its own diff gate, its own verdict
+        assert report["gates"][f"{m.names[key]}@1.0.0/diff"] == "pass"
+        assert report["gates"][f"{m.names[key]}@1.0.0/publish"] == "pass"
+    # published in plan order (the registry's publish times)
+    times = [verdaccio.packument(m.names[k])["time"]["1.0.0"] for k in KEYS]
+    assert times == sorted(times)
+    # the plan is in the summary and the report
+    assert "Release plan (list), in publish order" in result.summary
+    assert "release plan (list)" in result.stderr
+    # one gate record per package: a Release per `name@version` tag
+    tags = {r.tag_name for r in m.rel.repo.releases}
+    assert {f"{m.names[k]}@1.0.0" for k in KEYS} <= tags
+    # a consumer installs the top package from the registry, with the others as its dependencies
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    (consumer / "package.json").write_text('{"name": "consumer", "version": "1.0.0", "private": true}\n')
+    proc = subprocess.run(
+        [_npm(), "install", f"{m.names['c']}@1.0.0", "--registry", verdaccio.url, "--ignore-scripts"],
+        cwd=consumer,
+        env=verdaccio.npm_env(),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = subprocess.run(
+        ["node", "-e", f"console.log(require('{m.names['c']}')())"], cwd=consumer, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "c+b+a", out.stderr
+
+
+def test_one_package_adding_a_postinstall_blocks_the_whole_release(mono) -> None:
+    m = mono()
+    first = m.run()
+    assert first.returncode == 0, first.describe()
+    m.write("1.0.1", scripts={"c": {"postinstall": "node -e \"require('https')\""}})
+    result = m.run()
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["published"] == "false" and result.outputs["decision"] == "block"
+    assert json.loads(result.outputs["published-packages"]) == []
+    for key in KEYS:
+        assert m.versions(key) == ["1.0.0"], f"{key}: nothing may reach the registry"
+    # every package's verdict is reported, each against its own baseline
+    assert _states(result) == {"a": "allowed", "b": "allowed", "c": "blocked"}
+    verdicts = {p["name"].rsplit("-", 1)[1]: p for p in result.report["packages"]}
+    assert verdicts["c"]["blocking"] and verdicts["a"]["previous"] == "1.0.0"
+    assert "NOT published" in result.summary
+
+
+def test_rerun_after_a_stop_skips_what_is_out_with_the_same_bytes(mono) -> None:
+    m = mono()
+    # a release that stopped after the first package: only `a` went out (through the gate, from this commit)
+    first = m.run("packages/a")
+    assert first.returncode == 0, first.describe()
+    assert m.versions("a") == ["1.0.0"] and m.versions("b") == []
+    result = m.run("packages/*")
+    assert result.returncode == 0, result.describe()
+    assert _states(result) == {"a": "already-published", "b": "published", "c": "published"}
+    assert result.outputs["published"] == "true"
+    assert json.loads(result.outputs["published-packages"]) == [
+        {"name": m.names[k], "version": "1.0.0"} for k in ("b", "c")
+    ]
+    assert m.versions("b") == ["1.0.0"] and m.versions("c") == ["1.0.0"]
+
+
+def test_rerun_where_the_registry_holds_other_bytes_for_the_first_blocks(mono, tmp_path: Path) -> None:
+    m = mono()
+    # a@1.0.0 was published by someone else, with other bytes than this commit packs
+    other = tmp_path / "other-a"
+    other.mkdir()
+    (other / "package.json").write_text(json.dumps({"name": m.names["a"], "version": "1.0.0", "license": "MIT"}))
+    (other / "index.js").write_text("module.exports = () => 'not from this commit';\n")
+    m.rel.verdaccio.publish(other, m.rel.token)
+    result = m.run("packages/*")
+    assert result.returncode == 1, result.describe()
+    assert m.versions("b") == [] and m.versions("c") == [], "nothing else may go out"
+    verdicts = {p["name"].rsplit("-", 1)[1]: p for p in result.report["packages"]}
+    assert "plan-version-other-bytes" in verdicts["a"]["blocking"]
+    assert verdicts["b"]["state"] == "allowed"
+
+
+def test_workspaces_leaves_out_private_packages_and_unchanged_versions(mono) -> None:
+    m = mono()
+    assert m.run().returncode == 0
+    # only b is bumped: a and c keep their released versions (unchanged), the private root is never planned
+    b = m.rel.ws / "packages/b/package.json"
+    doc = json.loads(b.read_text())
+    doc["version"] = "1.1.0"
+    b.write_text(json.dumps(doc, indent=2) + "\n")
+    (m.rel.ws / "packages/a/README.md").write_text("edited, not released\n")
+    m.rel.sha = commit_all(m.rel.ws, "b 1.1.0")
+    m.rel.repo.add_commit(m.rel.sha, "main")
+    m.rel.repo.add_check_run(m.rel.sha, "test", "success")
+    m.rel.repo.runs[4242].head_sha = m.rel.sha
+    for job in m.rel.repo.runs[4242].jobs:
+        job.head_sha = m.rel.sha
+    result = m.run()
+    assert result.returncode == 0, result.describe()
+    states = _states(result)
+    assert states["b"] == "published"
+    assert states["a"] == "left-out"  # other bytes (the README), same version: not part of this release
+    assert states["c"] == "already-published"
+    assert m.versions("b") == ["1.0.0", "1.1.0"]
+    assert json.loads(result.outputs["published-packages"]) == [{"name": m.names["b"], "version": "1.1.0"}]
+    assert all(p["name"] != m.rel.name for p in result.report["plan"]["order"])  # the private root

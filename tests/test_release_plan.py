@@ -1,0 +1,190 @@
+"""The release plan as data (gatekeeper/steps/plan.py): workspaces of npm, yarn and pnpm layouts, folder lists and
+globs, changesets' publish plan, dependency order; hostile workspace files refused. Real files in a temp repo."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gatekeeper.errors import ConfigError
+from gatekeeper.steps.plan import read_plan
+
+
+def pkg(root: Path, folder: str, name: str, version: str = "1.0.0", **fields: Any) -> None:
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / folder / "package.json").write_text(json.dumps({"name": name, "version": version, **fields}))
+
+
+def repo(tmp_path: Path, root_fields: dict[str, Any] | None = None) -> Path:
+    root = tmp_path / "repo"
+    root.mkdir()
+    (root / "package.json").write_text(json.dumps({"name": "root", "private": True, **(root_fields or {})}))
+    pkg(root, "packages/app", "app", dependencies={"lib": "^1.0.0"})
+    pkg(root, "packages/lib", "lib", peerDependencies={"core": "*"})
+    pkg(root, "packages/core", "core")
+    pkg(root, "packages/internal", "internal", private=True)
+    pkg(root, "tools/cli", "cli", optionalDependencies={"app": "1.0.0"})
+    return root
+
+
+def names(plan: Any) -> list[str]:
+    return [p.name for p in plan.packages]
+
+
+def test_the_default_is_no_plan(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"workspaces": ["packages/*"]})
+    assert read_plan("", root, workspace=root) is None
+    assert read_plan("  \n", root, workspace=root) is None
+
+
+def test_npm_workspaces_in_dependency_order_without_private(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"workspaces": ["packages/*", "tools/*"]})
+    plan = read_plan("workspaces", root, workspace=root)
+    assert plan is not None and plan.source == "workspaces"
+    assert names(plan) == ["core", "lib", "app", "cli"]  # each after what it depends on
+    assert plan.left_out == [{"folder": "packages/internal", "name": "internal", "why": "private: true"}]
+    assert dict((p.name, p.depends_on) for p in plan.packages)["cli"] == ("app",)
+    assert plan.packages[0].folder == "packages/core"
+
+
+def test_yarn_workspaces_object_and_negation(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"workspaces": {"packages": ["packages/*", "!packages/app"]}})
+    plan = read_plan("workspaces", root, workspace=root)
+    assert plan is not None and names(plan) == ["core", "lib"]
+
+
+def test_pnpm_workspace_yaml_wins_and_is_read_safely(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"workspaces": ["tools/*"]})
+    (root / "pnpm-workspace.yaml").write_text("packages:\n  - 'packages/**'\n  - '!**/internal'\ncatalog:\n  x: ^1\n")
+    plan = read_plan("workspaces", root, workspace=root)
+    assert plan is not None and names(plan) == ["core", "lib", "app"]
+    (root / "pnpm-workspace.yaml").write_text("packages: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        read_plan("workspaces", root, workspace=root)
+
+
+def test_folder_list_with_globs_relative_to_the_root(tmp_path: Path) -> None:
+    ws = tmp_path
+    root = repo(tmp_path)
+    plan = read_plan("packages/app\n# a comment\npackages/l*\n", root, workspace=ws)
+    assert plan is not None and plan.source == "list"
+    assert names(plan) == ["lib", "app"] and plan.packages[0].folder == "repo/packages/lib"
+
+
+@pytest.mark.parametrize("glob", ["../outside", "/etc", "packages/../../x", "packages\\app"])
+def test_globs_that_leave_the_repository_are_refused(tmp_path: Path, glob: str) -> None:
+    root = repo(tmp_path)
+    with pytest.raises(ConfigError, match="not a folder pattern inside the repository"):
+        read_plan(glob, root, workspace=root)
+
+
+def test_a_symlink_out_of_the_repository_is_not_followed(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    outside = tmp_path / "outside"
+    pkg(outside, "evil", "evil")
+    os.symlink(outside / "evil", root / "packages" / "evil")
+    plan = read_plan("packages/*", root, workspace=root)
+    assert plan is not None and "evil" not in names(plan)
+    (root / "packages/core/package.json").unlink()
+    os.symlink(outside / "evil" / "package.json", root / "packages/core/package.json")
+    with pytest.raises(ConfigError, match="outside the repository"):
+        read_plan("packages/core", root, workspace=root)
+
+
+def test_hostile_manifests_are_refused(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    pkg(root, "bad/name", "../../etc")
+    with pytest.raises(ConfigError, match="no valid package name"):
+        read_plan("bad/name", root, workspace=root)
+    pkg(root, "bad/version", "ok", version="latest")
+    with pytest.raises(ConfigError, match="no valid version"):
+        read_plan("bad/version", root, workspace=root)
+    (root / "bad/huge").mkdir(parents=True)
+    (root / "bad/huge/package.json").write_bytes(b" " * (1024 * 1024 + 1))
+    with pytest.raises(ConfigError, match="larger than"):
+        read_plan("bad/huge", root, workspace=root)
+    pkg(root, "bad/dup", "core")
+    with pytest.raises(ConfigError, match="Two workspace packages are named core"):
+        read_plan("packages/core\nbad/dup", root, workspace=root)
+
+
+def test_no_workspaces_or_nothing_to_publish_is_an_error(tmp_path: Path) -> None:
+    root = repo(tmp_path)
+    with pytest.raises(ConfigError, match=r"no package\.json `workspaces`"):
+        read_plan("workspaces", root, workspace=root)
+    with pytest.raises(ConfigError, match="no package to publish"):
+        read_plan("packages/internal", root, workspace=root)
+    with pytest.raises(ConfigError, match="match no folder"):
+        read_plan("nothing/*", root, workspace=root)
+
+
+def test_a_dependency_cycle_keeps_the_given_order(tmp_path: Path) -> None:
+    root = tmp_path / "r"
+    pkg(root, "x", "x", dependencies={"y": "1"})
+    pkg(root, "y", "y", dependencies={"x": "1"})
+    plan = read_plan("y\nx", root, workspace=root)
+    assert plan is not None and names(plan) == ["y", "x"]
+
+
+def changesets_plan(root: Path, entries: list[list[dict[str, Any]]], version: Any = 1) -> None:
+    (root / "publish-plan.json").write_text(json.dumps({"version": version, "plan": entries}))
+
+
+def test_changesets_publish_plan(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"workspaces": ["packages/*"]})
+    integrity = "sha512-" + "A" * 86 + "=="
+    changesets_plan(
+        root,
+        [
+            [{"kind": "publish", "name": "app", "version": "1.0.0", "access": "public", "tag": "next"}],
+            [
+                {
+                    "kind": "publish",
+                    "name": "lib",
+                    "version": "1.0.0",
+                    "access": "restricted",
+                    "tag": "latest",
+                    "tarball": {"path": "packages/lib-1.0.0.tgz", "integrity": integrity},
+                },
+                {"kind": "tag-only", "name": "core", "version": "1.0.0"},
+            ],
+        ],
+    )
+    plan = read_plan("changesets", root, workspace=root)
+    assert plan is not None and plan.source == "changesets"
+    assert names(plan) == ["lib", "app"]  # the gate orders by the manifests, whatever the file says
+    lib, app = plan.packages
+    assert (lib.tag, lib.access, lib.integrity) == ("latest", "restricted", integrity)
+    assert (app.tag, app.access, app.integrity) == ("next", "public", "")
+    assert plan.tag_only == [{"name": "core", "version": "1.0.0"}]
+
+
+@pytest.mark.parametrize(
+    ("entries", "version", "match"),
+    [
+        ([[{"kind": "publish", "name": "app", "version": "1.0.0"}]], 2, "version '2'|version 2"),
+        ([[{"kind": "publish", "name": "nope", "version": "1.0.0"}]], 1, "no workspace package"),
+        ([[{"kind": "publish", "name": "app", "version": "9.9.9"}]], 1, "package.json says 1.0.0"),
+        ([[{"kind": "publish", "name": "internal", "version": "1.0.0"}]], 1, "private"),
+        ([[{"kind": "publish", "name": "app", "version": "1.0.0", "tag": "--registry=x"}]], 1, "not a dist-tag"),
+        ([[{"kind": "unpublish", "name": "app", "version": "1.0.0"}]], 1, "has kind"),
+        ([[{"kind": "publish", "name": "app", "version": "1.0.0", "tarball": {"integrity": "md5-x"}}]], 1, "sha512"),
+    ],
+)
+def test_a_bad_changesets_plan_is_refused(tmp_path: Path, entries: Any, version: Any, match: str) -> None:
+    root = repo(tmp_path, {"workspaces": ["packages/*"]})
+    changesets_plan(root, entries, version)
+    with pytest.raises(ConfigError, match=match):
+        read_plan("changesets", root, workspace=root)
+
+
+def test_the_changesets_plan_must_be_in_the_workspace(tmp_path: Path) -> None:
+    root = repo(tmp_path, {"workspaces": ["packages/*"]})
+    with pytest.raises(ConfigError, match="outside the workspace"):
+        read_plan("changesets", root, workspace=root, changesets_plan="../plan.json")
+    with pytest.raises(ConfigError, match="no publish plan"):
+        read_plan("changesets", root, workspace=root, changesets_plan="missing.json")
