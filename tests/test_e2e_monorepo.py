@@ -16,9 +16,11 @@ import jsonschema
 import pytest
 
 from tests._support.github_server import GitHubServer
+from tests._support.npm_front import EXCHANGE_PREFIX
 from tests._support.verdaccio import Verdaccio, _npm
-from tests._support.workspace import ActionResult, commit_all, make_package_repo
-from tests.test_e2e_publish import Release, release_factory
+from tests._support.workspace import ActionResult, assert_no_leak, commit_all, make_package_repo
+from tests.test_e2e_oidc import front as _front_fixture  # noqa: F401  (registers the npm front fixture)
+from tests.test_e2e_publish import REPO, Release, _recommit, release_factory
 from tests.test_report_schema import schema as report_schema
 
 KEYS = ("a", "b", "c")
@@ -218,3 +220,42 @@ def test_workspaces_leaves_out_private_packages_and_unchanged_versions(mono) -> 
     assert m.versions("b") == ["1.0.0", "1.1.0"]
     assert json.loads(result.outputs["published-packages"]) == [{"name": m.names["b"], "version": "1.1.0"}]
     assert all(p["name"] != m.rel.name for p in result.report["plan"]["order"])  # the private root
+
+
+@pytest.fixture
+def front(_front_fixture: Any) -> Any:  # noqa: F811  (the imported fixture, by its name)
+    """test_e2e_oidc's npm front: npmjs's OIDC exchange in front of Verdaccio."""
+    return _front_fixture
+
+
+def test_oidc_a_package_without_a_trust_record_fails_the_preflight_before_any_upload(mono, front) -> None:
+    m = mono()
+    rel = m.rel
+    rel.repo.private = True  # provenance stays off (sigstore signing cannot run offline)
+    for key in ("a", "b"):  # c has no trusted publisher: the npm front refuses its exchange
+        front.trust(m.names[key], REPO, "release.yml")
+    policy = "credential:\n  mode: oidc\n  oidc-workflow: release.yml\n"
+    rel.ws.joinpath(".github/npm-gatekeeper.yml").write_text(policy)
+    _recommit(rel, "policy")
+    rel.github.oidc.configure(REPO, rel.sha, workflow="release.yml")
+    result = rel.run(token="", env=rel.github.oidc_env(), inputs={"registry": front.url, "packages": "workspaces"})
+    for secret in [*front.issued, *rel.github.oidc.tokens]:
+        assert_no_leak(result, secret)
+    assert result.returncode == 1, result.describe()
+    for key in KEYS:
+        assert m.versions(key) == [], f"{key}: nothing may be uploaded"
+    # one exchange per package, all of them before any upload; c's was refused
+    exchanged = [r.path.rsplit("/", 1)[-1] for r in front.requests_to("POST", EXCHANGE_PREFIX)]
+    assert exchanged == [m.names[k] for k in KEYS]
+    puts = [r for r in rel.verdaccio.requests if r.method == "PUT" and any(n in r.path for n in m.names.values())]
+    assert not puts, "no upload may start"
+    states = _states(result)
+    assert states["c"] == "failed" and states["a"] == "not-published" and states["b"] == "not-published"
+    assert "oidc-exchange-failed" in {f["rule"] for f in result.report["findings"]}
+    assert result.outputs["published"] == "false"
+
+    # with c's trust record, the same commit goes out: every exchange first, then the uploads in order
+    front.trust(m.names["c"], REPO, "release.yml")
+    result = rel.run(token="", env=rel.github.oidc_env(), inputs={"registry": front.url, "packages": "workspaces"})
+    assert result.returncode == 0, result.describe()
+    assert _states(result) == {"a": "published", "b": "published", "c": "published"}
