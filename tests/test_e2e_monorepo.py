@@ -15,8 +15,9 @@ from typing import Any
 import jsonschema
 import pytest
 
+from tests._support.faultproxy import FaultProxy, Reply
 from tests._support.github_server import GitHubServer
-from tests._support.npm_front import EXCHANGE_PREFIX
+from tests._support.npm_front import EXCHANGE_PREFIX, STAGE_PREFIX
 from tests._support.verdaccio import Verdaccio, _npm
 from tests._support.workspace import ActionResult, assert_no_leak, commit_all, make_package_repo
 from tests.test_e2e_oidc import front as _front_fixture  # noqa: F401  (registers the npm front fixture)
@@ -259,3 +260,38 @@ def test_oidc_a_package_without_a_trust_record_fails_the_preflight_before_any_up
     result = rel.run(token="", env=rel.github.oidc_env(), inputs={"registry": front.url, "packages": "workspaces"})
     assert result.returncode == 0, result.describe()
     assert _states(result) == {"a": "published", "b": "published", "c": "published"}
+
+
+def test_a_failed_upload_midway_stops_reports_what_is_out_and_the_rerun_finishes(mono, verdaccio: Verdaccio) -> None:
+    m = mono()
+    proxy = FaultProxy(verdaccio.url).start()
+    try:
+        # the registry fails b's upload (after a went out): npm publish of b errors
+        proxy.add(rf"^/{m.names['b']}$", Reply(503, {"error": "registry unavailable"}), method="PUT")
+        result = m.run(inputs={"registry": proxy.url})
+    finally:
+        proxy.stop()
+    assert result.returncode == 2, result.describe()
+    assert _states(result) == {"a": "published", "b": "failed", "c": "not-published"}
+    assert m.versions("a") == ["1.0.0"] and m.versions("b") == [] and m.versions("c") == []
+    assert result.outputs["published"] == "false"
+    assert json.loads(result.outputs["published-packages"]) == [{"name": m.names["a"], "version": "1.0.0"}]
+    assert f"Out on the registry: {m.names['a']}@1.0.0" in result.report["error"]
+    assert f"not published: {m.names['b']}@1.0.0, {m.names['c']}@1.0.0" in result.report["error"]
+    # the package that is out has its gate record (watch must not take it for a release that bypassed the gate)
+    assert f"{m.names['a']}@1.0.0" in {r.tag_name for r in m.rel.repo.releases}
+    # the re-run of the same commit skips a (the registry serves exactly its bytes) and publishes the rest
+    again = m.run()
+    assert again.returncode == 0, again.describe()
+    assert _states(again) == {"a": "already-published", "b": "published", "c": "published"}
+    assert again.outputs["published"] == "true"
+
+
+def test_stage_stages_every_package_and_outputs_every_stage_id(mono, front) -> None:
+    m = mono()
+    result = m.run(inputs={"registry": front.url, "publish-with": "stage"})
+    assert result.returncode == 0, result.describe()
+    ids = json.loads(result.outputs["stage-ids"])
+    assert sorted(ids) == sorted(f"{m.names[k]}@1.0.0" for k in KEYS) and all(ids.values())
+    assert _states(result) == {"a": "staged", "b": "staged", "c": "staged"}
+    assert [r.path.rsplit("/", 1)[-1] for r in front.requests_to("POST", STAGE_PREFIX)] == [m.names[k] for k in KEYS]
