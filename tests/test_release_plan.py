@@ -188,3 +188,53 @@ def test_the_changesets_plan_must_be_in_the_workspace(tmp_path: Path) -> None:
         read_plan("changesets", root, workspace=root, changesets_plan="../plan.json")
     with pytest.raises(ConfigError, match="no publish plan"):
         read_plan("changesets", root, workspace=root, changesets_plan="missing.json")
+
+
+# -- per-package policy sections (trust/policy.py `packages:`)
+
+
+def test_a_package_section_replaces_approvals_and_adds_rules_for_that_package_only() -> None:
+    from gatekeeper.trust.policy import parse_policy
+
+    policy = parse_policy(
+        "approve:\n  scripts:\n    postinstall: node top.js\nrules:\n  large-change: warn\n"
+        "packages:\n  '@acme/native':\n    approve:\n      scripts:\n        install: node-gyp rebuild\n"
+        "    rules:\n      large-change: block\n"
+    )
+    native = policy.for_package("@acme/native")
+    assert native.approve.scripts == {"install": "node-gyp rebuild"}  # the top-level approval is not its
+    assert native.rules == {"large-change": "block"} and native.packages == {}
+    other = policy.for_package("@acme/other")
+    assert other.approve.scripts == {"postinstall": "node top.js"} and other.rules == {"large-change": "warn"}
+    assert other.packages == {}  # never another package's section
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("packages:\n  x:\n    rules:\n      no-such-rule: warn\n", "packages.x.rules.no-such-rule"),
+        ("packages:\n  x:\n    rules:\n      check-failed: 'off'\n", "would lower a safety floor"),
+        ("packages:\n  x:\n    diff:\n      baseline-tag: next\n", "unknown key"),
+        ("packages:\n  '../evil':\n    rules: {}\n", "expected an npm package name"),
+    ],
+)
+def test_a_bad_package_section_is_refused(text: str, match: str) -> None:
+    from gatekeeper.errors import PolicyError
+    from gatekeeper.trust.policy import parse_policy
+
+    with pytest.raises(PolicyError, match=match):
+        parse_policy(text)
+
+
+def test_a_package_section_that_loosens_is_caught_by_the_trusted_policy(tmp_path: Path) -> None:
+    """The trusted policy compares a package with its own section at the last release's commit."""
+    from gatekeeper.trust.policy import parse_policy
+    from gatekeeper.trust.trusted_policy import compare
+
+    old = parse_policy("packages:\n  a:\n    approve:\n      dependencies: [x]\n")
+    new = parse_policy("packages:\n  a:\n    approve:\n      dependencies: [x, evil]\n")
+    loosened, _ = compare(old.for_package("a"), new.for_package("a"))
+    assert loosened == ["`approve.dependencies` adds `evil`"]
+    assert compare(old.for_package("b"), new.for_package("b")) == ([], [])  # b's policy did not change
+    # the whole files differ: a policy-changed comparison of them counts the unranked section as a loosening
+    assert compare(old, new)[0]

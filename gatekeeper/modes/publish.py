@@ -216,7 +216,8 @@ def _build_context(
     packed, tmp = _tarball(inputs, workspace, package_dir, policy, opts or RunOptions(), deadline, packing)
     try:
         packument = registry.packument(packed.name) if packed.name else None  # the run's one fetch of it
-        trust = _trusted_policy(policy, packument, registry, inputs, gh_run, workspace, packed, env, github)
+        own = policy.for_package(packed.name) if packed.name else policy  # its `packages:` section, if any
+        trust = _trusted_policy(own, packument, registry, inputs, gh_run, workspace, packed, env, github)
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -275,6 +276,7 @@ def _trusted_policy(
             provenance_commit=verified.release_commit(registry, env, run.repository, packed.name, baseline, meta),
             tag_format=record_tag_format(policy, inputs),
             tag_rulesets=github.tag_rulesets if github is not None else None,
+            per_package=True,
         )
 
     trust = at(released.diff.baseline_tag, released)
