@@ -295,3 +295,73 @@ def test_stage_stages_every_package_and_outputs_every_stage_id(mono, front) -> N
     assert sorted(ids) == sorted(f"{m.names[k]}@1.0.0" for k in KEYS) and all(ids.values())
     assert _states(result) == {"a": "staged", "b": "staged", "c": "staged"}
     assert [r.path.rsplit("/", 1)[-1] for r in front.requests_to("POST", STAGE_PREFIX)] == [m.names[k] for k in KEYS]
+
+
+def _npm_pack_integrity(folder: Path, dest: Path) -> str:
+    """What `changeset pack` records as `tarball.integrity` (with npm as the package manager): npm pack's."""
+    dest.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [_npm(), "pack", "--json", "--ignore-scripts", "--pack-destination", str(dest)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(proc.stdout)[0]["integrity"]
+
+
+def _changesets_plan(m: Mono, tmp_path: Path, integrity: dict[str, str]) -> None:
+    """changesets' publish-plan.json (plan version 1) as `changeset pack --out-dir` writes it."""
+    chunks = [
+        [
+            {
+                "kind": "publish",
+                "name": m.names[k],
+                "version": "1.0.0",
+                "access": "public",
+                "tag": "latest",
+                "tarball": {"path": f"packages/{m.names[k]}-1.0.0.tgz", "integrity": integrity[k]},
+            }
+        ]
+        for k in KEYS
+    ]
+    out = m.rel.ws / "changeset-pack"
+    out.mkdir(exist_ok=True)
+    (out / "publish-plan.json").write_text(json.dumps({"version": 1, "plan": chunks}, indent=2))
+
+
+def test_changesets_plan_with_matching_integrities_publishes_and_writes_the_git_tag_events(mono, tmp_path) -> None:
+    m = mono()
+    integrity = {k: _npm_pack_integrity(m.rel.ws / "packages" / k, tmp_path / "packed") for k in KEYS}
+    _changesets_plan(m, tmp_path, integrity)
+    result = m.run(
+        "changesets",
+        inputs={"changesets-plan": "changeset-pack/publish-plan.json"},
+        env={"CHANGESETS_OUTPUT": "changesets-output.ndjson"},
+    )
+    assert result.returncode == 0, result.describe()
+    assert result.report["plan"]["source"] == "changesets"
+    assert _states(result) == {"a": "published", "b": "published", "c": "published"}
+    for key in KEYS:
+        doc = m.rel.verdaccio.packument(m.names[key])
+        assert doc["versions"]["1.0.0"]["dist"]["integrity"] == integrity[key]  # the bytes changesets packed
+    events = [json.loads(line) for line in (m.rel.ws / "changesets-output.ndjson").read_text().splitlines()]
+    assert events == [{"type": "git-tag", "tag": f"{m.names[k]}@1.0.0", "packageName": m.names[k]} for k in KEYS]
+
+
+def test_changesets_plan_with_a_mismatching_integrity_blocks_everything(mono, tmp_path) -> None:
+    m = mono()
+    integrity = {k: _npm_pack_integrity(m.rel.ws / "packages" / k, tmp_path / "packed") for k in KEYS}
+    other = tmp_path / "other-b"
+    other.mkdir()
+    (other / "package.json").write_text(json.dumps({"name": m.names["b"], "version": "1.0.0", "license": "MIT"}))
+    integrity["b"] = _npm_pack_integrity(other, tmp_path / "other-packed")  # not what this commit packs
+    _changesets_plan(m, tmp_path, integrity)
+    result = m.run("changesets", inputs={"changesets-plan": "changeset-pack/publish-plan.json"})
+    assert result.returncode == 1, result.describe()
+    for key in KEYS:
+        assert m.versions(key) == []
+    verdicts = {p["name"].rsplit("-", 1)[1]: p for p in result.report["packages"]}
+    assert verdicts["b"]["blocking"] == ["plan-integrity-mismatch"]
+    assert verdicts["a"]["state"] == verdicts["c"]["state"] == "allowed"
