@@ -23,6 +23,7 @@ from tests._support.workspace import ActionResult, assert_no_leak, commit_all, m
 from tests.test_e2e_oidc import front as _front_fixture  # noqa: F401  (registers the npm front fixture)
 from tests.test_e2e_publish import REPO, Release, _recommit, release_factory
 from tests.test_report_schema import schema as report_schema
+from tests.test_watch import _watch
 
 KEYS = ("a", "b", "c")
 
@@ -365,3 +366,26 @@ def test_changesets_plan_with_a_mismatching_integrity_blocks_everything(mono, tm
     verdicts = {p["name"].rsplit("-", 1)[1]: p for p in result.report["packages"]}
     assert verdicts["b"]["blocking"] == ["plan-integrity-mismatch"]
     assert verdicts["a"]["state"] == verdicts["c"]["state"] == "allowed"
+
+
+def test_watch_covers_every_package_of_the_monorepo_by_default(mono, tmp_path: Path) -> None:
+    m = mono()
+    gated = m.run()
+    assert gated.returncode == 0 and gated.outputs["notified"] == "true", gated.describe()
+    # every package has its record (tag name@version, though the policy's tag-format is the default v{version})
+    clean = _watch(m.rel)
+    assert clean.returncode == 0, clean.describe()
+    assert clean.outputs["unexpected"] == ""
+    assert not any(f["rule"] == "release-record-invalid" for f in clean.report["findings"]), clean.report["findings"]
+    # b@1.0.1 straight to the registry (a stolen token): watch flags exactly that, though only the private root
+    # sits at package-path and watch.packages is not set
+    other = tmp_path / "stolen-b"
+    other.mkdir()
+    (other / "package.json").write_text(
+        json.dumps({"name": m.names["b"], "version": "1.0.1", "scripts": {"postinstall": "node x.js"}})
+    )
+    (other / "x.js").write_text("require('https');\n")
+    m.rel.verdaccio.publish(other, m.rel.token)
+    flagged = _watch(m.rel)
+    assert flagged.returncode == 1, flagged.describe()
+    assert flagged.outputs["unexpected"] == f"{m.names['b']}@1.0.1"

@@ -290,8 +290,10 @@ def record_tag_format(policy: Policy, inputs: Inputs) -> str:
     """The tag of a package's gate record (its Release): the policy's `notify.tag-format`; in a release of several
     packages one without `{name}` would give every package the same tag, so there it is `{name}@{version}` (the
     tags changesets, lerna and pnpm make)."""
+    from gatekeeper.steps.record import PLAN_TAG_FORMAT
+
     fmt = policy.notify.tag_format
-    return fmt if not inputs.multi or "{name}" in fmt else "{name}@{version}"
+    return fmt if not inputs.multi or "{name}" in fmt else PLAN_TAG_FORMAT
 
 
 def given_tarball(workspace: Path, rel: str, dest: Path, policy: Policy) -> npm_cli.Packed:
