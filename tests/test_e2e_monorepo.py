@@ -6,6 +6,8 @@ each case looks at the registry afterwards. Three packages: `c` depends on `b`, 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import subprocess
 from collections.abc import Callable
@@ -299,7 +301,8 @@ def test_stage_stages_every_package_and_outputs_every_stage_id(mono, front) -> N
 
 
 def _npm_pack_integrity(folder: Path, dest: Path) -> str:
-    """What `changeset pack` records as `tarball.integrity` (with npm as the package manager): npm pack's."""
+    """What `changeset pack` records as `tarball.integrity` with npm as the package manager: the `sha256-` SRI of
+    the file npm pack wrote (changesets/changesets packages/cli/src/commands/pack: getIntegrity)."""
     dest.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
         [_npm(), "pack", "--json", "--ignore-scripts", "--pack-destination", str(dest)],
@@ -309,7 +312,8 @@ def _npm_pack_integrity(folder: Path, dest: Path) -> str:
         timeout=120,
         check=True,
     )
-    return json.loads(proc.stdout)[0]["integrity"]
+    packed = dest / json.loads(proc.stdout)[0]["filename"]
+    return "sha256-" + base64.b64encode(hashlib.sha256(packed.read_bytes()).digest()).decode()
 
 
 def _changesets_plan(m: Mono, tmp_path: Path, integrity: dict[str, str]) -> None:
@@ -346,7 +350,9 @@ def test_changesets_plan_with_matching_integrities_publishes_and_writes_the_git_
     assert _states(result) == {"a": "published", "b": "published", "c": "published"}
     for key in KEYS:
         doc = m.rel.verdaccio.packument(m.names[key])
-        assert doc["versions"]["1.0.0"]["dist"]["integrity"] == integrity[key]  # the bytes changesets packed
+        # the bytes changesets packed: the registry serves the tarball whose sha256 the plan recorded
+        verdict = next(p for p in result.report["packages"] if p["name"] == m.names[key])
+        assert doc["versions"]["1.0.0"]["dist"]["integrity"] == verdict["integrity"]
     events = [json.loads(line) for line in (m.rel.ws / "changesets-output.ndjson").read_text().splitlines()]
     assert events == [{"type": "git-tag", "tag": f"{m.names[k]}@1.0.0", "packageName": m.names[k]} for k in KEYS]
 

@@ -754,6 +754,7 @@ def _gate_member(
     `siblings` holds the packed package.json of the packages gated before it that are not on the registry yet
     (plan order: its dependencies): its consumer tree resolves them as they will be published. Its own is added."""
     from gatekeeper.rules.publish import PLAN_INTEGRITY_MISMATCH, PLAN_VERSION_OTHER_BYTES
+    from gatekeeper.steps.plan import sri_matches
 
     pkg_inputs = _plan_inputs(inputs, planned)
     try:
@@ -814,11 +815,11 @@ def _gate_member(
                 registry=on_registry,
             )
         )
-    if planned.integrity and planned.integrity != ctx.tarball.integrity:
+    if planned.integrity and not sri_matches(planned.integrity, ctx.tarball.path):
         extra.append(
             PLAN_INTEGRITY_MISMATCH(
-                f"The publish plan recorded {planned.integrity[:40]}… for {planned.label}, the gate packs "
-                f"{ctx.tarball.integrity[:40]}…",
+                f"The publish plan recorded {planned.integrity[:40]}… for {planned.label}, but the tarball the gate "
+                f"packs ({ctx.tarball.integrity[:40]}…) has another digest",
                 plan=planned.integrity,
                 integrity=ctx.tarball.integrity,
             )

@@ -42,6 +42,9 @@ _NAME = re.compile(r"(?:@[a-z0-9][a-z0-9._~-]*/)?[a-z0-9][a-z0-9._~-]*")
 _VERSION = re.compile(r"\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?")
 #: The dependency fields that order a release (a consumer installs them); devDependencies do not.
 ORDER_FIELDS = ("dependencies", "optionalDependencies", "peerDependencies")
+#: A tarball integrity of the plan: changesets' `pack` writes `sha256-<base64>` (packages/cli/src/commands/pack);
+#: npm's `dist.integrity` is `sha512-<base64>`.
+_SRI = re.compile(r"sha256-[A-Za-z0-9+/]{43}=|sha512-[A-Za-z0-9+/]{86}==")
 #: changesets' CURRENT_PUBLISH_PLAN_VERSION (packages/cli/src/commands/publish-plan/getPublishPlan.ts).
 CHANGESETS_PLAN_VERSION = 1
 
@@ -56,8 +59,8 @@ class PlannedPackage:
     version: str
     tag: str = ""
     access: str = ""
-    #: The integrity the plan recorded for its tarball (changesets `tarball.integrity`); the gated tarball must
-    #: equal it. Empty: none recorded.
+    #: The integrity the plan recorded for its tarball (changesets `tarball.integrity`, `sha256-` or `sha512-`
+    #: SRI); the gated tarball's digest by the same algorithm must equal it. Empty: none recorded.
     integrity: str = ""
     #: Names of planned packages it depends on (ORDER_FIELDS).
     depends_on: tuple[str, ...] = ()
@@ -405,8 +408,25 @@ def _from_changesets(root: Path, workspace: Path, plan_path: str) -> ReleasePlan
             raise ConfigError(f"The publish plan's access for {name} is {str(access)[:30]!r}", "public or restricted")
         tarball = e.get("tarball")
         integrity = tarball.get("integrity", "") if isinstance(tarball, dict) else ""
-        if not isinstance(integrity, str) or (integrity and not integrity.startswith("sha512-")):
-            raise ConfigError(f"The publish plan's tarball integrity for {name} is not sha512", "Re-run pack")
+        if not isinstance(integrity, str) or (integrity and not _SRI.fullmatch(integrity)):
+            raise ConfigError(
+                f"The publish plan's tarball integrity for {name} is not a sha256/sha512 SRI", "Re-run pack"
+            )
         manifests[name] = manifest
         packages.append(PlannedPackage(folder, name, version, tag, access, integrity))
     return ReleasePlan("changesets", order(packages, manifests), [], tag_only)
+
+
+def sri_matches(expected: str, path: Path) -> bool:
+    """Does the file at `path` have the SRI `expected` (`sha256-` or `sha512-`, as the plan names it)?"""
+    import base64
+    import hashlib
+
+    algo, _, want = expected.partition("-")
+    if algo not in ("sha256", "sha512"):
+        return False
+    digest = hashlib.new(algo)
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return base64.b64encode(digest.digest()).decode() == want
