@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import signal
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,13 +19,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests._support.faultproxy import FaultProxy, Reply
+from tests._support.faultproxy import FaultProxy, HoldUpload, Reply
 from tests._support.github_server import GitHubServer
 from tests._support.npm_front import EXCHANGE_PREFIX, STAGE_PREFIX
 from tests._support.verdaccio import Verdaccio, _npm
-from tests._support.workspace import ActionResult, assert_no_leak, commit_all, make_package_repo
+from tests._support.workspace import ActionResult, assert_no_leak, commit_all, make_package_repo, run_action
 from tests.test_e2e_oidc import front as _front_fixture  # noqa: F401  (registers the npm front fixture)
-from tests.test_e2e_publish import REPO, Release, _recommit, release_factory
+from tests.test_e2e_publish import FAST_RETRIES, REPO, Release, _recommit, release_factory
 from tests.test_report_schema import schema as report_schema
 from tests.test_watch import _watch
 
@@ -280,7 +282,8 @@ def test_a_failed_upload_midway_stops_reports_what_is_out_and_the_rerun_finishes
     assert result.outputs["published"] == "false"
     assert json.loads(result.outputs["published-packages"]) == [{"name": m.names["a"], "version": "1.0.0"}]
     assert f"Out on the registry: {m.names['a']}@1.0.0" in result.report["error"]
-    assert f"not published: {m.names['b']}@1.0.0, {m.names['c']}@1.0.0" in result.report["error"]
+    assert f"stopped at {m.names['b']}@1.0.0" in result.report["error"]
+    assert f"not published: {m.names['c']}@1.0.0." in result.report["error"]
     # the package that is out has its gate record (watch must not take it for a release that bypassed the gate)
     assert f"{m.names['a']}@1.0.0" in {r.tag_name for r in m.rel.repo.releases}
     # the re-run of the same commit skips a (the registry serves exactly its bytes) and publishes the rest
@@ -395,3 +398,38 @@ def test_watch_covers_every_package_of_the_monorepo_by_default(mono, tmp_path: P
     flagged = _watch(m.rel)
     assert flagged.returncode == 1, flagged.describe()
     assert flagged.outputs["unexpected"] == f"{m.names['b']}@1.0.1"
+
+
+def test_sigterm_during_the_second_upload_reports_what_is_out(mono, verdaccio: Verdaccio) -> None:
+    m = mono()
+    rel = m.rel
+    proxy = FaultProxy(verdaccio.url).start()
+    hold = HoldUpload()
+    proxy.add(rf"^/{m.names['b']}$", hold, method="PUT")
+
+    def cancel(proc: subprocess.Popen[str]) -> None:
+        if hold.received.wait(150):
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)
+
+    try:
+        env = {**rel.github.env(), "GITHUB_REPOSITORY": REPO, "GITHUB_SHA": rel.sha, **FAST_RETRIES}
+        inputs = {
+            "npm-token": rel.token,
+            "github-token": rel.github.token or "",
+            "registry": proxy.url,
+            "packages": "workspaces",
+        }
+        event = {"ref": "refs/heads/main", "after": rel.sha, "repository": {"fork": False}}
+        result = run_action(rel.ws, env, event, home=rel.home, inputs=inputs, timeout=240, during=cancel)
+    finally:
+        hold.release.set()
+        proxy.stop()
+    assert_no_leak(result, rel.token)
+    assert hold.received.is_set(), result.describe()
+    assert result.returncode == 2, result.describe()
+    assert result.outputs["published"] == "unknown", result.outputs
+    assert _states(result) == {"a": "published", "b": "failed", "c": "not-published"}
+    assert m.versions("a") == ["1.0.0"] and m.versions("c") == []
+    assert "possibly published" in result.stderr
+    assert f"Out on the registry: {m.names['a']}@1.0.0" in result.report["error"]

@@ -189,6 +189,8 @@ def cancelled_outcome(
         outcome = error_outcome(inputs.mode, message)
     else:
         outcome = gated
+        if outcome.plan is not None and outcome.error:  # a release of several packages: which are out
+            message = f"{message} {outcome.error}"
         outcome.gates.append(GateResult("publish", "error", [], message))
         outcome.error = message
         outcome.decision = Decision(False, EXIT_ERROR, message)
@@ -730,7 +732,17 @@ def _run_plan(
     outcome = _plan_outcome(inputs, plan, members)
     gated.append(outcome)
     if outcome.decision.allow and inputs.mode == "publish":
-        _publish_plan(members, outcome, started, opts.out)
+        try:
+            _publish_plan(members, outcome, started, opts.out)
+        except Cancelled:  # the report must still say which packages are out
+            for m in members:
+                if m.state == "uploading":
+                    m.state, m.outcome.publish_uncertain = "failed", True
+                    m.outcome.error = "cancelled during its upload: possibly published, check the registry"
+                elif m.state == "gated":
+                    m.state = "not-published"
+            gated.append(_plan_outcome(inputs, plan, members, after=outcome))
+            raise
         outcome = _plan_outcome(inputs, plan, members, after=outcome)
         if inputs.packages.strip() == "changesets":
             _changesets_output(env, workspace, members, outcome)
@@ -850,6 +862,7 @@ def _publish_plan(members: list[Member], outcome: report.Outcome, started: list[
     for i, m in enumerate(todo):
         assert m.ctx is not None
         gate = next(g for g in m.outcome.gates if g.name == "publish")
+        m.state = "uploading"
         try:
             _upload(m.ctx, m.outcome, gate, m.token, started)
         except GatekeeperError as exc:
@@ -921,10 +934,11 @@ def _plan_outcome(
             out_list = [m.planned.label for m in live if m.state in ("published", "already-published", "staged")]
             failed = [m for m in live if m.state == "failed"]
             why = " ".join(m.outcome.error or m.outcome.decision.reason for m in failed)
+            rest = [m for m in stopped if m.state == "not-published"]
             message = (
                 f"The release stopped at {names(failed)}: {why} Out on the registry: "
-                f"{', '.join(out_list) or 'none'}; not published: {names(stopped)}. Fix the cause and re-run the "
-                "same commit: packages already out with exactly these bytes are skipped, the rest go out."
+                f"{', '.join(out_list) or 'none'}; not published: {names(rest) or 'none'}. Fix the cause and re-run "
+                "the same commit: packages already out with exactly these bytes are skipped, the rest go out."
             )
             code = max(m.outcome.decision.exit_code for m in failed) if failed else EXIT_ERROR
             out.decision = Decision(False, code, message)
