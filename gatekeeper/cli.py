@@ -29,6 +29,9 @@ _INPUT_HELP: dict[str, str] = {
     "tag": "dist-tag to publish under (npm publish --tag)",
     "access": "public or restricted (npm publish --access)",
     "wait-for-checks": "seconds to poll pending checks before blocking",
+    "packages": "release several packages, all or nothing: `workspaces`, `changesets`, or newline-separated "
+    "package folders/globs relative to --package-path (empty: the one package at --package-path)",
+    "changesets-plan": "with --packages changesets: changesets' publish plan file, relative to the workspace",
 }
 
 #: The token flags: what they are and, in order, every place the value is read from.

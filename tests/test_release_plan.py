@@ -242,3 +242,58 @@ def test_a_package_section_that_loosens_is_caught_by_the_trusted_policy(tmp_path
     assert compare(old.for_package("b"), new.for_package("b")) == ([], [])  # b's policy did not change
     # the whole files differ: a policy-changed comparison of them counts the unranked section as a loosening
     assert compare(old, new)[0]
+
+
+# -- the plan in the reports
+
+
+def _plan_outcome() -> Any:
+    from gatekeeper import report
+    from gatekeeper.decision import Decision, GateResult
+    from gatekeeper.findings import Finding, Severity
+
+    blocked = Finding("lifecycle-script-added", Severity.BLOCK, "postinstall `node x.js` added", "package.json", 3)
+    return report.Outcome(
+        mode="publish",
+        decision=Decision(False, 1, "blocked: c@1.0.1; nothing was published"),
+        gates=[GateResult("a@1.0.1/diff", "pass"), GateResult("c@1.0.1/diff", "fail", [blocked])],
+        plan={
+            "source": "workspaces",
+            "order": [],
+            "left_out": [{"folder": "packages/internal", "name": "internal", "why": "private: true"}],
+        },
+        packages=[
+            {"name": "a", "version": "1.0.1", "folder": "packages/a", "state": "allowed", "blocking": []},
+            {
+                "name": "c\x1b[2J",
+                "version": "1.0.1",
+                "folder": "packages/c",
+                "state": "blocked",
+                "blocking": ["lifecycle-script-added"],
+            },
+        ],
+    )
+
+
+def test_the_text_report_lists_the_plan_in_order_with_each_verdict() -> None:
+    from gatekeeper.report.text import to_text
+
+    text = to_text(_plan_outcome())
+    assert text.splitlines()[0] == "npm-gatekeeper: the release plan (2 packages) blocked - NOT published"
+    assert "  release plan (workspaces), in publish order:" in text
+    assert "    1. a@1.0.1 [packages/a]: allowed" in text
+    assert "2. c" in text and ": blocked (lifecycle-script-added)" in text
+    assert "\x1b" not in text  # package text is made visible, never sent to the terminal
+    assert "    left out: packages/internal (private: true)" in text
+    assert "gate c@1.0.1/diff: fail" in text
+
+
+def test_the_summary_has_the_plan_table() -> None:
+    from gatekeeper.report.markdown import to_markdown
+
+    md = to_markdown(_plan_outcome())
+    assert md.startswith("## 🛑 npm-gatekeeper: the release plan (2 packages) blocked — NOT published")
+    assert "### Release plan (workspaces), in publish order" in md
+    assert "| 1 | `a@1.0.1` | `packages/a` | ✅ allowed (not published) |  |" in md
+    assert "🛑 blocked | `lifecycle-script-added` |" in md
+    assert "Left out: `packages/internal` (private: true)" in md

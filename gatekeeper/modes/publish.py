@@ -711,6 +711,12 @@ def _run_plan(
     from gatekeeper._internal import terminal
     from gatekeeper.steps.plan import read_plan
 
+    if opts.pack_version or opts.pack_destination is not None:
+        raise ConfigError(
+            "`--pack-version` and `--pack-destination` name one package's tarball; the input `packages` releases "
+            "several",
+            "Leave them out (each planned package is packed at the version its package.json says)",
+        )
     root = (workspace / inputs.package_path).resolve()
     if not root.is_relative_to(workspace.resolve()):
         raise ConfigError(
