@@ -751,7 +751,8 @@ def _run_plan(
             raise
         outcome = _plan_outcome(inputs, plan, members, after=outcome)
         if inputs.packages.strip() == "changesets":
-            _changesets_output(env, workspace, members, outcome)
+            tag_only = plan.tag_only if outcome.published else []  # changesets tags those only after a full release
+            _changesets_output(env, workspace, members, outcome, tag_only)
     return outcome
 
 
@@ -987,10 +988,17 @@ def _verdict(m: Member) -> dict[str, object]:
     }
 
 
-def _changesets_output(env: Mapping[str, str], workspace: Path, members: list[Member], outcome: report.Outcome) -> None:
+def _changesets_output(
+    env: Mapping[str, str],
+    workspace: Path,
+    members: list[Member],
+    outcome: report.Outcome,
+    tag_only: list[dict[str, str]] | None = None,
+) -> None:
     """`packages: changesets`: the git-tag events the changesets CLI writes to the file named by CHANGESETS_OUTPUT
-    (NDJSON `{"type": "git-tag", "tag": "name@version", "packageName": name}`), for the packages this run put out.
-    The file must be inside the workspace and not a symlink (the variable is inherited, hence hostile)."""
+    (NDJSON `{"type": "git-tag", "tag": "name@version", "packageName": name}`), for the packages this run put out
+    (and the plan's `tag-only` entries). The file must be inside the workspace and not a symlink (the variable is
+    inherited, hence hostile)."""
     import json as _json
     import os
 
@@ -1002,11 +1010,11 @@ def _changesets_output(env: Mapping[str, str], workspace: Path, members: list[Me
     if not parent.is_relative_to(workspace.resolve()) or path.is_symlink():
         outcome.publish["changesets_output"] = "refused: CHANGESETS_OUTPUT is not a file in the workspace"
         return
+    out = [(m.planned.name, m.planned.version) for m in members if m.state in ("published", "already-published")]
+    out += [(e["name"], e["version"]) for e in tag_only or []]
     lines = "".join(
-        _json.dumps({"type": "git-tag", "tag": f"{m.planned.name}@{m.planned.version}", "packageName": m.planned.name})
-        + "\n"
-        for m in members
-        if m.state in ("published", "already-published")
+        _json.dumps({"type": "git-tag", "tag": f"{name}@{version}", "packageName": name}) + "\n"
+        for name, version in out
     )
     parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(parent / path.name, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
