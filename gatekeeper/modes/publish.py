@@ -382,19 +382,11 @@ def _tarball(
         if opts.pack_version:
             packed = npm_cli.pack_as_version(package_dir, opts.pack_version, dest, workspace=workspace, timeout=timeout)
             return packed, tmp
-        return pack_package(package_dir, dest, repo_root=workspace, timeout=timeout), tmp
+        return npm_cli.pack(package_dir, dest, timeout=timeout), tmp
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def pack_package(package_dir: Path, dest: Path, *, repo_root: Path, timeout: float) -> npm_cli.Packed:
-    """THE one place a run packs a package folder (not the early `npm pack` of `_start_pack`): `npm pack
-    --ignore-scripts` today; the repository's own package manager (issue 24, item 2:
-    `gatekeeper._internal.packers.pack`) plugs in here."""
-    del repo_root  # the packers' contract takes it (the manager is chosen from the repository root)
-    return npm_cli.pack(package_dir, dest, timeout=timeout)
 
 
 def _run_gates(ctx: Context, gates: list[ModuleType] | None = None) -> report.Outcome:
@@ -776,7 +768,7 @@ def _gate_member(
     from gatekeeper.steps.plan import sri_matches
 
     pkg_inputs = _plan_inputs(inputs, planned)
-    try:
+    try:  # packs through `_tarball`, the one place a run packs a folder (the repository's package manager there)
         ctx, tmp = _build_context(pkg_inputs, env, workspace, deadline, opts, None, siblings)
     except GatekeeperError as exc:
         out = error_outcome(inputs.mode, exc.diagnostic())
