@@ -38,6 +38,9 @@ MODES = ("publish", "check", "pull-request", "watch")
 INPUT_DEFAULTS: dict[str, str] = {
     "mode": "publish",
     "package-path": ".",
+    # issue 24: a release of several packages (steps/plan.py)
+    "packages": "",
+    "changesets-plan": "publish-plan.json",
     "registry": PUBLIC_REGISTRY,
     "npm-token": "",
     "github-token": "",
@@ -52,9 +55,6 @@ INPUT_DEFAULTS: dict[str, str] = {
     "timeout": "600",
     "publish-with": "publish",
     "notify-webhook": "",
-    # issue 24: monorepo release plans
-    "packages": "",
-    "changesets-plan": "publish-plan.json",
 }
 
 #: Bounds of the `timeout` input (seconds).
@@ -87,14 +87,14 @@ class Inputs:
     tarball: str = ""
     #: The sha512 SRI a reviewed deployment approved (`needs.check.outputs.integrity`).
     approved_integrity: str = ""
-    timeout: int = 600
-    publish_with: str = "publish"
-    notify_webhook: Secret | None = None
     #: The release plan (steps/plan.py): empty = the single package at `package-path`; `workspaces`;
     #: `changesets`; or newline-separated package folders/globs.
     packages: str = ""
     #: `packages: changesets`: the publish plan file (changesets' `publish-plan --output`), in the workspace.
     changesets_plan: str = "publish-plan.json"
+    timeout: int = 600
+    publish_with: str = "publish"
+    notify_webhook: Secret | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], overrides: Mapping[str, str | None] | None = None) -> Inputs:
@@ -183,11 +183,11 @@ class Inputs:
             wait_for_checks=wait,
             tarball=tarball,
             approved_integrity=approved,
+            packages=_packages(raw["packages"], tarball, approved),
+            changesets_plan=raw["changesets-plan"],
             timeout=timeout,
             publish_with=publish_with,
             notify_webhook=Secret(webhook) if webhook else None,
-            packages=_packages(raw["packages"], tarball, approved),
-            changesets_plan=raw["changesets-plan"],
         )
 
     @property
