@@ -433,3 +433,14 @@ def test_sigterm_during_the_second_upload_reports_what_is_out(mono, verdaccio: V
     assert m.versions("a") == ["1.0.0"] and m.versions("c") == []
     assert "possibly published" in result.stderr
     assert f"Out on the registry: {m.names['a']}@1.0.0" in result.report["error"]
+
+
+def test_check_mode_gates_every_package_and_publishes_nothing(mono) -> None:
+    m = mono()
+    result = m.run(inputs={"mode": "check"})
+    assert result.returncode == 0, result.describe()
+    assert _states(result) == {"a": "allowed", "b": "allowed", "c": "allowed"}
+    assert result.outputs["decision"] == "allow" and result.outputs["published"] == "false"
+    assert json.loads(result.outputs["published-packages"]) == []
+    for key in KEYS:
+        assert m.versions(key) == []

@@ -919,7 +919,7 @@ def _plan_outcome(
     )
     uploaded = [m for m in live if m.state in ("published", "staged")]
     out_now = [m for m in live if m.state in ("published", "already-published")]
-    out.published = bool(live) and len(out_now) == len(live) and not inputs.dry_run
+    out.published = inputs.mode == "publish" and bool(live) and len(out_now) == len(live) and not inputs.dry_run
     out.publish = {"dry_run": inputs.dry_run}
     stage_ids = {m.planned.label: m.outcome.publish.get("stage_id") for m in uploaded if m.state == "staged"}
     if stage_ids:
