@@ -147,8 +147,8 @@ def main() -> int:
                 return 1
             load = os.getloadavg()[0]
             print(f"{args.packages}-package release, one run each, whole processes, load average {load:.1f}")
-            print(f"  bare npm pack + publish x{args.packages}  {bare:7.1f} s")
-            print(f"  ours (packages: workspaces)       {result.wall:7.1f} s")
+            print(f"  {'bare npm pack + publish x' + str(args.packages):32s} {bare:7.1f} s")
+            print(f"  {'ours (packages: workspaces)':32s} {result.wall:7.1f} s")
             print(f"  overhead: +{result.wall - bare:.1f} s, {result.wall / bare:.2f}x")
             return 0
 
