@@ -24,6 +24,9 @@ OUTPUT_FORMATS = ("text", "markdown", "json")
 #: What each input is, for its flag's help (where it is read from is added by `_sources`).
 _INPUT_HELP: dict[str, str] = {
     "package-path": "folder of the package, relative to the workspace ($GITHUB_WORKSPACE, else the current folder)",
+    "packages": "release several packages, all or nothing: `workspaces`, `changesets`, or newline-separated "
+    "package folders/globs relative to --package-path (empty: the one package at --package-path)",
+    "changesets-plan": "with --packages changesets: changesets' publish plan file, relative to the workspace",
     "registry": "registry URL the gates read and the publish goes to",
     "policy": "policy file, relative to the workspace (the default file may be missing: the safe defaults apply)",
     "tag": "dist-tag to publish under (npm publish --tag)",

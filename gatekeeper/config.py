@@ -40,6 +40,9 @@ PACKAGE_MANAGERS = ("auto", "npm", "pnpm", "yarn", "bun")
 INPUT_DEFAULTS: dict[str, str] = {
     "mode": "publish",
     "package-path": ".",
+    # issue 24: a release of several packages (steps/plan.py)
+    "packages": "",
+    "changesets-plan": "publish-plan.json",
     "registry": PUBLIC_REGISTRY,
     "npm-token": "",
     "github-token": "",
@@ -92,6 +95,11 @@ class Inputs:
     #: semantic-release in two jobs: the release commit the release job pushed on top of GITHUB_SHA (its
     #: `release-commit` output); the publish job accepts a moved branch head only when it is exactly this commit.
     release_commit: str = ""
+    #: The release plan (steps/plan.py): empty = the single package at `package-path`; `workspaces`;
+    #: `changesets`; or newline-separated package folders/globs.
+    packages: str = ""
+    #: `packages: changesets`: the publish plan file (changesets' `publish-plan --output`), in the workspace.
+    changesets_plan: str = "publish-plan.json"
     timeout: int = 600
     publish_with: str = "publish"
     notify_webhook: Secret | None = None
@@ -198,11 +206,18 @@ class Inputs:
             tarball=tarball,
             approved_integrity=approved,
             release_commit=release_commit,
+            packages=_packages(raw["packages"], tarball, approved),
+            changesets_plan=raw["changesets-plan"],
             timeout=timeout,
             publish_with=publish_with,
             notify_webhook=Secret(webhook) if webhook else None,
             package_manager=package_manager,
         )
+
+    @property
+    def multi(self) -> bool:
+        """A release plan of several packages (input `packages`), not the single package at `package-path`."""
+        return bool(self.packages)
 
     def secrets(self) -> list[Secret]:
         """Every secret input that is set (to mask and redact)."""
@@ -216,3 +231,16 @@ class Inputs:
             name = f.name.replace("_", "-")
             out[name] = ("(set)" if value else "(unset)") if name in SECRET_INPUTS else value
         return out
+
+
+def _packages(value: str, tarball: str, approved: str) -> str:
+    """Input `packages`: a release plan excludes the single-tarball inputs (they name one package's bytes)."""
+    if value and (tarball or approved):
+        raise ConfigError(
+            "Input `packages` (a release of several packages) cannot be combined with `tarball` or "
+            "`approved-integrity` (one package's tarball)",
+            "Leave `tarball` and `approved-integrity` empty: the gate packs every planned package itself",
+        )
+    if len(value) > 64 * 1024:
+        raise ConfigError("Input `packages` is longer than 64 KiB", "List fewer folders, or use globs")
+    return value

@@ -140,6 +140,9 @@ class Context:
     trust: PolicyTrust | None = None
     #: The run's deadline (input `timeout`); None: unbounded (unit tests, tools).
     deadline: Deadline | None = None
+    #: A release of several packages (input `packages`): name -> the packed package.json of the other packages of
+    #: the release not yet on the registry (a consumer's tree resolves them as they will be published).
+    siblings: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     #: Results computed once per run (see RunMemo): not an argument, not part of the identity, and a
     #: `dataclasses.replace` of the context starts a new one.
     memo: RunMemo = field(default_factory=RunMemo, init=False, compare=False, repr=False)

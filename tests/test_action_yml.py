@@ -23,6 +23,8 @@ OUTPUTS = [
     "needs-review",
     "stage-id",
     "notified",
+    "published-packages",
+    "stage-ids",
     "unexpected",
 ]
 

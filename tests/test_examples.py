@@ -46,6 +46,7 @@ def test_both_examples_exist() -> None:
         "watch.yml",
         "watch-matrix.yml",
         "release-reviewed.yml",
+        "release-monorepo.yml",
     }
 
 
@@ -151,3 +152,23 @@ def test_linters_are_clean(name: str, args: list[str]) -> None:
         pytest.skip(f"{name} is not installed (bash scripts/lint.sh installs it into .cache/lint-venv)")
     proc = _run([exe, *args, *(p.name for p in WORKFLOWS)])
     assert proc.returncode == 0, f"{name}:\n{proc.stdout}\n{proc.stderr}"
+
+
+def test_monorepo_release_gates_the_changesets_plan_in_an_isolated_job() -> None:
+    """Issue 24: pack -> gate -> publish; the plan crosses jobs as an artifact; no credential where pnpm runs."""
+    wf = load("release-monorepo.yml")
+    assert wf["permissions"] == {}
+    jobs = wf["jobs"]
+    assert jobs["pack"]["permissions"] == {"contents": "read"} and jobs["pack"]["needs"] == "test"
+    assert any("changeset pack --out-dir changeset-pack" in s.get("run", "") for s in jobs["pack"]["steps"])
+    publish = jobs["publish"]
+    assert publish["needs"] == "pack" and publish["environment"] == "npm"
+    assert publish["permissions"]["id-token"] == "write"
+    checkout, download, gate = publish["steps"]
+    assert checkout["with"]["persist-credentials"] is False
+    assert download["with"] == {"name": "changeset-pack", "path": "changeset-pack"}
+    assert gate["with"] == {"packages": "changesets", "changesets-plan": "changeset-pack/publish-plan.json"}
+    assert "npm-token" not in gate["with"]
+    action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    assert set(gate["with"]) <= set(action["inputs"])
+    assert "published-packages" in action["outputs"]

@@ -294,6 +294,8 @@ def test_the_examples_have_publishing_jobs() -> None:
     assert ("examples/release-reviewed.yml", "publish") in names
     assert ("examples/semantic-release/release.yml", "publish") in names  # the two-job shape (issue 21 item 3)
     assert ("examples/release-reviewed.yml", "check") not in names  # mode: check may build
+    assert ("examples/release-monorepo.yml", "publish") in names  # issue 24: the changesets plan -> gate job
+    assert ("examples/release-monorepo.yml", "pack") not in names  # packs without any credential
 
 
 @pytest.mark.parametrize(("path", "job"), CASES, ids=[f"{p.relative_to(ROOT)}:{j}" for p, j in CASES])

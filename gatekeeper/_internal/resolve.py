@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import tarfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,26 @@ def _manifest_tarball(manifest: dict[str, Any]) -> bytes:
     return buf.getvalue()
 
 
+#: The dependency fields through which a release's packages reach each other (what a consumer installs).
+SIBLING_FIELDS = ("dependencies", "optionalDependencies", "peerDependencies")
+
+
+def reachable_siblings(manifest: Mapping[str, Any], siblings: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The names of `siblings` (the other packages of the same release, not yet on the registry) that a consumer
+    of `manifest` installs, directly or through each other."""
+    seen: list[str] = []
+    todo = [manifest]
+    while todo:
+        m = todo.pop()
+        for fld in SIBLING_FIELDS:
+            deps = m.get(fld)
+            for dep in deps if isinstance(deps, dict) else ():
+                if dep in siblings and dep not in seen and dep != manifest.get("name"):
+                    seen.append(dep)
+                    todo.append(siblings[dep])
+    return seen
+
+
 @dataclass
 class _Job:
     """One resolution started (`npm install --package-lock-only` running in its private temp dir)."""
@@ -54,16 +74,28 @@ class _Job:
 
 
 def _start(
-    manifest: dict[str, Any], registry: str, workspace: Path | None, cache: Path | None, route: Route | None = None
+    manifest: dict[str, Any],
+    registry: str,
+    workspace: Path | None,
+    cache: Path | None,
+    route: Route | None = None,
+    siblings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> _Job:
+    """Start one resolution. `siblings`: a release of several packages -- name -> packed package.json of the other
+    packages released with this one and not yet on the registry; the ones a consumer installs are given to npm as
+    local manifest-only tarballs (beside the package, so npm takes them for the ranges that name them), as they
+    will be on the registry."""
     name = str(manifest.get("name") or "package")
     version = str(manifest.get("version") or "0.0.0")
     tmp = private_tempdir(workspace, "gatekeeper-resolve-")
     job = _Job(name, version, tmp, tmp / "project")
     (tmp / "pkg.tgz").write_bytes(_manifest_tarball(manifest))
     job.project.mkdir()
-    root = {"name": "gatekeeper-consumer", "version": "1.0.0", "private": True}
+    root: dict[str, Any] = {"name": "gatekeeper-consumer", "version": "1.0.0", "private": True}
     root["dependencies"] = {name: f"file:{tmp / 'pkg.tgz'}"}
+    for i, sibling in enumerate(reachable_siblings(manifest, siblings or {})):
+        (tmp / f"sibling-{i}.tgz").write_bytes(_manifest_tarball(dict(siblings[sibling])))  # type: ignore[index]
+        root["dependencies"][sibling] = f"file:{tmp / f'sibling-{i}.tgz'}"
     (job.project / "package.json").write_text(json.dumps(root), encoding="utf-8")
     lines = [f"registry={registry}", *(route.npmrc_lines(tmp) if route is not None else [])]  # the policy's proxy/CA
     (tmp / "npmrc").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -128,15 +160,20 @@ def resolve_trees(
     timeout: float,
     workspace: Path | None = None,
     route: Route | None = None,
+    siblings: Mapping[str, Mapping[str, Any]] | None = None,
+    release: tuple[str, str] | None = None,
 ) -> list[bytes]:
     """The package-lock.json of a consumer's fresh install of each manifest, resolved concurrently (one npm
-    each, started together) over one packument cache that lives only for this call; all within `timeout`."""
+    each, started together) over one packument cache that lives only for this call; all within `timeout`.
+    `siblings` (see `_start`) apply only to the manifest of the release being gated (`release` = its name and
+    version), never to its baseline's tree."""
     began = time.monotonic()
     shared = private_tempdir(workspace, "gatekeeper-resolve-cache-") if len(manifests) > 1 else None
     jobs: list[_Job] = []
     try:
         for manifest in manifests:
-            jobs.append(_start(manifest, registry, workspace, shared, route))
+            own = (manifest.get("name"), manifest.get("version")) == release
+            jobs.append(_start(manifest, registry, workspace, shared, route, siblings if own else None))
         return [_finish(job, registry, timeout, timeout - (time.monotonic() - began)) for job in jobs]
     finally:
         for job in jobs:
@@ -156,9 +193,19 @@ def resolve_tree(
     timeout: float,
     workspace: Path | None = None,
     route: Route | None = None,
+    siblings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> bytes:
     """The package-lock.json a consumer's fresh install of a package with `manifest` resolves."""
-    return resolve_trees([manifest], registry=registry, timeout=timeout, workspace=workspace, route=route)[0]
+    release = (manifest.get("name"), manifest.get("version")) if siblings else None
+    return resolve_trees(
+        [manifest],
+        registry=registry,
+        timeout=timeout,
+        workspace=workspace,
+        route=route,
+        siblings=siblings,
+        release=release,  # type: ignore[arg-type]
+    )[0]
 
 
 class TreeResolver:
@@ -166,24 +213,45 @@ class TreeResolver:
     which resolves them concurrently over one shared packument cache (the release diff's two trees)."""
 
     def __init__(
-        self, registry: str, timeout: float, workspace: Path | None = None, route: Route | None = None
+        self,
+        registry: str,
+        timeout: float,
+        workspace: Path | None = None,
+        route: Route | None = None,
+        *,
+        siblings: Mapping[str, Mapping[str, Any]] | None = None,
+        release: tuple[str, str] | None = None,
     ) -> None:
         self.registry, self.timeout, self.workspace, self.route = registry, timeout, workspace, route
+        self.siblings, self.release = siblings, release
 
     def __call__(self, manifest: dict[str, Any]) -> bytes:
-        return resolve_tree(
-            manifest, registry=self.registry, timeout=self.timeout, workspace=self.workspace, route=self.route
-        )
+        return self.many([manifest])[0]
 
     def many(self, manifests: Sequence[dict[str, Any]]) -> list[bytes]:
         return resolve_trees(
-            manifests, registry=self.registry, timeout=self.timeout, workspace=self.workspace, route=self.route
+            manifests,
+            registry=self.registry,
+            timeout=self.timeout,
+            workspace=self.workspace,
+            route=self.route,
+            siblings=self.siblings,
+            release=self.release,
         )
 
 
-def resolver(registry: str, timeout: float, workspace: Path | None = None, route: Route | None = None) -> TreeResolver:
-    """A `diffing.Resolver` bound to one registry (reached through the policy's proxy and CA, `route`)."""
-    return TreeResolver(registry, timeout, workspace, route)
+def resolver(
+    registry: str,
+    timeout: float,
+    workspace: Path | None = None,
+    route: Route | None = None,
+    *,
+    siblings: Mapping[str, Mapping[str, Any]] | None = None,
+    release: tuple[str, str] | None = None,
+) -> TreeResolver:
+    """A `diffing.Resolver` bound to one registry (reached through the policy's proxy and CA, `route`).
+    `siblings` (see `_start`) apply only to the manifest of the release being gated (`release`)."""
+    return TreeResolver(registry, timeout, workspace, route, siblings=siblings, release=release)
 
 
 #: npm's own range matching (node-semver, bundled with npm): which published versions a declared range allows.

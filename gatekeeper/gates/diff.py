@@ -102,7 +102,14 @@ def _compute(ctx: Context) -> DiffResult:
     if candidate.unsafe or candidate.manifest_error:
         return diff_packages(None, candidate, policy)
     name = candidate.name or (ctx.package.name if ctx.package else "")
-    resolve = tree_resolver(registry_url_of(ctx.registry), policy, ctx.workspace, getattr(ctx.registry, "route", None))
+    resolve = tree_resolver(
+        registry_url_of(ctx.registry),
+        policy,
+        ctx.workspace,
+        getattr(ctx.registry, "route", None),
+        siblings=ctx.siblings,
+        release=(name, candidate.version),
+    )
     result = diff_against_registry(
         ctx.registry,
         candidate,
@@ -124,14 +131,28 @@ def registry_url_of(registry: RegistryClient) -> str:
 
 
 def tree_resolver(
-    registry_url: str, policy: Policy, workspace: Path | None, route: Route | None = None
+    registry_url: str,
+    policy: Policy,
+    workspace: Path | None,
+    route: Route | None = None,
+    *,
+    siblings: Mapping[str, Mapping[str, Any]] | None = None,
+    release: tuple[str, str] | None = None,
 ) -> TreeResolver:
     """Resolves dependency trees as a consumer would, against the registry being published to (through the
     policy's proxy and CA bundle, `route`; `many`: the release's two trees concurrently, over one shared
-    packument cache)."""
+    packument cache; with the other packages of the same release that are not on it yet: `siblings`, see
+    `_internal.resolve`)."""
     from gatekeeper._internal.resolve import resolver
 
-    return resolver(registry_url, float(policy.diff.resolve_timeout), workspace, route)
+    return resolver(
+        registry_url,
+        float(policy.diff.resolve_timeout),
+        workspace,
+        route,
+        siblings=siblings or None,
+        release=release,
+    )
 
 
 class RegistryDependencies:

@@ -108,11 +108,19 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
     started: list[int] = []  # npm publish's pid once it runs
     gated: report.Outcome | None = None  # the gates' outcome, kept if the publish step fails or is cancelled
     packing: Packing | None = None
+    plan_tmps: list[Path] = []  # a release plan's pack dirs (one per package)
     with cancel_on_signals() as signals:
         try:
             try:
                 if opts.untrusted_env and inputs.mode == "publish":
                     _refuse_untrusted_env(inputs, workspace, opts)
+                if inputs.multi:  # a release plan of several packages: all or nothing
+                    plan_gated: list[report.Outcome] = []
+                    try:
+                        outcome = _run_plan(inputs, env, workspace, deadline, opts, started, plan_gated, plan_tmps)
+                    finally:
+                        gated = plan_gated[-1] if plan_gated else None
+                    raise _PlanDone
                 packing = _start_pack(inputs, workspace, opts, deadline)  # npm packs while the gates are loaded
                 gates = select_gates(opts)
                 if inputs.mode == "publish":  # the isolation floor runs whatever `--skip-gates` says
@@ -126,6 +134,8 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
                         _publish_failed(outcome, exc)
                     if outcome.published or outcome.publish.get("staged"):
                         _notify(ctx, outcome)
+            except _PlanDone:
+                pass
             except GatekeeperError as exc:
                 outcome = error_outcome(inputs.mode, exc.diagnostic())
                 outcome.publish_uncertain = isinstance(exc, PublishUncertain)
@@ -141,6 +151,8 @@ def run(inputs: Inputs, env: Mapping[str, str], opts: RunOptions | None = None) 
                     shutil.rmtree(packing.tmp, ignore_errors=True)
                 if tmp is not None:
                     shutil.rmtree(tmp, ignore_errors=True)
+                for made in plan_tmps:
+                    shutil.rmtree(made, ignore_errors=True)
         except Cancelled as exc:
             outcome = cancelled_outcome(inputs, exc, bool(started), gated)
         signals.disarm()  # a second signal now must not interrupt the report
@@ -160,6 +172,10 @@ def _refuse_untrusted_env(inputs: Inputs, workspace: Path, opts: RunOptions) -> 
         refused = [n for n in refused if not (n in opts.network_env and net.excused(n, opts.network_env[n], workspace))]
     if refused:
         raise hostenv.refusal(refused)
+
+
+class _PlanDone(Exception):
+    """A release plan's run is over (its outcome is set): leave the single-package steps."""
 
 
 def _publish_failed(outcome: report.Outcome, exc: GatekeeperError) -> None:
@@ -189,6 +205,8 @@ def cancelled_outcome(
         outcome = error_outcome(inputs.mode, message)
     else:
         outcome = gated
+        if outcome.plan is not None and outcome.error:  # a release of several packages: which are out
+            message = f"{message} {outcome.error}"
         outcome.gates.append(GateResult("publish", "error", [], message))
         outcome.error = message
         outcome.decision = Decision(False, EXIT_ERROR, message)
@@ -203,6 +221,7 @@ def _build_context(
     deadline: Deadline | None = None,
     opts: RunOptions | None = None,
     packing: Packing | None = None,
+    siblings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[Context, Path | None]:
     gh_run = GitHubRun.from_env(env)
     package_dir = (workspace / inputs.package_path).resolve()
@@ -218,7 +237,8 @@ def _build_context(
     packed, tmp = _tarball(inputs, workspace, package_dir, policy, opts or RunOptions(), deadline, packing)
     try:
         packument = registry.packument(packed.name) if packed.name else None  # the run's one fetch of it
-        trust = _trusted_policy(policy, packument, registry, inputs, gh_run, workspace, packed, env, github)
+        own = policy.for_package(packed.name) if packed.name else policy  # its `packages:` section, if any
+        trust = _trusted_policy(own, packument, registry, inputs, gh_run, workspace, packed, env, github)
         if inputs.mode == "publish" and route_mod.settings(trust.policy.network) != route_mod.settings(policy.network):
             raise ConfigError(
                 "Refusing to publish: the network route of this commit's policy (`network.https-proxy`, `no-proxy`, "
@@ -245,6 +265,7 @@ def _build_context(
         tarball=PackedTarball(packed.path, packed.integrity, packed.shasum, packed.size, _packed_by(inputs, packed)),
         home=Path(env.get("HOME") or Path.home()),
         deadline=deadline,
+        siblings=dict(siblings or {}),
     )
     if packed.name:
         ctx.memo.packuments[packed.name] = packument  # handed to the gates: ctx.packument(name)
@@ -287,8 +308,9 @@ def _trusted_policy(
             git_head=meta.get("gitHead") if isinstance(meta, dict) else None,
             provenance_commit=verified.release_commit(registry, env, run.repository, packed.name, baseline, meta),
             record_commit=record.commit if record is not None else None,
-            tag_format=policy.notify.tag_format,
+            tag_format=record_tag_format(policy, inputs),
             tag_rulesets=github.tag_rulesets if github is not None else None,
+            per_package=True,
         )
 
     trust = at(released.diff.baseline_tag, released)
@@ -296,6 +318,16 @@ def _trusted_policy(
         again = at(trust.policy.diff.baseline_tag, released)
         trust = again if again.commit == trust.commit or again.trusted is not None else trust
     return trust
+
+
+def record_tag_format(policy: Policy, inputs: Inputs) -> str:
+    """The tag of a package's gate record (its Release): the policy's `notify.tag-format`; in a release of several
+    packages one without `{name}` would give every package the same tag, so there it is `{name}@{version}` (the
+    tags changesets, lerna and pnpm make)."""
+    from gatekeeper.steps.record import PLAN_TAG_FORMAT
+
+    fmt = policy.notify.tag_format
+    return fmt if not inputs.multi or "{name}" in fmt else PLAN_TAG_FORMAT
 
 
 def given_tarball(workspace: Path, rel: str, dest: Path, policy: Policy) -> npm_cli.Packed:
@@ -502,8 +534,16 @@ def _run_gates(
 def _publish(
     ctx: Context, outcome: report.Outcome, started: list[int] | None = None, out: TextIO | None = None
 ) -> None:
+    gate = _begin_publish(ctx, outcome)
+    token = _credential(ctx, outcome, gate, out)
+    if gate.status != "pass":
+        return
+    _upload(ctx, outcome, gate, token, started)
+
+
+def _begin_publish(ctx: Context, outcome: report.Outcome) -> GateResult:
+    """The publish step starts: enough of the deadline left, its `publish` gate in the outcome."""
     from gatekeeper._internal import budget
-    from gatekeeper.trust import publishing
 
     assert ctx.tarball is not None
     deadline = ctx.deadline or Deadline()
@@ -516,9 +556,24 @@ def _publish(
     gate = GateResult("publish", "pass")
     outcome.gates.append(gate)
     outcome.publish["dry_run"] = ctx.inputs.dry_run
-    token = publishing.credential(ctx, outcome, gate, out)
-    if gate.status != "pass":
-        return
+    return gate
+
+
+def _credential(ctx: Context, outcome: report.Outcome, gate: GateResult, out: TextIO | None) -> Any:
+    """The credential of this package's upload (under OIDC: its own exchange); a refusal fails `gate`."""
+    from gatekeeper.trust import publishing
+
+    return publishing.credential(ctx, outcome, gate, out)
+
+
+def _upload(
+    ctx: Context, outcome: report.Outcome, gate: GateResult, token: Any, started: list[int] | None = None
+) -> None:
+    """`npm publish` of the gated tarball with `token`, then the registry must serve its integrity."""
+    from gatekeeper.trust import publishing
+
+    assert ctx.tarball is not None
+    deadline = ctx.deadline or Deadline()
     provenance = publishing.provenance(ctx, outcome)
     stage = ctx.inputs.publish_with == "stage"
     result = npm_cli.publish(
@@ -634,10 +689,15 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
         packument=ctx.memo.published,
         install_scripts=installs,
     )
+    notify_policy = ctx.policy.notify
+    if record_tag_format(ctx.policy, ctx.inputs) != notify_policy.tag_format:
+        from dataclasses import replace
+
+        notify_policy = replace(notify_policy, tag_format=record_tag_format(ctx.policy, ctx.inputs))
     try:
         result = notify(
             rel,
-            ctx.policy.notify,
+            notify_policy,
             github=ctx.github,
             registry=ctx.registry,
             webhook=ctx.inputs.notify_webhook,
@@ -662,7 +722,14 @@ def _install_scripts(ctx: Context) -> tuple[tuple[str, ...] | None, str]:
     assert ctx.tarball is not None
     pkg = read_package(ctx.tarball.path, ctx.policy.diff.limits, label=ctx.tarball.path.name)
     try:
-        resolve = tree_resolver(registry_url_of(ctx.registry), ctx.policy, ctx.workspace)
+        resolve = tree_resolver(
+            registry_url_of(ctx.registry),
+            ctx.policy,
+            ctx.workspace,
+            getattr(ctx.registry, "route", None),
+            siblings=ctx.siblings,  # a release plan's other packages: staged ones are not on the registry
+            release=(str(pkg.manifest.get("name")), str(pkg.manifest.get("version"))),
+        )
         found = install_script_set(pkg.manifest, resolve)
     except GatekeeperError as exc:
         return None, (
@@ -691,3 +758,366 @@ def apply_notify(outcome: report.Outcome, result: Any, label: str) -> None:
     )
     outcome.error = message
     outcome.decision = Decision(True, EXIT_ERROR, message)
+
+
+# --------------------------------------------------------------------------------------------------
+# A release of several packages (input `packages`, issue 24): all or nothing.
+#
+# 1. the plan (steps/plan.py), shown before anything happens;
+# 2. every planned package packed and gated with its own context (baseline, release diff, trusted policy,
+#    approvals, version-free check); a version already on the registry with exactly the bytes this commit
+#    packs is "already published" (a re-run after a stop), other bytes block;
+# 3. only when every package is allowed: every package's credential (under OIDC one exchange each) before
+#    the first upload, then the uploads in plan order; a failure stops the rest and the report says which
+#    packages are out; 4. one gate record per package (notify), the outputs.
+
+
+@dataclass
+class Member:
+    """One planned package in a run: its context (None when packing or reading it failed), its outcome."""
+
+    planned: Any  # steps.plan.PlannedPackage
+    ctx: Context | None
+    outcome: report.Outcome
+    #: gated | already-published | left-out | error; after the publish step: published | staged | allowed |
+    #: not-published | failed
+    state: str
+    registry_integrity: str | None = None
+    token: Any = None
+
+
+def _plan_inputs(inputs: Inputs, planned: Any) -> Inputs:
+    """One package's inputs: its folder, and the plan's tag and access over the inputs'."""
+    from dataclasses import replace
+
+    return replace(
+        inputs, package_path=planned.folder, tag=planned.tag or inputs.tag, access=planned.access or inputs.access
+    )
+
+
+def _run_plan(
+    inputs: Inputs,
+    env: Mapping[str, str],
+    workspace: Path,
+    deadline: Deadline,
+    opts: RunOptions,
+    started: list[int],
+    gated: list[report.Outcome],
+    tmps: list[Path],
+) -> report.Outcome:
+    """A release of every package of the plan, all or nothing (see the section comment above)."""
+    from gatekeeper._internal import terminal
+    from gatekeeper.steps.plan import read_plan
+
+    if opts.pack_version or opts.pack_destination is not None:
+        raise ConfigError(
+            "`--pack-version` and `--pack-destination` name one package's tarball; the input `packages` releases "
+            "several",
+            "Leave them out (each planned package is packed at the version its package.json says)",
+        )
+    root = (workspace / inputs.package_path).resolve()
+    if not root.is_relative_to(workspace.resolve()):
+        raise ConfigError(
+            f"Input `package-path` ({inputs.package_path}) is outside the workspace", "Give a folder in it"
+        )
+    plan = read_plan(inputs.packages, root, workspace=workspace, changesets_plan=inputs.changesets_plan)
+    assert plan is not None
+    shown = ", ".join(f"{i}. {p.label} ({p.folder})" for i, p in enumerate(plan.packages, 1))
+    opts.err.write(terminal.safe(f"npm-gatekeeper: release plan ({plan.source}): {shown}") + "\n")
+    opts.err.flush()
+    gates = select_gates(opts)
+    if inputs.mode == "publish":
+        gates = [m for m in _gate_modules() if m in gates or m.NAME in ALWAYS_IN_PUBLISH]
+    siblings: dict[str, Mapping[str, Any]] = {}  # packed manifests of the planned packages not yet on the registry
+    members = [
+        _gate_member(planned, plan.source, inputs, env, workspace, deadline, opts, gates, tmps, siblings)
+        for planned in plan.packages
+    ]
+    outcome = _plan_outcome(inputs, plan, members)
+    gated.append(outcome)
+    if outcome.decision.allow and inputs.mode == "publish":
+        try:
+            _publish_plan(members, outcome, started, opts.out)
+        except Cancelled:  # the report must still say which packages are out
+            for m in members:
+                if m.state == "uploading":
+                    m.state, m.outcome.publish_uncertain = "failed", True
+                    m.outcome.error = "cancelled during its upload: possibly published, check the registry"
+                elif m.state == "gated":
+                    m.state = "not-published"
+            gated.append(_plan_outcome(inputs, plan, members, after=outcome))
+            raise
+        outcome = _plan_outcome(inputs, plan, members, after=outcome)
+        if inputs.packages.strip() == "changesets":
+            tag_only = plan.tag_only if outcome.published else []  # changesets tags those only after a full release
+            _changesets_output(env, workspace, members, outcome, tag_only)
+    return outcome
+
+
+def _gate_member(
+    planned: Any,
+    source: str,
+    inputs: Inputs,
+    env: Mapping[str, str],
+    workspace: Path,
+    deadline: Deadline,
+    opts: RunOptions,
+    gates: list[ModuleType],
+    tmps: list[Path],
+    siblings: dict[str, Mapping[str, Any]],
+) -> Member:
+    """Pack and gate one planned package; a fault becomes that package's error (the others still run).
+
+    `siblings` holds the packed package.json of the packages gated before it that are not on the registry yet
+    (plan order: its dependencies): its consumer tree resolves them as they will be published. Its own is added."""
+    from gatekeeper.rules.publish import PLAN_INTEGRITY_MISMATCH, PLAN_VERSION_OTHER_BYTES
+    from gatekeeper.steps.plan import sri_matches
+
+    pkg_inputs = _plan_inputs(inputs, planned)
+    try:  # packs through `_tarball`, the one place a run packs a folder (the repository's package manager there)
+        ctx, tmp = _build_context(pkg_inputs, env, workspace, deadline, opts, None, siblings)
+    except GatekeeperError as exc:
+        out = error_outcome(inputs.mode, exc.diagnostic())
+        out.package = {"name": planned.name, "version": planned.version}
+        out.gates = [GateResult("pack", "error", [], exc.diagnostic())]
+        return Member(planned, None, out, "error")
+    if tmp is not None:
+        tmps.append(tmp)
+    assert ctx.package is not None and ctx.tarball is not None
+    if (ctx.package.name, ctx.package.version) != (planned.name, planned.version):
+        message = (
+            f"The tarball packed from {planned.folder} is {ctx.package.name}@{ctx.package.version}, not the planned "
+            f"{planned.label}"
+        )
+        out = error_outcome(inputs.mode, message)
+        out.package = {"name": planned.name, "version": planned.version}
+        out.gates = [GateResult("pack", "error", [], message)]
+        return Member(planned, ctx, out, "error")
+    packument = ctx.packument(planned.name)
+    versions = (packument or {}).get("versions")
+    meta = versions.get(planned.version) if isinstance(versions, dict) else None
+    dist = meta.get("dist") if isinstance(meta, dict) else None
+    on_registry = dist.get("integrity") if isinstance(dist, dict) else None
+    if meta is not None and on_registry == ctx.tarball.integrity:  # a re-run of this commit after a stop
+        out = report.Outcome(
+            mode=inputs.mode,
+            decision=Decision(True, EXIT_ALLOW, "already on the registry with exactly these bytes"),
+            gates=[],
+            package={"name": planned.name, "version": planned.version},
+            publish={"integrity": ctx.tarball.integrity, "registry_integrity": on_registry},
+        )
+        return Member(planned, ctx, out, "already-published", on_registry)
+    if meta is not None and source == "workspaces":  # an unchanged package: its version was released before
+        out = report.Outcome(
+            mode=inputs.mode,
+            decision=Decision(True, EXIT_ALLOW, "unchanged: this version is already on the registry"),
+            gates=[],
+            package={"name": planned.name, "version": planned.version},
+            publish={"integrity": ctx.tarball.integrity, "registry_integrity": on_registry},
+        )
+        return Member(planned, ctx, out, "left-out", on_registry)
+    if meta is None:
+        packed = read_package(ctx.tarball.path, ctx.policy.diff.limits, label=ctx.tarball.path.name)
+        if packed.manifest:
+            siblings[planned.name] = packed.manifest
+    out = _run_gates(ctx, gates)
+    extra: list[Any] = []
+    if meta is not None:
+        extra.append(
+            PLAN_VERSION_OTHER_BYTES(
+                f"{planned.label} is already on the registry with integrity {str(on_registry)[:40]}…, but this commit "
+                f"packs {ctx.tarball.integrity[:40]}…: it was not published from this commit by the gate, so the "
+                "re-run does not skip it",
+                expected=ctx.tarball.integrity,
+                registry=on_registry,
+            )
+        )
+    if planned.integrity and not sri_matches(planned.integrity, ctx.tarball.path):
+        extra.append(
+            PLAN_INTEGRITY_MISMATCH(
+                f"The publish plan recorded {planned.integrity[:40]}… for {planned.label}, but the tarball the gate "
+                f"packs ({ctx.tarball.integrity[:40]}…) has another digest",
+                plan=planned.integrity,
+                integrity=ctx.tarball.integrity,
+            )
+        )
+    if extra:
+        out.gates.append(GateResult("release-plan", "fail", extra))
+        out.decision = decide(out.gates)
+    return Member(planned, ctx, out, "gated", on_registry)
+
+
+def _publish_plan(members: list[Member], outcome: report.Outcome, started: list[int], out: TextIO) -> None:
+    """Every credential first (under OIDC: one exchange per package), then the uploads in plan order; the
+    first failure stops the rest."""
+    todo = [m for m in members if m.state == "gated"]
+    for m in todo:  # the preflight: nothing is uploaded unless every package has its credential
+        assert m.ctx is not None
+        try:
+            gate = _begin_publish(m.ctx, m.outcome)
+            m.token = _credential(m.ctx, m.outcome, gate, out)
+        except GatekeeperError as exc:
+            _publish_failed(m.outcome, exc)
+        if m.outcome.decision.exit_code != EXIT_ALLOW or not m.outcome.decision.allow:
+            m.state = "failed"
+            for other in todo:
+                if other.state == "gated":
+                    other.state = "not-published"
+            return
+    for i, m in enumerate(todo):
+        assert m.ctx is not None
+        gate = next(g for g in m.outcome.gates if g.name == "publish")
+        m.state = "uploading"
+        try:
+            _upload(m.ctx, m.outcome, gate, m.token, started)
+        except GatekeeperError as exc:
+            _publish_failed(m.outcome, exc)
+        finally:
+            m.token = None
+        if m.outcome.published:
+            m.state = "published"
+        elif m.outcome.publish.get("staged"):
+            m.state = "staged"
+        elif m.outcome.decision.allow and m.outcome.decision.exit_code == EXIT_ALLOW:
+            m.state = "allowed"  # dry run
+        else:
+            m.state = "failed"
+            for rest in todo[i + 1 :]:
+                rest.state = "not-published"
+            break
+        started.clear()  # this upload is over (and confirmed): a cancel now interrupts no upload
+    for m in todo:
+        if m.state in ("published", "staged") and m.ctx is not None:
+            _notify(m.ctx, m.outcome)
+
+
+def _plan_outcome(
+    inputs: Inputs, plan: Any, members: list[Member], after: report.Outcome | None = None
+) -> report.Outcome:
+    """One outcome for the whole plan: each package's gates (named `name@version/gate`), the verdicts in
+    plan order, a decision that allows only when every package is allowed."""
+    gates: list[GateResult] = []
+    for m in members:
+        for g in m.outcome.gates:
+            gates.append(GateResult(f"{m.planned.label}/{g.name}", g.status, g.findings, g.error))
+    live = [m for m in members if m.state != "left-out"]
+    errors = [m for m in live if m.outcome.decision.exit_code == EXIT_ERROR]
+    blocked = [m for m in live if m.outcome.decision.exit_code == EXIT_BLOCK]
+    review = [m for m in live if m.outcome.decision.pending_review]
+    names = lambda ms: ", ".join(m.planned.label for m in ms)  # noqa: E731
+    if errors:
+        decision = Decision(False, EXIT_ERROR, f"could not decide for {names(errors)}: nothing was published")
+    elif blocked:
+        decision = Decision(False, EXIT_BLOCK, f"blocked: {names(blocked)}; nothing was published")
+    elif review:
+        decision = Decision(
+            False, EXIT_ALLOW, "only clearable findings block: waiting for the review", pending_review=True
+        )
+    else:
+        decision = Decision(True, EXIT_ALLOW, "every planned package is allowed")
+    out = report.Outcome(
+        mode=inputs.mode,
+        decision=decision,
+        gates=gates,
+        package=None,
+        plan=plan.to_json(),
+        needs_review=bool(review) and not errors and not blocked,
+    )
+    uploaded = [m for m in live if m.state in ("published", "staged")]
+    out_now = [m for m in live if m.state in ("published", "already-published")]
+    out.published = inputs.mode == "publish" and bool(live) and len(out_now) == len(live) and not inputs.dry_run
+    out.publish = {"dry_run": inputs.dry_run}
+    stage_ids = {m.planned.label: m.outcome.publish.get("stage_id") for m in uploaded if m.state == "staged"}
+    if stage_ids:
+        out.publish["staged"] = True
+        out.publish["stage_ids"] = stage_ids
+    out.publish_uncertain = any(m.outcome.publish_uncertain for m in live)
+    out.packages = [_verdict(m) for m in members]
+    if after is not None:
+        stopped = [m for m in live if m.state in ("failed", "not-published")]
+        if stopped:
+            out_list = [m.planned.label for m in live if m.state in ("published", "already-published", "staged")]
+            failed = [m for m in live if m.state == "failed"]
+            why = " ".join(m.outcome.error or m.outcome.decision.reason for m in failed)
+            rest = [m for m in stopped if m.state == "not-published"]
+            message = (
+                f"The release stopped at {names(failed)}: {why} Out on the registry: "
+                f"{', '.join(out_list) or 'none'}; not published: {names(rest) or 'none'}. Fix the cause and re-run "
+                "the same commit: packages already out with exactly these bytes are skipped, the rest go out."
+            )
+            code = max(m.outcome.decision.exit_code for m in failed) if failed else EXIT_ERROR
+            out.decision = Decision(False, code, message)
+            out.error = message
+        else:
+            notify_errors = [m for m in uploaded if m.outcome.notify is not None and not m.outcome.notified]
+            out.notified = bool(uploaded) and not notify_errors
+            out.notify = {"packages": {m.planned.label: m.outcome.notify for m in uploaded}}
+            if notify_errors:
+                out.error = " ".join(m.outcome.error or "" for m in notify_errors)
+                out.decision = Decision(True, EXIT_ERROR, out.error)
+    if out.error is None:
+        errs = [f"[{m.planned.label}] {m.outcome.error}" for m in live if m.outcome.error]
+        out.error = " ".join(errs) or None
+    return out
+
+
+def _verdict(m: Member) -> dict[str, object]:
+    """One package's line of the report."""
+    o = m.outcome
+    state = m.state
+    if state == "gated":
+        state = "allowed" if o.decision.allow else ("error" if o.decision.exit_code == EXIT_ERROR else "blocked")
+    return {
+        "name": m.planned.name,
+        "version": m.planned.version,
+        "folder": m.planned.folder,
+        "tag": (m.ctx.inputs.tag if m.ctx is not None else m.planned.tag) or "latest",
+        "state": state,
+        "decision": o.decision.label,
+        "reason": o.decision.reason,
+        "integrity": (m.ctx.tarball.integrity if m.ctx is not None and m.ctx.tarball is not None else None),
+        "registry_integrity": m.registry_integrity
+        if m.state in ("already-published", "left-out")
+        else o.publish.get("registry_integrity"),
+        "previous": (o.previous or {}).get("version"),
+        "blocking": sorted({f.rule for f in o.findings if f.severity.value == "block"}),
+        "stage_id": o.publish.get("stage_id"),
+        "error": o.error,
+    }
+
+
+def _changesets_output(
+    env: Mapping[str, str],
+    workspace: Path,
+    members: list[Member],
+    outcome: report.Outcome,
+    tag_only: list[dict[str, str]] | None = None,
+) -> None:
+    """`packages: changesets`: the git-tag events the changesets CLI writes to the file named by CHANGESETS_OUTPUT
+    (NDJSON `{"type": "git-tag", "tag": "name@version", "packageName": name}`), for the packages this run put out
+    (and the plan's `tag-only` entries). The file must be inside the workspace and not a symlink (the variable is
+    inherited, hence hostile)."""
+    import json as _json
+    import os
+
+    target = env.get("CHANGESETS_OUTPUT", "")
+    if not target:
+        return
+    path = Path(target) if Path(target).is_absolute() else workspace / target
+    parent = path.parent.resolve()
+    if not parent.is_relative_to(workspace.resolve()) or path.is_symlink():
+        outcome.publish["changesets_output"] = "refused: CHANGESETS_OUTPUT is not a file in the workspace"
+        return
+    out = [(m.planned.name, m.planned.version) for m in members if m.state in ("published", "already-published")]
+    out += [(e["name"], e["version"]) for e in tag_only or []]
+    lines = "".join(
+        _json.dumps({"type": "git-tag", "tag": f"{name}@{version}", "packageName": name}) + "\n"
+        for name, version in out
+    )
+    parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(parent / path.name, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "a", encoding="utf-8") as fh:
+        fh.write(lines)
+    outcome.publish["changesets_output"] = (
+        str(path.relative_to(workspace)) if path.is_relative_to(workspace) else target
+    )

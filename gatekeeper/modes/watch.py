@@ -549,9 +549,32 @@ def _packages(policy: Policy, inputs: Inputs, workspace: Path) -> list[str]:
             "Set `package-path`, or list the packages in `watch.packages`",
         ) from None
     name = data.get("name") if isinstance(data, dict) else None
+    members = _workspace_packages(manifest.parent, workspace, data)
+    if members and data.get("private") is True:
+        return members  # a monorepo's private root is never published: its workspace packages are
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{manifest} has no `name`", "Add it, or list the packages in `watch.packages`")
-    return [name]
+    return list(dict.fromkeys([name, *members]))
+
+
+def _workspace_packages(root: Path, workspace: Path, data: object) -> list[str]:
+    """Every package of the repository's workspaces (package.json `workspaces`, pnpm-workspace.yaml) that is not
+    `private: true`, in workspace order; [] when the repository declares no workspaces (issue 24: watch covers
+    every package of a monorepo by default)."""
+    from gatekeeper.steps import plan
+
+    declared = (root / "pnpm-workspace.yaml").exists() or (
+        isinstance(data, dict) and data.get("workspaces") not in (None, [], {})
+    )
+    if not declared:
+        return []
+    names: list[str] = []
+    for folder in plan.expand(plan.workspace_globs(root), root):
+        member = plan.read_manifest(folder, root)
+        name = member.get("name")
+        if member.get("private") is not True and isinstance(name, str) and name:
+            names.append(name)
+    return list(dict.fromkeys(names))
 
 
 def trusted_watch_policy(

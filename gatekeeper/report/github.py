@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import TextIO
 
@@ -20,6 +21,18 @@ def annotate(outcome: Outcome, out: TextIO | None = None) -> None:
         actions.command(kinds[f.severity], f.message, props, out=out)
 
 
+def published_packages(outcome: Outcome) -> list[dict[str, str]]:
+    """`[{"name", "version"}]` of the packages this run published (changesets/action's `published-packages`)."""
+    if outcome.plan is not None:
+        return [
+            {"name": str(p["name"]), "version": str(p["version"])}
+            for p in outcome.packages
+            if p.get("state") == "published"
+        ]
+    pkg = outcome.package or {}
+    return [{"name": str(pkg["name"]), "version": str(pkg["version"])}] if outcome.published and pkg.get("name") else []
+
+
 def outputs(outcome: Outcome, report_path: str) -> Mapping[str, str]:
     pkg = outcome.package or {}
     prev = outcome.previous or {}
@@ -35,4 +48,6 @@ def outputs(outcome: Outcome, report_path: str) -> Mapping[str, str]:
         "stage-id": str(outcome.publish.get("stage_id", "")),
         "notified": "true" if outcome.notified else "false",
         "unexpected": " ".join(outcome.unexpected),
+        "published-packages": json.dumps(published_packages(outcome), separators=(",", ":")),
+        "stage-ids": json.dumps(outcome.publish.get("stage_ids") or {}, separators=(",", ":")),
     }

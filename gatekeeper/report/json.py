@@ -27,6 +27,8 @@ def to_json(outcome: Outcome) -> dict[str, object]:
         "delta": outcome.delta,
         "install_behaviour": outcome.install_behaviour,
         "unexpected": outcome.unexpected,
+        "plan": outcome.plan,
+        "packages": outcome.packages,
     }
 
 

@@ -29,6 +29,8 @@ def to_markdown(outcome: Outcome) -> str:
     d = outcome.decision
     pkg = outcome.package or {}
     name = f"`{pkg.get('name')}@{pkg.get('version')}`" if pkg.get("name") else "the package"
+    if outcome.plan is not None:
+        name = f"the release plan ({len(outcome.packages)} packages)"
     if outcome.mode == "watch":
         head = (
             "## ✅ npm-gatekeeper watch: every release went through the gate"
@@ -61,6 +63,7 @@ def to_markdown(outcome: Outcome) -> str:
     lines = [head, ""]
     if outcome.error:
         lines += [f"> {markdown.text(outcome.error)}", ""]
+    lines += plan_table(outcome)
     prev = outcome.previous
     if prev:
         lines += [f"Previous release: `{prev.get('name', pkg.get('name'))}@{prev.get('version')}`", ""]
@@ -97,6 +100,42 @@ def to_markdown(outcome: Outcome) -> str:
             lines += ["", "</details>", ""]
     lines += [section for section in outcome.extra_markdown if section]
     return "\n".join(lines) + "\n"
+
+
+_STATE = {
+    "published": "✅ published",
+    "already-published": "✅ already published (same bytes)",
+    "staged": "⏸️ staged",
+    "allowed": "✅ allowed (not published)",
+    "blocked": "🛑 blocked",
+    "error": "⚠️ error",
+    "failed": "⚠️ failed",
+    "not-published": "⏹️ not published (stopped)",
+    "left-out": "⏭️ unchanged (version on the registry)",
+}
+
+
+def plan_table(outcome: Outcome) -> list[str]:
+    """A release of several packages: the plan in publish order, each package's verdict."""
+    if outcome.plan is None:
+        return []
+    lines = [
+        f"### Release plan ({markdown.text(str(outcome.plan.get('source')))}), in publish order",
+        "",
+        "| # | Package | Folder | Verdict | Blocking rules |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for i, p in enumerate(outcome.packages, 1):
+        rules = ", ".join(f"`{r}`" for r in p.get("blocking") or [])  # type: ignore[union-attr]
+        label = f"{p.get('name')}@{p.get('version')}"
+        verdict = _STATE.get(str(p.get("state")), markdown.text(str(p.get("state"))))
+        lines.append(f"| {i} | {markdown.code(label)} | {markdown.code(str(p.get('folder')))} | {verdict} | {rules} |")
+    left = outcome.plan.get("left_out") or []
+    if left:
+        shown = "; ".join(f"{markdown.code(str(e.get('folder')))} ({markdown.text(str(e.get('why')))})" for e in left)  # type: ignore[union-attr]
+        lines.append("")
+        lines.append(f"Left out: {shown}")
+    return [*lines, ""]
 
 
 def _publish_lines(publish: Mapping[str, object]) -> list[str]:

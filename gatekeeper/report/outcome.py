@@ -39,6 +39,10 @@ class Outcome:
     notified: bool = False
     #: Watch mode: the versions the gate did not publish (`name@version`).
     unexpected: list[str] = field(default_factory=list)
+    #: A release of several packages (input `packages`): the plan (steps/plan.py ReleasePlan.to_json) and each
+    #: planned package's verdict in plan order (name, version, folder, state, decision, integrity...).
+    plan: dict[str, object] | None = None
+    packages: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:

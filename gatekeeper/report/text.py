@@ -52,6 +52,8 @@ def headline(outcome: Outcome) -> str:
     d = outcome.decision
     pkg = outcome.package or {}
     name = terminal.safe(f"{pkg.get('name')}@{pkg.get('version')}") if pkg.get("name") else "the package"
+    if outcome.plan is not None:
+        name = f"the release plan ({len(outcome.packages)} packages)"
     if outcome.mode == "watch":
         if d.exit_code == 0:
             return "npm-gatekeeper watch: every release went through the gate"
@@ -116,6 +118,22 @@ def notify_line(outcome: Outcome) -> list[str]:
     return [terminal.safe(f"  notified: {state} - Release {n.get('release')}{where}; webhook {n.get('webhook')}")]
 
 
+def plan_lines(outcome: Outcome) -> list[str]:
+    """A release of several packages: the plan in publish order, one line per package with its verdict."""
+    if outcome.plan is None:
+        return []
+    lines = [f"  release plan ({terminal.safe(str(outcome.plan.get('source')))}), in publish order:"]
+    for i, p in enumerate(outcome.packages, 1):
+        blocking = p.get("blocking") or []
+        why = f" ({', '.join(str(r) for r in blocking)})" if blocking else ""  # type: ignore[union-attr]
+        lines.append(
+            terminal.safe(f"    {i}. {p.get('name')}@{p.get('version')} [{p.get('folder')}]: {p.get('state')}{why}")
+        )
+    for e in outcome.plan.get("left_out") or []:  # type: ignore[union-attr]
+        lines.append(terminal.safe(f"    left out: {e.get('folder')} ({e.get('why')})"))
+    return lines
+
+
 def _error_lines(outcome: Outcome) -> list[str]:
     """The run's error when the gate lines do not already say it (a publish or notify failure)."""
     if not outcome.error:
@@ -136,7 +154,7 @@ def to_text(outcome: Outcome, *, title: str | None = None, extra: list[str] | No
     """
     if not outcome.gates:
         return ""
-    lines = [title or headline(outcome), *_error_lines(outcome)]
+    lines = [title or headline(outcome), *_error_lines(outcome), *plan_lines(outcome)]
     prev = outcome.previous
     pkg = outcome.package or {}
     if prev:

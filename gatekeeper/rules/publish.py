@@ -30,3 +30,22 @@ PUBLISHED_OTHER_BYTES = Rule(
     "a job of its own; then publish a new version from a clean run.",
     floor=True,
 )
+PLAN_VERSION_OTHER_BYTES = Rule(
+    "plan-version-other-bytes",
+    Severity.BLOCK,
+    "A planned package's version is already on the registry with other bytes than the gate packs from this commit",
+    "A re-run skips a package only when the registry serves exactly the tarball this commit packs. Other bytes "
+    "mean the version was published from elsewhere (another commit, another tool, or not by the gate): find out "
+    "who published it (`mode: watch` flags it) before releasing the packages that depend on it; bump the version "
+    "to release this commit's bytes.",
+    floor=True,
+)
+PLAN_INTEGRITY_MISMATCH = Rule(
+    "plan-integrity-mismatch",
+    Severity.BLOCK,
+    "The tarball the gate packs is not the one the publish plan recorded (changesets `tarball.integrity`)",
+    "Make the plan and the tarballs from the released commit with the same package manager as the gate "
+    "(`changeset pack` in the job before), hand them over as one artifact, and re-run; a mismatch means the bytes "
+    "changed between the jobs: investigate before publishing.",
+    floor=True,
+)

@@ -102,6 +102,10 @@ def parse_record(body: str) -> tuple[Record | None, str]:
     return Record(*(data[k] for k in strs), maintainers=tuple(people), install_scripts=installs), ""
 
 
+#: The gate record's tag in a release of several packages when the policy's `notify.tag-format` has no `{name}`.
+PLAN_TAG_FORMAT = "{name}@{version}"
+
+
 def tag_for(fmt: str, name: str, version: str) -> str:
     return fmt.replace("{name}", name).replace("{version}", version)
 
@@ -113,7 +117,10 @@ def record_of(release: Release, fmt: str) -> tuple[Record | None, str]:
     record, why = parse_record(release.body)
     if record is None:
         return None, why
-    if tag_for(fmt, record.name, record.version) != release.tag:
+    # A release of several packages tags each `{name}@{version}` whatever the format (modes/publish.py
+    # record_tag_format): either tag binds the record to its own name and version.
+    tags = {tag_for(fmt, record.name, record.version), tag_for(PLAN_TAG_FORMAT, record.name, record.version)}
+    if release.tag not in tags:
         return None, f"the record names {record.name}@{record.version}, not the release's tag {release.tag}"
     return record, ""
 

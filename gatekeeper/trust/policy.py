@@ -263,6 +263,17 @@ class DynamicPolicy:
 
 
 @dataclass
+class PackagePolicy:
+    """A section of `packages:`, keyed by package name: what is that package's own in a release of several
+    packages of one repository (input `packages`). Its `approve:` replaces the top-level `approve:` for that
+    package (an approval is exact to one package's files and scripts: another package's never applies); its
+    `rules:` are applied over the top-level `rules:` (floors are never lowered)."""
+
+    approve: Approvals = field(default_factory=Approvals)
+    rules: dict[str, Literal["block", "warn", "off"]] = field(default_factory=dict)
+
+
+@dataclass
 class Policy:
     """The whole policy. Every key optional."""
 
@@ -281,8 +292,24 @@ class Policy:
     dynamic: DynamicPolicy = field(default_factory=DynamicPolicy)
     #: Per-rule severity overrides: rule id -> block | warn | off.
     rules: dict[str, Literal["block", "warn", "off"]] = field(default_factory=dict)
+    #: Per-package sections (monorepos): package name -> its own approvals and rule overrides.
+    packages: dict[str, PackagePolicy] = field(default_factory=dict)
     #: Where the policy came from (not a YAML key).
     source: str = field(default="(defaults)", metadata={"yaml": False})
+
+    def for_package(self, name: str) -> Policy:
+        """The policy that decides for package `name`: its `packages:` section applied (approvals replaced,
+        rules over the top-level ones), without the other packages' sections."""
+        section = self.packages.get(name)
+        if section is None:
+            return self if not self.packages else dataclasses.replace(self, packages={})
+        return dataclasses.replace(
+            self,
+            approve=section.approve,
+            rules={**self.rules, **section.rules},
+            packages={},
+            source=f"{self.source} (section packages.{name})",
+        )
 
 
 def load_policy(path: Path, *, required: bool = False) -> Policy:
@@ -404,6 +431,10 @@ def _convert(hint: Any, node: yaml.Node, source: str, path: str) -> Any:
         return out
     if hint is FileApproval:
         return _file_approval(node, source, path)
+    if hint is PackagePolicy:
+        section = PackagePolicy()
+        _fill(section, node, source, path)
+        return section
     if origin in (typing.Union, types.UnionType):
         raise TypeError(f"unsupported policy type {hint}")
     value = _scalar(node, source, path)
@@ -437,18 +468,30 @@ def _check_rule_ids(policy: Policy, node: yaml.MappingNode, source: str, check_f
     from gatekeeper.trust import floors
 
     known = all_rules()
+    sections: list[tuple[str, yaml.Node, dict[str, str]]] = []
     for key_node, value_node in node.value:
-        if key_node.value != "rules" or not isinstance(value_node, yaml.MappingNode):
+        if key_node.value == "rules":
+            sections.append(("rules", value_node, policy.rules))
+        if key_node.value == "packages" and isinstance(value_node, yaml.MappingNode):
+            for name_node, section_node in value_node.value:
+                name = name_node.value
+                if not _PACKAGE.match(str(name)) or len(str(name)) > 214:
+                    raise _fail(source, name_node, f"packages.{name}", "expected an npm package name")
+                rules_node = _node_at(section_node, "rules")
+                if rules_node is not section_node:
+                    sections.append((f"packages.{name}.rules", rules_node, policy.packages[name].rules))
+    for prefix, value_node, values in sections:
+        if not isinstance(value_node, yaml.MappingNode):
             continue
         for k, _ in value_node.value:
             if k.value not in known:
-                raise _fail(source, k, f"rules.{k.value}", "unknown rule id (see the README's rule reference)")
-            value = policy.rules.get(k.value)
+                raise _fail(source, k, f"{prefix}.{k.value}", "unknown rule id (see the README's rule reference)")
+            value = values.get(k.value)
             if check_floors and value is not None and floors.lowers(k.value, value):
                 raise PolicyError(
-                    f"{source}, line {_line(k)}: `rules.{k.value}: {value}` would lower a safety floor "
+                    f"{source}, line {_line(k)}: `{prefix}.{k.value}: {value}` would lower a safety floor "
                     f"(`{k.value}` stays at least {known[k.value].severity.value})",
-                    f"Remove it from `rules:`; use {floors.knob(k.value)}",
+                    f"Remove it from `{prefix}:`; use {floors.knob(k.value)}",
                 )
 
 

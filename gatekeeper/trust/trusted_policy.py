@@ -164,8 +164,12 @@ def resolve(
     record_commit: str | None = None,
     tag_format: str = "v{version}",
     tag_rulesets: Callable[[str], list[str]] | None = None,
+    per_package: bool = False,
 ) -> PolicyTrust:
-    """Decide which policy decides this release (see the module docstring)."""
+    """Decide which policy decides this release (see the module docstring).
+
+    `per_package`: `released` is already the package's own policy (`Policy.for_package(name)`): the trusted policy
+    is read the same way, so a package is compared with its own section, never another package's."""
     from gatekeeper.rules.policy import POLICY_ANCHOR_CONFLICT, POLICY_CHANGED, POLICY_TRUSTED, POLICY_UNTRUSTED
 
     if baseline is None:
@@ -257,6 +261,8 @@ def resolve(
     data = git.file_at(workspace, commit, rel, MAX_POLICY_BYTES)
     source = f"{policy_path} at {commit[:12]} (found by {how}, release {baseline})"
     trusted = parse_policy(data, source=source, check_floors=False) if data is not None else Policy(source=source)
+    if per_package:
+        trusted = trusted.for_package(name)
     loosened, tightened = compare(trusted, released)
     diff = policy_diff(trusted, released)
     findings: list[Finding] = []
@@ -307,7 +313,9 @@ def untrusted(policy: Policy) -> Policy:
         for rid, sev in policy.rules.items()
         if rid in known and floors.RANK[sev] >= floors.RANK[known[rid].severity.value]
     }
-    return replace(policy, approve=Approvals(), rules=rules, source=policy.source + " (approvals not trusted)")
+    return replace(
+        policy, approve=Approvals(), rules=rules, packages={}, source=policy.source + " (approvals not trusted)"
+    )
 
 
 # -- comparing two policies
