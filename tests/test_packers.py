@@ -365,6 +365,33 @@ def test_yarn_refuses_rc_plugins(tools: Path, tmp_path: Path) -> None:
         packers.pack(b, tmp_path, "yarn", repo_root=repo)
 
 
+@pytest.mark.parametrize(
+    "rc",
+    [
+        '"plugins":\n  - path: .yarn/plugins/evil.cjs\n',  # a quoted key
+        "'plugins': [{path: .yarn/plugins/evil.cjs}]\n",
+        "? plugins\n: - path: .yarn/plugins/evil.cjs\n",  # an explicit key
+    ],
+    ids=["double-quoted", "single-quoted-flow", "explicit-key"],
+)
+def test_yarn_refuses_rc_plugins_however_the_yaml_spells_the_key(tools: Path, tmp_path: Path, rc: str) -> None:
+    repo = tmp_path / "repo"
+    b = yarn_workspace(repo, tools)
+    marker = tmp_path / "PLUGIN_RAN"
+    write(
+        repo / ".yarn/plugins/evil.cjs",
+        f"require('fs').writeFileSync({json.dumps(str(marker))}, '1');\n"
+        "module.exports = {name: 'evil', factory: () => ({})};\n",
+    )
+    with (repo / ".yarnrc.yml").open("a") as fh:
+        fh.write(rc)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(GatekeeperError, match="Yarn plugins"):
+        packers.pack(b, dest, "yarn", repo_root=repo)
+    assert not marker.exists() and list(dest.iterdir()) == []
+
+
 # -- bun
 
 

@@ -284,13 +284,30 @@ def _refuse_yarn_code(package_dir: Path, repo_root: Path) -> None:
             "folder as it is), or set `package-manager: npm` for a package without workspace: ranges",
         )
     for rc in _yarnrc_files(package_dir, repo_root):
-        if re.search(r"^plugins\s*:", _read_rc(rc), re.MULTILINE):
+        if _rc_loads_plugins(rc):
             raise PackerError(
                 f"{rc} loads Yarn plugins (JavaScript of the repository's, run inside yarn), which the gate "
                 "does not run",
                 "Pack without them: remove `plugins:` from .yarnrc.yml (Yarn 4 has its own plugins built in), or "
                 "set `package-manager: npm`",
             )
+
+
+def _rc_loads_plugins(rc: Path) -> bool:
+    """Does this .yarnrc.yml set `plugins`, however the YAML spells the key (quoted, `? plugins`, a flow
+    mapping)? It is read by a real YAML parser, not by a pattern; one that is not a YAML mapping of at most
+    MAX_MANIFEST_BYTES counts as loading plugins (the gate cannot tell what yarn would load)."""
+    import yaml
+
+    try:
+        if rc.stat().st_size > MAX_MANIFEST_BYTES:
+            return True
+        data = yaml.safe_load(rc.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return True
+    if data is None:
+        return False
+    return not isinstance(data, dict) or any(str(key).strip() == "plugins" for key in data)
 
 
 def _argv(manager: str, entry: Path, dest: Path) -> list[str]:
