@@ -19,7 +19,9 @@ yarn `YARN_IGNORE_PATH=1` (else it runs the repository's `yarnPath` release file
 tool and version packed (`Packed.manager`, `Packed.manager_version`).
 
 Nothing of the repository's runs, as with `npm pack --ignore-scripts`:
-- pnpm: `--ignore-scripts` and `--ignore-pnpmfile` (a `.pnpmfile.cjs` `beforePacking` hook is not applied);
+- pnpm: `--ignore-scripts` and `--ignore-pnpmfile` (a `.pnpmfile.cjs` `beforePacking` hook is not applied), and
+  `--config.offline=true`: pnpm 11 installs a workspace's `configDependencies` before any command, from the
+  registry the repository names; offline, a pack fetches nothing (one with config dependencies fails closed);
 - yarn: `yarn pack` runs the package's `prepack`/`postpack` with no switch to turn them off (Yarn 4.18:
   `maybeExecuteWorkspaceLifecycleScript` only asks whether the script exists), so a package with one is refused
   (build in an earlier step; the gate packs what is there); a `.yarnrc.yml` with `plugins` (JavaScript loaded
@@ -320,6 +322,7 @@ def _argv(manager: str, entry: Path, dest: Path) -> list[str]:
             "--ignore-scripts",
             "--ignore-pnpmfile",
             "--pm-on-fail=ignore",
+            "--config.offline=true",
             "--json",
             "--pack-destination",
             str(dest),
