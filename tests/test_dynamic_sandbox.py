@@ -208,3 +208,49 @@ def test_a_file_opened_with_openat2_is_never_unobserved(tmp_path: Path) -> None:
     # openat2 is refused (ENOSYS, as on a kernel without it: libc and libuv fall back to the traced openat)
     assert "openat2 read errno 38" in obs.output and "openat2 write errno 38" in obs.output, obs.output
     assert "/usr/bin/python3 o.py" in beh.items["processes"]
+
+
+# A canary read through another name: a symlink (its open shows the link's path), a hard link, a renamed folder.
+INDIRECT = r"""
+const fs = require('fs'), os = require('os'), path = require('path');
+const home = os.homedir(), tmp = os.tmpdir();
+fs.symlinkSync(path.join(home, '.npmrc'), path.join(tmp, 'a'));
+fs.readFileSync(path.join(tmp, 'a'));
+fs.linkSync(path.join(home, '.aws/credentials'), path.join(tmp, 'b'));
+fs.readFileSync(path.join(tmp, 'b'));
+fs.renameSync(path.join(home, '.ssh'), path.join(tmp, 's'));
+fs.readFileSync(path.join(tmp, 's/id_ed25519'));
+console.log('indirect reads done');
+"""
+
+
+def test_a_canary_read_through_a_link_or_a_renamed_folder_is_recorded(tmp_path: Path) -> None:
+    tgz = pack(tmp_path, "indirect-demo", {"postinstall": "node i.js"}, {"i.js": INDIRECT})
+    obs = sandbox.observe_install(tgz, "indirect-demo", registry=NO_REGISTRY)
+    assert obs.exit_code == 0 and "indirect reads done" in obs.output, obs.output
+    beh = profile_of(obs).packages["indirect-demo"]
+    assert sorted(beh.items["canaries"]) == ["~/.aws/credentials", "~/.npmrc", "~/.ssh/id_ed25519"], beh.items
+
+
+def test_the_trace_reader_sees_a_canary_under_another_name() -> None:
+    lay = ib.Layout("/s/box/project", "/s/box/home", "/s/box/tmp", ("/s/box/home/.npmrc", "/s/box/home/.ssh/k"))
+    trace = "\n".join(
+        [
+            '10 chdir("/s/box/project/node_modules/a") = 0',
+            '10 execve("/usr/bin/node", ["node", "x.js"], 0x1 /* 3 vars */) = 0',
+            '10 openat(AT_FDCWD, "/s/box/tmp/l", O_RDONLY|O_CLOEXEC) = 3</s/box/home/.npmrc>',  # a symlink
+            '10 link("/s/box/home/.npmrc", "/s/box/tmp/h") = 0',
+            '10 renameat2(AT_FDCWD, "../../../home/.ssh", AT_FDCWD, "/s/box/tmp/s", 0) = 0',
+            '10 symlink("../home/.ssh/k", "/s/box/tmp/k") = 0',
+        ]
+    )
+    a = ib.read_trace(trace, lay).packages["a"]
+    assert sorted(a.items["canaries"]) == ["~/.npmrc", "~/.ssh/k"]
+    assert a.items["canaries"]["~/.npmrc"].startswith("openat(") and a.items["canaries"]["~/.ssh/k"].startswith("ren")
+    assert (
+        not ib.read_trace(trace.replace("/s/box/home/.npmrc>", "/s/box/tmp/l>"), lay)
+        .packages["a"]
+        .items["canaries"]
+        .get("~/.npmrc", "")
+        .startswith("openat(")
+    )
