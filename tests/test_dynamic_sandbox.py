@@ -274,3 +274,13 @@ def test_a_write_outside_through_a_link_in_tmpdir_is_recorded(tmp_path: Path) ->
     assert obs.exit_code == 0 and "indirect writes done" in obs.output, obs.output
     beh = profile_of(obs).packages["indirect-write-demo"]
     assert {"~/.bashrc", "<project>/package.json"} <= set(beh.items["writes"]), beh.items
+
+
+def test_a_fifo_made_or_a_folder_removed_outside_is_recorded(tmp_path: Path) -> None:
+    """mknod/mknodat (a FIFO, `mkfifo`) and rmdir change the file system outside the package as a write does."""
+    script = "mkfifo ~/.gk-fifo && mkdir ~/.gk-empty && rmdir ~/.gk-empty && echo fs-done"
+    tgz = pack(tmp_path, "fifo-demo", {"postinstall": script})
+    obs = sandbox.observe_install(tgz, "fifo-demo", registry=NO_REGISTRY)
+    assert obs.exit_code == 0 and "fs-done" in obs.output, obs.output
+    beh = profile_of(obs).packages["fifo-demo"]
+    assert "~/.gk-fifo" in beh.items["writes"] and "~/.gk-empty" in beh.items["deleted"], beh.items

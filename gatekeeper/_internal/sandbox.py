@@ -48,7 +48,8 @@ from gatekeeper.errors import NpmError
 #: network attempts, and the cwd changes and forks that attribute a process to a package.
 TRACED = (
     "execve,execveat,open,openat,creat,connect,sendto,sendmsg,sendmmsg,unlink,unlinkat,rename,renameat,"
-    "renameat2,chmod,fchmod,fchmodat,mkdir,mkdirat,symlink,symlinkat,link,linkat,truncate,chdir,fchdir,"
+    "renameat2,chmod,fchmod,fchmodat,mkdir,mkdirat,mknod,mknodat,rmdir,symlink,symlinkat,link,linkat,truncate,"
+    "chdir,fchdir,"
     "clone,clone3,fork,vfork"
 )
 #: The first uid tried for the sandbox (one with no passwd entry and no process is taken).

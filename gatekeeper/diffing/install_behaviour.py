@@ -421,10 +421,12 @@ class _Reader:
             if call in ("link", "linkat") and self.outside(pkg, source):  # a hard link writes where its source is
                 prof.add("writes", self.norm(source), evidence)
         targets: list[tuple[str, str | None, str]] = []  # (kind, dirfd, path token)
-        if call in ("mkdir", "truncate"):
+        if call in ("mkdir", "truncate", "mknod"):
             targets = [("writes", None, argv[0])] if argv else []
-        elif call == "mkdirat" and len(argv) >= 2:
+        elif call in ("mkdirat", "mknodat") and len(argv) >= 2:
             targets = [("writes", argv[0], argv[1])]
+        elif call == "rmdir" and argv:
+            targets = [("deleted", None, argv[0])]
         elif call == "symlink" and len(argv) >= 2:
             targets = [("writes", None, argv[1])]
         elif call == "symlinkat" and len(argv) >= 3:
