@@ -371,6 +371,24 @@ def test_dependency_moved_between_sections_is_not_added(differ: Differ) -> None:
     assert differ("debug-4.3.4", cand="debug-4.3.5", manifest=move).findings == []
 
 
+def test_an_optional_peer_made_a_dependency_is_added(tmp_path: Path) -> None:
+    """An optional peer (peerDependenciesMeta optional) is installed by no consumer; moving it to `dependencies`
+    makes every consumer install it: that is a new dependency, not a move (a release could pre-seed a name as an
+    optional peer and make it a dependency in a later patch release)."""
+    meta = {"peerDependenciesMeta": {"evil": {"optional": True}}}
+    base = make_tgz({"package.json": package_json(peerDependencies={"evil": "*"}, **meta)}, tmp_path / "b.tgz")
+    cand = make_tgz({"package.json": package_json(version="1.0.1", dependencies={"evil": "*"})}, tmp_path / "c.tgz")
+    (f,) = only(diff_packages(load(base), load(cand), Policy()), "dependency-added")
+    assert f.blocks and '"evil"' in f.message
+    # a required peer (npm 7+ installs it) moved to dependencies stays a move; an optional peer kept optional too
+    required = make_tgz({"package.json": package_json(peerDependencies={"evil": "*"})}, tmp_path / "r.tgz")
+    assert diff_packages(load(required), load(cand), Policy()).findings == []
+    kept = make_tgz(
+        {"package.json": package_json(version="1.0.1", peerDependencies={"evil": "^1"}, **meta)}, tmp_path / "k.tgz"
+    )
+    assert diff_packages(load(base), load(kept), Policy()).findings == []
+
+
 @pytest.mark.parametrize(
     ("spec", "kind"),
     [
@@ -398,9 +416,7 @@ def test_spec_kind(spec: str, kind: str) -> None:
     assert spec_kind(spec) == kind
 
 
-@pytest.mark.parametrize(
-    "spec", ["github:attacker/ms", "https://evil.example/ms.tgz", "npm:evil-ms@2.1.2", "../ms"]
-)
+@pytest.mark.parametrize("spec", ["github:attacker/ms", "https://evil.example/ms.tgz", "npm:evil-ms@2.1.2", "../ms"])
 def test_dependency_source_changed(differ: Differ, spec: str) -> None:
     result = differ("debug-4.3.4", cand="debug-4.3.5", manifest=lambda d: d["dependencies"].update(ms=spec))
     (f,) = only(result, "dependency-source-changed")

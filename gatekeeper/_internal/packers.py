@@ -19,7 +19,9 @@ yarn `YARN_IGNORE_PATH=1` (else it runs the repository's `yarnPath` release file
 tool and version packed (`Packed.manager`, `Packed.manager_version`).
 
 Nothing of the repository's runs, as with `npm pack --ignore-scripts`:
-- pnpm: `--ignore-scripts` and `--ignore-pnpmfile` (a `.pnpmfile.cjs` `beforePacking` hook is not applied);
+- pnpm: `--ignore-scripts` and `--ignore-pnpmfile` (a `.pnpmfile.cjs` `beforePacking` hook is not applied), and
+  `--config.offline=true`: pnpm 11 installs a workspace's `configDependencies` before any command, from the
+  registry the repository names; offline, a pack fetches nothing (one with config dependencies fails closed);
 - yarn: `yarn pack` runs the package's `prepack`/`postpack` with no switch to turn them off (Yarn 4.18:
   `maybeExecuteWorkspaceLifecycleScript` only asks whether the script exists), so a package with one is refused
   (build in an earlier step; the gate packs what is there); a `.yarnrc.yml` with `plugins` (JavaScript loaded
@@ -284,13 +286,30 @@ def _refuse_yarn_code(package_dir: Path, repo_root: Path) -> None:
             "folder as it is), or set `package-manager: npm` for a package without workspace: ranges",
         )
     for rc in _yarnrc_files(package_dir, repo_root):
-        if re.search(r"^plugins\s*:", _read_rc(rc), re.MULTILINE):
+        if _rc_loads_plugins(rc):
             raise PackerError(
                 f"{rc} loads Yarn plugins (JavaScript of the repository's, run inside yarn), which the gate "
                 "does not run",
                 "Pack without them: remove `plugins:` from .yarnrc.yml (Yarn 4 has its own plugins built in), or "
                 "set `package-manager: npm`",
             )
+
+
+def _rc_loads_plugins(rc: Path) -> bool:
+    """Does this .yarnrc.yml set `plugins`, however the YAML spells the key (quoted, `? plugins`, a flow
+    mapping)? It is read by a real YAML parser, not by a pattern; one that is not a YAML mapping of at most
+    MAX_MANIFEST_BYTES counts as loading plugins (the gate cannot tell what yarn would load)."""
+    import yaml
+
+    try:
+        if rc.stat().st_size > MAX_MANIFEST_BYTES:
+            return True
+        data = yaml.safe_load(rc.read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return True
+    if data is None:
+        return False
+    return not isinstance(data, dict) or any(str(key).strip() == "plugins" for key in data)
 
 
 def _argv(manager: str, entry: Path, dest: Path) -> list[str]:
@@ -303,6 +322,7 @@ def _argv(manager: str, entry: Path, dest: Path) -> list[str]:
             "--ignore-scripts",
             "--ignore-pnpmfile",
             "--pm-on-fail=ignore",
+            "--config.offline=true",
             "--json",
             "--pack-destination",
             str(dest),

@@ -11,7 +11,8 @@ Two phases in a fresh temp project outside the workspace:
    after strace attached, so the install can neither signal the tracer nor read its trace), with a HOME of
    its own holding canary credentials, a seccomp filter (libseccomp, `pyseccomp`) that refuses `connect`,
    `sendto` to an address, `sendmsg`/`sendmmsg`, `listen` and io_uring (so every network attempt is
-   recorded by strace and none succeeds), RLIMIT_NPROC/FSIZE/CORE, a deadline, and a cap on the trace size.
+   recorded by strace and none succeeds) and openat2/open_by_handle_at (every file is opened by a traced
+   call), RLIMIT_NPROC/FSIZE/CORE, a deadline, and a cap on the trace size.
 
 At the end (or the deadline, or the cap) every process of the sandbox uid is killed (`kill(-1, SIGKILL)` from
 a child that became that uid: no process of it escapes by leaving the process group) and the temp dir goes.
@@ -47,7 +48,8 @@ from gatekeeper.errors import NpmError
 #: network attempts, and the cwd changes and forks that attribute a process to a package.
 TRACED = (
     "execve,execveat,open,openat,creat,connect,sendto,sendmsg,sendmmsg,unlink,unlinkat,rename,renameat,"
-    "renameat2,chmod,fchmod,fchmodat,mkdir,mkdirat,symlink,symlinkat,link,linkat,truncate,chdir,fchdir,"
+    "renameat2,chmod,fchmod,fchmodat,mkdir,mkdirat,mknod,mknodat,rmdir,symlink,symlinkat,link,linkat,truncate,"
+    "chdir,fchdir,"
     "clone,clone3,fork,vfork"
 )
 #: The first uid tried for the sandbox (one with no passwd entry and no process is taken).
@@ -119,9 +121,13 @@ def _seccomp_filter() -> Callable[[], None]:
     f.add_rule(refuse, "sendmsg")  # msg_name cannot be inspected by a filter
     f.add_rule(refuse, "sendmmsg")
     f.add_rule(refuse, "listen")  # no server reachable from outside while the install runs
-    for name in ("io_uring_setup", "io_uring_enter", "io_uring_register"):  # io_uring bypasses seccomp
-        with contextlib.suppress(Exception):
+    # io_uring bypasses seccomp (and strace); openat2 and open_by_handle_at open files that `trace=` (openat) does
+    # not show: refused as a kernel without them would (libc and libuv fall back to the traced openat)
+    for name in ("io_uring_setup", "io_uring_enter", "io_uring_register", "openat2", "open_by_handle_at"):
+        try:
             f.add_rule(sc.ERRNO(errno.ENOSYS), name)
+        except Exception as exc:  # a libseccomp that does not know it: the install would be unobserved
+            raise Unavailable(f"libseccomp cannot refuse {name} ({exc})") from None
     return f.load
 
 

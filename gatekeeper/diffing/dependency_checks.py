@@ -56,12 +56,17 @@ class DependencyChecks(Checker):
         if self.first:
             return
         old_names = {n for deps in _deps(self.old).values() for n in deps}
+        old_installed = _installed(self.old)
+        new_installed = _installed(self.new)
         patch = self.result.release_type in ("patch", "unknown", "none")
         seen: set[str] = set()
         looked_up: list[_Added] = []
         for fld, deps in _deps(self.new).items():
             for name, spec in deps.items():
-                if name in old_names or name in seen:
+                # a move between sections is no addition, unless consumers now install what they did not (an
+                # optional peer made a dependency)
+                moved = name in old_names and (name in old_installed or name not in new_installed)
+                if moved or name in seen:
                     continue
                 seen.add(name)
                 line = self.new.line_of(fld, name)
@@ -295,6 +300,20 @@ def _shipped(pkg: Package | None) -> set[str]:
                 if isinstance(deps, dict):
                     needed.update(str(k) for k in deps)
     return names - needed - _bundled(pkg)
+
+
+def _installed(pkg: Package | None) -> set[str]:
+    """The dependency names a consumer's install of `pkg` installs: dependencies, optionalDependencies, and the
+    peers not marked optional in peerDependenciesMeta (npm 7+ installs those)."""
+    deps = _deps(pkg)
+    meta = pkg.manifest.get("peerDependenciesMeta") if pkg else None
+    meta = meta if isinstance(meta, dict) else {}
+    out = set(deps.get("dependencies", {})) | set(deps.get("optionalDependencies", {}))
+    for name in deps.get("peerDependencies", {}):
+        entry = meta.get(name)
+        if not (isinstance(entry, dict) and entry.get("optional") is True):
+            out.add(name)
+    return out
 
 
 def _registry_target(name: str, spec: str) -> tuple[str, str] | None:

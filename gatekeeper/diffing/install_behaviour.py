@@ -317,6 +317,24 @@ class _Reader:
                 base = m.group(1)
         return _join(base, raw)
 
+    def canaries_under(self, path: str) -> list[str]:
+        """The canary files at `path` or below it (a folder holding one)."""
+        return sorted(c for c in (_join("", c) for c in self.layout.canaries) if c == path or c.startswith(path + "/"))
+
+    def link_sources(self, pid: int, call: str, argv: list[str]) -> list[str]:
+        """What a link, symlink or rename gives a new name to (a symlink's target is relative to its folder)."""
+        source: str | None = None
+        if call in ("link", "rename") and argv:
+            source = self.path_arg(pid, None, argv[0])
+        elif call in ("linkat", "renameat", "renameat2") and len(argv) >= 2:
+            source = self.path_arg(pid, argv[0], argv[1])
+        elif call in ("symlink", "symlinkat") and len(argv) >= 2:
+            link = self.path_arg(pid, argv[1] if call == "symlinkat" else None, argv[-1])
+            target = _unquote(argv[0])
+            if link is not None and target is not None:
+                source = _join(link.rsplit("/", 1)[0], target)
+        return [source] if source is not None else []
+
     def event(self, pid: int, call: str, args: str, result: str, line: str) -> None:
         res = _RESULT.match(result.strip())
         ok = bool(res) and res.group(1) != "?" and not res.group(1).startswith("-")
@@ -382,21 +400,33 @@ class _Reader:
             if path is None:
                 return
             canaries = {_join("", c) for c in self.layout.canaries}
-            if path in canaries:
-                prof.add("canaries", self.norm(path), evidence)
+            opened = _FD_PATH.match(result.strip())  # `-y`: the file the fd is, whatever name (a symlink) reached it
+            names = [path, *((_join("", opened.group(1)),) if opened else ())]
+            for seen in set(names):
+                if seen in canaries:
+                    prof.add("canaries", self.norm(seen), evidence)
             if (
                 any(f in flags for f in _WRITE_FLAGS)
                 and path not in _HARMLESS_WRITES
                 and not path.startswith(("/proc/self/", "/dev/fd/", "/dev/pts/"))
-                and self.outside(pkg, path)
             ):
-                prof.add("writes", self.norm(path), evidence)
+                # the name opened, or the file it is (a symlink in TMPDIR to ~/.bashrc): either outside is a write
+                outside = [p for p in dict.fromkeys(names) if p.startswith("/") and self.outside(pkg, p)]
+                if outside:
+                    prof.add("writes", self.norm(outside[0]), evidence)
             return
+        for source in self.link_sources(pid, call, argv):  # a canary (or its folder) given another name
+            for canary in self.canaries_under(source):
+                prof.add("canaries", self.norm(canary), evidence)
+            if call in ("link", "linkat") and self.outside(pkg, source):  # a hard link writes where its source is
+                prof.add("writes", self.norm(source), evidence)
         targets: list[tuple[str, str | None, str]] = []  # (kind, dirfd, path token)
-        if call in ("mkdir", "truncate"):
+        if call in ("mkdir", "truncate", "mknod"):
             targets = [("writes", None, argv[0])] if argv else []
-        elif call == "mkdirat" and len(argv) >= 2:
+        elif call in ("mkdirat", "mknodat") and len(argv) >= 2:
             targets = [("writes", argv[0], argv[1])]
+        elif call == "rmdir" and argv:
+            targets = [("deleted", None, argv[0])]
         elif call == "symlink" and len(argv) >= 2:
             targets = [("writes", None, argv[1])]
         elif call == "symlinkat" and len(argv) >= 3:

@@ -411,6 +411,8 @@ def _convert(hint: Any, node: yaml.Node, source: str, path: str) -> Any:
     args = typing.get_args(hint)
     if origin is Literal:
         value = _scalar(node, source, path)
+        if value is False and "off" in args:
+            value = "off"  # YAML 1.1 reads a bare `off` as false: where the key is a level, that is `off`
         if value not in args:
             allowed = " | ".join(str(a) for a in args)
             raise _fail(source, node, path, f"must be one of {allowed}, not {value!r}")
