@@ -6,6 +6,17 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# The run's own group: as root, the whole run (set-up, build, pytest, every child) runs under a free
+# gid picked for it, so every file it makes carries that group and the host check at the end counts
+# exactly this run's files, never another process's on a shared machine (tests/_support/hostcheck.py).
+# Not root (or no setpriv): the check tells files apart by their names instead, and says so.
+if [ -z "${GATEKEEPER_RUN_GID:-}" ] && [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+  GATEKEEPER_RUN_GID=$("${PYTHON:-python3}" -m tests._support.hostcheck free-gid)
+  export GATEKEEPER_RUN_GID
+  echo "test.sh: running under a group of its own, gid $GATEKEEPER_RUN_GID (setpriv --regid; the host check counts its files)"
+  exec setpriv --regid "$GATEKEEPER_RUN_GID" --keep-groups bash scripts/test.sh "$@"
+fi
+
 # What the run must leave alone on this machine (tests/_support/hostcheck.py, stdlib only): a snapshot
 # now, before anything installs or runs; tests/test_host_untouched.py compares with it at the very end.
 # Everything the run writes goes to ONE temp dir of its own (TMPDIR for every child: pip, pytest, the
@@ -71,7 +82,7 @@ rc=$?
 [ -n "$build_pid" ] && wait "$build_pid"
 # Last, after everything above (the background build included): what the run left on the host.
 echo "test.sh: pytest -q tests/test_host_untouched.py (the host as it was before the run)"
-"$PY" -m pytest -q -p no:cacheprovider tests/test_host_untouched.py
+"$PY" -m pytest -q -s -p no:cacheprovider tests/test_host_untouched.py  # -s: its notes (other processes' files)
 host_rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

@@ -42,9 +42,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
     The host snapshot (tests/_support/hostcheck.py) is what tests/test_host_untouched.py compares with at
     the end; scripts/test.sh takes it before its set-up step and names it in GATEKEEPER_HOST_BEFORE.
+    As root, a plain run first takes a group of its own (hostcheck.adopt_run_gid; scripts/test.sh runs
+    under one already): every file the run and its children make carries it, which is how the host
+    check tells this run's files from other processes' on a shared machine.
     """
     before = None
     if not hasattr(config, "workerinput") and not os.environ.get("GATEKEEPER_HOST_BEFORE"):
+        hostcheck.adopt_run_gid()  # xdist workers and every other child inherit it
         before = hostcheck.snapshot()  # before this run makes anything, TMPDIR still the machine's
     private = tempfile.mkdtemp(prefix="gk-tests-")
     _PRIVATE_TMP.append(private)
