@@ -1,7 +1,8 @@
 """Shared fixtures: a local GitHub API, a real Verdaccio npm registry, real package repos.
 
 - `github_server` (function): `tests._support.github_server.GitHubServer`, started, fresh state.
-- `verdaccio` (session): `tests._support.verdaccio.Verdaccio`, a real registry on 127.0.0.1.
+- `verdaccio` (session): `tests._support.verdaccio.Verdaccio`, a real registry on 127.0.0.1 (one for
+  all xdist workers of a run).
 - `package_repo` (function): factory `package_repo(name="demo-pkg", version="1.0.0", **kw) -> Path`.
 - `action_home` (function): an empty temp HOME for `run_action`.
 - `verifier_modules` (session): the pinned provenance verifier installed (tests/_support/verifier.py), its
@@ -24,7 +25,7 @@ import pytest
 
 from tests._support import hostcheck, verifier
 from tests._support.github_server import GitHubServer
-from tests._support.verdaccio import Verdaccio, verdaccio_session
+from tests._support.verdaccio import Verdaccio, shared_verdaccio_session, stop_shared, verdaccio_session
 from tests._support.workspace import make_package_repo
 
 _PRIVATE_TMP: list[str] = []
@@ -64,6 +65,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller: a shared Verdaccio a crashed worker left
+        suite_tmp = os.environ.get("GATEKEEPER_SUITE_TMP")
+        for root in sorted(Path(suite_tmp).glob("verdaccio-shared-*")) if suite_tmp else []:
+            stop_shared(root)
     for path in _PRIVATE_TMP:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -79,10 +84,24 @@ def github_server() -> Iterator[GitHubServer]:
     assert not server.internal_errors, "fake GitHub server crashed:\n" + "\n".join(server.internal_errors)
 
 
+def _shared_verdaccio_root(config: pytest.Config) -> Path | None:
+    """Where the xdist workers of this run share one Verdaccio (None: not a worker)."""
+    workerinput = getattr(config, "workerinput", None)
+    suite_tmp = os.environ.get("GATEKEEPER_SUITE_TMP")
+    if workerinput is None or not suite_tmp:
+        return None
+    return Path(suite_tmp) / f"verdaccio-shared-{workerinput['testrunuid']}"
+
+
 @pytest.fixture(scope="session")
-def verdaccio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Verdaccio]:
-    """One real Verdaccio for the session (fresh storage); use unique package names per test."""
-    with verdaccio_session(tmp_path_factory.mktemp("verdaccio")) as registry:
+def verdaccio(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Verdaccio]:
+    """One real Verdaccio for the whole run (fresh storage); use unique package names per test.
+
+    Under xdist the workers share one (started once under a file lock, each worker with its own
+    proxy in front; tests/_support/verdaccio.py shared_verdaccio_session)."""
+    shared = _shared_verdaccio_root(request.config)
+    session = shared_verdaccio_session(shared) if shared else verdaccio_session(tmp_path_factory.mktemp("verdaccio"))
+    with session as registry:
         yield registry
 
 
