@@ -59,9 +59,11 @@ fi
 # progress printed, while the other tests run; and so is the reproducibility check's fresh rebuild
 # (in a scratch store, at the same time as the build when nothing is cached). The container tests
 # then find the image built and the verdict recorded (tests/_support/container_build.py: file locks,
-# nothing is built twice).
+# nothing is built twice; the prebuild's result in GATEKEEPER_PREBUILD_RESULT lets the container
+# tests use its image without a second, warm build).
 build_pid=
 if [ "$#" -eq 0 ] && [ "$container" = 1 ] && [ -z "${GATEKEEPER_NO_CONTAINER_PREBUILD:-}" ]; then
+  export GATEKEEPER_PREBUILD_RESULT=$SUITE_TMP/container-prebuild.json
   echo "test.sh: building the container image in the background (python -m tests._support.container_build prebuild)"
   ("$PY" -m tests._support.container_build prebuild 2>&1 | sed -u 's/^/[container build] /') &
   build_pid=$!
