@@ -34,8 +34,10 @@ source scripts/_venv.sh
 echo "test.sh: ruff check ."
 "$VENV/bin/ruff" check .
 
-echo "test.sh: scripts/lint.sh (Dockerfile, action.yml, workflows, examples, shell scripts)"
-bash scripts/lint.sh
+# The linters are installed now (tests/test_examples.py uses them too) and run alongside the tests
+# (their output and verdict at the end): they need no core of their own for 15 s.
+echo "test.sh: scripts/lint.sh --install-only (the pinned linters, in .cache/lint-venv)"
+bash scripts/lint.sh --install-only
 
 # The container tests' ONE set-up step, before anything builds: the Debian packages they need,
 # installed under one lock, nothing upgraded (scripts/container/setup.sh says which and why). Where
@@ -69,19 +71,23 @@ if [ "$#" -eq 0 ] && [ "$container" = 1 ] && [ -z "${GATEKEEPER_NO_CONTAINER_PRE
   build_pid=$!
 fi
 
-echo "test.sh: the semantic-release plugin's unit tests (node --test, Node 22 from the test cache)"
-NODE22=$("$PY" -c 'from tests._support.semrel import ensure_installed; print(ensure_installed().node)')
-(cd integrations/semantic-release && PATH="$(dirname "$NODE22"):$PATH" "$NODE22" --test "test/*.test.js")
-export GATEKEEPER_PLUGIN_TESTS_RAN=1
+echo "test.sh: scripts/lint.sh (Dockerfile, action.yml, workflows, examples, shell scripts) in the background"
+bash scripts/lint.sh >"$SUITE_TMP/lint.log" 2>&1 &
+lint_pid=$!
 
 # The suite runs on every core (pytest-xdist); the container tests stay together on one worker
-# (tests/conftest.py: xdist_group "container").
+# (tests/conftest.py: xdist_group "container"). The semantic-release plugin's unit tests (node --test,
+# Node 22 from the test cache) are one of its tests (tests/test_semantic_release.py).
 workers=${GATEKEEPER_TEST_WORKERS:-auto}
 echo "test.sh: pytest -q -n $workers --dist loadgroup $*"
 set +e
 "$PY" -m pytest -q -n "$workers" --dist loadgroup --ignore=tests/test_host_untouched.py "$@"
 rc=$?
 [ -n "$build_pid" ] && wait "$build_pid"
+wait "$lint_pid"
+lint_rc=$?
+echo "test.sh: scripts/lint.sh (ran alongside the tests, exit $lint_rc):"
+cat "$SUITE_TMP/lint.log"
 # Last, after everything above (the background build included): what the run left on the host.
 echo "test.sh: pytest -q tests/test_host_untouched.py (the host as it was before the run)"
 "$PY" -m pytest -q -s -p no:cacheprovider tests/test_host_untouched.py  # -s: its notes (other processes' files)
@@ -92,4 +98,5 @@ if [ "$rc" -eq 5 ]; then
   exit 1
 fi
 [ "$rc" -ne 0 ] || rc=$host_rc
+[ "$rc" -ne 0 ] || rc=$lint_rc
 exit "$rc"
