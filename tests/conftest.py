@@ -147,25 +147,6 @@ def action_home(tmp_path: Path) -> Path:
 XDIST_GROUPS = {"test_container.py": "container"}
 
 
-# Longest tests first (xdist hands tests out in collection order, a few at a time per worker): a
-# 20-70 s test collected last kept one worker busy while the other had nothing left to do. These files
-# have the longest tests (seconds per test, one process, load 9-20, issue 20: semantic_release 17.3,
-# e2e_oidc 17.0, support_verdaccio 13.0, e2e_trust 12.9, pull_request 11.4, watch 11.0,
-# e2e_isolation 9.5, faults 9.4, text_report 6.2; single tests up to 74 s); they run first, in this
-# order, then the rest in collection order, so the end of the run is short tests on both workers.
-# (The container group goes first anyway: xdist gives the biggest group out first.)
-SLOW_FIRST = (
-    "test_semantic_release.py",
-    "test_e2e_oidc.py",
-    "test_pull_request.py",
-    "test_e2e_trust.py",
-    "test_support_verdaccio.py",
-    "test_watch.py",
-    "test_e2e_isolation.py",
-    "test_faults.py",
-    "test_text_report.py",
-)
-
 # Runs after everything else (it checks what the run left on the host): last in a plain run; under
 # xdist nothing is "last", so it skips there and scripts/test.sh runs it on its own after the suite.
 RUNS_LAST = "test_host_untouched.py"
@@ -176,8 +157,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = XDIST_GROUPS.get(item.path.name)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
-    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))  # stable: the rest keep their order
     last = [item for item in items if item.path.name == RUNS_LAST]
     if last:
         items[:] = [item for item in items if item.path.name != RUNS_LAST] + last
