@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's test command: a .venv with the pinned requirements, `ruff check .`, lint, the container
-# tests' set-up step, then pytest on all cores, and last a check that the run left the host alone.
+# The project's test command: a .venv with the pinned requirements, `ruff check .`, the container
+# tests' set-up step, then pytest on all cores with lint (scripts/lint.sh) and the image build running
+# alongside, and last a check that the run left the host alone.
 # Works on a fresh machine with python3 (3.11+), node, npm and git; Verdaccio is installed by the
 # test fixtures. Arguments are passed to pytest, e.g. `bash scripts/test.sh -k verdaccio -x`.
 set -euo pipefail
