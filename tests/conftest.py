@@ -141,10 +141,12 @@ def action_home(tmp_path: Path) -> Path:
     return home
 
 
-# Slow groups that must stay on one xdist worker (scripts/test.sh runs `-n auto --dist loadgroup`):
-# the container tests share one image build, so they run in order on a single worker while the other
-# worker takes the rest of the suite.
-XDIST_GROUPS = {"test_container.py": "container"}
+# Groups that must stay on one xdist worker (scripts/test.sh runs `-n auto --dist loadgroup`): the
+# container tests share one image build, so they run in order on a single worker while the other
+# worker takes the rest of the suite. The provenance tests use the package name `sigstore` itself
+# (the real tarball) on the Verdaccio that all workers share, and publish and watch it in turn: one
+# worker, in file order, as in a plain run.
+XDIST_GROUPS = {"test_container.py": "container", "test_provenance_verify.py": "sigstore"}
 
 
 # Runs after everything else (it checks what the run left on the host): last in a plain run; under

@@ -186,6 +186,14 @@ class Verdaccio:
     def log_path(self) -> Path:
         return self.root / "verdaccio.log"
 
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold a lock named `name` among every process using this Verdaccio (xdist workers share one):
+        for a fixed package name that "publish it if it is not there yet" must not publish twice."""
+        with open(self.root / f".lock-{urllib.parse.quote(name, safe='')}", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
+
     def unique(self, prefix: str) -> str:
         """A name no other test of this session uses (users and packages share one registry)."""
         with self._lock:
