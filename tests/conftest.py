@@ -1,7 +1,8 @@
 """Shared fixtures: a local GitHub API, a real Verdaccio npm registry, real package repos.
 
 - `github_server` (function): `tests._support.github_server.GitHubServer`, started, fresh state.
-- `verdaccio` (session): `tests._support.verdaccio.Verdaccio`, a real registry on 127.0.0.1.
+- `verdaccio` (session): `tests._support.verdaccio.Verdaccio`, a real registry on 127.0.0.1 (one for
+  all xdist workers of a run).
 - `package_repo` (function): factory `package_repo(name="demo-pkg", version="1.0.0", **kw) -> Path`.
 - `action_home` (function): an empty temp HOME for `run_action`.
 - `verifier_modules` (session): the pinned provenance verifier installed (tests/_support/verifier.py), its
@@ -24,7 +25,7 @@ import pytest
 
 from tests._support import hostcheck, verifier
 from tests._support.github_server import GitHubServer
-from tests._support.verdaccio import Verdaccio, verdaccio_session
+from tests._support.verdaccio import Verdaccio, shared_verdaccio_session, stop_shared, verdaccio_session
 from tests._support.workspace import make_package_repo
 
 _PRIVATE_TMP: list[str] = []
@@ -42,9 +43,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
     The host snapshot (tests/_support/hostcheck.py) is what tests/test_host_untouched.py compares with at
     the end; scripts/test.sh takes it before its set-up step and names it in GATEKEEPER_HOST_BEFORE.
+    As root, a plain run first takes a group of its own (hostcheck.adopt_run_gid; scripts/test.sh runs
+    under one already): every file the run and its children make carries it, which is how the host
+    check tells this run's files from other processes' on a shared machine.
     """
     before = None
     if not hasattr(config, "workerinput") and not os.environ.get("GATEKEEPER_HOST_BEFORE"):
+        hostcheck.adopt_run_gid()  # xdist workers and every other child inherit it
         before = hostcheck.snapshot()  # before this run makes anything, TMPDIR still the machine's
     private = tempfile.mkdtemp(prefix="gk-tests-")
     _PRIVATE_TMP.append(private)
@@ -60,6 +65,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):  # the controller: a shared Verdaccio a crashed worker left
+        suite_tmp = os.environ.get("GATEKEEPER_SUITE_TMP")
+        for root in sorted(Path(suite_tmp).glob("verdaccio-shared-*")) if suite_tmp else []:
+            stop_shared(root)
     for path in _PRIVATE_TMP:
         shutil.rmtree(path, ignore_errors=True)
 
@@ -75,10 +84,24 @@ def github_server() -> Iterator[GitHubServer]:
     assert not server.internal_errors, "fake GitHub server crashed:\n" + "\n".join(server.internal_errors)
 
 
+def _shared_verdaccio_root(config: pytest.Config) -> Path | None:
+    """Where the xdist workers of this run share one Verdaccio (None: not a worker)."""
+    workerinput = getattr(config, "workerinput", None)
+    suite_tmp = os.environ.get("GATEKEEPER_SUITE_TMP")
+    if workerinput is None or not suite_tmp:
+        return None
+    return Path(suite_tmp) / f"verdaccio-shared-{workerinput['testrunuid']}"
+
+
 @pytest.fixture(scope="session")
-def verdaccio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Verdaccio]:
-    """One real Verdaccio for the session (fresh storage); use unique package names per test."""
-    with verdaccio_session(tmp_path_factory.mktemp("verdaccio")) as registry:
+def verdaccio(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[Verdaccio]:
+    """One real Verdaccio for the whole run (fresh storage); use unique package names per test.
+
+    Under xdist the workers share one (started once under a file lock, each worker with its own
+    proxy in front; tests/_support/verdaccio.py shared_verdaccio_session)."""
+    shared = _shared_verdaccio_root(request.config)
+    session = shared_verdaccio_session(shared) if shared else verdaccio_session(tmp_path_factory.mktemp("verdaccio"))
+    with session as registry:
         yield registry
 
 
@@ -118,10 +141,12 @@ def action_home(tmp_path: Path) -> Path:
     return home
 
 
-# Slow groups that must stay on one xdist worker (scripts/test.sh runs `-n auto --dist loadgroup`):
-# the container tests share one image build, so they run in order on a single worker while the other
-# worker takes the rest of the suite.
-XDIST_GROUPS = {"test_container.py": "container"}
+# Groups that must stay on one xdist worker (scripts/test.sh runs `-n auto --dist loadgroup`): the
+# container tests share one image build, so they run in order on a single worker while the other
+# worker takes the rest of the suite. The provenance tests use the package name `sigstore` itself
+# (the real tarball) on the Verdaccio that all workers share, and publish and watch it in turn: one
+# worker, in file order, as in a plain run.
+XDIST_GROUPS = {"test_container.py": "container", "test_provenance_verify.py": "sigstore"}
 
 
 # Runs after everything else (it checks what the run left on the host): last in a plain run; under

@@ -46,10 +46,13 @@ from tests._support.container_build import (
     CANNOT_RUN,
     IMAGE,
     PODMAN_STATE,
+    PREBUILD_RESULT,
     build_and_verify,
     cached_steps,
+    image_ids,
     podman,
     podman_env,
+    prebuilt_image,
     verify_reproducible,
 )
 from tests._support.github_server import GitHubServer
@@ -119,8 +122,14 @@ def image(request: pytest.FixtureRequest) -> str:
     """The image built from ./Dockerfile, once per session, in the private store (warm rebuild ~2 s)."""
     if os.environ.get("GATEKEEPER_SKIP_CONTAINER") == "1":
         _skip_or_fail("CONTAINER TEST SKIPPED on request (GATEKEEPER_SKIP_CONTAINER=1): the Dockerfile was NOT built")
-    if os.environ.get("GATEKEEPER_IMAGE_BUILT") != "1":
-        say = _terminal(request.config)
+    if os.environ.get("GATEKEEPER_IMAGE_BUILT") == "1":
+        return IMAGE
+    say = _terminal(request.config)
+    prebuilt = prebuilt_image()  # scripts/test.sh's background build of this run: wait for it, use it
+    if prebuilt is not None:
+        say(f"test_container: using the image this run built in the background ({prebuilt['image_id'][:12]})")
+        SESSION_BUILD["cached_steps"] = prebuilt["cached_steps"]
+    else:
         say("")
         say("test_container: building the action image first (root, podman/buildah; cold 2-10 min, cached ~2 s)")
         # On a cold store the reproducibility rebuild starts at the same time (a scratch store of its own).
@@ -626,12 +635,31 @@ def test_container_blocks_a_red_build_and_publishes_nothing(
 # test hygiene and reproducibility
 
 
+def test_a_prebuilt_image_is_used_only_as_the_prebuild_recorded_it(
+    image: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scripts/test.sh's background build hands its image to the container tests (no second build)
+    only when it succeeded and the image in the store is still the one it built."""
+    current = image_ids(image)["id"]
+    result = tmp_path / "container-prebuild.json"
+    monkeypatch.setenv(PREBUILD_RESULT, str(result))
+    assert prebuilt_image() is None  # no result: the prebuild did not run (or not yet done)
+    for recorded, used in (
+        ({"rc": 0, "cached_steps": 13, "image_id": current}, True),
+        ({"rc": 1, "cached_steps": 13, "image_id": current}, False),
+        ({"rc": 0, "cached_steps": 13, "image_id": "0" * 64}, False),  # the store's image changed since
+    ):
+        result.write_text(json.dumps(recorded), encoding="utf-8")
+        assert (prebuilt_image() == recorded) is used, recorded
+
+
 def test_the_suite_uses_a_private_store_and_no_official_image_name(image: str) -> None:
     """Images live in this checkout's .cache/podman, and the stand-in base carries a project name."""
     info = podman("info", "--format", "{{.Store.GraphRoot}} {{.Store.RunRoot}}")
     assert info.returncode == 0, info.stderr
     graphroot, runroot = info.stdout.split()
-    assert Path(graphroot) == PODMAN_STATE / "storage" and Path(runroot) == PODMAN_STATE / "run"
+    state = PODMAN_STATE.resolve()  # .cache may be a symlink (a worktree sharing another checkout's)
+    assert Path(graphroot) == state / "storage" and Path(runroot) == state / "run"
     names = podman("images", "--format", "{{.Repository}}:{{.Tag}}")
     assert names.returncode == 0, names.stderr
     listed = set(names.stdout.split()) - {"<none>:<none>"}  # untagged layers of an earlier build carry no name

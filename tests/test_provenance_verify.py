@@ -214,8 +214,11 @@ FAST_RETRIES = {"GATEKEEPER_GITHUB_RETRIES": "2", "GATEKEEPER_GITHUB_BACKOFF": "
 
 @pytest.fixture(scope="session")
 def real_sigstore(verdaccio: Verdaccio, verifier_modules: Path) -> str:
-    """The real `sigstore@2.3.1` tarball on the session's Verdaccio (once), its packument naming attestations."""
-    with _PUBLISHED:
+    """The real `sigstore@2.3.1` tarball on the session's Verdaccio (once), its packument naming attestations.
+
+    The xdist workers share one Verdaccio: the first to get the lock publishes; each worker's own proxy
+    gets the patch that names the attestations (the patches are per process)."""
+    with _PUBLISHED, verdaccio.exclusive("sigstore"):
         if verdaccio.packument("sigstore") is None:
             user = verdaccio.unique("sigstore-owner")
             password = f"pw-{user}-Secret1"
@@ -224,13 +227,13 @@ def real_sigstore(verdaccio: Verdaccio, verifier_modules: Path) -> str:
             # the tarball's publishConfig asks for provenance, which only a CI job can sign: off for this upload
             verdaccio.publish(tgz.parent, token, args=(str(tgz), "--provenance=false"))
 
-            def attest(doc: dict[str, Any]) -> None:
-                doc["versions"]["2.3.1"]["dist"]["attestations"] = {
-                    "url": "https://registry.npmjs.org/-/npm/v1/attestations/sigstore@2.3.1",
-                    "provenance": {"predicateType": "https://slsa.dev/provenance/v1"},
-                }
+    def attest(doc: dict[str, Any]) -> None:
+        doc["versions"]["2.3.1"]["dist"]["attestations"] = {
+            "url": "https://registry.npmjs.org/-/npm/v1/attestations/sigstore@2.3.1",
+            "provenance": {"predicateType": "https://slsa.dev/provenance/v1"},
+        }
 
-            verdaccio.patch_packument("sigstore", attest)
+    verdaccio.patch_packument("sigstore", attest)
     doc = verdaccio.packument("sigstore")
     assert doc is not None and doc["versions"]["2.3.1"]["dist"]["integrity"] == _dist("sigstore-2.3.1")["integrity"]
     return "sigstore"

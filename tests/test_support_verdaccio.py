@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,10 @@ from tests._support.verdaccio import (
     cache_dir,
     ensure_installed,
     package_path,
+    shared_verdaccio_session,
 )
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _user(verdaccio: Verdaccio) -> tuple[str, str, str]:
@@ -31,7 +36,7 @@ def test_verdaccio_is_the_pinned_version_from_the_cache(verdaccio: Verdaccio) ->
     installed = json.loads((cache_dir() / "node_modules" / "verdaccio" / "package.json").read_text())
 
     assert installed["version"] == VERDACCIO_VERSION == "6.8.0"
-    assert verdaccio.process.poll() is None
+    assert verdaccio.alive()
     assert verdaccio.url.startswith("http://127.0.0.1:") and verdaccio.url.endswith("/")
     assert "uplinks: {}" in (verdaccio.root / "config.yaml").read_text()
 
@@ -203,3 +208,83 @@ def test_install_is_reused_when_present(verdaccio: Verdaccio) -> None:
     assert script == cache_dir() / "node_modules" / "verdaccio" / "bin" / "verdaccio" and script.exists()
     assert manifest.stat().st_mtime_ns == before  # no reinstall
     assert json.loads(manifest.read_text())["overrides"] == {"node-fetch": "2.7.0"}
+
+
+def test_a_shared_verdaccio_is_started_once_and_stopped_by_the_last_user(tmp_path: Path) -> None:
+    """Two users of one shared root: the first starts Verdaccio, the second uses the same one through a
+    proxy of its own, what one publishes the other reads; it runs until the LAST user is done."""
+    root = tmp_path / "shared"
+    with shared_verdaccio_session(root) as first:
+        assert first.process is not None and first.alive()
+        with shared_verdaccio_session(root) as second:
+            assert second.process is None, "the second user started a Verdaccio of its own"
+            assert second.upstream_port == first.upstream_port and second.upstream_pid == first.process.pid
+            assert second.url != first.url  # each has its own proxy (patches, maintainers, request log)
+            name, _password, token = _user(second)
+            assert first.whoami(token) == name
+            assert json.loads((root / "shared.json").read_text())["users"] == 2
+        assert first.alive(), "the first user's Verdaccio stopped while it was still in use"
+        assert json.loads((root / "shared.json").read_text())["users"] == 1
+        pid = first.process.pid
+    assert not first.alive() and first.process.returncode is not None, f"Verdaccio {pid} still runs"
+    assert not (root / "shared.json").exists()
+
+
+def test_xdist_workers_of_one_run_share_one_verdaccio(tmp_path: Path) -> None:
+    """`pytest -n 2` (as scripts/test.sh runs the suite): both workers' `verdaccio` fixtures talk to ONE
+    Verdaccio (same upstream port and pid, two proxies), and it is gone when the run ends."""
+    probe = tmp_path / "test_probe.py"
+    out = tmp_path / "seen"
+    out.mkdir()
+    probe.write_text(
+        "import json, os, pytest\n"
+        "@pytest.mark.parametrize('group', ['a', 'b'])\n"
+        "def test_probe(verdaccio, group, request):\n"
+        "    request.node.add_marker(pytest.mark.xdist_group(group))\n"
+        f"    (__import__('pathlib').Path({str(out)!r}) / group).write_text(json.dumps({{\n"
+        "        'worker': os.environ.get('PYTEST_XDIST_WORKER'), 'port': verdaccio.upstream_port,\n"
+        "        'pid': verdaccio.upstream_pid, 'url': verdaccio.url}))\n"
+    )
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n"
+        "def pytest_collection_modifyitems(items):\n"
+        "    for item in items:\n"
+        "        item.add_marker(pytest.mark.xdist_group(item.callspec.params['group']))\n"
+    )
+    suite_tmp = tmp_path / "suite"
+    suite_tmp.mkdir()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.conftest",
+            "-n",
+            "2",
+            "--dist",
+            "loadgroup",
+            "--rootdir",
+            str(tmp_path),
+            str(probe),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "GATEKEEPER_SUITE_TMP": str(suite_tmp), "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    seen = [json.loads((out / g).read_text()) for g in ("a", "b")]
+    assert {s["worker"] for s in seen} == {"gw0", "gw1"}, seen
+    assert seen[0]["port"] == seen[1]["port"] and seen[0]["pid"] == seen[1]["pid"], seen
+    assert seen[0]["url"] != seen[1]["url"], seen
+    try:
+        os.kill(seen[0]["pid"], 0)
+        running = True
+    except ProcessLookupError:
+        running = False
+    assert not running, f"the shared Verdaccio {seen[0]['pid']} outlived the run"

@@ -17,6 +17,9 @@
 at the beginning of the whole suite: the main build and, on a cold store, the fresh rebuild at the
 same time; then the comparison, recorded. The tests then find the image built and the verdict
 recorded (file locks make them wait for a build or a verification in progress, never repeat it).
+The prebuild writes its result, under the lock, to the file GATEKEEPER_PREBUILD_RESULT names (in the
+run's temp dir): `prebuilt_image()` waits for it, and a test session of the same run then uses that
+image instead of building again (the tree cannot change during the run; a warm build is ~20 s).
 """
 
 from __future__ import annotations
@@ -243,14 +246,38 @@ def _describe(image_id: str, record: Mapping[str, Any]) -> str:
 PENDING: dict[str, Any] = {}
 
 
-def build_and_verify(say: Say, *, verify_when_warm: bool = True) -> tuple[int, str, str]:
+PREBUILD_RESULT = "GATEKEEPER_PREBUILD_RESULT"
+
+
+def prebuilt_image() -> dict[str, Any] | None:
+    """The result of this run's background prebuild (waiting for it), or None (none, or it failed).
+
+    {"rc": 0, "cached_steps": N, "image_id": ...} as the prebuild recorded it under the verification
+    lock; the image must still be the one it built."""
+    path = os.environ.get(PREBUILD_RESULT)
+    if not path:
+        return None
+    with _locked("reproducible.lock"):  # held by the prebuild for its whole run
+        try:
+            result = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if result.get("rc") != 0 or podman("image", "exists", IMAGE).returncode != 0:
+            return None
+        if image_ids(IMAGE)["id"] != result.get("image_id"):
+            return None
+        return dict(result)
+
+
+def build_and_verify(say: Say, *, verify_when_warm: bool = True, record: Path | None = None) -> tuple[int, str, str]:
     """Set up, build the image and verify it; on a cold store the fresh rebuild runs alongside the build.
 
     (returncode, stdout, stderr) of the build (or of the set-up step when that fails: 3 = cannot run
     here). Holds the verification lock from the start, so a test that wants the verdict waits for it
     instead of starting a rebuild of its own (only a holder of that lock touches the scratch store).
     `verify_when_warm=False` (the test fixture): with the image already in the store, build only and
-    leave the verification to the test, which reads a recorded verdict or rebuilds."""
+    leave the verification to the test, which reads a recorded verdict or rebuilds. `record`: where
+    the prebuild writes its result for `prebuilt_image()`, before it lets go of the lock."""
     t0 = time.monotonic()
     setup = subprocess.run(
         ["bash", str(ROOT / "scripts" / "container" / "setup.sh")], capture_output=True, text=True, check=False
@@ -280,13 +307,17 @@ def build_and_verify(say: Say, *, verify_when_warm: bool = True) -> tuple[int, s
             verdict = _verify(say, IMAGE, cached_steps(out), pending=pending)
             first = (verdict.message.splitlines() or [""])[0]
             say(f"container build: {'reproducible' if verdict.ok else 'NOT reproducible'} ({verdict.how}): {first}")
+        if record is not None:
+            result = {"rc": 0, "cached_steps": cached_steps(out), "image_id": image_ids(IMAGE)["id"]}
+            record.write_text(json.dumps(result) + "\n", encoding="utf-8")
     say(f"container build: done in {time.monotonic() - t0:.0f} s")
     return rc, out, err
 
 
 def main(argv: list[str]) -> int:
     if argv == ["prebuild"]:  # scripts/test.sh, in the background
-        rc, _, err = build_and_verify(lambda line: print(line, flush=True))
+        record = os.environ.get(PREBUILD_RESULT)
+        rc, _, err = build_and_verify(lambda line: print(line, flush=True), record=Path(record) if record else None)
         if rc != 0:
             print(f"container build: failed (exit {rc}); the container tests will say why\n{err[-4000:]}", flush=True)
         return rc

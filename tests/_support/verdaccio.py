@@ -7,6 +7,12 @@ uplinks (nothing leaves the machine), `$all` may read and `$authenticated` may p
 Verdaccio does not record `maintainers` (it strips a top-level `maintainers` even when written into its
 storage by hand), so `url` points at a small reverse proxy that forwards everything to Verdaccio and,
 for packages configured with `set_maintainers` / `patch_packument`, edits the packument on the way out.
+
+`verdaccio_session(root)` starts a Verdaccio of its own. `shared_verdaccio_session(root)` is for
+processes of one test run (pytest-xdist workers): the first starts Verdaccio under a file lock in
+`root`, the others use the same one, each with its own proxy in front (patches, maintainers and the
+request log stay per process), and the last one out stops it. Tests stay independent as they are
+within one process: names from `unique()` (pid and counter), nothing assumes an empty registry.
 """
 
 from __future__ import annotations
@@ -149,12 +155,13 @@ class Verdaccio:
     """A running Verdaccio plus the proxy in front of it. `url` ends with `/`."""
 
     root: Path
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None  # None: a shared Verdaccio another process started
     upstream_port: int
     proxy: ThreadingHTTPServer
     patches: dict[str, list[Callable[[dict[str, Any]], None]]] = field(default_factory=dict)
     maintainers: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     requests: list[ProxiedRequest] = field(default_factory=list)
+    upstream_pid: int = 0
     _counter: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -178,6 +185,14 @@ class Verdaccio:
     @property
     def log_path(self) -> Path:
         return self.root / "verdaccio.log"
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[None]:
+        """Hold a lock named `name` among every process using this Verdaccio (xdist workers share one):
+        for a fixed package name that "publish it if it is not there yet" must not publish twice."""
+        with open(self.root / f".lock-{urllib.parse.quote(name, safe='')}", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def unique(self, prefix: str) -> str:
         """A name no other test of this session uses (users and packages share one registry)."""
@@ -339,10 +354,17 @@ class Verdaccio:
 
     # lifecycle --------------------------------------------------------------------------------------
 
+    def alive(self) -> bool:
+        """Verdaccio itself is running."""
+        if self.process is not None:
+            return self.process.poll() is None
+        return _pid_alive(self.upstream_pid)
+
     def stop(self) -> None:
+        """Stop the proxy, and Verdaccio if this process started it (a shared one: see its session)."""
         self.proxy.shutdown()
         self.proxy.server_close()
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
@@ -426,44 +448,67 @@ class _ProxyHandler(QuietHandler):
     do_GET = do_PUT = do_POST = do_DELETE = do_PATCH = do_HEAD = _forward
 
 
-@contextlib.contextmanager
-def verdaccio_session(root: Path, *, start_timeout: float = 60) -> Iterator[Verdaccio]:
-    """Start Verdaccio (installing it if needed) with fresh storage under `root`; stop it afterwards."""
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped by the process that started it) is not running
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][:1] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _prepare(root: Path) -> Path:
     script = ensure_installed()
     root.mkdir(parents=True, exist_ok=True)
     (root / "storage").mkdir(exist_ok=True)
     (root / "htpasswd").touch()
     config = root / "config.yaml"
     config.write_text(_config(root))
+    return script
+
+
+def _start_upstream(root: Path, start_timeout: float) -> tuple[subprocess.Popen[bytes], int]:
+    """Start Verdaccio with the storage under `root` (installing it if needed): (process, port)."""
+    script = _prepare(root)
+    config = root / "config.yaml"
     last_error = ""
     for _attempt in range(3):  # the free port may be taken between probe and bind
         port = free_port()
-        out = open(root / "verdaccio.out", "wb")  # noqa: SIM115 - closed below
-        env = {k: v for k, v in os.environ.items() if not k.lower().startswith("npm_config_")}
-        proc = subprocess.Popen(
-            [_node(), str(script), "--config", str(config), "--listen", f"{LOOPBACK}:{port}"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=root,
-            env=env,
-            start_new_session=True,
-        )
+        with open(root / "verdaccio.out", "ab") as out:
+            env = {k: v for k, v in os.environ.items() if not k.lower().startswith("npm_config_")}
+            proc = subprocess.Popen(
+                [_node(), str(script), "--config", str(config), "--listen", f"{LOOPBACK}:{port}"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=root,
+                env=env,
+                start_new_session=True,
+            )
         try:
             wait_http(f"http://{LOOPBACK}:{port}/-/ping", timeout=start_timeout, alive=lambda p=proc: p.poll() is None)
         except (TimeoutError, RuntimeError) as exc:
             if proc.poll() is None:
                 proc.kill()
             proc.wait(timeout=10)
-            out.close()
             last_error = f"{exc}\n{(root / 'verdaccio.out').read_text(errors='replace')[-4000:]}"
             continue
-        break
-    else:
-        raise RuntimeError(f"Verdaccio did not start: {last_error}")
+        return proc, port
+    raise RuntimeError(f"Verdaccio did not start: {last_error}")
+
+
+@contextlib.contextmanager
+def _fronted(root: Path, process: subprocess.Popen[bytes] | None, port: int, pid: int) -> Iterator[Verdaccio]:
+    """The packument-patching proxy of this process in front of Verdaccio on `port`."""
     handler = type("_BoundProxyHandler", (_ProxyHandler,), {})
     proxy = ThreadingHTTPServer((LOOPBACK, 0), handler)
     proxy.daemon_threads = True
-    registry = Verdaccio(root=root, process=proc, upstream_port=port, proxy=proxy)
+    registry = Verdaccio(root=root, process=process, upstream_port=port, proxy=proxy, upstream_pid=pid)
     handler.registry = registry  # type: ignore[attr-defined]
     thread = threading.Thread(target=proxy.serve_forever, args=(0.05,), name="verdaccio-proxy", daemon=True)
     thread.start()
@@ -473,4 +518,88 @@ def verdaccio_session(root: Path, *, start_timeout: float = 60) -> Iterator[Verd
     finally:
         registry.stop()
         thread.join(timeout=5)
-        out.close()
+
+
+@contextlib.contextmanager
+def verdaccio_session(root: Path, *, start_timeout: float = 60) -> Iterator[Verdaccio]:
+    """Start Verdaccio (installing it if needed) with fresh storage under `root`; stop it afterwards."""
+    proc, port = _start_upstream(root, start_timeout)
+    with _fronted(root, proc, port, proc.pid) as registry:
+        yield registry
+
+
+SHARED_STATE = "shared.json"  # {"pid", "port", "users"}: the shared Verdaccio of a test run
+
+
+def stop_pid(pid: int, timeout: float = 10) -> None:
+    """SIGTERM a Verdaccio started by another process of the run, SIGKILL if it lingers."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, timeout)):
+        if not _pid_alive(pid):
+            return
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + wait
+        while _pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _shared_lock(root: Path) -> Iterator[Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield root / SHARED_STATE
+
+
+@contextlib.contextmanager
+def shared_verdaccio_session(root: Path, *, start_timeout: float = 60) -> Iterator[Verdaccio]:
+    """ONE Verdaccio for every process of a test run that passes the same `root` (xdist workers).
+
+    Under a file lock: the first user starts it and records pid and port in `root/shared.json`; later
+    users count themselves in; the last one out stops it. Each process gets its own proxy in front."""
+    proc: subprocess.Popen[bytes] | None = None
+    with _shared_lock(root) as state_file:
+        try:
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            state = None
+        if state and _pid_alive(int(state["pid"])):
+            state["users"] = int(state["users"]) + 1
+        else:
+            proc, port = _start_upstream(root, start_timeout)
+            state = {"pid": proc.pid, "port": port, "users": 1}
+        state_file.write_text(json.dumps(state), encoding="utf-8")
+    try:
+        with _fronted(root, proc, int(state["port"]), int(state["pid"])) as registry:
+            yield registry
+    finally:
+        with _shared_lock(root) as state_file:
+            try:
+                now = json.loads(state_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                now = {"pid": state["pid"], "users": 1}
+            if int(now["pid"]) != int(state["pid"]):
+                stop_pid(int(state["pid"]))  # ours died and was replaced: leave the other one alone
+            elif int(now["users"]) <= 1:
+                stop_pid(int(state["pid"]))
+                state_file.unlink(missing_ok=True)
+            else:
+                now["users"] = int(now["users"]) - 1
+                state_file.write_text(json.dumps(now), encoding="utf-8")
+            if proc is not None and not _pid_alive(proc.pid):
+                proc.wait(timeout=10)  # reap it if this process started it
+
+
+def stop_shared(root: Path) -> None:
+    """The run's end (the xdist controller): stop a shared Verdaccio a crashed worker left running."""
+    if not (root / SHARED_STATE).exists():
+        return
+    with _shared_lock(root) as state_file:
+        try:
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        stop_pid(int(state["pid"]))
+        state_file.unlink(missing_ok=True)
