@@ -22,6 +22,7 @@ from tests._support.verdaccio import (
     package_path,
     shared_verdaccio_session,
 )
+from tests._support.verdaccio import _pid_alive as pid_alive
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -230,6 +231,21 @@ def test_a_shared_verdaccio_is_started_once_and_stopped_by_the_last_user(tmp_pat
     assert not (root / "shared.json").exists()
 
 
+def test_a_shared_verdaccio_outlives_the_user_that_started_it(tmp_path: Path) -> None:
+    """The user that started it may be done first (an xdist worker with no tests left): the other
+    user's registry keeps working until it is done too, and only then does Verdaccio stop."""
+    root = tmp_path / "shared"
+    starter = shared_verdaccio_session(root)
+    first = starter.__enter__()
+    with shared_verdaccio_session(root) as second:
+        assert first.process is not None and second.process is None
+        starter.__exit__(None, None, None)  # the starter's session ends first
+        assert second.alive(), "the starter stopped the shared Verdaccio while another user was still on it"
+        name, _password, token = _user(second)
+        assert second.whoami(token) == name
+    assert not first.alive() and not (root / "shared.json").exists()
+
+
 def test_xdist_workers_of_one_run_share_one_verdaccio(tmp_path: Path) -> None:
     """`pytest -n 2` (as scripts/test.sh runs the suite): both workers' `verdaccio` fixtures talk to ONE
     Verdaccio (same upstream port and pid, two proxies), and it is gone when the run ends."""
@@ -282,9 +298,6 @@ def test_xdist_workers_of_one_run_share_one_verdaccio(tmp_path: Path) -> None:
     assert {s["worker"] for s in seen} == {"gw0", "gw1"}, seen
     assert seen[0]["port"] == seen[1]["port"] and seen[0]["pid"] == seen[1]["pid"], seen
     assert seen[0]["url"] != seen[1]["url"], seen
-    try:
-        os.kill(seen[0]["pid"], 0)
-        running = True
-    except ProcessLookupError:
-        running = False
+    # stopped by the last worker out; a zombie until the process that started it is reaped: not running
+    running = pid_alive(seen[0]["pid"])
     assert not running, f"the shared Verdaccio {seen[0]['pid']} outlived the run"

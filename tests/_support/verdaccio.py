@@ -162,6 +162,7 @@ class Verdaccio:
     maintainers: dict[str, list[dict[str, str]]] = field(default_factory=dict)
     requests: list[ProxiedRequest] = field(default_factory=list)
     upstream_pid: int = 0
+    owns_upstream: bool = True  # stop() stops Verdaccio too (False: a shared one, its session stops it)
     _counter: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -361,10 +362,10 @@ class Verdaccio:
         return _pid_alive(self.upstream_pid)
 
     def stop(self) -> None:
-        """Stop the proxy, and Verdaccio if this process started it (a shared one: see its session)."""
+        """Stop the proxy, and Verdaccio unless it is shared (the last user's session stops that one)."""
         self.proxy.shutdown()
         self.proxy.server_close()
-        if self.process is not None and self.process.poll() is None:
+        if self.owns_upstream and self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
@@ -503,12 +504,16 @@ def _start_upstream(root: Path, start_timeout: float) -> tuple[subprocess.Popen[
 
 
 @contextlib.contextmanager
-def _fronted(root: Path, process: subprocess.Popen[bytes] | None, port: int, pid: int) -> Iterator[Verdaccio]:
+def _fronted(
+    root: Path, process: subprocess.Popen[bytes] | None, port: int, pid: int, *, shared: bool = False
+) -> Iterator[Verdaccio]:
     """The packument-patching proxy of this process in front of Verdaccio on `port`."""
     handler = type("_BoundProxyHandler", (_ProxyHandler,), {})
     proxy = ThreadingHTTPServer((LOOPBACK, 0), handler)
     proxy.daemon_threads = True
-    registry = Verdaccio(root=root, process=process, upstream_port=port, proxy=proxy, upstream_pid=pid)
+    registry = Verdaccio(
+        root=root, process=process, upstream_port=port, proxy=proxy, upstream_pid=pid, owns_upstream=not shared
+    )
     handler.registry = registry  # type: ignore[attr-defined]
     thread = threading.Thread(target=proxy.serve_forever, args=(0.05,), name="verdaccio-proxy", daemon=True)
     thread.start()
@@ -572,7 +577,7 @@ def shared_verdaccio_session(root: Path, *, start_timeout: float = 60) -> Iterat
             state = {"pid": proc.pid, "port": port, "users": 1}
         state_file.write_text(json.dumps(state), encoding="utf-8")
     try:
-        with _fronted(root, proc, int(state["port"]), int(state["pid"])) as registry:
+        with _fronted(root, proc, int(state["port"]), int(state["pid"]), shared=True) as registry:
             yield registry
     finally:
         with _shared_lock(root) as state_file:
