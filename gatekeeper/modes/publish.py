@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from gatekeeper import report
 from gatekeeper._internal import git, hostenv, packers
+from gatekeeper._internal import markdown as md
 from gatekeeper._internal import npm as npm_cli
 from gatekeeper._internal import route as route_mod
 from gatekeeper._internal.deadline import Deadline
@@ -708,8 +709,8 @@ def _notify(ctx: Context, outcome: report.Outcome) -> None:
         from gatekeeper.steps.notify import NotifyResult
 
         result = NotifyResult(errors=[redact(ctx.inputs, f"Internal error in notify: {type(exc).__name__}: {exc}")])
-    if why_not and ctx.policy.notify.release:
-        result.errors.append(why_not)
+    if why_not and ctx.policy.notify.release:  # the record is written without it: a warning, not a failed notify
+        result.warnings.append(why_not)
     apply_notify(outcome, result, f"{rel.name}@{rel.version}")
 
 
@@ -748,6 +749,9 @@ def apply_notify(outcome: report.Outcome, result: Any, label: str) -> None:
     """Put a NotifyResult into the outcome: published stays true; a failure makes the run exit 2."""
     outcome.notify = result.to_json()
     outcome.notified = result.ok
+    for warning in getattr(result, "warnings", ()):
+        outcome.extra_markdown.append(f"> **Warning** ({md.text(label)}): {md.text(warning)}.")
+        outcome.extra_text.append(f"warning ({label}): {warning}.")
     if result.ok:
         return
     message = (

@@ -64,6 +64,8 @@ class NotifyResult:
     release_action: str = "not configured"  # created | updated | not configured | failed
     webhook: str = "not configured"  # sent | failed | not configured
     errors: list[str] = field(default_factory=list)
+    #: What the record lacks but the run still did right (e.g. no install-script set: watch cannot report drift).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -76,6 +78,7 @@ class NotifyResult:
             "release_url": self.release_url,
             "webhook": self.webhook,
             "errors": list(self.errors),
+            "warnings": list(self.warnings),
         }
 
 
