@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ READS_NPMRC = BENIGN + (
 )
 
 
-def _repo(tmp_path: Path, policy: str) -> PrRepo:
+def _repo(tmp_path: Path, policy: str, head: Callable[[PrRepo], None] | None = None) -> PrRepo:
     """Base: a package whose postinstall writes in its own folder, and `policy`; head: the postinstall now
     also reads the consumer's ~/.npmrc (the install code changed, the scripts did not)."""
     repo = PrRepo(tmp_path / "pr")
@@ -43,6 +44,8 @@ def _repo(tmp_path: Path, policy: str) -> PrRepo:
     repo.commit_base()
     repo.start_head()
     repo.write("install.js", READS_NPMRC)
+    if head is not None:
+        head(repo)
     repo.commit_head()
     repo.publish()
     return repo
@@ -100,3 +103,23 @@ def test_it_refuses_in_a_job_that_holds_a_credential(
     assert f["severity"] == "block" and "NODE_AUTH_TOKEN" in f["message"]
     assert res.report["install_behaviour"] is None and res.returncode == 1
     assert "npm_secret123" not in json.dumps(res.report) and "npm_secret123" not in res.summary
+
+
+def test_a_head_package_json_that_is_a_symlink_or_not_json_is_not_packed(
+    tmp_path: Path, github_server: GitHubServer, verdaccio: Verdaccio
+):
+    """Hostile head: package.json a symlink to a file outside the package, then broken JSON. The gate does not
+    follow the link or guess: it cannot pack, so the PR cannot be checked (exit 2), and nothing is installed."""
+    def symlink(repo: PrRepo) -> None:
+        (repo.upstream / "package.json").unlink()
+        (repo.upstream / "package.json").symlink_to("/etc/passwd")
+
+    def not_json(repo: PrRepo) -> None:
+        repo.write("package.json", '{"name": "widget-dyn", "scripts": {"postinstall": ')
+
+    for i, broken in enumerate((symlink, not_json)):
+        repo = _repo(tmp_path / str(i), "dynamic: {level: block, pull-request: true}\n", broken)
+        res = PrRun.create(repo, github_server).run(registry=verdaccio.url)
+        assert res.report["gates"]["dynamic"] == "error", res.describe()
+        assert res.returncode == 2 and "cannot be packed" in res.summary, res.describe()
+        assert res.report["install_behaviour"] is None

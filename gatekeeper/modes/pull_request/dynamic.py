@@ -80,8 +80,11 @@ def _pack(check: PullRequestCheck, sha: str, where: Path) -> npm.Packed:
         path.chmod(0o755 if entry.mode == "100755" else 0o644)
     try:
         json.loads((src / "package.json").read_bytes())
-    except ValueError as exc:
-        raise GatekeeperError(f"package.json at {sha[:12]} is not JSON ({exc})", "Fix package.json") from exc
+    except (OSError, ValueError) as exc:  # not JSON, or not a regular file (a symlink is not written)
+        raise GatekeeperError(
+            f"package.json at {sha[:12]} cannot be packed ({type(exc).__name__}: {exc})",
+            "Commit package.json as a regular JSON file",
+        ) from exc
     return npm.pack(src, dest)
 
 
