@@ -145,6 +145,15 @@ def test_severity_overrides() -> None:
     ]
 
 
+def test_dynamic_pull_request_is_off_unless_asked() -> None:
+    """`dynamic.pull-request` (issue 25): the install sandbox in pull-request mode only when asked."""
+    assert parse_policy("dynamic: block\n").dynamic.pull_request is False
+    p = parse_policy("dynamic: {level: block, pull-request: true}\n")
+    assert p.dynamic.level == "block" and p.dynamic.pull_request is True
+    with pytest.raises(PolicyError, match="pull-request"):
+        parse_policy("dynamic: {level: block, pull-request: sometimes}\n")
+
+
 def test_a_bare_off_is_the_level_off() -> None:
     """YAML 1.1 reads a bare `off` as false: `rules: {x: off}` and `dynamic: {level: off}` mean "off"."""
     p = parse_policy("rules:\n  obfuscated-code: off\n  large-change: false\ndynamic: {level: off, timeout: 60}\n")

@@ -17,6 +17,7 @@ never an unobserved run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gatekeeper._internal import markdown as md
@@ -112,7 +113,24 @@ def check(ctx: Context) -> list[Finding]:
             f"the install sandbox runs only in `mode: check` (a job without the npm token or `id-token: write`); "
             f"this is `mode: {ctx.inputs.mode}`, which holds the credential"
         )
-    severity = Severity.WARN if level == "warn" else None
+    assert ctx.tarball is not None and ctx.package is not None
+    return run(ctx, ctx.package.name, ctx.tarball.path, f"this release ({ctx.package.name}@{ctx.package.version})")
+
+
+def run(
+    ctx: Context,
+    name: str,
+    candidate: Path,
+    candidate_label: str,
+    *,
+    baseline: Path | None = None,
+    baseline_label: str = "",
+) -> list[Finding]:
+    """Observe the install of `candidate` (a tarball of package `name`) against a baseline and return the
+    findings; the profile is kept in `ctx.memo.dynamic`. The baseline is the tarball `baseline` when given
+    (pull-request mode: the merge base packed), else the diff gate's verified last release (check mode).
+    Refuses (a floor) in a job that holds a credential; never runs an install unobserved."""
+    severity = Severity.WARN if ctx.policy.dynamic.level == "warn" else None
     held = held_credentials(ctx)
     if held:
         return [
@@ -131,7 +149,7 @@ def check(ctx: Context) -> list[Finding]:
                 f"The install was not observed, and was not run unobserved: {reason}.", severity=severity, reason=reason
             )
         ]
-    observed, problems = _observe(ctx)
+    observed, problems = _observe(ctx, name, candidate, candidate_label, baseline, baseline_label)
     ctx.memo.dynamic = observed
     out = [INSTALL_NOT_OBSERVED(p, severity=severity) for p in problems]
     for change in observed.changes[:MAX_FINDINGS]:
@@ -157,15 +175,20 @@ def check(ctx: Context) -> list[Finding]:
     return out
 
 
-def _observe(ctx: Context) -> tuple[Observed, list[str]]:
+def _observe(
+    ctx: Context, name: str, candidate: Path, candidate_label: str, baseline: Path | None, baseline_label: str
+) -> tuple[Observed, list[str]]:
     from gatekeeper._internal import sandbox
     from gatekeeper.gates import diff as diff_gate
 
-    assert ctx.tarball is not None and ctx.package is not None
-    name = ctx.package.name
     registry = diff_gate.registry_url_of(ctx.registry)
-    baseline = diff_gate.compute(ctx).baseline  # the diff gate's verified baseline (None: first release)
-    base_version = str(baseline["version"]) if isinstance(baseline, dict) and baseline.get("version") else None
+    base_source: Path | str | None = baseline
+    if baseline is not None:
+        base_version: str | None = baseline_label
+    else:
+        last = diff_gate.compute(ctx).baseline  # the diff gate's verified baseline (None: first release)
+        base_version = str(last["version"]) if isinstance(last, dict) and last.get("version") else None
+        base_source = base_version
     seconds = float(ctx.policy.dynamic.timeout)
     if ctx.deadline is not None:
         seconds = max(1.0, min(seconds, ctx.deadline.remaining() / 3))
@@ -195,8 +218,11 @@ def _observe(ctx: Context) -> tuple[Observed, list[str]]:
             trace = secret.redact(trace)
         return ib.read_trace(trace, layout, truncated=obs.truncated), obs
 
-    cand, obs = profile(ctx.tarball.path, f"this release ({name}@{ctx.package.version})")
-    base = profile(base_version, f"the last release ({name}@{base_version})")[0] if base_version else None
+    cand, obs = profile(candidate, candidate_label)
+    base = None
+    if base_source is not None:
+        label = baseline_label if baseline is not None else f"the last release ({name}@{base_version})"
+        base = profile(base_source, label)[0]
     observed = Observed(
         candidate=cand,
         baseline=base,

@@ -260,6 +260,9 @@ class DynamicPolicy:
     level: Literal["off", "warn", "block"] = "off"
     #: Seconds each of the two sandboxed installs (baseline, candidate) may run its scripts.
     timeout: int = 300
+    #: Also in pull-request mode (this key is read from the BASE's policy): the PR's package, packed from the
+    #: head, is installed against the merge base's, in the same sandbox (never in a job holding a credential).
+    pull_request: bool = False
 
 
 @dataclass

@@ -17,6 +17,8 @@ from gatekeeper.context import Context, GitHubRun
 from gatekeeper.decision import apply_overrides, decide, gate_status
 from gatekeeper.errors import ConfigError, GatekeeperError
 from gatekeeper.findings import Finding
+from gatekeeper.gates import dynamic as dynamic_gate
+from gatekeeper.modes.pull_request import dynamic as pr_dynamic
 from gatekeeper.modes.pull_request.approvals import LABEL_GATES, LabelApproval, apply_label, label_approval
 from gatekeeper.modes.pull_request.check import PullRequestCheck, load_base_policy
 from gatekeeper.modes.pull_request.event import PullRequestEvent
@@ -103,6 +105,8 @@ def _check(
         ("lockfiles", check_lockfiles),
         ("policy", check_policy_file),
     ]
+    if pr_dynamic.applies(check):  # the base's policy asks: `dynamic: {level: ..., pull-request: true}`
+        gates.insert(-1, ("dynamic", lambda c: pr_dynamic.check_dynamic(c, ctx)))
     results = [run_gate(name, lambda _ctx, fn=fn: fn(check), ctx) for name, fn in gates]  # type: ignore[misc]
     policy_gate = results[-1]
     approval: LabelApproval | None = None
@@ -117,6 +121,12 @@ def _check(
         policy_gate.status = gate_status(policy_gate.findings)
     decision = decide(results)
     outcome = report.Outcome(mode=inputs.mode, decision=decision, gates=results)
+    if any(r.name == "dynamic" and r.status != "error" for r in results):
+        outcome.install_behaviour = dynamic_gate.observed(ctx)
+        extras = dynamic_gate.report_extras(ctx)
+        if extras is not None:
+            outcome.extra_markdown.append(extras.markdown)
+            outcome.extra_text.append(extras.text)
     if decision.exit_code == 2:
         outcome.error = decision.reason  # say on the PR why it could not be checked
     info: dict[str, object] = {
