@@ -240,18 +240,9 @@ class TreeResolver:
         )
 
 
-def resolver(
-    registry: str,
-    timeout: float,
-    workspace: Path | None = None,
-    route: Route | None = None,
-    *,
-    siblings: Mapping[str, Mapping[str, Any]] | None = None,
-    release: tuple[str, str] | None = None,
-) -> TreeResolver:
-    """A `diffing.Resolver` bound to one registry (reached through the policy's proxy and CA, `route`).
-    `siblings` (see `_start`) apply only to the manifest of the release being gated (`release`)."""
-    return TreeResolver(registry, timeout, workspace, route, siblings=siblings, release=release)
+#: A `diffing.Resolver` bound to one registry (reached through the policy's proxy and CA, `route`); `siblings`
+#: (see `_start`) apply only to the manifest of the release being gated (`release`).
+resolver = TreeResolver
 
 
 #: npm's own range matching (node-semver, bundled with npm): which published versions a declared range allows.

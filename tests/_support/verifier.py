@@ -7,12 +7,9 @@ parallel sessions share one install; a changed lock installs afresh), as the ima
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import os
-import shutil
-import subprocess
 from pathlib import Path
+
+from tests._support.npm_lock import ensure_lock_installed
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VERIFIER = REPO_ROOT / "gatekeeper" / "verifier"
@@ -21,30 +18,6 @@ ENV = "GATEKEEPER_VERIFIER_MODULES"
 
 def ensure_installed(timeout: float = 600) -> Path:
     """The node_modules folder holding the pinned @sigstore/verify (installed unless already there)."""
-    lock = (VERIFIER / "package-lock.json").read_bytes()
-    base = os.environ.get("GATEKEEPER_CACHE")
-    root = (Path(base) if base else REPO_ROOT / ".cache") / f"verifier-{hashlib.sha256(lock).hexdigest()[:16]}"
-    root.mkdir(parents=True, exist_ok=True)
-    modules = root / "node_modules"
-    with open(root / ".install.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        stamp = root / ".installed"
-        if stamp.exists() and (modules / "@sigstore" / "verify" / "package.json").is_file():
-            return modules
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeError("npm is required to install the provenance verifier for the tests")
-        shutil.copyfile(VERIFIER / "package.json", root / "package.json")
-        (root / "package-lock.json").write_bytes(lock)
-        proc = subprocess.run(
-            [npm, "ci", "--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"npm ci of the verifier failed in {root}:\n{proc.stdout}\n{proc.stderr}")
-        stamp.write_text("ok\n")
-    return modules
+    return ensure_lock_installed(
+        VERIFIER, "verifier", "@sigstore/verify/package.json", "the provenance verifier", ["--omit=dev"], timeout
+    )
