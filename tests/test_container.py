@@ -334,7 +334,9 @@ from gatekeeper._internal import packers
 root = Path("/tmp/ws")
 (root / "packages/a").mkdir(parents=True)
 (root / "packages/b").mkdir(parents=True)
-(root / "package.json").write_text(json.dumps({"name": "r", "private": True, "packageManager": "pnpm@10.0.0"}))
+# pnpm reads pnpm-workspace.yaml, bun the `workspaces` field
+top = {"name": "r", "private": True, "packageManager": "pnpm@10.0.0", "workspaces": ["packages/*"]}
+(root / "package.json").write_text(json.dumps(top))
 (root / "pnpm-workspace.yaml").write_text("packages:\n  - packages/*\n")
 (root / "packages/a/package.json").write_text(json.dumps({"name": "a", "version": "1.2.3"}))
 b = {"name": "b", "version": "2.0.0", "dependencies": {"a": "workspace:^"}}
