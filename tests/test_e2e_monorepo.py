@@ -56,14 +56,37 @@ def mono_files(names: dict[str, str], version: str, scripts: dict[str, dict[str,
     return files
 
 
+def pnpm_files(names: dict[str, str], version: str, scripts: dict[str, dict[str, str]] | None = None) -> dict[str, str]:
+    """The same three packages in a pnpm workspace, as a pnpm monorepo writes them: b depends on a with
+    `workspace:^`, c on b with `workspace:^` and on a with `catalog:` (pnpm-workspace.yaml's catalog); the lockfile
+    is what makes `package-manager: auto` choose pnpm (the root has no `packageManager` field)."""
+    files = mono_files(names, version, scripts)
+    specs = {"b": {names["a"]: "workspace:^"}, "c": {names["b"]: "workspace:^", names["a"]: "catalog:"}}
+    for key, deps in specs.items():
+        manifest = json.loads(files[f"packages/{key}/package.json"])
+        manifest["dependencies"] = deps
+        files[f"packages/{key}/package.json"] = json.dumps(manifest, indent=2) + "\n"
+    files["pnpm-workspace.yaml"] = f"packages:\n  - packages/*\ncatalog:\n  {names['a']}: ^{version}\n"
+    files["pnpm-lock.yaml"] = "lockfileVersion: '9.0'\n"
+    return files
+
+
 class Mono:
     """A monorepo release: the Release of test_e2e_publish (workspace, user, token, GitHub state) plus names."""
 
-    def __init__(self, rel: Release, names: dict[str, str]) -> None:
-        self.rel, self.names = rel, names
+    def __init__(
+        self,
+        rel: Release,
+        names: dict[str, str],
+        files: Callable[..., dict[str, str]] = mono_files,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.rel, self.names, self.files, self.env = rel, names, files, env
 
     def run(self, packages: str = "workspaces", **kw: Any) -> ActionResult:
         inputs = {"packages": packages, **kw.pop("inputs", {})}
+        if self.env is not None:  # the pinned packers and Node 22 first on PATH: the run outside the image
+            kw = {"env": {**self.env, **kw.pop("env", {})}, "outside_image": True, **kw}
         return self.rel.run(inputs=inputs, **kw)
 
     def versions(self, key: str) -> list[str]:
@@ -72,7 +95,7 @@ class Mono:
 
     def write(self, version: str, scripts: dict[str, dict[str, str]] | None = None) -> None:
         """Bump every package to `version` and make the commit the green head of main."""
-        for rel_path, text in mono_files(self.names, version, scripts).items():
+        for rel_path, text in self.files(self.names, version, scripts).items():
             (self.rel.ws / rel_path).write_text(text, encoding="utf-8")
         rel = self.rel
         rel.sha = commit_all(rel.ws, f"release {version}")
@@ -83,23 +106,47 @@ class Mono:
             job.head_sha = rel.sha
 
 
-@pytest.fixture
-def mono(verdaccio: Verdaccio, github_server: GitHubServer, tmp_path: Path) -> Callable[..., Mono]:
+def _mono_factory(
+    verdaccio: Verdaccio,
+    github_server: GitHubServer,
+    tmp_path: Path,
+    files: Callable[..., dict[str, str]],
+    root: dict[str, Any],
+    env: dict[str, str] | None = None,
+) -> Callable[..., Mono]:
     names: dict[str, str] = {}
 
     def package_repo(name: str, version: str, **kw: Any) -> Path:
         names.update({k: f"{name}-{k}" for k in KEYS})
-        manifest = {"private": True, "workspaces": ["packages/*"]}
         return make_package_repo(
-            tmp_path / f"mono-{name}", name, version, extra_files=mono_files(names, version), manifest=manifest, **kw
+            tmp_path / f"mono-{name}", name, version, extra_files=files(names, version), manifest=root, **kw
         )
 
     make = release_factory(verdaccio, github_server, package_repo, tmp_path, lint_status=False)
 
     def build(version: str = "1.0.0") -> Mono:
-        return Mono(make(version), dict(names))
+        return Mono(make(version), dict(names), files, env)
 
     return build
+
+
+@pytest.fixture
+def mono(verdaccio: Verdaccio, github_server: GitHubServer, tmp_path: Path) -> Callable[..., Mono]:
+    return _mono_factory(
+        verdaccio, github_server, tmp_path, mono_files, {"private": True, "workspaces": ["packages/*"]}
+    )
+
+
+@pytest.fixture
+def pnpm_mono(verdaccio: Verdaccio, github_server: GitHubServer, tmp_path: Path) -> Callable[..., Mono]:
+    """The three packages in a pnpm workspace, packed by the pinned pnpm (tests/_support/packers.py installs it into
+    .cache) on Node 22 (pnpm 11 needs >= 22.13, as the image ships), found as the image finds its own."""
+    from gatekeeper._internal.packers import MODULES_ENV
+    from tests._support import packers as packers_support
+    from tests.test_e2e_publish import node22_path
+
+    env = {"PATH": node22_path(), MODULES_ENV: str(packers_support.ensure_installed())}
+    return _mono_factory(verdaccio, github_server, tmp_path, pnpm_files, {"private": True}, env)
 
 
 def _states(result: ActionResult) -> dict[str, str]:
@@ -133,11 +180,16 @@ def test_three_packages_are_published_in_dependency_order_and_install(mono, verd
     tags = {r.tag_name for r in m.rel.repo.releases}
     assert {f"{m.names[k]}@1.0.0" for k in KEYS} <= tags
     # a consumer installs the top package from the registry, with the others as its dependencies
+    assert _consumer_runs(verdaccio, tmp_path, m.names["c"]) == "c+b+a"
+
+
+def _consumer_runs(verdaccio: Verdaccio, tmp_path: Path, name: str) -> str:
+    """`npm install name@1.0.0` from Verdaccio into a fresh consumer project, then what its export returns."""
     consumer = tmp_path / "consumer"
     consumer.mkdir()
     (consumer / "package.json").write_text('{"name": "consumer", "version": "1.0.0", "private": true}\n')
     proc = subprocess.run(
-        [_npm(), "install", f"{m.names['c']}@1.0.0", "--registry", verdaccio.url, "--ignore-scripts"],
+        [_npm(), "install", f"{name}@1.0.0", "--registry", verdaccio.url, "--ignore-scripts"],
         cwd=consumer,
         env=verdaccio.npm_env(),
         capture_output=True,
@@ -147,9 +199,69 @@ def test_three_packages_are_published_in_dependency_order_and_install(mono, verd
     )
     assert proc.returncode == 0, proc.stderr
     out = subprocess.run(
-        ["node", "-e", f"console.log(require('{m.names['c']}')())"], cwd=consumer, capture_output=True, text=True
+        ["node", "-e", f"console.log(require('{name}')())"], cwd=consumer, capture_output=True, text=True
     )
-    assert out.stdout.strip() == "c+b+a", out.stderr
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def _pinned_pnpm() -> str:
+    """What the report says packed a package: the tool and the version gatekeeper/packers/ pins."""
+    from gatekeeper._internal.packers import pinned_versions
+
+    return f"pnpm {pinned_versions()['pnpm']}"
+
+
+def test_a_pnpm_workspace_is_packed_by_the_pinned_pnpm_published_in_order_and_installs(
+    pnpm_mono, verdaccio: Verdaccio, tmp_path: Path
+) -> None:
+    """The issue's headline: `workspace:^` and `catalog:` ranges as pnpm writes them, `packages: workspaces`,
+    `package-manager: auto` (pnpm-lock.yaml): every package packed by the pinned pnpm, the real ranges on the
+    registry, published in dependency order, installable by a consumer."""
+    m = pnpm_mono()
+    result = m.run(inputs={"package-manager": "auto"})
+    assert result.returncode == 0, result.describe()
+    report = result.report
+    assert report["plan"]["source"] == "workspaces"
+    assert [p["name"] for p in report["plan"]["order"]] == [m.names[k] for k in KEYS]
+    assert _states(result) == {"a": "published", "b": "published", "c": "published"}
+    assert json.loads(result.outputs["published-packages"]) == [{"name": m.names[k], "version": "1.0.0"} for k in KEYS]
+    pnpm = _pinned_pnpm()
+    verdicts = {p["name"].rsplit("-", 1)[1]: p for p in report["packages"]}
+    for key in KEYS:
+        assert verdicts[key]["packed_by"] == pnpm, verdicts[key]  # each package, packed by the pinned pnpm
+        assert f"| `{m.names[key]}@1.0.0` | `packages/{key}`, packed by {pnpm} | ✅ published |" in result.summary
+    # the registry holds the gated bytes, whose manifests carry the real ranges, not the workspace protocol
+    published = {k: verdaccio.packument(m.names[k])["versions"]["1.0.0"] for k in KEYS}
+    for key in KEYS:
+        assert published[key]["dist"]["integrity"] == verdicts[key]["integrity"]
+    assert published["b"]["dependencies"] == {m.names["a"]: "^1.0.0"}
+    assert published["c"]["dependencies"] == {m.names["b"]: "^1.0.0", m.names["a"]: "^1.0.0"}
+    assert "workspace:" not in json.dumps(published) and "catalog:" not in json.dumps(published)
+    times = [verdaccio.packument(m.names[k])["time"]["1.0.0"] for k in KEYS]
+    assert times == sorted(times)
+    assert _consumer_runs(verdaccio, tmp_path, m.names["c"]) == "c+b+a"
+
+
+def test_a_pnpm_workspace_whose_third_package_adds_a_postinstall_publishes_nothing(pnpm_mono) -> None:
+    m = pnpm_mono()
+    first = m.run()
+    assert first.returncode == 0, first.describe()
+    m.write("1.0.1", scripts={"c": {"postinstall": "node -e \"require('https')\""}})
+    result = m.run(inputs={"package-manager": "auto"})
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["published"] == "false" and result.outputs["decision"] == "block"
+    assert json.loads(result.outputs["published-packages"]) == []
+    for key in KEYS:
+        assert m.versions(key) == ["1.0.0"], f"{key}: nothing may reach the registry"
+    # all three verdicts, each packed by the pinned pnpm and diffed against its own last release
+    assert _states(result) == {"a": "allowed", "b": "allowed", "c": "blocked"}
+    verdicts = {p["name"].rsplit("-", 1)[1]: p for p in result.report["packages"]}
+    assert "lifecycle-script-added" in verdicts["c"]["blocking"], verdicts["c"]
+    for key in KEYS:
+        assert verdicts[key]["previous"] == "1.0.0" and verdicts[key]["packed_by"] == _pinned_pnpm()
+        assert f"| `{m.names[key]}@1.0.1` | `packages/{key}`, packed by {_pinned_pnpm()} |" in result.summary
+    assert "NOT published" in result.summary
 
 
 def test_one_package_adding_a_postinstall_blocks_the_whole_release(mono) -> None:
@@ -444,3 +556,21 @@ def test_check_mode_gates_every_package_and_publishes_nothing(mono) -> None:
     assert json.loads(result.outputs["published-packages"]) == []
     for key in KEYS:
         assert m.versions(key) == []
+
+
+def test_a_pnpm_workspace_packed_by_npm_through_the_plan_is_blocked_with_the_reason(pnpm_mono) -> None:
+    """`package-manager: npm` on the same workspace: npm leaves `workspace:^` and `catalog:` literal, which no
+    consumer can install: the floor blocks b and c, so nothing goes out (a, with no such range, is allowed)."""
+    m = pnpm_mono()
+    result = m.run(inputs={"package-manager": "npm"})
+    assert result.returncode == 1, result.describe()
+    assert result.outputs["published"] == "false"
+    for key in KEYS:
+        assert m.versions(key) == []
+    assert _states(result) == {"a": "allowed", "b": "blocked", "c": "blocked"}
+    verdicts = {p["name"].rsplit("-", 1)[1]: p for p in result.report["packages"]}
+    assert verdicts["b"]["blocking"] == verdicts["c"]["blocking"] == ["unresolved-workspace-range"]
+    assert all(verdicts[k]["packed_by"].startswith("npm ") for k in KEYS)
+    found = [f for f in result.report["findings"] if f["rule"] == "unresolved-workspace-range"]
+    assert any('"workspace:^"' in f["message"] for f in found) and any('"catalog:"' in f["message"] for f in found)
+    assert "package-manager" in result.summary

@@ -297,3 +297,15 @@ def test_the_summary_has_the_plan_table() -> None:
     assert "| 1 | `a@1.0.1` | `packages/a` | ✅ allowed (not published) |  |" in md
     assert "🛑 blocked | `lifecycle-script-added` |" in md
     assert "Left out: `packages/internal` (private: true)" in md
+
+
+def test_the_plan_says_which_tool_packed_each_package() -> None:
+    from gatekeeper.report.markdown import to_markdown
+    from gatekeeper.report.text import to_text
+
+    outcome = _plan_outcome()
+    outcome.packages[0]["packed_by"] = "pnpm 11.29.0"
+    assert "    1. a@1.0.1 [packages/a, packed by pnpm 11.29.0]: allowed" in to_text(outcome)
+    md = to_markdown(outcome)
+    assert "| 1 | `a@1.0.1` | `packages/a`, packed by pnpm 11.29.0 | ✅ allowed (not published) |  |" in md
+    assert "| 2 | `c" in md and "`packages/c` | 🛑 blocked" in md  # none said: the folder alone

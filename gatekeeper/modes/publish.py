@@ -1080,6 +1080,8 @@ def _verdict(m: Member) -> dict[str, object]:
         "decision": o.decision.label,
         "reason": o.decision.reason,
         "integrity": (m.ctx.tarball.integrity if m.ctx is not None and m.ctx.tarball is not None else None),
+        # which tool and version packed it ("pnpm 11.29.0"): `package-manager` decides per run, not per package
+        "packed_by": (m.ctx.tarball.packed_by or None) if m.ctx is not None and m.ctx.tarball is not None else None,
         "registry_integrity": m.registry_integrity
         if m.state in ("already-published", "left-out")
         else o.publish.get("registry_integrity"),

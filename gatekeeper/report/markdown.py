@@ -129,7 +129,10 @@ def plan_table(outcome: Outcome) -> list[str]:
         rules = ", ".join(f"`{r}`" for r in p.get("blocking") or [])  # type: ignore[union-attr]
         label = f"{p.get('name')}@{p.get('version')}"
         verdict = _STATE.get(str(p.get("state")), markdown.text(str(p.get("state"))))
-        lines.append(f"| {i} | {markdown.code(label)} | {markdown.code(str(p.get('folder')))} | {verdict} | {rules} |")
+        folder = markdown.code(str(p.get("folder")))
+        if p.get("packed_by"):
+            folder += f", packed by {markdown.text(str(p.get('packed_by')))}"
+        lines.append(f"| {i} | {markdown.code(label)} | {folder} | {verdict} | {rules} |")
     left = outcome.plan.get("left_out") or []
     if left:
         shown = "; ".join(f"{markdown.code(str(e.get('folder')))} ({markdown.text(str(e.get('why')))})" for e in left)  # type: ignore[union-attr]

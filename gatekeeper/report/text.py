@@ -126,9 +126,8 @@ def plan_lines(outcome: Outcome) -> list[str]:
     for i, p in enumerate(outcome.packages, 1):
         blocking = p.get("blocking") or []
         why = f" ({', '.join(str(r) for r in blocking)})" if blocking else ""  # type: ignore[union-attr]
-        lines.append(
-            terminal.safe(f"    {i}. {p.get('name')}@{p.get('version')} [{p.get('folder')}]: {p.get('state')}{why}")
-        )
+        where = f"{p.get('folder')}, packed by {p.get('packed_by')}" if p.get("packed_by") else p.get("folder")
+        lines.append(terminal.safe(f"    {i}. {p.get('name')}@{p.get('version')} [{where}]: {p.get('state')}{why}"))
     for e in outcome.plan.get("left_out") or []:  # type: ignore[union-attr]
         lines.append(terminal.safe(f"    left out: {e.get('folder')} ({e.get('why')})"))
     return lines
