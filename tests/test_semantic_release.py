@@ -434,16 +434,20 @@ def test_first_release_policy_block_is_honoured(project) -> None:
 # the plugin's unit tests and the example
 
 
-def test_plugin_unit_tests_with_node_test(semantic_release: semrel.SemanticRelease) -> None:
+def test_plugin_unit_tests_with_node_test(semantic_release: semrel.SemanticRelease, tmp_path: Path) -> None:
     """`node --test` on integrations/semantic-release/test/ (Node 22): the plugin's own unit tests, run
-    by the suite like any other test (scripts/test.sh has no separate step for them)."""
+    by the suite like any other test (scripts/test.sh has no separate step for them). Their npm children
+    get this test's own npm logs dir and cache (in one full-suite run, 8 of their debug logs reached
+    ~/.npm/_logs and failed the host check)."""
+    env = {**os.environ, "PATH": f"{semantic_release.bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env.update(npm_config_logs_dir=str(tmp_path / "npm-logs"), npm_config_cache=str(tmp_path / "npm-cache"))
     proc = subprocess.run(
         [str(semantic_release.node), "--test", "--test-reporter=tap", "test/*.test.js"],
         cwd=semrel.PLUGIN_DIR,
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "PATH": f"{semantic_release.bin_dir}{os.pathsep}{os.environ['PATH']}"},
+        env=env,
     )
     sys.stdout.write(proc.stdout + proc.stderr)
     assert proc.returncode == 0, proc.stdout + proc.stderr
