@@ -167,3 +167,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(
                     pytest.mark.skip(reason="runs after the whole suite: scripts/test.sh runs it alone at the end")
                 )
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Iterator[None]:
+    """The CLI run in-process scrubs `os.environ` as it must (`hostenv.scrub`: npm_config_*, proxies, ...): put
+    the worker's environment back after each test, so later tests' npm children keep the suite's npm logs dir
+    and cache (a fresh-clone run had a cold-cache `npm install` log into ~/.npm/_logs after such a test)."""
+    saved = dict(os.environ)
+    yield
+    if dict(os.environ) != saved:
+        os.environ.clear()
+        os.environ.update(saved)
