@@ -902,24 +902,21 @@ def _gate_member(
     meta = versions.get(planned.version) if isinstance(versions, dict) else None
     dist = meta.get("dist") if isinstance(meta, dict) else None
     on_registry = dist.get("integrity") if isinstance(dist, dict) else None
+    skipped = None
     if meta is not None and on_registry == ctx.tarball.integrity:  # a re-run of this commit after a stop
+        skipped = ("already-published", "already on the registry with exactly these bytes")
+    elif meta is not None and source == "workspaces":  # an unchanged package: its version was released before
+        skipped = ("left-out", "unchanged: this version is already on the registry")
+    if skipped is not None:
+        state, why = skipped
         out = report.Outcome(
             mode=inputs.mode,
-            decision=Decision(True, EXIT_ALLOW, "already on the registry with exactly these bytes"),
+            decision=Decision(True, EXIT_ALLOW, why),
             gates=[],
             package={"name": planned.name, "version": planned.version},
             publish={"integrity": ctx.tarball.integrity, "registry_integrity": on_registry},
         )
-        return Member(planned, ctx, out, "already-published", on_registry)
-    if meta is not None and source == "workspaces":  # an unchanged package: its version was released before
-        out = report.Outcome(
-            mode=inputs.mode,
-            decision=Decision(True, EXIT_ALLOW, "unchanged: this version is already on the registry"),
-            gates=[],
-            package={"name": planned.name, "version": planned.version},
-            publish={"integrity": ctx.tarball.integrity, "registry_integrity": on_registry},
-        )
-        return Member(planned, ctx, out, "left-out", on_registry)
+        return Member(planned, ctx, out, state, on_registry)
     if meta is None:
         packed = read_package(ctx.tarball.path, ctx.policy.diff.limits, label=ctx.tarball.path.name)
         if packed.manifest:
