@@ -265,4 +265,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    from _host import private_npm_logs  # bench/ is sys.path[0] when run as a script
+
+    private_npm_logs()
     sys.exit(main())
