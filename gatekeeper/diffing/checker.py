@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from gatekeeper._internal import semver
@@ -39,6 +40,11 @@ class DependencyRegistry(Protocol):
     def release(self, name: str, version: str) -> tuple[Package | None, Sequence[str]]:
         """A dependency's published release, integrity- and signature-checked, read safely: (the package or
         None when its bytes fail verification, the blocking verification problems)."""
+        ...
+
+    def now(self) -> datetime:
+        """The moment the registry's facts are judged at (a package's age): the publish, i.e. the current time.
+        A replay of a past release (bench/corpus.py) gives that release's publish time."""
         ...
 
 

@@ -101,7 +101,7 @@ class DependencyChecks(Checker):
         docs = {a.target: self.deps.packument(a.target) for a in added}
         versions = {t: _versions(d) for t, d in docs.items()}
         matched = self.deps.satisfying([(a.range, sorted(versions[a.target])) for a in added])
-        now = datetime.now(UTC)
+        now = self.deps.now()
         for a, allowed in zip(added, matched, strict=True):
             where = {"file": "package.json", "line": a.line, "dependency": a.name}
             doc = docs[a.target]

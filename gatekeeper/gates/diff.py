@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -192,6 +193,9 @@ class RegistryDependencies:
             raise RegistryError(f"The registry has no packument for the dependency {name}", "Check the registry")
         fetched = fetch_release(self.registry, doc, name, version, self.policy, side="dependency")
         return fetched.package, [f.message for f in fetched.findings if f.blocks]
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 def diff_against_registry(
