@@ -104,10 +104,10 @@ _KEEP_VERSION = ("name", "version", "scripts", "hasInstallScript", "gypfile", "m
 
 
 def added_dependencies(old: dict[str, Any], new: dict[str, Any]) -> dict[str, str]:
-    """name -> spec of the dependencies `new` declares (any installed field) that `old` did not."""
-    fields = ("dependencies", "optionalDependencies", "peerDependencies")
+    """name -> spec of what `new` declares (dependencies, optional, peers) that `old` did not install for sure (an
+    optional peer made a dependency counts as added, as in the rule): a superset of what the rules look up."""
 
-    def deps(doc: dict[str, Any]) -> dict[str, str]:
+    def deps(doc: dict[str, Any], fields: tuple[str, ...]) -> dict[str, str]:
         out: dict[str, str] = {}
         for f in fields:
             d = doc.get(f)
@@ -115,8 +115,22 @@ def added_dependencies(old: dict[str, Any], new: dict[str, Any]) -> dict[str, st
                 out.update({str(k): str(v) for k, v in d.items()})
         return out
 
-    before = deps(old)
-    return {n: s for n, s in deps(new).items() if n not in before}
+    before = deps(old, ("dependencies", "optionalDependencies"))
+    after = deps(new, ("dependencies", "optionalDependencies", "peerDependencies"))
+    return {n: s for n, s in after.items() if n not in before}
+
+
+def _installed(doc: dict[str, Any]) -> set[str]:
+    """What a consumer's install installs: dependencies, optional ones and the peers not marked optional."""
+    out: set[str] = set()
+    meta = doc.get("peerDependenciesMeta") if isinstance(doc.get("peerDependenciesMeta"), dict) else {}
+    for f in ("dependencies", "optionalDependencies", "peerDependencies"):
+        d = doc.get(f)
+        for name in d if isinstance(d, dict) else {}:
+            entry = meta.get(name) if f == "peerDependencies" else None
+            if not (isinstance(entry, dict) and entry.get("optional") is True):
+                out.add(str(name))
+    return out
 
 
 def _trim(doc: dict[str, Any]) -> dict[str, Any]:
@@ -130,16 +144,35 @@ def _trim(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def registry_url() -> str:
-    res = subprocess.run(["npm", "config", "get", "registry"], capture_output=True, text=True, check=False)
-    return res.stdout.strip() or "https://registry.npmjs.org/"
+def npm_config(key: str) -> str:
+    res = subprocess.run(["npm", "config", "get", key], capture_output=True, text=True, check=False)
+    value = res.stdout.strip()
+    return "" if value in ("null", "undefined") else value
+
+
+def get_packument(base: str, name: str) -> dict[str, Any] | None:
+    """The full packument from npm's configured registry (and CA file), as `npm pack` reaches it; None: 404."""
+    import ssl
+    import urllib.error
+    import urllib.request
+    from urllib.parse import quote
+
+    cafile = npm_config("cafile") or None
+    context = ssl.create_default_context(cafile=cafile)
+    url = base.rstrip("/") + "/" + quote(name, safe="@")
+    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=300, context=context) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise
 
 
 def record_registry(pair: Pair) -> None:
     """Record what the registry says about the dependencies the new release adds, and when it was published."""
     import tarfile
-
-    from gatekeeper._internal.registry import RegistryClient
 
     def manifest(version: str) -> dict[str, Any]:
         with tarfile.open(pair.file(version)) as tar:
@@ -149,7 +182,7 @@ def record_registry(pair: Pair) -> None:
                     return json.loads(f.read()) if f else {}
         return {}
 
-    client = RegistryClient(registry_url())
+    base = npm_config("registry") or "https://registry.npmjs.org/"
     added = added_dependencies(manifest(pair.old), manifest(pair.new))
     if not added:
         pair.registry_file.parent.mkdir(parents=True, exist_ok=True)
@@ -163,13 +196,13 @@ def record_registry(pair: Pair) -> None:
             targets.add(rest if at < 0 else rest[:at])
         else:
             targets.add(name)
-    own = client.packument(pair.name) or {}
+    own = get_packument(base, pair.name) or {}
     times = own.get("time") if isinstance(own.get("time"), dict) else {}
     record = {
-        "registry": client.base_url,
+        "registry": base,
         "recorded": datetime.now(UTC).isoformat(timespec="seconds"),
         "published": times.get(pair.new),
-        "packuments": {n: (_trim(d) if (d := client.packument(n)) else None) for n in sorted(targets)},
+        "packuments": {n: (_trim(d) if (d := get_packument(base, n)) else None) for n in sorted(targets)},
     }
     pair.registry_file.parent.mkdir(parents=True, exist_ok=True)
     pair.registry_file.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
@@ -212,7 +245,7 @@ def registry_for(pair: Pair, old: Any, new: Any) -> tuple[RecordedRegistry | Non
 
     o, n = semver.parse(pair.old), semver.parse(pair.new)
     patch = o is None or n is None or semver.release_type(o, n) in ("patch", "none")
-    needed = not patch and bool(added_dependencies(old.manifest, new.manifest))
+    needed = not patch and bool(_installed(new.manifest) - _installed(old.manifest))
     if not pair.registry_file.is_file():
         return None, needed
     record = json.loads(pair.registry_file.read_text())
