@@ -234,6 +234,9 @@ class RecordedRegistry:
     def release(self, name: str, version: str) -> Any:
         raise KeyError(f"{name}@{version}: releases of dependencies are not recorded (no tree is resolved here)")
 
+    def planned(self, name: str) -> str | None:
+        return None
+
     def now(self) -> datetime:
         return self.moment
 

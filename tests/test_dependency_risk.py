@@ -361,3 +361,43 @@ def test_the_publish_gate_looks_dependencies_up_through_the_run(
     res = run_gate("diff", gate.check, ctx)
     assert res.status == "fail" and "dependency-new-package" in {f.rule for f in res.findings}, res
     assert aged.young in ctx.memo.packuments
+
+
+def test_a_new_package_of_the_same_release_plan_is_not_judged_as_a_stranger(
+    tmp_path: Path, verdaccio: Verdaccio
+) -> None:
+    """Noise found on real releases (rollup 4.55.1's new platform packages, pino 9.14.0's @pinojs/redact,
+    @prisma/client 7.0.0's runtime-utils: a package the same project publishes in the same release): in a release
+    plan, such a package is gated in the same run before its dependent and published with it, so the dependent's
+    gate found it 'not on the registry' and blocked the whole plan. A dependency the plan itself publishes, at a
+    version the range allows, warns; one whose planned version the range does not allow is judged as before."""
+    import dataclasses
+
+    from gatekeeper.gates import diff as gate
+    from gatekeeper.steps.run import run_gate
+    from tests.test_diff_rules import gate_ctx
+
+    name, helper = verdaccio.unique("gk-planapp"), verdaccio.unique("gk-planhelper")
+    token = verdaccio.add_user(verdaccio.unique("plan-user"), "plan-password-1")
+    d = tmp_path / "base"
+    d.mkdir()
+    (d / "package.json").write_text(json.dumps({"name": name, "version": "1.0.0"}))
+    (d / "index.js").write_text("1\n")
+    verdaccio.publish(d, token)
+
+    def gated(spec: str, tag: str) -> Any:
+        manifest = {"name": name, "version": "1.1.0", "dependencies": {helper: spec}}
+        cand = make_tgz({"package.json": json.dumps(manifest), "index.js": "1\n"}, tmp_path / f"cand-{tag}.tgz")
+        ctx = gate_ctx(tmp_path, cand, RegistryClient(verdaccio.url))
+        ctx = dataclasses.replace(ctx, siblings={helper: {"name": helper, "version": "1.0.0"}})
+        return run_gate("diff", gate.check, ctx)
+
+    res = gated("^1.0.0", "in-range")
+    assert res.status != "fail", res.findings
+    [warn] = [f for f in res.findings if f.rule == "dependency-added"]
+    assert warn.severity is Severity.WARN and "published by this same release" in warn.message
+    # consumers cannot get the planned 1.0.0: not on the registry, blocks (and the tree cannot resolve: exit 2 with
+    # the findings kept)
+    other = gated("^2.0.0", "out-of-range")
+    assert other.status in ("fail", "error")
+    assert any(f.rule == "dependency-new-package" and f.blocks for f in other.findings), other.findings

@@ -42,6 +42,11 @@ class DependencyRegistry(Protocol):
         None when its bytes fail verification, the blocking verification problems)."""
         ...
 
+    def planned(self, name: str) -> str | None:
+        """The version of `name` that this same release publishes (a package of the release plan, gated in this run
+        and not on the registry yet), else None."""
+        ...
+
     def now(self) -> datetime:
         """The moment the registry's facts are judged at (a package's age): the publish, i.e. the current time.
         A replay of a past release (bench/corpus.py) gives that release's publish time."""

@@ -102,6 +102,9 @@ class DependencyChecks(Checker):
         """A minor/major release's new registry dependencies: what the registry knows decides (young package,
         install scripts in the range) and the maintainer gets the facts either way."""
         assert self.deps is not None
+        added = self._planned(added)
+        if not added:
+            return
         docs = {a.target: self.deps.packument(a.target) for a in added}
         versions = {t: _versions(d) for t, d in docs.items()}
         matched = self.deps.satisfying([(a.range, sorted(versions[a.target])) for a in added])
@@ -170,6 +173,29 @@ class DependencyChecks(Checker):
                     **where,
                     versions=[v for v, _ in scripted[-MAX_SHOWN:]],
                 )
+
+    def _planned(self, added: list[_Added]) -> list[_Added]:
+        """Warn about the dependencies this same release publishes at a version their range allows (a release
+        plan's package gated in this run before this one: its own gate judges it, and the plan publishes all or
+        nothing); return the others."""
+        assert self.deps is not None
+        planned = [(a, v) for a in added if (v := self.deps.planned(a.target)) is not None]
+        if not planned:
+            return added
+        matched = self.deps.satisfying([(a.range, [v]) for a, v in planned])
+        ours = {a.name for (a, v), allowed in zip(planned, matched, strict=True) if allowed and v in allowed}
+        for a, v in planned:
+            if a.name in ours:
+                self.emit(
+                    DEPENDENCY_ADDED,
+                    f"{a.text}: {a.target}@{v} is published by this same release (a package of the plan, gated in "
+                    "this run)",
+                    severity=Severity.WARN,
+                    file="package.json",
+                    line=a.line,
+                    dependency=a.name,
+                )
+        return [a for a in added if a.name not in ours]
 
     def local_ranges(self) -> None:
         """A packed manifest whose dependencies a consumer cannot install (`workspace:^` left by `npm pack` in a pnpm

@@ -119,7 +119,7 @@ def _compute(ctx: Context) -> DiffResult:
         check_exists=True,
         resolver=resolve,
         packument_of=ctx.packument,
-        dependencies=RegistryDependencies(ctx.registry, policy, ctx.packument),
+        dependencies=RegistryDependencies(ctx.registry, policy, ctx.packument, siblings=ctx.siblings),
     )
     result.findings = add_snippets(result.findings, candidate)  # the exact YAML that would approve each one
     return result
@@ -165,10 +165,13 @@ class RegistryDependencies:
         registry: RegistryClient | Callable[[], RegistryClient],
         policy: Policy,
         packument_of: Callable[[str], Mapping[str, Any] | None] | None = None,
+        siblings: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._registry = registry  # a client, or what makes one when a dependency is first looked up
         self.policy = policy
         self._packument_of = packument_of
+        #: The release plan's packages gated before this one and not on the registry yet (name -> packed manifest).
+        self._siblings = siblings or {}
         self._held: dict[str, Mapping[str, Any] | None] = {}
 
     @property
@@ -193,6 +196,10 @@ class RegistryDependencies:
             raise RegistryError(f"The registry has no packument for the dependency {name}", "Check the registry")
         fetched = fetch_release(self.registry, doc, name, version, self.policy, side="dependency")
         return fetched.package, [f.message for f in fetched.findings if f.blocks]
+
+    def planned(self, name: str) -> str | None:
+        version = (self._siblings.get(name) or {}).get("version")
+        return version if isinstance(version, str) else None
 
     def now(self) -> datetime:
         return datetime.now(UTC)

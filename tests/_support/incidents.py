@@ -156,6 +156,9 @@ class _Registry:
     def release(self, name: str, version: str) -> Any:
         raise KeyError(f"{name}@{version}: no release is held for the reconstructions")
 
+    def planned(self, name: str) -> str | None:
+        return None
+
     def now(self) -> datetime:
         return self.moment
 
