@@ -364,13 +364,14 @@ def test_the_publish_gate_looks_dependencies_up_through_the_run(
 
 
 def test_a_new_package_of_the_same_release_plan_is_not_judged_as_a_stranger(
-    tmp_path: Path, verdaccio: Verdaccio
+    tmp_path: Path, verdaccio: Verdaccio, aged: Aged
 ) -> None:
     """Noise found on real releases (rollup 4.55.1's new platform packages, pino 9.14.0's @pinojs/redact,
     @prisma/client 7.0.0's runtime-utils: a package the same project publishes in the same release): in a release
     plan, such a package is gated in the same run before its dependent and published with it, so the dependent's
-    gate found it 'not on the registry' and blocked the whole plan. A dependency the plan itself publishes, at a
-    version the range allows, warns; one whose planned version the range does not allow is judged as before."""
+    gate found it 'not on the registry' and blocked the whole plan. A new package the plan itself publishes, at a
+    version the range allows, warns; one whose planned version the range does not allow, and a package the
+    registry already holds (judged by what it says), block as before."""
     import dataclasses
 
     from gatekeeper.gates import diff as gate
@@ -385,19 +386,22 @@ def test_a_new_package_of_the_same_release_plan_is_not_judged_as_a_stranger(
     (d / "index.js").write_text("1\n")
     verdaccio.publish(d, token)
 
-    def gated(spec: str, tag: str) -> Any:
-        manifest = {"name": name, "version": "1.1.0", "dependencies": {helper: spec}}
+    def gated(dep: str, spec: str, planned: str, tag: str) -> Any:
+        manifest = {"name": name, "version": "1.1.0", "dependencies": {dep: spec}}
         cand = make_tgz({"package.json": json.dumps(manifest), "index.js": "1\n"}, tmp_path / f"cand-{tag}.tgz")
         ctx = gate_ctx(tmp_path, cand, RegistryClient(verdaccio.url))
-        ctx = dataclasses.replace(ctx, siblings={helper: {"name": helper, "version": "1.0.0"}})
+        ctx = dataclasses.replace(ctx, siblings={dep: {"name": dep, "version": planned}})
         return run_gate("diff", gate.check, ctx)
 
-    res = gated("^1.0.0", "in-range")
+    res = gated(helper, "^1.0.0", "1.0.0", "in-range")
     assert res.status != "fail", res.findings
     [warn] = [f for f in res.findings if f.rule == "dependency-added"]
     assert warn.severity is Severity.WARN and "published by this same release" in warn.message
     # consumers cannot get the planned 1.0.0: not on the registry, blocks (and the tree cannot resolve: exit 2 with
     # the findings kept)
-    other = gated("^2.0.0", "out-of-range")
+    other = gated(helper, "^2.0.0", "1.0.0", "out-of-range")
     assert other.status in ("fail", "error")
     assert any(f.rule == "dependency-new-package" and f.blocks for f in other.findings), other.findings
+    # on the registry already (29 days old): the plan's new version of it changes nothing, it is young
+    young = gated(aged.young, "^1.0.0", "1.1.0", "young")
+    assert any(f.rule == "dependency-new-package" and f.blocks for f in young.findings), young.findings

@@ -44,7 +44,7 @@ class DependencyRegistry(Protocol):
 
     def planned(self, name: str) -> str | None:
         """The version of `name` that this same release publishes (a package of the release plan, gated in this run
-        and not on the registry yet), else None."""
+        and not on the registry yet), else None. Asked only about a package the registry does not hold."""
         ...
 
     def now(self) -> datetime:

@@ -102,10 +102,10 @@ class DependencyChecks(Checker):
         """A minor/major release's new registry dependencies: what the registry knows decides (young package,
         install scripts in the range) and the maintainer gets the facts either way."""
         assert self.deps is not None
-        added = self._planned(added)
+        docs = {a.target: self.deps.packument(a.target) for a in added}
+        added = self._planned(added, docs)
         if not added:
             return
-        docs = {a.target: self.deps.packument(a.target) for a in added}
         versions = {t: _versions(d) for t, d in docs.items()}
         matched = self.deps.satisfying([(a.range, sorted(versions[a.target])) for a in added])
         now = self.deps.now()
@@ -174,12 +174,13 @@ class DependencyChecks(Checker):
                     versions=[v for v, _ in scripted[-MAX_SHOWN:]],
                 )
 
-    def _planned(self, added: list[_Added]) -> list[_Added]:
-        """Warn about the dependencies this same release publishes at a version their range allows (a release
-        plan's package gated in this run before this one: its own gate judges it, and the plan publishes all or
-        nothing); return the others."""
+    def _planned(self, added: list[_Added], docs: Mapping[str, Mapping[str, Any] | None]) -> list[_Added]:
+        """Warn about the new packages this same release publishes, at a version their range allows (a release
+        plan's package gated in this run before this one, not on the registry at all: its own gate judges it,
+        and the plan publishes all or nothing); return the others. A package already on the registry is judged
+        by what the registry says, whatever version the plan adds to it."""
         assert self.deps is not None
-        planned = [(a, v) for a in added if (v := self.deps.planned(a.target)) is not None]
+        planned = [(a, v) for a in added if docs[a.target] is None and (v := self.deps.planned(a.target)) is not None]
         if not planned:
             return added
         matched = self.deps.satisfying([(a.range, [v]) for a, v in planned])
