@@ -143,6 +143,94 @@ def test_approval_by_name_patch_releases_and_missing_packages(tmp_path: Path, ag
     assert "not on the registry" in found(gone)["dependency-new-package"][0].message
 
 
+def _as_the_mirror_serves(doc: dict[str, Any]) -> None:
+    """The npm registry these machines reach (a mirror) serves `time` with per-version times only."""
+    doc["time"].pop("created", None)
+    doc["time"].pop("modified", None)
+
+
+def test_a_registry_without_time_created_is_judged_by_the_earliest_version_time(
+    tmp_path: Path, verdaccio: Verdaccio, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Noise found on real releases: the npm registry reachable here (a mirror) records no `time.created`, so
+    every dependency added in a minor or major release blocked as having "no readable first publish date",
+    however old (all 24 such pairs of the corpus, express 5.1.0 -> 5.2.0 adding depd among them). The earliest
+    time of a listed version stands in (never before the real first publish: the package looks at most as old
+    as it is); a young package still blocks, and one with no readable time at all still blocks."""
+    mirror = Aged(verdaccio, tmp_path_factory.mktemp("mirror"))
+    for name in (mirror.young, mirror.old):
+        verdaccio.patch_packument(name, _as_the_mirror_serves)
+    served = RegistryClient(mirror.registry).packument(mirror.old)
+    assert served is not None and "created" not in served["time"] and "1.1.0" in served["time"]  # premise
+    deps = RegistryDependencies(RegistryClient(mirror.registry), Policy())
+    base = app(tmp_path, "1.0.0", {})
+
+    old = diff_packages(base, app(tmp_path, "1.1.0", {mirror.old: "1.1.0"}), Policy(), dependencies=deps)
+    assert not old.blocked, old.findings
+    [warn] = found(old)["dependency-added"]
+    assert "30 days ago, its earliest version: the registry records no time.created" in warn.message
+
+    young = diff_packages(base, app(tmp_path, "1.2.0", {mirror.young: "^1.0.0"}), Policy(), dependencies=deps)
+    [new] = found(young)["dependency-new-package"]
+    assert new.blocks and "28 days ago" in new.message
+
+    # no readable time at all: unknown, blocks as before
+    verdaccio.patch_packument(mirror.old, lambda doc: doc.__setitem__("time", {"1.0.0": "yesterday"}))
+    blind = RegistryDependencies(RegistryClient(mirror.registry), Policy())
+    unknown = diff_packages(base, app(tmp_path, "1.3.0", {mirror.old: "1.1.0"}), Policy(), dependencies=blind)
+    assert "no readable first publish date" in found(unknown)["dependency-new-package"][0].message
+
+
+def test_a_new_optional_peer_warns_without_the_risk_checks(tmp_path: Path, aged: Aged, verdaccio: Verdaccio) -> None:
+    """Noise found on real releases: vite 7.3.1 -> 8.0.0 blocked on `@vitejs/devtools` (5 days old) and prisma
+    6.19.0 -> 7.0.0 on better-sqlite3's install scripts, both added as optional peers (`peerDependenciesMeta`
+    optional), which a consumer's install does not install (premise below, with the real npm). Such a peer
+    warns with what it is; a required peer (npm 7+ installs it) is judged by risk as a dependency is."""
+    import subprocess
+
+    from tests._support.verdaccio import _npm
+
+    token = verdaccio.add_user(verdaccio.unique("peer-user"), "peer-password-1")
+    lib = verdaccio.unique("gk-peerlib")
+    published = {}
+    for version, optional in (("1.1.0", True), ("1.2.0", False)):
+        manifest: dict[str, Any] = {"name": lib, "version": version, "peerDependencies": {aged.young: "^1.0.0"}}
+        if optional:
+            manifest["peerDependenciesMeta"] = {aged.young: {"optional": True}}
+        d = tmp_path / f"lib-{version}"
+        d.mkdir()
+        (d / "package.json").write_text(json.dumps(manifest))
+        (d / "index.js").write_text("1\n")
+        verdaccio.publish(d, token)
+        published[version] = manifest
+    # premise: the optional peer is not installed by a consumer's install; the required one is
+    for version, present in (("1.1.0", False), ("1.2.0", True)):
+        consumer = tmp_path / f"consumer-{version}"
+        consumer.mkdir()
+        (consumer / "package.json").write_text(json.dumps({"name": "c", "dependencies": {lib: version}}))
+        subprocess.run(
+            [_npm(), "install", "--no-audit", "--no-fund", "--ignore-scripts"],
+            cwd=consumer,
+            env=verdaccio.npm_env(),
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        assert (consumer / "node_modules" / aged.young).is_dir() is present, version
+
+    def release(version: str) -> Any:
+        files = {"package.json": json.dumps({**published[version], "name": "app", "version": version}), "i.js": "1\n"}
+        return read_package(make_tgz(files, tmp_path / f"peer-app-{version}.tgz"), Policy().diff.limits)
+
+    base = app(tmp_path, "1.0.0", {})
+    optional = diff_packages(base, release("1.1.0"), Policy(), dependencies=deps_of(aged))
+    assert not optional.blocked, optional.findings
+    [warn] = found(optional)["dependency-added"]
+    assert warn.severity is Severity.WARN and "optional peer" in warn.message
+    required = diff_packages(base, release("1.2.0"), Policy(), dependencies=deps_of(aged))
+    assert found(required)["dependency-new-package"][0].blocks
+
+
 def test_the_cli_looks_dependencies_up_on_the_registry(tmp_path: Path, aged: Aged) -> None:
     from gatekeeper.modes.diff import run_diff
 
@@ -273,3 +361,47 @@ def test_the_publish_gate_looks_dependencies_up_through_the_run(
     res = run_gate("diff", gate.check, ctx)
     assert res.status == "fail" and "dependency-new-package" in {f.rule for f in res.findings}, res
     assert aged.young in ctx.memo.packuments
+
+
+def test_a_new_package_of_the_same_release_plan_is_not_judged_as_a_stranger(
+    tmp_path: Path, verdaccio: Verdaccio, aged: Aged
+) -> None:
+    """Noise found on real releases (rollup 4.55.1's new platform packages, pino 9.14.0's @pinojs/redact,
+    @prisma/client 7.0.0's runtime-utils: a package the same project publishes in the same release): in a release
+    plan, such a package is gated in the same run before its dependent and published with it, so the dependent's
+    gate found it 'not on the registry' and blocked the whole plan. A new package the plan itself publishes, at a
+    version the range allows, warns; one whose planned version the range does not allow, and a package the
+    registry already holds (judged by what it says), block as before."""
+    import dataclasses
+
+    from gatekeeper.gates import diff as gate
+    from gatekeeper.steps.run import run_gate
+    from tests.test_diff_rules import gate_ctx
+
+    name, helper = verdaccio.unique("gk-planapp"), verdaccio.unique("gk-planhelper")
+    token = verdaccio.add_user(verdaccio.unique("plan-user"), "plan-password-1")
+    d = tmp_path / "base"
+    d.mkdir()
+    (d / "package.json").write_text(json.dumps({"name": name, "version": "1.0.0"}))
+    (d / "index.js").write_text("1\n")
+    verdaccio.publish(d, token)
+
+    def gated(dep: str, spec: str, planned: str, tag: str) -> Any:
+        manifest = {"name": name, "version": "1.1.0", "dependencies": {dep: spec}}
+        cand = make_tgz({"package.json": json.dumps(manifest), "index.js": "1\n"}, tmp_path / f"cand-{tag}.tgz")
+        ctx = gate_ctx(tmp_path, cand, RegistryClient(verdaccio.url))
+        ctx = dataclasses.replace(ctx, siblings={dep: {"name": dep, "version": planned}})
+        return run_gate("diff", gate.check, ctx)
+
+    res = gated(helper, "^1.0.0", "1.0.0", "in-range")
+    assert res.status != "fail", res.findings
+    [warn] = [f for f in res.findings if f.rule == "dependency-added"]
+    assert warn.severity is Severity.WARN and "published by this same release" in warn.message
+    # consumers cannot get the planned 1.0.0: not on the registry, blocks (and the tree cannot resolve: exit 2 with
+    # the findings kept)
+    other = gated(helper, "^2.0.0", "1.0.0", "out-of-range")
+    assert other.status in ("fail", "error")
+    assert any(f.rule == "dependency-new-package" and f.blocks for f in other.findings), other.findings
+    # on the registry already (29 days old): the plan's new version of it changes nothing, it is young
+    young = gated(aged.young, "^1.0.0", "1.1.0", "young")
+    assert any(f.rule == "dependency-new-package" and f.blocks for f in young.findings), young.findings

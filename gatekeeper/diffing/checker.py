@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from gatekeeper._internal import semver
@@ -39,6 +40,16 @@ class DependencyRegistry(Protocol):
     def release(self, name: str, version: str) -> tuple[Package | None, Sequence[str]]:
         """A dependency's published release, integrity- and signature-checked, read safely: (the package or
         None when its bytes fail verification, the blocking verification problems)."""
+        ...
+
+    def planned(self, name: str) -> str | None:
+        """The version of `name` that this same release publishes (a package of the release plan, gated in this run
+        and not on the registry yet), else None. Asked only about a package the registry does not hold."""
+        ...
+
+    def now(self) -> datetime:
+        """The moment the registry's facts are judged at (a package's age): the publish, i.e. the current time.
+        A replay of a past release (bench/corpus.py) gives that release's publish time."""
         ...
 
 

@@ -79,7 +79,11 @@ class DependencyChecks(Checker):
                     self.approved("dependencies", text, file="package.json", line=line)
                     continue
                 target = _registry_target(name, spec)
-                if patch or self.deps is None or target is None:
+                if not patch and name not in new_installed:
+                    # an optional peer (peerDependenciesMeta): a consumer's install does not install it, so what the
+                    # registry says about it cannot reach the consumer through this release
+                    text += ": an optional peer, which a consumer's install does not install (only their own does)"
+                if patch or self.deps is None or target is None or name not in new_installed:
                     # patch: blocks as it is; outside the registry: `dependency-source-changed` blocks it (exact)
                     self.emit(
                         DEPENDENCY_ADDED,
@@ -99,9 +103,12 @@ class DependencyChecks(Checker):
         install scripts in the range) and the maintainer gets the facts either way."""
         assert self.deps is not None
         docs = {a.target: self.deps.packument(a.target) for a in added}
+        added = self._planned(added, docs)
+        if not added:
+            return
         versions = {t: _versions(d) for t, d in docs.items()}
         matched = self.deps.satisfying([(a.range, sorted(versions[a.target])) for a in added])
-        now = datetime.now(UTC)
+        now = self.deps.now()
         for a, allowed in zip(added, matched, strict=True):
             where = {"file": "package.json", "line": a.line, "dependency": a.name}
             doc = docs[a.target]
@@ -120,11 +127,13 @@ class DependencyChecks(Checker):
                 tags = doc.get("dist-tags")
                 tagged = tags.get(a.range) if isinstance(tags, dict) else None
                 allowed = [tagged] if isinstance(tagged, str) and tagged in vdocs else sorted(vdocs)
-            created = _created(doc)
+            created, by_versions = _created(doc, vdocs)
             age = (now - created).days if created is not None and created <= now else None
             exact = semver.parse(a.range) is not None
             facts = [
-                f"first published {created.date().isoformat()} ({age} days ago)"
+                f"first published {created.date().isoformat()} ({age} days ago"
+                + (", its earliest version: the registry records no time.created" if by_versions else "")
+                + ")"
                 if created is not None and age is not None
                 else "first publish date unknown",
                 "maintainers: " + (", ".join(_maintainers(doc)) or "none listed"),
@@ -141,7 +150,12 @@ class DependencyChecks(Checker):
             }
             self.emit(DEPENDENCY_ADDED, f"{a.text}: {'; '.join(facts)}", severity=Severity.WARN, **where, **evidence)
             if age is None or age < NEW_PACKAGE_DAYS:
-                why = f"was first published {age} days ago" if age is not None else "has no readable first publish date"
+                if age is not None:
+                    why = f"was first published {age} days ago"
+                elif created is not None:
+                    why = f"has a first publish date after now ({created.isoformat()})"
+                else:
+                    why = "has no readable first publish date"
                 self.emit(
                     DEPENDENCY_NEW_PACKAGE,
                     f"{named} {why} (under {NEW_PACKAGE_DAYS} days): {a.text}",
@@ -159,6 +173,30 @@ class DependencyChecks(Checker):
                     **where,
                     versions=[v for v, _ in scripted[-MAX_SHOWN:]],
                 )
+
+    def _planned(self, added: list[_Added], docs: Mapping[str, Mapping[str, Any] | None]) -> list[_Added]:
+        """Warn about the new packages this same release publishes, at a version their range allows (a release
+        plan's package gated in this run before this one, not on the registry at all: its own gate judges it,
+        and the plan publishes all or nothing); return the others. A package already on the registry is judged
+        by what the registry says, whatever version the plan adds to it."""
+        assert self.deps is not None
+        planned = [(a, v) for a in added if docs[a.target] is None and (v := self.deps.planned(a.target)) is not None]
+        if not planned:
+            return added
+        matched = self.deps.satisfying([(a.range, [v]) for a, v in planned])
+        ours = {a.name for (a, v), allowed in zip(planned, matched, strict=True) if allowed and v in allowed}
+        for a, v in planned:
+            if a.name in ours:
+                self.emit(
+                    DEPENDENCY_ADDED,
+                    f"{a.text}: {a.target}@{v} is published by this same release (a package of the plan, gated in "
+                    "this run)",
+                    severity=Severity.WARN,
+                    file="package.json",
+                    line=a.line,
+                    dependency=a.name,
+                )
+        return [a for a in added if a.name not in ours]
 
     def local_ranges(self) -> None:
         """A packed manifest whose dependencies a consumer cannot install (`workspace:^` left by `npm pack` in a pnpm
@@ -337,10 +375,21 @@ def _versions(doc: Mapping[str, Any] | None) -> dict[str, Mapping[str, Any]]:
     return {v: d for v, d in raw.items() if isinstance(v, str) and len(v) <= semver.MAX_LENGTH and isinstance(d, dict)}
 
 
-def _created(doc: Mapping[str, Any]) -> datetime | None:
-    """`time.created` (the package's first publish) as the registry records it; None when absent or unreadable."""
+def _created(doc: Mapping[str, Any], versions: Mapping[str, Any]) -> tuple[datetime | None, bool]:
+    """(the package's first publish, whether it was read from the version times): `time.created` as the registry
+    records it (None when unreadable); when the registry records no `created` at all (the npm mirror these
+    machines reach serves only per-version times), the earliest `time[version]` of a version it still lists. That
+    is never before the real first publish (an unpublished version's time goes with it): the package looks at
+    most as old as it is. None when no time is readable."""
     times = doc.get("time")
-    raw = times.get("created") if isinstance(times, dict) else None
+    times = times if isinstance(times, dict) else {}
+    if "created" in times:
+        return _when(times.get("created")), False
+    found = [w for v in versions if (w := _when(times.get(v))) is not None]
+    return (min(found) if found else None), True
+
+
+def _when(raw: object) -> datetime | None:
     if not isinstance(raw, str) or len(raw) > 40:
         return None
     try:

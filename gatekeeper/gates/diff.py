@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -118,7 +119,7 @@ def _compute(ctx: Context) -> DiffResult:
         check_exists=True,
         resolver=resolve,
         packument_of=ctx.packument,
-        dependencies=RegistryDependencies(ctx.registry, policy, ctx.packument),
+        dependencies=RegistryDependencies(ctx.registry, policy, ctx.packument, siblings=ctx.siblings),
     )
     result.findings = add_snippets(result.findings, candidate)  # the exact YAML that would approve each one
     return result
@@ -164,10 +165,13 @@ class RegistryDependencies:
         registry: RegistryClient | Callable[[], RegistryClient],
         policy: Policy,
         packument_of: Callable[[str], Mapping[str, Any] | None] | None = None,
+        siblings: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self._registry = registry  # a client, or what makes one when a dependency is first looked up
         self.policy = policy
         self._packument_of = packument_of
+        #: The release plan's packages gated before this one and not on the registry yet (name -> packed manifest).
+        self._siblings = siblings or {}
         self._held: dict[str, Mapping[str, Any] | None] = {}
 
     @property
@@ -192,6 +196,13 @@ class RegistryDependencies:
             raise RegistryError(f"The registry has no packument for the dependency {name}", "Check the registry")
         fetched = fetch_release(self.registry, doc, name, version, self.policy, side="dependency")
         return fetched.package, [f.message for f in fetched.findings if f.blocks]
+
+    def planned(self, name: str) -> str | None:
+        version = (self._siblings.get(name) or {}).get("version")
+        return version if isinstance(version, str) else None
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
 
 
 def diff_against_registry(

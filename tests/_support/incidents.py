@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from gatekeeper._internal.tarball import Package, read_package
@@ -88,6 +89,8 @@ class Case:
     expect: tuple[str, ...]
     policy: Policy = field(default_factory=Policy)
     resolver: Callable[[dict[str, Any]], bytes] | None = None
+    #: What the registry answered about the added dependencies at the attack's publish (`_Registry`).
+    dependencies: Any = None
 
     def diff(self) -> DiffResult:
         return diff_packages(
@@ -95,6 +98,7 @@ class Case:
             load(self.cand, f"{self.name} (attack)"),
             self.policy,
             resolver=self.resolver,
+            dependencies=self.dependencies,
         )
 
     def blocked(self, result: DiffResult) -> bool:
@@ -131,6 +135,51 @@ def _fake_tree(with_script: set[str]) -> Callable[[dict[str, Any]], bytes]:
 
 def _append(files: dict[str, bytes], path: str, code: str) -> dict[str, bytes]:
     return {**files, path: files[path] + b"\n" + code.encode() + b"\n"}
+
+
+@dataclass
+class _Registry:
+    """The registry's answer about dependencies as at the attack's publish (`now`), in the packument shape npmjs
+    serves (for the reconstructions: no network); ranges are matched by npm's own semver, as in the gate."""
+
+    packuments: dict[str, dict[str, Any]]
+    moment: datetime
+
+    def packument(self, name: str) -> dict[str, Any] | None:
+        return self.packuments.get(name)
+
+    def satisfying(self, queries: list[tuple[str, list[str]]]) -> list[list[str] | None]:
+        from gatekeeper._internal.resolve import satisfying
+
+        return satisfying(queries)
+
+    def release(self, name: str, version: str) -> Any:
+        raise KeyError(f"{name}@{version}: no release is held for the reconstructions")
+
+    def planned(self, name: str) -> str | None:
+        return None
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+def _plain_crypto_js() -> _Registry:
+    """The axios compromise (March 2026) as the registry showed it when the poisoned axios was published: the
+    added `plain-crypto-js`, first published about 18 hours earlier as a clean 4.2.0, then a 4.2.1 whose
+    `postinstall` ran the dropper (`node setup.js`)."""
+    first = datetime(2026, 3, 30, 6, 0, tzinfo=UTC)
+    at = lambda hours: (first + timedelta(hours=hours)).isoformat().replace("+00:00", "Z")  # noqa: E731
+    doc = {
+        "name": "plain-crypto-js",
+        "dist-tags": {"latest": "4.2.1"},
+        "time": {"created": at(0), "4.2.0": at(0), "4.2.1": at(17.5), "modified": at(17.5)},
+        "maintainers": [{"name": "an-unrelated-account", "email": "x@example.test"}],
+        "versions": {
+            "4.2.0": {"name": "plain-crypto-js", "version": "4.2.0"},
+            "4.2.1": {"name": "plain-crypto-js", "version": "4.2.1", "scripts": {"postinstall": "node setup.js"}},
+        },
+    }
+    return _Registry({"plain-crypto-js": doc}, first + timedelta(hours=18))
 
 
 def all_cases() -> list[Case]:
@@ -318,6 +367,28 @@ def all_cases() -> list[Case]:
                 "2.1.4",
             ),
             ("install-script-code-changed",),
+        )
+    )
+    # axios (March 2026): the stolen token published a release adding plain-crypto-js@^4.2.1, 18 hours old, whose
+    # 4.2.1 ran a postinstall dropper. As it happened (a patch release), and as a minor release, where only what the
+    # registry says about the new dependency can block it.
+    crypto = {"plain-crypto-js": "^4.2.1"}
+    cases.append(
+        Case(
+            "axios compromise: patch release adds plain-crypto-js, 18 hours old, postinstall",
+            debug,
+            v(debug, bump(dv), lambda d: d["dependencies"].update(crypto)),
+            ("dependency-added",),
+            dependencies=_plain_crypto_js(),
+        )
+    )
+    cases.append(
+        Case(
+            "axios compromise shape in a minor release: young dependency whose range has a postinstall",
+            debug,
+            v(debug, bump(dv, "minor"), lambda d: d["dependencies"].update(crypto)),
+            ("dependency-new-package", "dependency-install-script-history"),
+            dependencies=_plain_crypto_js(),
         )
     )
     # event-stream 3.3.6 (Nov 2018): a patch release adds flatmap-stream; its payload hid in a minified file
