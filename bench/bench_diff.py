@@ -35,8 +35,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / ".data"
 NAME, OLD, NEW = "typescript", "5.4.4", "5.4.5"
-#: npm's debug logs go here, not to ~/.npm/_logs (whose rotation would delete other runs' logs).
-NPM_LOGS = DATA / ".npm-logs"
 sys.path.insert(0, str(ROOT))
 
 from gatekeeper._internal.tarball import read_package  # noqa: E402
@@ -121,9 +119,7 @@ def tarballs(name: str = NAME, old: str = OLD, new: str = NEW) -> tuple[Path, Pa
     missing = [v for v, p in zip((old, new), paths, strict=True) if not p.is_file()]
     if missing:
         specs = [f"{name}@{v}" for v in missing]
-        env = {**os.environ, "NPM_CONFIG_LOGS_DIR": str(NPM_LOGS)}
-        argv = ["npm", "pack", *specs, "--pack-destination", str(DATA)]
-        subprocess.run(argv, check=True, capture_output=True, env=env)
+        subprocess.run(["npm", "pack", *specs, "--pack-destination", str(DATA)], check=True, capture_output=True)
     return paths
 
 
@@ -205,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     rss = child_peak_rss_mb(paths)  # first, before any other child adds to the picture
 
     npm = ["npm", "diff", f"--diff={name}@{old}", f"--diff={name}@{new}", "--prefer-offline"]
-    env = {**os.environ, "NPM_CONFIG_UPDATE_NOTIFIER": "false", "NPM_CONFIG_LOGS_DIR": str(NPM_LOGS)}
+    env = {**os.environ, "NPM_CONFIG_UPDATE_NOTIFIER": "false"}
     if not args.in_process:
         run_process(npm, env)  # warm npm's cache (metadata and tarballs)
     cli = [sys.executable, "-m", "gatekeeper", "diff", str(paths[1]), "--against", str(paths[0])]
