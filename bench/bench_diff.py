@@ -1,8 +1,8 @@
 """Benchmark: our release diff of typescript 5.4.4 -> 5.4.5 beside `npm diff` and the bare gunzip floor.
 
-    python bench/bench_diff.py [--repeat 5] [--check]
+    python bench/bench_diff.py [--repeat 5] [--check] [--cpu] [--pair NAME OLD NEW] [--compare TREE ...]
 
-Real tarballs (`npm pack typescript@5.4.4 typescript@5.4.5`) are cached under bench/.data
+Real tarballs (`npm pack typescript@5.4.4 typescript@5.4.5`, or the `--pair`) are cached under bench/.data
 (gitignored). In one run it times, best of `--repeat` (median shown too):
 
 - floor:     read both .tgz files and gunzip them completely (zlib, output discarded);
@@ -10,6 +10,9 @@ Real tarballs (`npm pack typescript@5.4.4 typescript@5.4.5`) are cached under be
 - ours:      `read_package` both (safe reader) + `diff_packages` (every rule), in process;
 - ours CLI:  `python -m gatekeeper diff 5.4.5.tgz --against 5.4.4.tgz`, a whole process;
 - npm diff:  `npm diff --diff=typescript@5.4.4 --diff=typescript@5.4.5 --prefer-offline` (cache warmed first);
+
+- ours @ TREE: with `--compare TREE ...`, the same in-process diff by the checkout at TREE and by this one, each
+  in a child process of its own that times it in the same rounds (before/after side by side);
 
 and the peak RSS of a child process that runs only our diff (`os.wait4` rusage). `--cpu` times CPU (user +
 system, children included) instead of wall time, for a machine shared with other jobs. Targets: ours within
@@ -31,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / ".data"
-OLD, NEW = "5.4.4", "5.4.5"
+NAME, OLD, NEW = "typescript", "5.4.4", "5.4.5"
 sys.path.insert(0, str(ROOT))
 
 from gatekeeper._internal.tarball import read_package  # noqa: E402
@@ -50,14 +53,72 @@ r = diff_packages(read_package(Path({old!r}), p.diff.limits), read_package(Path(
 print(len(r.files), len(r.findings))
 """
 
+#: `--compare`: a child that imports the gatekeeper of one tree and, for each line it reads, runs the in-process
+#: diff once and answers with the time it took (CPU or wall, measured as the parent measures its own rows).
+TIMER = """
+import resource, sys, time
+sys.path.insert(0, {root!r})
+from pathlib import Path
+import gatekeeper
+assert gatekeeper.__file__.startswith({root!r}), gatekeeper.__file__
+from gatekeeper._internal.tarball import read_package
+from gatekeeper.diffing import diff_packages
+from gatekeeper.trust.policy import Policy
 
-def tarballs() -> tuple[Path, Path]:
+def now():
+    if {cpu!r}:
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + kids.ru_utime + kids.ru_stime
+    return time.perf_counter()
+
+def ours():
+    policy = Policy()
+    old = read_package(Path({old!r}), policy.diff.limits)
+    new = read_package(Path({new!r}), policy.diff.limits)
+    result = diff_packages(old, new, policy)
+    return len(result.files), len(result.findings)
+
+for line in sys.stdin:
+    start = now()
+    shape = ours()
+    print(now() - start, *shape, flush=True)
+"""
+
+
+class _Timer:
+    """A `TIMER` child for one tree."""
+
+    def __init__(self, tree: Path, paths: tuple[Path, Path], cpu: bool) -> None:
+        code = TIMER.format(root=str(tree), old=str(paths[0]), new=str(paths[1]), cpu=cpu)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=DATA
+        )
+        self.shape: tuple[str, ...] = ()
+
+    def __call__(self) -> float:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().split()
+        if not answer:
+            raise SystemExit("a --compare child failed")
+        self.shape = tuple(answer[1:])
+        return float(answer[0])
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def tarballs(name: str = NAME, old: str = OLD, new: str = NEW) -> tuple[Path, Path]:
     """The two real tarballs, fetched once with `npm pack`."""
     DATA.mkdir(parents=True, exist_ok=True)
-    paths = (DATA / f"typescript-{OLD}.tgz", DATA / f"typescript-{NEW}.tgz")
-    missing = [v for v, p in zip((OLD, NEW), paths, strict=True) if not p.is_file()]
+    base = name.lstrip("@").replace("/", "-")
+    paths = (DATA / f"{base}-{old}.tgz", DATA / f"{base}-{new}.tgz")
+    missing = [v for v, p in zip((old, new), paths, strict=True) if not p.is_file()]
     if missing:
-        specs = [f"typescript@{v}" for v in missing]
+        specs = [f"{name}@{v}" for v in missing]
         subprocess.run(["npm", "pack", *specs, "--pack-destination", str(DATA)], check=True, capture_output=True)
     return paths
 
@@ -127,11 +188,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--cpu", action="store_true", help="time CPU (user + system, children included), not wall")
+    parser.add_argument("--pair", nargs=3, metavar=("NAME", "OLD", "NEW"), help="another release pair")
+    parser.add_argument("--compare", nargs="+", type=Path, default=[], metavar="TREE", help="checkouts to time too")
     args = parser.parse_args(argv)
-    paths = tarballs()
+    name, old, new = args.pair or (NAME, OLD, NEW)
+    paths = tarballs(name, old, new)
     rss = child_peak_rss_mb(paths)  # first, before any other child adds to the picture
 
-    npm = ["npm", "diff", f"--diff=typescript@{OLD}", f"--diff=typescript@{NEW}", "--prefer-offline"]
+    npm = ["npm", "diff", f"--diff={name}@{old}", f"--diff={name}@{new}", "--prefer-offline"]
     env = {**os.environ, "NPM_CONFIG_UPDATE_NOTIFIER": "false"}
     run_process(npm, env)  # warm npm's cache (metadata and tarballs)
     cli = [sys.executable, "-m", "gatekeeper", "diff", str(paths[1]), "--against", str(paths[0])]
@@ -145,23 +209,44 @@ def main(argv: list[str] | None = None) -> int:
         ("ours (CLI process)", lambda: run_process(cli, cli_env), args.repeat),
         ("npm diff", lambda: run_process(npm, env), max(2, args.repeat // 2)),
     ]
-    samples: dict[str, list[float]] = {name: [] for name, _, _ in cases}
+    timers = {}
+    if args.compare:
+        for tree in (ROOT, *args.compare):
+            label = "this tree" if tree == ROOT else str(tree)
+            timers[label] = _Timer(tree.resolve(), paths, args.cpu)
+            timers[label]()  # warm-up: imports, first-use caches
+            cases.append((f"ours @ {label}", timers[label], args.repeat))
+    samples: dict[str, list[float]] = {row: [] for row, _, _ in cases}
     for round_no in range(args.repeat):
-        for name, fn, count in cases:
+        for row, fn, count in cases:
             if round_no < count:
-                samples[name].append(timed(fn, 1, cpu=args.cpu)[0])
-    rows = [(name, (min(runs), statistics.median(runs))) for name, runs in samples.items()]
-    times = {name: best for name, (best, _) in rows}
+                # a --compare child measures its own run (the parent only waits for it)
+                samples[row].append(fn() if isinstance(fn, _Timer) else timed(fn, 1, cpu=args.cpu)[0])
+    for timer in timers.values():
+        timer.close()
+    rows = [(row, (min(runs), statistics.median(runs))) for row, runs in samples.items()]
+    medians = {row: median for row, (_, median) in rows}
+    times = {row: best for row, (best, _) in rows}
     sizes = sum(p.stat().st_size for p in paths)
     clock = "CPU time" if args.cpu else "wall time"
-    print(f"typescript {OLD} -> {NEW}: {sizes / 1e6:.1f} MB compressed, {clock}, best of {args.repeat} (median)")
-    for name, (best, median) in rows:
-        print(f"  {name:<20} {best * 1000:8.1f} ms  ({median * 1000:.1f} ms)")
+    print(f"{name} {old} -> {new}: {sizes / 1e6:.1f} MB compressed, {clock}, best of {args.repeat} (median)")
+    for row, (best, median) in rows:
+        print(f"  {row:<20} {best * 1000:8.1f} ms  ({median * 1000:.1f} ms)")
+    for label, timer in timers.items():
+        row = f"ours @ {label}"
+        print(
+            f"  {row} / gunzip floor = {times[row] / times['gunzip floor']:.2f}x "
+            f"(medians {medians[row] / medians['gunzip floor']:.2f}x); files, findings: {' '.join(timer.shape)}"
+        )
     floor_ratio = times["ours (in process)"] / times["gunzip floor"]
     npm_ratio = times["npm diff"] / times["ours (CLI process)"]
     npm_ratio_inproc = times["npm diff"] / times["ours (in process)"]
     checks = [
-        (f"ours / gunzip floor      = {floor_ratio:.2f}x (target <= 1.3x)", floor_ratio <= 1.3),
+        (
+            f"ours / gunzip floor      = {floor_ratio:.2f}x (medians "
+            f"{medians['ours (in process)'] / medians['gunzip floor']:.2f}x; target <= 1.3x)",
+            floor_ratio <= 1.3,
+        ),
         (f"npm diff / ours CLI      = {npm_ratio:.1f}x faster (target >= 3x)", npm_ratio >= 3.0),
         (f"npm diff / ours in-proc  = {npm_ratio_inproc:.1f}x faster", True),
         (f"peak RSS of our diff     = {rss:.1f} MB (target < 150 MB)", rss < 150.0),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import resource
 import tarfile
 import zlib
@@ -9,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from gatekeeper._internal.tarball import MAX_META_BYTES, json_key_lines, read_package
-from gatekeeper.trust.policy import LimitsPolicy
+from gatekeeper._internal.tarball import MAX_META_BYTES, FileEntry, Package, json_key_lines, read_package
+from gatekeeper.diffing import diff_packages
+from gatekeeper.trust.policy import LimitsPolicy, Policy
 from tests._support.tarballs import Entry, fixture, gz, make_tgz, members, package_json, tar_bytes
 
 LIMITS = LimitsPolicy()
@@ -241,6 +243,43 @@ def test_truncated_inside_file_data() -> None:
     raw = tar_bytes([PKG, Entry("package/a.js", b"a" * 3000)])
     pkg = read(gz(raw[: 1024 + 512 + 1000]))
     assert any("truncated inside entry" in p for p in pkg.problems) and not pkg.complete
+
+
+# A file inflated in more than one piece: the reader feeds zlib as much input as the compression ratio seen so far
+# says a file needs, so incompressible data after highly compressible data comes back in several pieces.
+_TEXT = b"x = 1;\n" * 200_000
+_NOISE = random.Random(22).randbytes(3 * 1024 * 1024)
+
+
+def _noisy(*before: Entry, version: str = "1.0.0") -> Package:
+    pkg_json = Entry("package/package.json", package_json(version=version).encode())
+    return read(gz(tar_bytes([pkg_json, *before, Entry("package/noise.bin", _NOISE)])))
+
+
+def test_a_file_inflated_in_pieces_is_read_and_compared_exactly() -> None:
+    a = _noisy(Entry("package/a.txt", _TEXT))
+    b = _noisy(Entry("package/b.txt", _TEXT[: len(_TEXT) // 10]))
+    pa, pb = a.files["noise.bin"]._pieces, b.files["noise.bin"]._pieces
+    assert len(pa) > 1 and len(pb) > 1 and [len(p) for p in pa] != [len(p) for p in pb]  # premise: other boundaries
+    assert a.files["noise.bin"].same_data(b.files["noise.bin"]) and b.files["noise.bin"].same_data(a.files["noise.bin"])
+    whole = FileEntry("noise.bin", _NOISE, 0o644)
+    assert whole.same_data(a.files["noise.bin"]) and a.files["noise.bin"].same_data(whole)
+    for at in (0, len(pa[0]) - 1, len(pa[0]), len(pb[0]), len(_NOISE) - 1):  # a byte on each side of a boundary
+        other = bytearray(_NOISE)
+        other[at] ^= 1
+        changed = FileEntry("noise.bin", bytes(other), 0o644)
+        assert not changed.same_data(a.files["noise.bin"]) and not a.files["noise.bin"].same_data(changed), at
+    assert a.files["noise.bin"].size == len(_NOISE) and a.files["noise.bin"].data == _NOISE
+    assert a.files["noise.bin"]._pieces == () and a.files["noise.bin"].same_data(b.files["noise.bin"])
+
+
+def test_the_diff_copies_no_file_the_release_did_not_change() -> None:
+    """Unchanged files are compared where zlib left them: the diff joins no piece of them (speed: bench/)."""
+    old = _noisy(Entry("package/a.txt", _TEXT))
+    new = _noisy(Entry("package/a.txt", _TEXT), Entry("package/b.js", b"module.exports = 2;\n"), version="1.0.1")
+    result = diff_packages(old, new, Policy())
+    assert [(c.path, c.status) for c in result.files] == [("b.js", "added"), ("package.json", "changed")]
+    assert len(old.files["noise.bin"]._pieces) > 1 and len(new.files["noise.bin"]._pieces) > 1
 
 
 def test_unreadable_path_is_a_problem(tmp_path: Path) -> None:

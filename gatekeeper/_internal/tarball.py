@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 import unicodedata
 import zlib
 from dataclasses import dataclass, field
@@ -39,8 +38,11 @@ if TYPE_CHECKING:
 
 BLOCK = 512
 _ZERO_BLOCK = bytes(BLOCK)
-_INPUT_CHUNK = 64 * 1024
-_READ_AHEAD = 64 * 1024
+#: Compressed bytes fed beyond what the compression ratio so far says a read needs.
+_INPUT_MARGIN = 4096
+#: The most compressed input fed to one `decompress` call: what zlib does not use of it, it copies (its
+#: `unconsumed_tail`), so this bounds that copy whatever sizes and ratios a tarball declares.
+_MAX_INPUT_STEP = 8 * 1024 * 1024
 #: Largest pax (`x`/`g`) or GNU long-name (`L`/`K`) record read into memory.
 MAX_META_BYTES = 1024 * 1024
 #: Problems recorded before the reader gives up on the tarball.
@@ -63,17 +65,72 @@ _GNU_LONG = {_Tar.GNUTYPE_LONGNAME, _Tar.GNUTYPE_LONGLINK}
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
-@dataclass(frozen=True)
 class FileEntry:
-    """One regular file of the package: its path (top folder stripped), bytes and mode."""
+    """One regular file of the package: its path (top folder stripped), bytes and mode.
 
-    path: str
-    data: bytes
-    mode: int
+    A file read from a tarball keeps its bytes as zlib returned them -- one `bytes` object, or a few when the
+    reader's input estimate fell short -- and `data` joins those only when something asks for them (once);
+    `same_data` compares two files with `memcmp` in place, so a file a release did not change is never copied."""
+
+    __slots__ = ("_data", "_pieces", "mode", "path", "size")
+
+    def __init__(self, path: str, data: bytes, mode: int) -> None:
+        self.path = path
+        self.mode = mode
+        self.size = len(data)
+        self._data: bytes | None = data
+        self._pieces: tuple[bytes, ...] = ()
+
+    @classmethod
+    def _of_pieces(cls, path: str, pieces: tuple[bytes, ...], mode: int) -> FileEntry:
+        entry = cls.__new__(cls)
+        entry.path, entry.mode, entry.size = path, mode, sum(len(p) for p in pieces)
+        entry._data = pieces[0] if len(pieces) == 1 else None if pieces else b""
+        entry._pieces = pieces if len(pieces) > 1 else ()
+        return entry
 
     @property
-    def size(self) -> int:
-        return len(self.data)
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = b"".join(self._pieces)
+            self._pieces = ()
+        return self._data
+
+    def same_data(self, other: FileEntry) -> bool:
+        """Whether the two files hold the same bytes (no copy of either is made)."""
+        if self.size != other.size:
+            return False
+        if self._data is not None and other._data is not None:
+            return self._data == other._data
+        return _same_pieces(self._pieces or (self.data,), other._pieces or (other.data,))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FileEntry):
+            return NotImplemented
+        return self.path == other.path and self.mode == other.mode and self.same_data(other)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.size, self.mode))
+
+    def __repr__(self) -> str:
+        return f"FileEntry(path={self.path!r}, size={self.size}, mode={self.mode:o})"
+
+
+def _same_pieces(a: tuple[bytes, ...], b: tuple[bytes, ...]) -> bool:
+    """Equal bytes in two runs of non-empty pieces of the same total length, compared span by span in place."""
+    i = j = pa = pb = 0
+    while i < len(a):
+        ca, cb = a[i], b[j]
+        n = min(len(ca) - pa, len(cb) - pb)
+        if not ca.startswith(memoryview(cb)[pb : pb + n], pa):  # memcmp, no copy
+            return False
+        pa += n
+        pb += n
+        if pa == len(ca):
+            i, pa = i + 1, 0
+        if pb == len(cb):
+            j, pb = j + 1, 0
+    return True
 
 
 @dataclass
@@ -131,45 +188,54 @@ class _Stop(Exception):
 
 
 class _Inflater:
-    """Sequential reads of the decompressed stream, capped at `cap` bytes in total."""
+    """Sequential reads of the decompressed stream, capped at `cap` bytes in total.
+
+    Each read inflates exactly the bytes it asks for (a header, a metadata record, one file's data), so nothing
+    is read ahead and a gzip bomb never gets more than the declared size of the entry being read, which the limits
+    already checked. The input is fed in steps sized from the compression ratio seen so far, so one `decompress`
+    call usually returns the whole request: a file's data is then that one `bytes` object, never joined from
+    pieces or copied again."""
 
     def __init__(self, data: bytes, cap: int) -> None:
+        self._data = data
         self._src = memoryview(data)
         self._pos = 0
         self.gzip = data[:2] == b"\x1f\x8b"
         self._d = zlib.decompressobj(16 + zlib.MAX_WBITS) if self.gzip else None
-        self._tail: bytes = b""
-        self._buf: bytes = b""
-        self._off = 0
         self.cap = cap
         self.total = 0
 
     def _inflate(self, want: int) -> list[bytes]:
-        """Up to `want` more decompressed bytes (fewer only at the end of the stream)."""
-        chunks: list[bytes] = []
-        if self._d is None:  # a plain tar (pacote accepts those too)
-            out = bytes(self._src[self._pos : self._pos + want])
+        """Up to `want` more decompressed bytes (fewer only at the end of the stream), as the outputs of zlib."""
+        outs: list[bytes] = []
+        d = self._d
+        if d is None:  # a plain tar (pacote accepts those too)
+            out = self._data[self._pos : self._pos + want]
             self._pos += len(out)
-            chunks.append(out)
-            want -= len(out)
-        while want > 0 and self._d is not None:
-            if self._tail:
-                inp: bytes | memoryview = self._tail
-            elif self._d.eof or self._pos >= len(self._src):
-                break
-            else:
-                inp = self._src[self._pos : self._pos + _INPUT_CHUNK]
-                self._pos += len(inp)
-            out = self._d.decompress(inp, want)
-            self._tail = self._d.unconsumed_tail
             if out:
-                chunks.append(out)
-                want -= len(out)
-        produced = sum(len(c) for c in chunks)
+                outs.append(out)
+        else:
+            src, end = self._src, len(self._src)
+            ratio = (self._pos + 1) / (self.total + 1) if self.total else 1.0  # input bytes per output byte so far
+            while want > 0 and not d.eof and self._pos < end:
+                # enough input for `want` bytes at that ratio, and a little more; what is left over is copied by
+                # zlib into `unconsumed_tail` and fed again next time, so the margin stays small
+                step = min(int(want * ratio * 1.25) + _INPUT_MARGIN, _MAX_INPUT_STEP)
+                inp = src[self._pos : self._pos + step]
+                out = d.decompress(inp, want)
+                used = len(inp) - len(d.unconsumed_tail)
+                self._pos += used
+                if out:
+                    outs.append(out)
+                    want -= len(out)
+                    ratio = used / len(out)  # what this part of the stream needs
+                elif not used:
+                    break
+        produced = sum(len(o) for o in outs)
         self.total += produced
         if self.total > self.cap:
             raise _CapExceeded
-        return chunks
+        return outs
 
     @property
     def cut_short(self) -> bool:
@@ -181,26 +247,17 @@ class _Inflater:
         member (more tar entries); only trailing zero bytes are padding it skips."""
         if self._d is None or not self._d.eof:
             return False
-        rest = (self._d.unused_data, self._tail, self._src[self._pos :])
+        rest = (self._d.unused_data, self._src[self._pos :])
         return any(bytes(part).strip(b"\0") for part in rest)
+
+    def take(self, n: int) -> tuple[bytes, ...]:
+        """The next `n` bytes as zlib returned them (usually one piece), uncopied; fewer at the end."""
+        return tuple(self._inflate(n))
 
     def read(self, n: int) -> bytes:
         """Exactly `n` bytes, or fewer at the end of the stream."""
-        end = self._off + n
-        if end <= len(self._buf):
-            out = self._buf[self._off : end]
-            self._off = end
-            return out
-        parts = [self._buf[self._off :]] if self._off < len(self._buf) else []
-        need = n - (len(self._buf) - self._off)
-        self._buf, self._off = b"", 0
-        if need >= _READ_AHEAD:
-            parts.extend(self._inflate(need))
-        else:
-            ahead = b"".join(self._inflate(_READ_AHEAD))
-            parts.append(ahead[:need])
-            self._buf, self._off = ahead, min(need, len(ahead))
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        outs = self._inflate(n)
+        return outs[0] if len(outs) == 1 else b"".join(outs)
 
 
 class _CapExceeded(Exception):
@@ -299,10 +356,16 @@ class _Reader:
             self.fail(f"is truncated inside {what}", fatal=True, corrupt=True)
         return data
 
+    def take_exact(self, n: int, what: str, shown: _Shown | None = None) -> tuple[bytes, ...]:
+        pieces = self.s.take(n)
+        if sum(len(p) for p in pieces) != n:
+            self.fail(f"is truncated inside {what}{f' {shown}' if shown else ''}", fatal=True, corrupt=True)
+        return pieces
+
     def skip_padding(self, size: int) -> None:
         pad = -size % BLOCK
         if pad:
-            self.read_exact(pad, "padding")
+            self.take_exact(pad, "padding")
 
     def run(self) -> None:
         local_pax: dict[str, str] = {}
@@ -334,7 +397,7 @@ class _Reader:
                 self.fail(
                     f"has a corrupt tar header after entry {self.entries} (bad number field)", fatal=True, corrupt=True
                 )
-            if _node_checksum(hdr) != _checksums(hdr)[0]:
+            if _node_checksum(hdr) != _checksum(hdr):
                 # node-tar skips a header whose (unsigned) checksum it does not accept and reads the entry's data as
                 # more headers: whatever we would take for data there, npm would install as entries.
                 self.fail(
@@ -380,7 +443,7 @@ class _Reader:
         self.entries += 1
         if self.entries > self.limits.max_entries:
             self.fail(f"has more than {self.limits.max_entries} entries (limit diff.limits.max-entries)", fatal=True)
-        shown = _show(name)
+        shown = _Shown(name)
         if not name:
             # node-tar skips a header without a path and reads the entry's data as more headers.
             self.fail(
@@ -419,7 +482,7 @@ class _Reader:
         # Non-file entries normally carry no data; a size they declare is still bounded and skipped.
         if size > self.limits.max_file_bytes:
             self.fail(f"has an entry {shown} declaring {size} bytes", fatal=True)
-        data = self.read_exact(size, f"entry {shown}") if size else b""
+        data = self.take_exact(size, "entry", shown) if size else ()
         self.skip_padding(size)
         if reject:
             self.fail(reject)
@@ -427,7 +490,7 @@ class _Reader:
         rel = self.normalise(name, kind == _Tar.DIRTYPE)
         if rel is None or kind == _Tar.DIRTYPE:
             return
-        self.add_file(rel, data, mode & 0o7777)
+        self.add_file(FileEntry._of_pieces(rel, data, mode & 0o7777))
 
     def normalise(self, name: str, is_dir: bool) -> str | None:
         """The path npm installs the entry at (None: rejected, or a folder npm does not extract).
@@ -437,7 +500,7 @@ class _Reader:
         as `install.js`, `./package/x.js` as `package/x.js`, `package//a.js` as `a.js`). Every file entry must
         sit under the one top folder; a root-level file, an entry under any other first component (`.`
         included), a backslash or a `..` is rejected, never set aside."""
-        shown = _show(name)
+        shown = _Shown(name)
         if "\0" in name:
             self.fail(f"has a path with a NUL byte {shown}")
             return None
@@ -477,7 +540,8 @@ class _Reader:
             parts[-1] = ".npmignore"
         return "/".join(parts)
 
-    def add_file(self, rel: str, data: bytes, mode: int) -> None:
+    def add_file(self, entry: FileEntry) -> None:
+        rel = entry.path
         if ":" in rel:
             self.fail(f"has a colon in the path {_show(rel)}; npm on Windows writes it as another character")
             return
@@ -488,7 +552,7 @@ class _Reader:
             other = self.seen[key]
             same = "twice" if other == rel else f"twice ({_show(other)} and {_show(rel)} name the same file)"
             self.fail(f"has the file {_show(rel)} {same}; npm installs the last one")
-            self.pkg.files[rel] = FileEntry(rel, data, mode)  # what npm installs (package.json too)
+            self.pkg.files[rel] = entry  # what npm installs (package.json too)
             return
         if key in self.dirs:
             self.fail(f"has {_show(rel)} both as a file and as a folder")
@@ -501,7 +565,7 @@ class _Reader:
                 return
             self.dirs.add(prefix)
         self.seen[key] = rel
-        self.pkg.files[rel] = FileEntry(rel, data, mode)
+        self.pkg.files[rel] = entry
 
 
 def _sniff(data: bytes) -> str:
@@ -551,11 +615,9 @@ def _node_checksum(hdr: bytes) -> int | None:
     return int(sign + digits[:end], 8) if end else None
 
 
-def _checksums(hdr: bytes) -> tuple[int, int]:
-    """Unsigned and signed header sums, the checksum field counted as spaces (both are in use)."""
-    unsigned = 256 + sum(struct.unpack_from("148B8x356B", hdr))
-    signed = 256 + sum(struct.unpack_from("148b8x356b", hdr))
-    return unsigned, signed
+def _checksum(hdr: bytes) -> int:
+    """The unsigned header sum, the checksum field counted as spaces (the sum node-tar checks)."""
+    return 256 + sum(hdr) - sum(hdr[148:156])
 
 
 def _name_field(raw: bytes, reader: _Reader, what: str) -> str:
@@ -609,6 +671,21 @@ def _pax_int(text: str, reader: _Reader) -> int:
     if not (0 < len(text) <= 19 and text.isascii() and text.isdigit()):
         reader.fail(f"has a pax size that is not a number: {text[:40]!r}", fatal=True)
     return int(text)
+
+
+class _Shown:
+    """A path as a message shows it (`_show`), made only when a message is: most entries never need one."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __format__(self, spec: str) -> str:
+        return format(_show(self.path), spec)
+
+    def __str__(self) -> str:
+        return _show(self.path)
 
 
 def _show(path: str) -> str:

@@ -79,7 +79,7 @@ def _file_delta(baseline: Package | None, candidate: Package) -> list[FileChange
             out.append(FileChange(path, "removed", o.size, None))
         elif n is not None and o is not None:
             modes = (o.mode, n.mode) if (n.mode & 0o111) != (o.mode & 0o111) else (None, None)
-            if n.data != o.data:
+            if not n.same_data(o):  # memcmp in place: an unchanged file is never copied
                 out.append(FileChange(path, "changed", o.size, n.size, *modes))
             elif modes[0] is not None:
                 out.append(FileChange(path, "mode", o.size, n.size, *modes))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass
+from itertools import accumulate
 
 _CHUNK = 32 * 1024
 _WINDOW = 64 * 1024
@@ -38,12 +39,19 @@ def added_lines(old: bytes, new: bytes) -> list[tuple[int, bytes]]:
 
 
 def _line_diff(old: bytes, new: bytes, base: int, out: list[tuple[int, bytes]]) -> None:
-    old_set = set(old.split(b"\n")) if old else set()
-    off = base
-    for line in new.split(b"\n"):
-        if line.strip() and line not in old_set:
-            out.append((off, line))
-        off += len(line) + 1
+    """The non-blank lines of `new` that are not lines of `old`, with their offsets (`base` + offset in `new`).
+
+    Set operations first, then one pass that only tests membership: the offsets come from a running sum of
+    the line lengths, and only the lines that are new are touched again."""
+    lines = new.split(b"\n")
+    fresh = set(lines)
+    if old:
+        fresh.difference_update(old.split(b"\n"))
+    fresh = {line for line in fresh if line.strip()}
+    if not fresh:
+        return
+    starts = list(accumulate(map(len, lines), initial=0))  # starts[i] + i: where line i starts (i newlines)
+    out.extend((base + starts[i] + i, lines[i]) for i in [i for i, line in enumerate(lines) if line in fresh])
 
 
 def _is_text(data: bytes) -> bool:
