@@ -405,3 +405,52 @@ def test_a_new_package_of_the_same_release_plan_is_not_judged_as_a_stranger(
     # on the registry already (29 days old): the plan's new version of it changes nothing, it is young
     young = gated(aged.young, "^1.0.0", "1.1.0", "young")
     assert any(f.rule == "dependency-new-package" and f.blocks for f in young.findings), young.findings
+
+
+def test_a_name_in_dependencies_and_optional_dependencies_is_judged_by_the_spec_npm_installs(
+    tmp_path: Path, aged: Aged, verdaccio: Verdaccio
+) -> None:
+    """Red team (threat 2): a name both in `dependencies` and `optionalDependencies` was looked up with the
+    `dependencies` range (the first field read), but npm installs the `optionalDependencies` one (premise below,
+    with the real npm: it normalises the name out of `dependencies`). A release adding the 31-day-old package at
+    `1.1.0` (no install script) there and at `1.0.0` (a postinstall) in optionalDependencies only warned, and its
+    consumers ran 1.0.0's postinstall."""
+    import subprocess
+
+    from tests._support.verdaccio import _npm
+
+    token = verdaccio.add_user(verdaccio.unique("dual-user"), "dual-password-1")
+    lib = verdaccio.unique("gk-duallib")
+    manifest = {
+        "name": lib,
+        "version": "1.1.0",
+        "dependencies": {aged.old: "1.1.0"},
+        "optionalDependencies": {aged.old: "1.0.0"},
+    }
+    d = tmp_path / "lib"
+    d.mkdir()
+    (d / "package.json").write_text(json.dumps(manifest))
+    (d / "index.js").write_text("1\n")
+    verdaccio.publish(d, token)
+    # premise: a consumer's install of the release installs the optionalDependencies version (1.0.0, the postinstall)
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    (consumer / "package.json").write_text(json.dumps({"name": "c", "dependencies": {lib: "1.1.0"}}))
+    subprocess.run(
+        [_npm(), "install", "--no-audit", "--no-fund", "--ignore-scripts"],
+        cwd=consumer,
+        env=verdaccio.npm_env(),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    installed = json.loads((consumer / "node_modules" / aged.old / "package.json").read_text())
+    assert installed["version"] == "1.0.0" and installed["scripts"] == {"postinstall": "node p.js"}
+
+    files = {"package.json": json.dumps({**manifest, "name": "app"}), "i.js": "1\n"}
+    cand = read_package(make_tgz(files, tmp_path / "dual-app-1.1.0.tgz"), Policy().diff.limits)
+    result = diff_packages(app(tmp_path, "1.0.0", {}), cand, Policy(), dependencies=deps_of(aged))
+    [hist] = found(result)["dependency-install-script-history"]
+    assert hist.blocks and hist.evidence["versions"] == ["1.0.0"] and result.blocked
+    [added] = found(result)["dependency-added"]
+    assert added.message.startswith(f'optionalDependencies["{aged.old}"] = "1.0.0"'), added.message

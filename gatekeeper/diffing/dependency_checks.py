@@ -41,6 +41,10 @@ class _Added:
     range: str
 
 
+#: The dependency fields in the order npm lets one win over another for the same name (first wins).
+_INSTALL_PRECEDENCE = ("optionalDependencies", "dependencies", "peerDependencies")
+
+
 #: Ranges only a workspace (or the packer's machine) can resolve: a consumer's install of the package fails on them.
 LOCAL_PREFIXES = ("workspace:", "catalog:", "link:", "file:")
 
@@ -61,7 +65,12 @@ class DependencyChecks(Checker):
         patch = self.result.release_type in ("patch", "unknown", "none")
         seen: set[str] = set()
         looked_up: list[_Added] = []
-        for fld, deps in _deps(self.new).items():
+        new_deps = _deps(self.new)
+        # npm's precedence for a name in several fields: optionalDependencies over dependencies over peers (it
+        # normalises the name out of `dependencies`, and the later edge replaces the peer's): the first field
+        # read here is the spec a consumer's install uses
+        for fld in _INSTALL_PRECEDENCE:
+            deps = new_deps.get(fld, {})
             for name, spec in deps.items():
                 # a move between sections is no addition, unless consumers now install what they did not (an
                 # optional peer made a dependency)
