@@ -454,3 +454,11 @@ def test_a_name_in_dependencies_and_optional_dependencies_is_judged_by_the_spec_
     assert hist.blocks and hist.evidence["versions"] == ["1.0.0"] and result.blocked
     [added] = found(result)["dependency-added"]
     assert added.message.startswith(f'optionalDependencies["{aged.old}"] = "1.0.0"'), added.message
+    # the case the consumer-tree diff cannot see (npm picks 1.1.0 today, no install script in the tree): the
+    # optional range allows 1.0.0, whose postinstall the history rule is there for
+    ranged = {**manifest, "name": "app", "optionalDependencies": {aged.old: "^1.0.0"}}
+    cand = read_package(
+        make_tgz({"package.json": json.dumps(ranged)}, tmp_path / "dual-app-1.2.0.tgz"), Policy().diff.limits
+    )
+    result = diff_packages(app(tmp_path, "1.0.0", {}), cand, Policy(), dependencies=deps_of(aged))
+    assert [f.evidence["versions"] for f in found(result)["dependency-install-script-history"]] == [["1.0.0"]]
