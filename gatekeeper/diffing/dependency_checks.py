@@ -39,6 +39,9 @@ class _Added:
     #: What the registry is asked about: the package (an alias's target) and the range.
     target: str
     range: str
+    #: An optional peer (peerDependenciesMeta): installed only where the consumer's tree already holds the
+    #: package, but then at a version its range allows (npm re-resolves the consumer's copy to satisfy it).
+    optional_peer: bool = False
 
 
 #: The dependency fields in the order npm lets one win over another for the same name (first wins).
@@ -88,11 +91,13 @@ class DependencyChecks(Checker):
                     self.approved("dependencies", text, file="package.json", line=line)
                     continue
                 target = _registry_target(name, spec)
-                if not patch and name not in new_installed:
-                    # an optional peer (peerDependenciesMeta): a consumer's install does not install it, so what the
-                    # registry says about it cannot reach the consumer through this release
+                optional_peer = name not in new_installed
+                if not patch and optional_peer:
+                    # an optional peer (peerDependenciesMeta): a consumer's install does not add it, so its age
+                    # cannot reach the consumer through this release; but where their tree already holds it, npm
+                    # moves their copy to a version this range allows, so the range's install scripts still count
                     text += ": an optional peer, which a consumer's install does not install (only their own does)"
-                if patch or self.deps is None or target is None or name not in new_installed:
+                if patch or self.deps is None or target is None:
                     # patch: blocks as it is; outside the registry: `dependency-source-changed` blocks it (exact)
                     self.emit(
                         DEPENDENCY_ADDED,
@@ -103,7 +108,7 @@ class DependencyChecks(Checker):
                         dependency=name,
                     )
                     continue
-                looked_up.append(_Added(fld, name, spec, line, text, *target))
+                looked_up.append(_Added(fld, name, spec, line, text, *target, optional_peer=optional_peer))
         if looked_up:
             self._by_risk(looked_up)
 
@@ -124,6 +129,8 @@ class DependencyChecks(Checker):
             named = a.name if a.target == a.name else f"{a.name} (npm:{a.target})"
             if doc is None:
                 self.emit(DEPENDENCY_ADDED, a.text, severity=Severity.WARN, **where)
+                if a.optional_peer:
+                    continue  # no consumer's tree can hold it from this registry
                 self.emit(
                     DEPENDENCY_NEW_PACKAGE,
                     f"{named} is not on the registry being published to, so a consumer's install cannot vouch "
@@ -158,7 +165,7 @@ class DependencyChecks(Checker):
                 "exact": exact,
             }
             self.emit(DEPENDENCY_ADDED, f"{a.text}: {'; '.join(facts)}", severity=Severity.WARN, **where, **evidence)
-            if age is None or age < NEW_PACKAGE_DAYS:
+            if (age is None or age < NEW_PACKAGE_DAYS) and not a.optional_peer:
                 if age is not None:
                     why = f"was first published {age} days ago"
                 elif created is not None:
@@ -172,6 +179,10 @@ class DependencyChecks(Checker):
                     first_published=evidence["first_published"],
                 )
             scripted = [(v, s) for v in allowed if (s := _install_scripts(vdocs.get(v)))]
+            if a.optional_peer and all(_install_scripts(d) for d in vdocs.values()):
+                # every version runs install scripts: a consumer whose tree holds it runs them already, whatever
+                # version the peer range picks (and one whose tree does not, never gets it from this release)
+                scripted = []
             if scripted:
                 shown = ", ".join(f"{v} ({', '.join(s)})" for v, s in scripted[-MAX_SHOWN:])
                 more = f" and {len(scripted) - MAX_SHOWN} more" if len(scripted) > MAX_SHOWN else ""
