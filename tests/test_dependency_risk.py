@@ -472,9 +472,9 @@ def test_an_optional_peer_range_steering_a_consumer_to_an_install_script_version
     that copy to a version the optional peer's range allows (premise below, real npm through Verdaccio: without
     the release the tree holds the old package at 1.1.0; with it, at 1.0.0, whose postinstall runs). So a release
     adding the optional peer `old: 1.0.0` steers every such consumer to an install script and got only a warning.
-    Now an optional peer's range is checked for install scripts (`dependency-install-script-history`) unless every
-    version of the package runs them (a consumer holding it runs them whatever version: prisma 7.0.0's
-    better-sqlite3 stays a warning); its age is still not checked (a consumer holding it chose it)."""
+    Now an optional peer's range is checked for install scripts (`dependency-install-script-history`) unless the
+    package's `latest` release runs one too (a consumer holding it runs one already: prisma 7.0.0's better-sqlite3,
+    vite 8's esbuild stay warnings); its age is still not checked (a consumer holding it chose it)."""
     import subprocess
 
     from tests._support.verdaccio import _npm
@@ -514,7 +514,16 @@ def test_an_optional_peer_range_steering_a_consumer_to_an_install_script_version
     assert hist.blocks and hist.evidence["versions"] == ["1.0.0"] and steered.blocked
     [added] = found(steered)["dependency-added"]
     assert added.severity is Severity.WARN and "optional peer" in added.message
-    # every version runs an install script: a consumer holding it runs one whatever the range picks -> warns
+    # an optional peer the last release already had, its range changed to steer: the same check (before, the name
+    # counted as "moved", no finding at all); the unchanged range gives none
+    had = {"peerDependencies": {aged.old: ">=1.1.0"}, "peerDependenciesMeta": {aged.old: {"optional": True}}}
+    changed = diff_packages(release("1.3.0", had), release("1.4.0", peer), Policy(), dependencies=deps_of(aged))
+    [hist] = found(changed)["dependency-install-script-history"]
+    assert hist.blocks and hist.evidence["versions"] == ["1.0.0"] and changed.blocked
+    assert '(was ">=1.1.0")' in hist.message and "dependency-added" not in found(changed)
+    same = diff_packages(release("1.5.0", peer), release("1.6.0", peer), Policy(), dependencies=deps_of(aged))
+    assert not same.findings, same.findings
+    # its latest release runs an install script: a consumer holding it runs one already -> warns
     always = {"peerDependencies": {scripted: "^1.0.0"}, "peerDependenciesMeta": {scripted: {"optional": True}}}
     inert = diff_packages(base, release("1.2.0", always), Policy(), dependencies=deps_of(aged))
     assert not inert.blocked, inert.findings
