@@ -405,3 +405,126 @@ def test_a_new_package_of_the_same_release_plan_is_not_judged_as_a_stranger(
     # on the registry already (29 days old): the plan's new version of it changes nothing, it is young
     young = gated(aged.young, "^1.0.0", "1.1.0", "young")
     assert any(f.rule == "dependency-new-package" and f.blocks for f in young.findings), young.findings
+
+
+def test_a_name_in_dependencies_and_optional_dependencies_is_judged_by_the_spec_npm_installs(
+    tmp_path: Path, aged: Aged, verdaccio: Verdaccio
+) -> None:
+    """Red team (threat 2): a name both in `dependencies` and `optionalDependencies` was looked up with the
+    `dependencies` range (the first field read), but npm installs the `optionalDependencies` one (premise below,
+    with the real npm: it normalises the name out of `dependencies`). A release adding the 31-day-old package at
+    `1.1.0` (no install script) there and at `1.0.0` (a postinstall) in optionalDependencies only warned, and its
+    consumers ran 1.0.0's postinstall."""
+    import subprocess
+
+    from tests._support.verdaccio import _npm
+
+    token = verdaccio.add_user(verdaccio.unique("dual-user"), "dual-password-1")
+    lib = verdaccio.unique("gk-duallib")
+    manifest = {
+        "name": lib,
+        "version": "1.1.0",
+        "dependencies": {aged.old: "1.1.0"},
+        "optionalDependencies": {aged.old: "1.0.0"},
+    }
+    d = tmp_path / "lib"
+    d.mkdir()
+    (d / "package.json").write_text(json.dumps(manifest))
+    (d / "index.js").write_text("1\n")
+    verdaccio.publish(d, token)
+    # premise: a consumer's install of the release installs the optionalDependencies version (1.0.0, the postinstall)
+    consumer = tmp_path / "consumer"
+    consumer.mkdir()
+    (consumer / "package.json").write_text(json.dumps({"name": "c", "dependencies": {lib: "1.1.0"}}))
+    subprocess.run(
+        [_npm(), "install", "--no-audit", "--no-fund", "--ignore-scripts"],
+        cwd=consumer,
+        env=verdaccio.npm_env(),
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    installed = json.loads((consumer / "node_modules" / aged.old / "package.json").read_text())
+    assert installed["version"] == "1.0.0" and installed["scripts"] == {"postinstall": "node p.js"}
+
+    files = {"package.json": json.dumps({**manifest, "name": "app"}), "i.js": "1\n"}
+    cand = read_package(make_tgz(files, tmp_path / "dual-app-1.1.0.tgz"), Policy().diff.limits)
+    result = diff_packages(app(tmp_path, "1.0.0", {}), cand, Policy(), dependencies=deps_of(aged))
+    [hist] = found(result)["dependency-install-script-history"]
+    assert hist.blocks and hist.evidence["versions"] == ["1.0.0"] and result.blocked
+    [added] = found(result)["dependency-added"]
+    assert added.message.startswith(f'optionalDependencies["{aged.old}"] = "1.0.0"'), added.message
+    # the case the consumer-tree diff cannot see (npm picks 1.1.0 today, no install script in the tree): the
+    # optional range allows 1.0.0, whose postinstall the history rule is there for
+    ranged = {**manifest, "name": "app", "optionalDependencies": {aged.old: "^1.0.0"}}
+    cand = read_package(
+        make_tgz({"package.json": json.dumps(ranged)}, tmp_path / "dual-app-1.2.0.tgz"), Policy().diff.limits
+    )
+    result = diff_packages(app(tmp_path, "1.0.0", {}), cand, Policy(), dependencies=deps_of(aged))
+    assert [f.evidence["versions"] for f in found(result)["dependency-install-script-history"]] == [["1.0.0"]]
+
+
+def test_an_optional_peer_range_steering_a_consumer_to_an_install_script_version_blocks(
+    tmp_path: Path, aged: Aged, scripted: str, verdaccio: Verdaccio
+) -> None:
+    """Red team (threat 2): a new optional peer only warned, on the premise that a consumer's install does not
+    install it. But where the consumer's tree already holds the package (through another dependency), npm moves
+    that copy to a version the optional peer's range allows (premise below, real npm through Verdaccio: without
+    the release the tree holds the old package at 1.1.0; with it, at 1.0.0, whose postinstall runs). So a release
+    adding the optional peer `old: 1.0.0` steers every such consumer to an install script and got only a warning.
+    Now an optional peer's range is checked for install scripts (`dependency-install-script-history`) unless the
+    package's `latest` release runs one too (a consumer holding it runs one already: prisma 7.0.0's better-sqlite3,
+    vite 8's esbuild stay warnings); its age is still not checked (a consumer holding it chose it)."""
+    import subprocess
+
+    from tests._support.verdaccio import _npm
+
+    token = verdaccio.add_user(verdaccio.unique("steer-user"), "steer-password-1")
+    other, lib = verdaccio.unique("gk-other"), verdaccio.unique("gk-optlib")
+    peer = {"peerDependencies": {aged.old: "1.0.0"}, "peerDependenciesMeta": {aged.old: {"optional": True}}}
+    for name, fields in ((other, {"dependencies": {aged.old: "^1.0.0"}}), (lib, peer)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "package.json").write_text(json.dumps({"name": name, "version": "1.0.0", **fields}))
+        (d / "index.js").write_text("1\n")
+        verdaccio.publish(d, token)
+    # premise: the consumer holding `old` through `other` gets 1.1.0; adding the release moves it to 1.0.0
+    for deps, expected in (({other: "1.0.0"}, "1.1.0"), ({other: "1.0.0", lib: "1.0.0"}, "1.0.0")):
+        consumer = tmp_path / f"consumer-{len(deps)}"
+        consumer.mkdir()
+        (consumer / "package.json").write_text(json.dumps({"name": "c", "dependencies": deps}))
+        subprocess.run(
+            [_npm(), "install", "--no-audit", "--no-fund", "--ignore-scripts"],
+            cwd=consumer,
+            env=verdaccio.npm_env(),
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+        installed = json.loads((consumer / "node_modules" / aged.old / "package.json").read_text())
+        assert installed["version"] == expected, deps
+
+    def release(version: str, fields: dict[str, Any]) -> Any:
+        files = {"package.json": json.dumps({"name": "app", "version": version, **fields}), "i.js": "1\n"}
+        return read_package(make_tgz(files, tmp_path / f"steer-app-{version}.tgz"), Policy().diff.limits)
+
+    base = app(tmp_path, "1.0.0", {})
+    steered = diff_packages(base, release("1.1.0", peer), Policy(), dependencies=deps_of(aged))
+    [hist] = found(steered)["dependency-install-script-history"]
+    assert hist.blocks and hist.evidence["versions"] == ["1.0.0"] and steered.blocked
+    [added] = found(steered)["dependency-added"]
+    assert added.severity is Severity.WARN and "optional peer" in added.message
+    # an optional peer the last release already had, its range changed to steer: the same check (before, the name
+    # counted as "moved", no finding at all); the unchanged range gives none
+    had = {"peerDependencies": {aged.old: ">=1.1.0"}, "peerDependenciesMeta": {aged.old: {"optional": True}}}
+    changed = diff_packages(release("1.3.0", had), release("1.4.0", peer), Policy(), dependencies=deps_of(aged))
+    [hist] = found(changed)["dependency-install-script-history"]
+    assert hist.blocks and hist.evidence["versions"] == ["1.0.0"] and changed.blocked
+    assert '(was ">=1.1.0")' in hist.message and "dependency-added" not in found(changed)
+    same = diff_packages(release("1.5.0", peer), release("1.6.0", peer), Policy(), dependencies=deps_of(aged))
+    assert not same.findings, same.findings
+    # its latest release runs an install script: a consumer holding it runs one already -> warns
+    always = {"peerDependencies": {scripted: "^1.0.0"}, "peerDependenciesMeta": {scripted: {"optional": True}}}
+    inert = diff_packages(base, release("1.2.0", always), Policy(), dependencies=deps_of(aged))
+    assert not inert.blocked, inert.findings
+    # a young optional peer is still not judged by age (test_a_new_optional_peer_warns_without_the_risk_checks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import random
 import resource
 import tarfile
@@ -530,3 +531,53 @@ def test_premise_npm_runs_the_postinstall_of_the_last_package_json(tmp_path: Pat
     pkg = read(gz(tar_bytes([*_REVIEWED, Entry("package/package.json", hidden)])))
     assert any("package.json" in p and "twice" in p for p in pkg.problems), pkg.problems
     assert pkg.manifest["scripts"] == {"postinstall": "node lib/x.js"}
+
+
+# Red team over the reader rewrite: deflate streams shaped to game the ratio-sized input steps. An empty stored
+# block (5 input bytes, no output) is valid deflate that zlib and Node's zlib skip; runs of them make a `decompress`
+# call consume input without returning anything, and front-loaded runs make the ratio seen so far huge.
+_EMPTY_STORED = b"\x00\x00\x00\xff\xff"
+
+
+def _stored(data: bytes, final: bool = False) -> bytes:
+    return bytes([int(final)]) + len(data).to_bytes(2, "little") + (0xFFFF ^ len(data)).to_bytes(2, "little") + data
+
+
+def _gz_blocks(raw: bytes, cuts: list[int], pad: int, front: int) -> bytes:
+    """`raw` gzipped as stored blocks split at `cuts`, `pad` empty blocks after each, `front` before the first."""
+    body = bytearray(_EMPTY_STORED * front)
+    start = 0
+    for end in [*cuts, len(raw)]:
+        for i in range(start, end, 65535):
+            body += _stored(raw[i : min(end, i + 65535)])
+        body += _EMPTY_STORED * pad
+        start = end
+    body += _stored(b"", final=True)
+    trailer = zlib.crc32(raw).to_bytes(4, "little") + (len(raw) & 0xFFFFFFFF).to_bytes(4, "little")
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff" + bytes(body) + trailer
+
+
+def test_ratio_gaming_deflate_structures_read_exactly() -> None:
+    rnd = random.Random(2222)
+    files = {f"package/f{i}.bin": rnd.randbytes(rnd.choice([1, 511, 512, 513, 70_000])) for i in range(12)}
+    entries = [Entry("package/package.json", package_json().encode())]
+    entries += [Entry(n, d) for n, d in files.items()]
+    raw = tar_bytes(entries)
+    one = _gz_blocks(raw, sorted(rnd.sample(range(1, len(raw)), 400)), pad=900, front=0)
+    other = _gz_blocks(raw, sorted(rnd.sample(range(1, len(raw)), 50)), pad=3, front=400_000)
+    assert gzip.decompress(one) == gzip.decompress(other) == raw  # valid gzip, the same tar
+    a, b = read(one), read(other)
+    assert not a.problems and not b.problems and a.complete and b.complete
+    assert any(len(f._pieces) > 1 for f in a.files.values())  # what this test is about: files in pieces
+    # a flipped last byte is seen whatever the piece split (compared before anything joins the pieces)
+    flipped = tar_bytes(
+        [*entries[:-1], Entry(entries[-1].name, entries[-1].data[:-1] + bytes([entries[-1].data[-1] ^ 1]))]
+    )
+    c = read(_gz_blocks(flipped, sorted(rnd.sample(range(1, len(flipped)), 300)), pad=900, front=0))
+    last = entries[-1].name.removeprefix("package/")
+    assert not c.files[last].same_data(a.files[last]) and not a.files[last].same_data(c.files[last])
+    for name, data in files.items():
+        rel = name.removeprefix("package/")
+        assert a.files[rel].same_data(b.files[rel]) and b.files[rel].same_data(a.files[rel])
+        assert a.files[rel] == b.files[rel]
+        assert a.files[rel].data == data and b.files[rel].data == data

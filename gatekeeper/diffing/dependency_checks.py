@@ -39,6 +39,15 @@ class _Added:
     #: What the registry is asked about: the package (an alias's target) and the range.
     target: str
     range: str
+    #: An optional peer (peerDependenciesMeta): installed only where the consumer's tree already holds the
+    #: package, but then at a version its range allows (npm re-resolves the consumer's copy to satisfy it).
+    optional_peer: bool = False
+    #: The range of an optional peer the last release already had, changed (not an addition).
+    changed: bool = False
+
+
+#: The dependency fields in the order npm lets one win over another for the same name (first wins).
+_INSTALL_PRECEDENCE = ("optionalDependencies", "dependencies", "peerDependencies")
 
 
 #: Ranges only a workspace (or the packer's machine) can resolve: a consumer's install of the package fails on them.
@@ -61,12 +70,28 @@ class DependencyChecks(Checker):
         patch = self.result.release_type in ("patch", "unknown", "none")
         seen: set[str] = set()
         looked_up: list[_Added] = []
-        for fld, deps in _deps(self.new).items():
+        new_deps = _deps(self.new)
+        old_deps = _deps(self.old)
+        old_spec: dict[str, str] = {}
+        for fld in _INSTALL_PRECEDENCE:
+            for name, spec in old_deps.get(fld, {}).items():
+                old_spec.setdefault(name, spec)
+        # npm's precedence for a name in several fields: optionalDependencies over dependencies over peers (it
+        # normalises the name out of `dependencies`, and the later edge replaces the peer's): the first field
+        # read here is the spec a consumer's install uses
+        for fld in _INSTALL_PRECEDENCE:
+            deps = new_deps.get(fld, {})
             for name, spec in deps.items():
                 # a move between sections is no addition, unless consumers now install what they did not (an
                 # optional peer made a dependency)
                 moved = name in old_names and (name in old_installed or name not in new_installed)
-                if moved or name in seen:
+                if name in seen:
+                    continue
+                if moved:
+                    seen.add(name)
+                    was = old_spec.get(name)
+                    if name not in new_installed and was is not None and was != spec:
+                        self._peer_range_changed(fld, name, spec, was, looked_up)
                     continue
                 seen.add(name)
                 line = self.new.line_of(fld, name)
@@ -79,11 +104,13 @@ class DependencyChecks(Checker):
                     self.approved("dependencies", text, file="package.json", line=line)
                     continue
                 target = _registry_target(name, spec)
-                if not patch and name not in new_installed:
-                    # an optional peer (peerDependenciesMeta): a consumer's install does not install it, so what the
-                    # registry says about it cannot reach the consumer through this release
+                optional_peer = name not in new_installed
+                if not patch and optional_peer:
+                    # an optional peer (peerDependenciesMeta): a consumer's install does not add it, so its age
+                    # cannot reach the consumer through this release; but where their tree already holds it, npm
+                    # moves their copy to a version this range allows, so the range's install scripts still count
                     text += ": an optional peer, which a consumer's install does not install (only their own does)"
-                if patch or self.deps is None or target is None or name not in new_installed:
+                if patch or self.deps is None or target is None:
                     # patch: blocks as it is; outside the registry: `dependency-source-changed` blocks it (exact)
                     self.emit(
                         DEPENDENCY_ADDED,
@@ -94,9 +121,23 @@ class DependencyChecks(Checker):
                         dependency=name,
                     )
                     continue
-                looked_up.append(_Added(fld, name, spec, line, text, *target))
+                looked_up.append(_Added(fld, name, spec, line, text, *target, optional_peer=optional_peer))
         if looked_up:
             self._by_risk(looked_up)
+
+    def _peer_range_changed(self, fld: str, name: str, spec: str, was: str, looked_up: list[_Added]) -> None:
+        """An optional peer both releases declare, at another range: npm moves a consumer's copy of the package to
+        a version the new range allows, so the range's install-script history counts as for a new optional peer
+        (tree diffs cannot see it: a consumer tree of the package alone never holds its optional peers)."""
+        target = _registry_target(name, spec)
+        if self.deps is None or target is None or name in self.approve.dependencies:
+            return  # outside the registry: `dependency-source-changed` judges the spec
+        text = (
+            f"{fld}[{json.dumps(name)}] = {json.dumps(spec)} (was {json.dumps(was)}): an optional peer whose range "
+            "changed, which moves a consumer's copy of it to a version the range allows"
+        )
+        line = self.new.line_of(fld, name)
+        looked_up.append(_Added(fld, name, spec, line, text, *target, optional_peer=True, changed=True))
 
     def _by_risk(self, added: list[_Added]) -> None:
         """A minor/major release's new registry dependencies: what the registry knows decides (young package,
@@ -114,7 +155,10 @@ class DependencyChecks(Checker):
             doc = docs[a.target]
             named = a.name if a.target == a.name else f"{a.name} (npm:{a.target})"
             if doc is None:
-                self.emit(DEPENDENCY_ADDED, a.text, severity=Severity.WARN, **where)
+                if not a.changed:
+                    self.emit(DEPENDENCY_ADDED, a.text, severity=Severity.WARN, **where)
+                if a.optional_peer:
+                    continue  # no consumer's tree can hold it from this registry
                 self.emit(
                     DEPENDENCY_NEW_PACKAGE,
                     f"{named} is not on the registry being published to, so a consumer's install cannot vouch "
@@ -148,8 +192,11 @@ class DependencyChecks(Checker):
                 "maintainers": _maintainers(doc),
                 "exact": exact,
             }
-            self.emit(DEPENDENCY_ADDED, f"{a.text}: {'; '.join(facts)}", severity=Severity.WARN, **where, **evidence)
-            if age is None or age < NEW_PACKAGE_DAYS:
+            if not a.changed:
+                self.emit(
+                    DEPENDENCY_ADDED, f"{a.text}: {'; '.join(facts)}", severity=Severity.WARN, **where, **evidence
+                )
+            if (age is None or age < NEW_PACKAGE_DAYS) and not a.optional_peer:
                 if age is not None:
                     why = f"was first published {age} days ago"
                 elif created is not None:
@@ -163,13 +210,18 @@ class DependencyChecks(Checker):
                     first_published=evidence["first_published"],
                 )
             scripted = [(v, s) for v in allowed if (s := _install_scripts(vdocs.get(v)))]
+            if a.optional_peer and _install_scripts(vdocs.get(_latest(doc))):
+                # its current release runs install scripts: a consumer whose tree holds it runs one already, whatever
+                # version the peer range picks (and one whose tree does not never gets it from this release); what
+                # is steered is a consumer's copy without a script to a version with one
+                scripted = []
             if scripted:
                 shown = ", ".join(f"{v} ({', '.join(s)})" for v, s in scripted[-MAX_SHOWN:])
                 more = f" and {len(scripted) - MAX_SHOWN} more" if len(scripted) > MAX_SHOWN else ""
                 self.emit(
                     DEPENDENCY_SCRIPT_HISTORY,
                     f"{named}: {len(scripted)} version{'s' if len(scripted) != 1 else ''} that {json.dumps(a.range)} "
-                    f"allows had an install script: {shown}{more}",
+                    f"allows had an install script: {shown}{more}" + (f": {a.text}" if a.changed else ""),
                     **where,
                     versions=[v for v, _ in scripted[-MAX_SHOWN:]],
                 )
@@ -397,6 +449,12 @@ def _when(raw: object) -> datetime | None:
     except ValueError:
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def _latest(doc: Mapping[str, Any]) -> str:
+    tags = doc.get("dist-tags")
+    latest = tags.get("latest") if isinstance(tags, dict) else None
+    return latest if isinstance(latest, str) else ""
 
 
 def _maintainers(doc: Mapping[str, Any]) -> list[str]:
