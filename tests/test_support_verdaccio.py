@@ -67,6 +67,15 @@ def test_users_tokens_and_whoami(verdaccio: Verdaccio) -> None:
     assert wrong.value.status == 401
 
 
+def test_passwords_are_bcrypt_at_the_lowest_cost(verdaccio: Verdaccio) -> None:
+    """Verdaccio checks a legacy token's password on every request that sends it: the users' hashes are still
+    bcrypt (a wrong password is refused above), at cost 04 so that check costs ~5 ms of CPU instead of ~90."""
+    name, _, _ = _user(verdaccio)
+    lines = (verdaccio.root / "htpasswd").read_text().splitlines()
+    entry = next(line for line in lines if line.startswith(f"{name}:"))
+    assert entry.split(":")[1].startswith(("$2a$04$", "$2b$04$", "$2y$04$")), entry
+
+
 def test_publish_with_the_npm_cli_and_read_the_packument(
     verdaccio: Verdaccio, package_repo: Callable[..., Path]
 ) -> None:

@@ -111,6 +111,13 @@ def ensure_installed(directory: Path | None = None, timeout: float = 600) -> Pat
         return script
 
 
+# Verdaccio's legacy tokens (what `add_user` and npm's login return) carry user:password, and Verdaccio checks
+# that password against htpasswd on EVERY request that sends one: with bcrypt's default cost (10 rounds, in
+# pure-JS bcryptjs) that is ~90 ms of Verdaccio CPU per authenticated request, a third of the suite's
+# registry tests' CPU. The hash is still bcrypt and every check still happens; 4 is bcrypt's lowest cost.
+BCRYPT_ROUNDS = 4
+
+
 def _config(root: Path) -> str:
     storage, htpasswd, log = root / "storage", root / "htpasswd", root / "verdaccio.log"
     return f"""\
@@ -119,6 +126,7 @@ auth:
   htpasswd:
     file: {json.dumps(str(htpasswd))}
     max_users: 10000
+    rounds: {BCRYPT_ROUNDS}
 uplinks: {{}}
 packages:
   '@*/*':
