@@ -122,7 +122,12 @@ def test_the_publish_helper_sends_what_the_npm_cli_sends(
         name,
         "2.1.0",
         scripts={"postinstall": "node install.js"},
-        manifest={"bin": {"gk-same": "bin/cli.js"}, "dependencies": {"left-pad": "^1.3.0"}},
+        manifest={
+            "bin": {"gk-same": "bin/cli.js"},
+            "dependencies": {"left-pad": "^1.3.0"},
+            # the semantic-release projects' shape; --registry overrides it (a dead address here)
+            **({"publishConfig": {"registry": "http://127.0.0.1:9/"}} if scoped else {}),
+        },
         extra_files={
             "install.js": "console.log('installed');\n",
             "bin/cli.js": "#!/usr/bin/env node\nconsole.log('cli');\n",

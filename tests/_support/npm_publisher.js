@@ -7,7 +7,8 @@
 // `prepare()`, the tarball packed by libnpmpack (npm-packlist), the "previously published" check, and
 // the one PUT libnpmpublish sends. What the registry receives is what `npm publish` sends
 // (tests/test_support_verdaccio.py compares the two). Cases this does not model (lifecycle scripts on
-// publish, publishConfig, a .npmrc in the package, extra CLI args) go to the real CLI on the Python side.
+// publish, publishConfig beyond `registry` (which --registry overrides), a .npmrc in the package, extra
+// CLI args) go to the real CLI on the Python side.
 //
 // Protocol: one JSON request per line on stdin {id, dir, registry, token, tag, cache};
 // one JSON answer per line on the fd named in argv[3] {id, ok, id_, error: {code, message}}.

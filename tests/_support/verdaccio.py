@@ -348,9 +348,9 @@ class Verdaccio:
 
         A plain publish runs npm's own publish steps in one long-lived node process of this test process
         (`NpmPublisher`, tests/_support/npm_publisher.js: the npm on PATH's modules, no CLI start per call);
-        `cli=True`, extra `args`, and what that path does not model (publish lifecycle scripts,
-        publishConfig, a .npmrc in the package) run the real CLI: `npm publish` with the token in a temp
-        userconfig (0600) outside any workspace. Failures come back as the CLI's would: returncode 1 and
+        `cli=True`, extra `args`, and what that path does not model (publish lifecycle scripts, publishConfig
+        other than `registry`, a .npmrc in the package) run the real CLI: `npm publish` with the token in a
+        temp userconfig (0600) outside any workspace. Failures come back as the CLI's would: returncode 1 and
         `npm error code E...` on stderr."""
         if not cli and not args and NpmPublisher.handles(Path(package_dir)):
             with self._lock:
@@ -453,7 +453,12 @@ class NpmPublisher:
             manifest = json.loads((package_dir / "package.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False  # the CLI says what is wrong with it
-        if not isinstance(manifest, dict) or "publishConfig" in manifest:
+        if not isinstance(manifest, dict):
+            return False
+        # publishConfig may hold any npm config key; `registry` alone changes nothing here: the CLI is given
+        # --registry, and a key given on the command line overrides publishConfig's (lib/commands/publish.js)
+        config = manifest.get("publishConfig", {})
+        if not isinstance(config, dict) or set(config) - {"registry"}:
             return False
         scripts = manifest.get("scripts")
         if scripts is not None and not isinstance(scripts, dict):
