@@ -49,9 +49,11 @@ echo "test.sh: ruff check ."
 "$VENV/bin/ruff" check .
 
 # The linters are installed now (tests/test_examples.py uses them too) and run alongside the tests
-# (their output and verdict at the end): they need no core of their own for 15 s.
-echo "test.sh: scripts/lint.sh --install-only (the pinned linters, in .cache/lint-venv)"
-bash scripts/lint.sh --install-only
+# (their output and verdict at the end): they need no core of their own for 15 s. The install (pip,
+# downloads) runs alongside the container set-up step (apt, downloads); pytest starts after both.
+echo "test.sh: scripts/lint.sh --install-only (the pinned linters, in .cache/lint-venv; alongside the next step)"
+bash scripts/lint.sh --install-only >"$SUITE_TMP/lint-install.log" 2>&1 &
+lint_install_pid=$!
 
 # The container tests' ONE set-up step, before anything builds: the Debian packages they need,
 # installed under one lock, nothing upgraded (scripts/container/setup.sh says which and why). Where
@@ -67,8 +69,14 @@ else
     container=0
     echo "test.sh: the container tests will skip (reason above)"
   elif [ "$rc" -ne 0 ]; then
+    wait "$lint_install_pid" || true
     exit "$rc"
   fi
+fi
+if ! wait "$lint_install_pid"; then
+  cat "$SUITE_TMP/lint-install.log" >&2
+  echo "test.sh: installing the linters failed (above)" >&2
+  exit 2
 fi
 
 # For the whole suite the container image is built in the background from the start, with its
