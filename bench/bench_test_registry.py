@@ -22,6 +22,7 @@ import argparse
 import contextlib
 import os
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -99,6 +100,7 @@ def main() -> int:
             results.setdefault(f"authenticated request, bcrypt cost {tests_cost}", []).append(_auth_cost(fast))
             results.setdefault("baseline publish, npm CLI", []).append(_publish_cost(fast, work, cli=True))
             results.setdefault("baseline publish, helper", []).append(_publish_cost(fast, work, cli=False))
+    shutil.rmtree(work, ignore_errors=True)
     print(f"CPU time, best of {args.repeat} (median); load average {os.getloadavg()[0]:.1f}")
     for name, values in results.items():
         print(_row(name, values))
