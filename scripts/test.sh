@@ -25,10 +25,23 @@ fi
 # logs dir in it (no debug log in ~/.npm/_logs).
 host_before=$("${PYTHON:-python3}" -c 'import json, sys; from tests._support.hostcheck import snapshot; json.dump(snapshot(), sys.stdout)')
 SUITE_TMP=$(mktemp -d "${TMPDIR:-/tmp}/gk-suite-XXXXXX")
-trap 'rm -rf "$SUITE_TMP"' EXIT
+warm_pid=
+trap '[ -z "$warm_pid" ] || kill -- "-$warm_pid" 2>/dev/null; rm -rf "$SUITE_TMP"' EXIT
 printf '%s\n' "$host_before" >"$SUITE_TMP/host-before.json"
 export GATEKEEPER_HOST_BEFORE=$SUITE_TMP/host-before.json GATEKEEPER_SUITE_TMP=$SUITE_TMP TMPDIR=$SUITE_TMP
 export npm_config_cache=$SUITE_TMP/npm-cache npm_config_logs_dir=$SUITE_TMP/npm-logs
+
+# For the whole suite, the installs the test fixtures would otherwise make on first use (Verdaccio, the
+# provenance verifier, the packers, Node 22 + semantic-release), one after another inside pytest while the
+# image builds, start now, side by side and in the background (stdlib only: no venv needed), during the
+# venv, ruff, lint and apt set-up steps, which mostly wait on downloads too. Each is the fixture's own
+# install under its own file lock; a fixture that needs one still being installed waits for it. A cold
+# cache: 67 s one after another, 26 s side by side. A failure here fails nothing (the fixture retries).
+if [ "$#" -eq 0 ]; then
+  echo "test.sh: filling the tests' install cache in the background (python -m tests._support.warm)"
+  setsid "${PYTHON:-python3}" -B -m tests._support.warm >"$SUITE_TMP/warm.log" 2>&1 &
+  warm_pid=$!
+fi
 
 source scripts/_venv.sh
 
@@ -36,9 +49,11 @@ echo "test.sh: ruff check ."
 "$VENV/bin/ruff" check .
 
 # The linters are installed now (tests/test_examples.py uses them too) and run alongside the tests
-# (their output and verdict at the end): they need no core of their own for 15 s.
-echo "test.sh: scripts/lint.sh --install-only (the pinned linters, in .cache/lint-venv)"
-bash scripts/lint.sh --install-only
+# (their output and verdict at the end): they need no core of their own for 15 s. The install (pip,
+# downloads) runs alongside the container set-up step (apt, downloads); pytest starts after both.
+echo "test.sh: scripts/lint.sh --install-only (the pinned linters, in .cache/lint-venv; alongside the next step)"
+bash scripts/lint.sh --install-only >"$SUITE_TMP/lint-install.log" 2>&1 &
+lint_install_pid=$!
 
 # The container tests' ONE set-up step, before anything builds: the Debian packages they need,
 # installed under one lock, nothing upgraded (scripts/container/setup.sh says which and why). Where
@@ -54,8 +69,14 @@ else
     container=0
     echo "test.sh: the container tests will skip (reason above)"
   elif [ "$rc" -ne 0 ]; then
+    wait "$lint_install_pid" || true
     exit "$rc"
   fi
+fi
+if ! wait "$lint_install_pid"; then
+  cat "$SUITE_TMP/lint-install.log" >&2
+  echo "test.sh: installing the linters failed (above)" >&2
+  exit 2
 fi
 
 # For the whole suite the container image is built in the background from the start, with its
@@ -80,10 +101,16 @@ lint_pid=$!
 # (tests/conftest.py: xdist_group "container"). The semantic-release plugin's unit tests (node --test,
 # Node 22 from the test cache) are one of its tests (tests/test_semantic_release.py).
 workers=${GATEKEEPER_TEST_WORKERS:-auto}
-echo "test.sh: pytest -q -n $workers --dist loadgroup $*"
+echo "test.sh: pytest -q -n $workers --dist loadgroup --durations=25 $*"
 set +e
-"$PY" -m pytest -q -n "$workers" --dist loadgroup --ignore=tests/test_host_untouched.py "$@"
+"$PY" -m pytest -q -n "$workers" --dist loadgroup --durations=25 --ignore=tests/test_host_untouched.py "$@"
 rc=$?
+if [ -n "$warm_pid" ]; then
+  wait "$warm_pid"
+  echo "test.sh: the install cache filled before pytest (exit $?):"
+  cat "$SUITE_TMP/warm.log"
+  warm_pid=
+fi
 [ -n "$build_pid" ] && wait "$build_pid"
 wait "$lint_pid"
 lint_rc=$?

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
+import tarfile
 import tempfile
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,7 @@ from tests._support.verdaccio import (
     ensure_installed,
     package_path,
     shared_verdaccio_session,
+    verdaccio_session,
 )
 from tests._support.verdaccio import _pid_alive as pid_alive
 
@@ -63,6 +67,15 @@ def test_users_tokens_and_whoami(verdaccio: Verdaccio) -> None:
     assert wrong.value.status == 401
 
 
+def test_passwords_are_bcrypt_at_the_lowest_cost(verdaccio: Verdaccio) -> None:
+    """Verdaccio checks a legacy token's password on every request that sends it: the users' hashes are still
+    bcrypt (a wrong password is refused above), at cost 04 so that check costs ~5 ms of CPU instead of ~90."""
+    name, _, _ = _user(verdaccio)
+    lines = (verdaccio.root / "htpasswd").read_text().splitlines()
+    entry = next(line for line in lines if line.startswith(f"{name}:"))
+    assert entry.split(":")[1].startswith(("$2a$04$", "$2b$04$", "$2y$04$")), entry
+
+
 def test_publish_with_the_npm_cli_and_read_the_packument(
     verdaccio: Verdaccio, package_repo: Callable[..., Path]
 ) -> None:
@@ -79,6 +92,70 @@ def test_publish_with_the_npm_cli_and_read_the_packument(
     assert dist["integrity"].startswith("sha512-") and len(dist["shasum"]) == 40
     assert dist["tarball"].startswith(verdaccio.url)  # tarball links point at the proxy, not around it
     assert verdaccio.packument(verdaccio.unique("never-published")) is None
+
+
+def _served(registry: Verdaccio, name: str, version: str) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+    """(the packument without per-registry fields, the version's document, the tarball bytes) as served."""
+    doc = registry.packument(name)
+    assert doc is not None, f"{name} was not published"
+    entry = json.loads(json.dumps(doc["versions"][version]))
+    url = entry["dist"].pop("tarball")
+    assert url.startswith(registry.url)
+    with urllib.request.urlopen(url, timeout=30) as resp:
+        tarball = resp.read()
+    top = {k: v for k, v in doc.items() if k not in ("versions", "time", "_rev", "_attachments")}
+    return top, entry, tarball
+
+
+@pytest.mark.parametrize("scoped", [False, True])
+def test_the_publish_helper_sends_what_the_npm_cli_sends(
+    verdaccio: Verdaccio, package_repo: Callable[..., Path], tmp_path: Path, scoped: bool
+) -> None:
+    """Tests publish their baselines through `Verdaccio.publish`, which runs npm's own publish steps in one
+    node process (tests/_support/npm_publisher.js) instead of one CLI start each. The same package directory
+    published by the npm CLI to this registry and by the helper to a second, fresh Verdaccio is served the
+    same: the version document field for field (gitHead, _npmVersion, _nodeVersion, scripts, bin...),
+    dist-tags, readme, and the tarball byte for byte (so the same integrity and shasum)."""
+    base = verdaccio.unique("gk-same")
+    name = f"@gk-scope/{base}" if scoped else base
+    repo = package_repo(
+        name,
+        "2.1.0",
+        scripts={"postinstall": "node install.js"},
+        manifest={
+            "bin": {"gk-same": "bin/cli.js"},
+            "dependencies": {"left-pad": "^1.3.0"},
+            # the semantic-release projects' shape; --registry overrides it (a dead address here)
+            **({"publishConfig": {"registry": "http://127.0.0.1:9/"}} if scoped else {}),
+        },
+        extra_files={
+            "install.js": "console.log('installed');\n",
+            "bin/cli.js": "#!/usr/bin/env node\nconsole.log('cli');\n",
+            "lib/deep/util.js": "module.exports = 2;\n",
+            "LICENSE": "MIT\n",
+            "debug.log": "left out by .gitignore\n",
+            ".gitignore": "node_modules/\n*.log\n",
+        },
+    )
+    (repo / "bin" / "cli.js").chmod(0o755)
+    user, password = verdaccio.unique("same-user"), "same-password-1"
+    proc = verdaccio.publish(repo, verdaccio.add_user(user, password), cli=True)
+    assert f"+ {name}@2.1.0" in proc.stdout
+
+    with verdaccio_session(tmp_path / "second-registry") as second:
+        helper = second.publish(repo, second.add_user(user, password))
+        assert helper.args[:2] == ["npm", "publish"], "the helper path, not the CLI, published here"
+        assert f"+ {name}@2.1.0" in helper.stdout
+        by_cli, by_helper = _served(verdaccio, name, "2.1.0"), _served(second, name, "2.1.0")
+
+    assert by_helper[0] == by_cli[0]
+    assert by_helper[1] == by_cli[1]
+    assert by_helper[2] == by_cli[2]
+    entry = by_cli[1]
+    assert entry["gitHead"] and entry["_npmVersion"] and entry["dist"]["integrity"].startswith("sha512-")
+    with tarfile.open(fileobj=io.BytesIO(by_cli[2])) as tar:
+        names = set(tar.getnames())
+    assert "package/lib/deep/util.js" in names and "package/debug.log" not in names
 
 
 def test_publish_does_not_leave_the_token_around(verdaccio: Verdaccio, package_repo: Callable[..., Path]) -> None:

@@ -22,6 +22,7 @@ import fcntl
 import http.client
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -110,6 +111,13 @@ def ensure_installed(directory: Path | None = None, timeout: float = 600) -> Pat
         return script
 
 
+# Verdaccio's legacy tokens (what `add_user` and npm's login return) carry user:password, and Verdaccio checks
+# that password against htpasswd on EVERY request that sends one: with bcrypt's default cost (10 rounds, in
+# pure-JS bcryptjs) that is ~90 ms of Verdaccio CPU per authenticated request, a third of the suite's
+# registry tests' CPU. The hash is still bcrypt and every check still happens; 4 is bcrypt's lowest cost.
+BCRYPT_ROUNDS = 4
+
+
 def _config(root: Path) -> str:
     storage, htpasswd, log = root / "storage", root / "htpasswd", root / "verdaccio.log"
     return f"""\
@@ -118,6 +126,7 @@ auth:
   htpasswd:
     file: {json.dumps(str(htpasswd))}
     max_users: 10000
+    rounds: {BCRYPT_ROUNDS}
 uplinks: {{}}
 packages:
   '@*/*':
@@ -165,6 +174,7 @@ class Verdaccio:
     owns_upstream: bool = True  # stop() stops Verdaccio too (False: a shared one, its session stops it)
     _counter: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _publisher: NpmPublisher | None = None
 
     # addresses --------------------------------------------------------------------------------------
 
@@ -332,8 +342,32 @@ class Verdaccio:
         args: tuple[str, ...] = (),
         check: bool = True,
         timeout: float = 120,
+        cli: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        """`npm publish` with the real CLI; the token sits in a temp userconfig (0600) outside any workspace."""
+        """`npm publish` of `package_dir` (a test's set-up): what the registry receives is what the npm CLI sends.
+
+        A plain publish runs npm's own publish steps in one long-lived node process of this test process
+        (`NpmPublisher`, tests/_support/npm_publisher.js: the npm on PATH's modules, no CLI start per call);
+        `cli=True`, extra `args`, and what that path does not model (publish lifecycle scripts, publishConfig
+        other than `registry`, a .npmrc in the package) run the real CLI: `npm publish` with the token in a
+        temp userconfig (0600) outside any workspace. Failures come back as the CLI's would: returncode 1 and
+        `npm error code E...` on stderr."""
+        if not cli and not args and NpmPublisher.handles(Path(package_dir)):
+            with self._lock:
+                if self._publisher is None or not self._publisher.alive():
+                    self._publisher = NpmPublisher(self.root, self.npm_env())
+                publisher = self._publisher
+            cache = self.npm_env()["npm_config_cache"]
+            proc = publisher.publish(Path(package_dir), self.url, token, tag, cache, timeout)
+        else:
+            proc = self._publish_cli(package_dir, token, tag=tag, args=args, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise RuntimeError(f"npm publish failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def _publish_cli(
+        self, package_dir: Path | str, token: str, *, tag: str | None, args: tuple[str, ...], timeout: float
+    ) -> subprocess.CompletedProcess[str]:
         tmp = Path(tempfile.mkdtemp(prefix="gk-npmrc-"))
         try:
             rc = tmp / "npmrc"
@@ -344,14 +378,11 @@ class Verdaccio:
             if tag:
                 cmd += ["--tag", tag]
             cmd += list(args)
-            proc = subprocess.run(
+            return subprocess.run(
                 cmd, cwd=package_dir, env=self.npm_env(), capture_output=True, text=True, timeout=timeout, check=False
             )
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        if check and proc.returncode != 0:
-            raise RuntimeError(f"npm publish failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-        return proc
 
     # lifecycle --------------------------------------------------------------------------------------
 
@@ -363,6 +394,8 @@ class Verdaccio:
 
     def stop(self) -> None:
         """Stop the proxy, and Verdaccio unless it is shared (the last user's session stops that one)."""
+        if self._publisher is not None:
+            self._publisher.stop()
         self.proxy.shutdown()
         self.proxy.server_close()
         if self.owns_upstream and self.process is not None and self.process.poll() is None:
@@ -379,6 +412,112 @@ class Verdaccio:
             if path.exists():
                 out.extend(path.read_text(errors="replace").splitlines()[-lines:])
         return "\n".join(out)
+
+
+# `npm publish` runs these scripts of the package (prepublish: npm 11 no longer does, kept on the safe side)
+PUBLISH_SCRIPTS = ("prepublishOnly", "prepack", "prepare", "postpack", "publish", "postpublish", "prepublish")
+PUBLISHER_JS = Path(__file__).with_name("npm_publisher.js")
+
+
+class NpmPublisher:
+    """One node process running npm's own publish steps (tests/_support/npm_publisher.js) for many publishes.
+
+    A test process publishes dozens of baselines; each `npm publish` CLI start costs ~1 s of CPU, most of it
+    loading the CLI and its config. This loads the modules of the npm on PATH once. Requests are served
+    one at a time; a publisher that died is replaced on the next publish."""
+
+    def __init__(self, root: Path, env: dict[str, str]) -> None:
+        npm_root = Path(os.path.realpath(_npm())).parents[1]  # .../node_modules/npm (bin/npm-cli.js)
+        read_fd, write_fd = os.pipe()
+        self._log = root / f"npm-publisher-{os.getpid()}.log"
+        with open(self._log, "ab") as log:
+            self.process = subprocess.Popen(
+                [_node(), str(PUBLISHER_JS), str(npm_root), str(write_fd)],
+                stdin=subprocess.PIPE,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,),
+                env=env,
+            )
+        os.close(write_fd)
+        self._answers = os.fdopen(read_fd, "rb")
+        self._next = 0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def handles(package_dir: Path) -> bool:
+        """This path publishes `package_dir` as the CLI would (else the caller runs the CLI)."""
+        if (package_dir / ".npmrc").exists():
+            return False
+        try:
+            manifest = json.loads((package_dir / "package.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False  # the CLI says what is wrong with it
+        if not isinstance(manifest, dict):
+            return False
+        # publishConfig may hold any npm config key; `registry` alone changes nothing here: the CLI is given
+        # --registry, and a key given on the command line overrides publishConfig's (lib/commands/publish.js)
+        config = manifest.get("publishConfig", {})
+        if not isinstance(config, dict) or set(config) - {"registry"}:
+            return False
+        scripts = manifest.get("scripts")
+        if scripts is not None and not isinstance(scripts, dict):
+            return False
+        return not any(name in (scripts or {}) for name in PUBLISH_SCRIPTS)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def publish(
+        self, package_dir: Path, registry: str, token: str, tag: str | None, cache: str, timeout: float
+    ) -> subprocess.CompletedProcess[str]:
+        with self._lock:
+            self._next += 1
+            request = {
+                "id": self._next,
+                "dir": str(package_dir.resolve()),
+                "registry": registry,
+                "token": token,
+                "tag": tag,
+                "cache": cache,
+            }
+            assert self.process.stdin is not None
+            try:
+                self.process.stdin.write(json.dumps(request).encode() + b"\n")
+                self.process.stdin.flush()
+            except OSError as exc:
+                raise RuntimeError(f"the npm publisher process died: {exc}\n{self._tail()}") from exc
+            ready, _, _ = select.select([self._answers], [], [], timeout)
+            line = self._answers.readline() if ready else b""
+            if not line:
+                self.stop()
+                raise RuntimeError(f"the npm publisher gave no answer in {timeout} s (or died)\n{self._tail()}")
+            answer = json.loads(line)
+        cmd = ["npm", "publish", str(package_dir), *(["--tag", tag] if tag else [])]
+        if answer.get("id") != request["id"]:
+            raise RuntimeError(f"the npm publisher answered request {answer.get('id')}, not {request['id']}")
+        if answer["ok"]:
+            return subprocess.CompletedProcess(cmd, 0, f"+ {answer['published']}\n", "")
+        error = answer["error"]
+        code = f"npm error code {error['code']}\n" if error.get("code") else ""
+        return subprocess.CompletedProcess(cmd, 1, "", f"{code}npm error {error['message']}\n")
+
+    def _tail(self) -> str:
+        try:
+            return self._log.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self._answers.close()
 
 
 def _npm() -> str:
