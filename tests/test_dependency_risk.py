@@ -83,6 +83,20 @@ def deps_of(aged: Aged) -> RegistryDependencies:
     return RegistryDependencies(RegistryClient(aged.registry), Policy())
 
 
+def consumer_install(verdaccio: Verdaccio, where: Path, deps: dict[str, str], *, scripts: bool = False) -> Path:
+    """A premise with the real npm: a consumer project depending on `deps`, installed from the test registry
+    (`--ignore-scripts` unless `scripts`); returns its node_modules."""
+    import subprocess
+
+    from tests._support.verdaccio import _npm
+
+    where.mkdir()
+    (where / "package.json").write_text(json.dumps({"name": "c", "version": "1.0.0", "dependencies": deps}))
+    argv = [_npm(), "install", "--no-audit", "--no-fund", *([] if scripts else ["--ignore-scripts"])]
+    subprocess.run(argv, cwd=where, env=verdaccio.npm_env(), check=True, capture_output=True, timeout=300)
+    return where / "node_modules"
+
+
 def test_young_dependency_blocks_and_a_month_old_one_warns_with_the_facts(tmp_path: Path, aged: Aged) -> None:
     """The later-poisoned dependency: a minor release adding a package first published 29 days ago only
     warned (`dependency-added: warn`), so its owner could add a postinstall afterwards."""
@@ -186,9 +200,6 @@ def test_a_new_optional_peer_warns_without_the_risk_checks(tmp_path: Path, aged:
     6.19.0 -> 7.0.0 on better-sqlite3's install scripts, both added as optional peers (`peerDependenciesMeta`
     optional), which a consumer's install does not install (premise below, with the real npm). Such a peer
     warns with what it is; a required peer (npm 7+ installs it) is judged by risk as a dependency is."""
-    import subprocess
-
-    from tests._support.verdaccio import _npm
 
     token = verdaccio.add_user(verdaccio.unique("peer-user"), "peer-password-1")
     lib = verdaccio.unique("gk-peerlib")
@@ -205,18 +216,8 @@ def test_a_new_optional_peer_warns_without_the_risk_checks(tmp_path: Path, aged:
         published[version] = manifest
     # premise: the optional peer is not installed by a consumer's install; the required one is
     for version, present in (("1.1.0", False), ("1.2.0", True)):
-        consumer = tmp_path / f"consumer-{version}"
-        consumer.mkdir()
-        (consumer / "package.json").write_text(json.dumps({"name": "c", "dependencies": {lib: version}}))
-        subprocess.run(
-            [_npm(), "install", "--no-audit", "--no-fund", "--ignore-scripts"],
-            cwd=consumer,
-            env=verdaccio.npm_env(),
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-        assert (consumer / "node_modules" / aged.young).is_dir() is present, version
+        modules = consumer_install(verdaccio, tmp_path / f"consumer-{version}", {lib: version})
+        assert (modules / aged.young).is_dir() is present, version
 
     def release(version: str) -> Any:
         files = {"package.json": json.dumps({**published[version], "name": "app", "version": version}), "i.js": "1\n"}
@@ -284,25 +285,11 @@ def test_install_script_dependency_is_diffed_across_versions(
     """The bypass: a dependency that already ran a postinstall moving to another version in the consumer tree
     (a widened range) passed, because tree changes were compared by name. Now its two releases are diffed with
     the same engine: a routine bump passes, a changed install script blocks."""
-    import subprocess
 
     from gatekeeper._internal.resolve import resolver
-    from tests._support.verdaccio import _npm
 
     # premise, with the real npm: a consumer's install of the widened range runs 1.2.0's changed postinstall
-    consumer = tmp_path / "consumer"
-    consumer.mkdir()
-    (consumer / "package.json").write_text(
-        json.dumps({"name": "c", "version": "1.0.0", "dependencies": {scripted: "^1.0.0"}})
-    )
-    subprocess.run(
-        [_npm(), "install", "--no-audit", "--no-fund"],
-        cwd=consumer,
-        env=verdaccio.npm_env(),
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    consumer = consumer_install(verdaccio, tmp_path / "consumer", {scripted: "^1.0.0"}, scripts=True).parent
     assert (consumer / "payload-ran").exists() and (consumer / "ran-1.2.0").exists()
 
     resolve = resolver(verdaccio.url, 120)
@@ -415,9 +402,6 @@ def test_a_name_in_dependencies_and_optional_dependencies_is_judged_by_the_spec_
     with the real npm: it normalises the name out of `dependencies`). A release adding the 31-day-old package at
     `1.1.0` (no install script) there and at `1.0.0` (a postinstall) in optionalDependencies only warned, and its
     consumers ran 1.0.0's postinstall."""
-    import subprocess
-
-    from tests._support.verdaccio import _npm
 
     token = verdaccio.add_user(verdaccio.unique("dual-user"), "dual-password-1")
     lib = verdaccio.unique("gk-duallib")
@@ -433,18 +417,8 @@ def test_a_name_in_dependencies_and_optional_dependencies_is_judged_by_the_spec_
     (d / "index.js").write_text("1\n")
     verdaccio.publish(d, token)
     # premise: a consumer's install of the release installs the optionalDependencies version (1.0.0, the postinstall)
-    consumer = tmp_path / "consumer"
-    consumer.mkdir()
-    (consumer / "package.json").write_text(json.dumps({"name": "c", "dependencies": {lib: "1.1.0"}}))
-    subprocess.run(
-        [_npm(), "install", "--no-audit", "--no-fund", "--ignore-scripts"],
-        cwd=consumer,
-        env=verdaccio.npm_env(),
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    installed = json.loads((consumer / "node_modules" / aged.old / "package.json").read_text())
+    modules = consumer_install(verdaccio, tmp_path / "consumer", {lib: "1.1.0"})
+    installed = json.loads((modules / aged.old / "package.json").read_text())
     assert installed["version"] == "1.0.0" and installed["scripts"] == {"postinstall": "node p.js"}
 
     files = {"package.json": json.dumps({**manifest, "name": "app"}), "i.js": "1\n"}
@@ -475,9 +449,6 @@ def test_an_optional_peer_range_steering_a_consumer_to_an_install_script_version
     Now an optional peer's range is checked for install scripts (`dependency-install-script-history`) unless the
     package's `latest` release runs one too (a consumer holding it runs one already: prisma 7.0.0's better-sqlite3,
     vite 8's esbuild stay warnings); its age is still not checked (a consumer holding it chose it)."""
-    import subprocess
-
-    from tests._support.verdaccio import _npm
 
     token = verdaccio.add_user(verdaccio.unique("steer-user"), "steer-password-1")
     other, lib = verdaccio.unique("gk-other"), verdaccio.unique("gk-optlib")
@@ -490,18 +461,8 @@ def test_an_optional_peer_range_steering_a_consumer_to_an_install_script_version
         verdaccio.publish(d, token)
     # premise: the consumer holding `old` through `other` gets 1.1.0; adding the release moves it to 1.0.0
     for deps, expected in (({other: "1.0.0"}, "1.1.0"), ({other: "1.0.0", lib: "1.0.0"}, "1.0.0")):
-        consumer = tmp_path / f"consumer-{len(deps)}"
-        consumer.mkdir()
-        (consumer / "package.json").write_text(json.dumps({"name": "c", "dependencies": deps}))
-        subprocess.run(
-            [_npm(), "install", "--no-audit", "--no-fund", "--ignore-scripts"],
-            cwd=consumer,
-            env=verdaccio.npm_env(),
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
-        installed = json.loads((consumer / "node_modules" / aged.old / "package.json").read_text())
+        modules = consumer_install(verdaccio, tmp_path / f"consumer-{len(deps)}", deps)
+        installed = json.loads((modules / aged.old / "package.json").read_text())
         assert installed["version"] == expected, deps
 
     def release(version: str, fields: dict[str, Any]) -> Any:
