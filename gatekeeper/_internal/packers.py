@@ -394,10 +394,7 @@ def _run_bounded(argv: list[str], cwd: Path, env: dict[str, str], timeout: float
         except BaseException:
             proc.stop_group(child)
             raise
-    with log.open("rb") as fh:
-        size = fh.seek(0, 2)
-        fh.seek(max(0, size - MAX_OUTPUT_BYTES))
-        return returncode, fh.read().decode("utf-8", "replace")
+    return returncode, proc.output_tail(log, MAX_OUTPUT_BYTES)
 
 
 def _failure_text(output: str) -> str:

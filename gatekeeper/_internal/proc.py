@@ -164,3 +164,12 @@ def finish(proc: subprocess.Popen[str], timeout: float) -> Completed:
             proc.communicate(timeout=2)
         raise
     return Completed(proc.returncode, stdout, stderr)
+
+
+def output_tail(path: Path, cap: int) -> str:
+    """The last `cap` bytes of a child's output file, decoded leniently: bounded memory whatever the child printed.
+    Raises OSError when the file cannot be read."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - cap))
+        return fh.read().decode("utf-8", "replace")

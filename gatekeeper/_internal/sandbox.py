@@ -41,7 +41,7 @@ from pathlib import Path
 
 from gatekeeper._internal import hostenv
 from gatekeeper._internal.npm import npm_bin, npm_env, private_tempdir
-from gatekeeper._internal.proc import run, stop_group
+from gatekeeper._internal.proc import output_tail, run, stop_group
 from gatekeeper.errors import NpmError
 
 #: The system calls strace records (`-e trace=`): programs run, files opened/made/removed/renamed/chmod-ed,
@@ -483,10 +483,6 @@ def _read_capped(path: Path, cap: int) -> str:
 
 def _tail(path: Path, cap: int) -> str:
     try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - cap))
-            return fh.read().decode("utf-8", "replace")
+        return output_tail(path, cap)
     except OSError:
         return ""
