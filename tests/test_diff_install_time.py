@@ -333,29 +333,7 @@ SHAPES: dict[str, tuple[dict[str, str | bytes], str, str | bytes, str]] = {
 
 def _consumer_install(files: dict[str, str | bytes], dest: Path) -> Path:
     """`npm install` of the release from a file, scripts on, as a consumer runs it: the consumer folder."""
-    import os
-    import shutil
-    import subprocess
-
-    npm = shutil.which("npm")
-    assert npm, "npm is required for the tests"
-    dest.mkdir()
-    tgz = make_tgz(files, dest / "demo.tgz")
-    consumer = dest / "consumer"
-    consumer.mkdir()
-    (consumer / "package.json").write_text('{"name": "consumer", "version": "1.0.0"}\n')
-    env = {k: v for k, v in os.environ.items() if k != "NODE_OPTIONS"}
-    env["npm_config_cache"] = str(dest / "npm-cache")
-    proc = subprocess.run(
-        [npm, "install", str(tgz), "--no-audit", "--no-fund", "--registry", "http://127.0.0.1:9/"],
-        cwd=consumer,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return consumer
+    return _consumer_install_all({"demo": files}, dest, {})
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))
