@@ -350,12 +350,6 @@ class _Reader:
         if fatal:
             raise _Stop
 
-    def read_exact(self, n: int, what: str) -> bytes:
-        data = self.s.read(n)
-        if len(data) != n:
-            self.fail(f"is truncated inside {what}", fatal=True, corrupt=True)
-        return data
-
     def take_exact(self, n: int, what: str, shown: _Shown | None = None) -> tuple[bytes, ...]:
         pieces = self.s.take(n)
         if sum(len(p) for p in pieces) != n:
@@ -411,7 +405,7 @@ class _Reader:
                     self.fail("has more tar metadata records than entries allow", fatal=True)
                 if size < 0 or size > MAX_META_BYTES:
                     self.fail(f"has a {size}-byte tar metadata record (limit {MAX_META_BYTES})", fatal=True)
-                body = self.read_exact(size, "a metadata record")
+                body = b"".join(self.take_exact(size, "a metadata record"))
                 self.skip_padding(size)
                 if kind == _Tar.XGLTYPE:
                     self.global_pax.update(_parse_pax(body, self))
