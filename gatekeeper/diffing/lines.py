@@ -51,7 +51,7 @@ def _line_diff(old: bytes, new: bytes, base: int, out: list[tuple[int, bytes]]) 
     if not fresh:
         return
     starts = list(accumulate(map(len, lines), initial=0))  # starts[i] + i: where line i starts (i newlines)
-    out.extend((base + starts[i] + i, lines[i]) for i in [i for i, line in enumerate(lines) if line in fresh])
+    out.extend((base + starts[i] + i, line) for i, line in enumerate(lines) if line in fresh)
 
 
 def _is_text(data: bytes) -> bool:
